@@ -1,0 +1,45 @@
+package feed
+
+import "time"
+
+// Source is one upstream feed that staff listed in feeds.yaml.
+type Source struct {
+	ID       string        // stable, URL-safe identifier chosen by staff ("kei-peninsula")
+	URL      string        // the feed URL as configured
+	Title    string        // display title; empty means "use the feed's own title"
+	Tags     []string      // channels may select sources by tag
+	Interval time.Duration // how often to poll; never zero after config validation
+	Disabled bool          // listed but not polled
+}
+
+// HasTag reports whether s carries tag.
+func (s Source) HasTag(tag string) bool {
+	for _, t := range s.Tags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// SourceState is what the poller remembers about a source between polls.
+// Validators are stored exactly as the origin sent them.
+type SourceState struct {
+	SourceID     string
+	URL          string    // the URL last polled (may differ from the configured one after redirects)
+	ETag         string    // ETag response header, verbatim
+	LastModified string    // Last-Modified response header, verbatim
+	BodyHash     string    // hex SHA-256 of the last 200 body, to skip parsing identical bodies
+	LastStatus   int       // HTTP status of the last attempt; 0 when no response was received
+	LastPoll     time.Time // when the last attempt finished
+	LastSuccess  time.Time // when the last attempt that stored or confirmed items finished
+	LastError    string    // empty after a success
+	Errors       int       // consecutive failed attempts
+	NextPoll     time.Time // when the source is due again
+	Title        string    // the feed's own title, as last parsed
+	Link         string    // the feed's own home page link, as last parsed
+	Items        int       // items stored for this source
+}
+
+// Polled reports whether the source was ever attempted.
+func (s SourceState) Polled() bool { return !s.LastPoll.IsZero() }
