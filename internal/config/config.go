@@ -1,0 +1,189 @@
+// Package config owns feeds.yaml: the Config types, their defaults, strict
+// decoding that names every problem by its YAML path and line, validation,
+// and non-fatal advice (Warnings).
+//
+// It reads only what it is given: it does no network I/O, never polls or
+// stores anything, and keeps no package-level state. Other packages receive
+// a validated Config and trust it.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+// Defaults applied by Default and by Parse for keys a file leaves out.
+const (
+	DefaultListen       = ":8080"
+	DefaultBaseURL      = "http://localhost:8080"
+	DefaultStoragePath  = "data/aggregator.db"
+	DefaultInterval     = time.Hour
+	DefaultTimeout      = 20 * time.Second
+	DefaultMaxBody      = 10 << 20 // 10 MiB
+	DefaultConcurrency  = 8
+	DefaultChannelLimit = 50
+)
+
+// Config is the whole of feeds.yaml. After Parse succeeds every source has a
+// non-zero Interval, every channel a Limit in [1, 1000], and Server.BaseURL
+// has no trailing slash.
+type Config struct {
+	Server   Server
+	Storage  Storage
+	Fetch    Fetch
+	Sources  []feed.Source
+	Channels []feed.Channel
+}
+
+// Server is where the aggregator listens and the public URL it is reached at.
+type Server struct {
+	Listen  string // host:port for net.Listen, e.g. ":8080"
+	BaseURL string // absolute http(s) URL used in published links, without trailing slash
+}
+
+// Storage says where the database lives.
+type Storage struct {
+	Path string // bbolt file; its directory is created by the store
+}
+
+// Fetch is how the aggregator polls sources.
+type Fetch struct {
+	UserAgent            string        // sent verbatim when set; see UserAgentString
+	Contact              string        // URL or e-mail address put in the default User-Agent
+	Interval             time.Duration // default poll interval of a source
+	Timeout              time.Duration // whole-request timeout of one poll
+	MaxBody              int64         // bytes read from a response at most
+	AllowPrivateNetworks bool          // let source URLs resolve to loopback/private addresses
+	Concurrency          int           // polls in flight at once
+}
+
+// Default returns the configuration of an empty feeds.yaml: no sources, no
+// channels, and the defaults above.
+func Default() Config {
+	return Config{
+		Server:  Server{Listen: DefaultListen, BaseURL: DefaultBaseURL},
+		Storage: Storage{Path: DefaultStoragePath},
+		Fetch: Fetch{
+			Interval:    DefaultInterval,
+			Timeout:     DefaultTimeout,
+			MaxBody:     DefaultMaxBody,
+			Concurrency: DefaultConcurrency,
+		},
+	}
+}
+
+// UserAgentString returns the User-Agent header to send: UserAgent when set,
+// else "aggregator/<version> (+<contact>)", or "aggregator/<version>" without
+// a contact. An empty version is left out ("aggregator (+<contact>)").
+func (f Fetch) UserAgentString(version string) string {
+	if f.UserAgent != "" {
+		return f.UserAgent
+	}
+	ua := "aggregator"
+	if version != "" {
+		ua += "/" + version
+	}
+	if f.Contact != "" {
+		ua += " (+" + f.Contact + ")"
+	}
+	return ua
+}
+
+// Source returns the source with the given id.
+func (c Config) Source(id string) (feed.Source, bool) {
+	for _, s := range c.Sources {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return feed.Source{}, false
+}
+
+// Channel returns the channel with the given id.
+func (c Config) Channel(id string) (feed.Channel, bool) {
+	for _, ch := range c.Channels {
+		if ch.ID == id {
+			return ch, true
+		}
+	}
+	return feed.Channel{}, false
+}
+
+// Load reads and parses the file at path; problems name the file as path
+// was given. It returns the error of os.Open wrapped (errors.Is works with
+// fs.ErrNotExist), or the problems of Parse.
+func Load(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("load config: %w", err)
+	}
+	defer f.Close()
+	return Parse(f, path)
+}
+
+// Problem is one thing wrong with a configuration, named by the YAML path of
+// the offending value ("sources[3].url", indexes from 0) and, when known, the
+// file and line it is on.
+type Problem struct {
+	File string
+	Line int // 1-based; 0 when unknown
+	Path string
+	Msg  string
+}
+
+// Error formats the problem as `file:line: path: msg`, leaving out what is
+// unknown: `file: path: msg` without a line, `path: msg` without a file.
+func (p *Problem) Error() string {
+	var s string
+	switch {
+	case p.File != "" && p.Line > 0:
+		s = fmt.Sprintf("%s:%d: ", p.File, p.Line)
+	case p.File != "":
+		s = p.File + ": "
+	case p.Line > 0:
+		s = fmt.Sprintf("line %d: ", p.Line)
+	}
+	if p.Path != "" {
+		s += p.Path + ": "
+	}
+	return s + p.Msg
+}
+
+// Problems returns every *Problem in err's tree (as joined by Parse and
+// Validate), in order; nil when err holds none.
+func Problems(err error) []*Problem {
+	var out []*Problem
+	var walk func(error)
+	walk = func(err error) {
+		var p *Problem
+		switch e := err.(type) {
+		case nil:
+		case interface{ Unwrap() []error }:
+			for _, inner := range e.Unwrap() {
+				walk(inner)
+			}
+		default:
+			if errors.As(err, &p) {
+				out = append(out, p)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+// join turns problems into one error, nil when there are none.
+func join(probs []*Problem) error {
+	if len(probs) == 0 {
+		return nil
+	}
+	errs := make([]error, len(probs))
+	for i, p := range probs {
+		errs[i] = p
+	}
+	return errors.Join(errs...)
+}
