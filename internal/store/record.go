@@ -1,0 +1,192 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+// itemRecord is how an item is stored. SourceID and Key are not stored: they
+// are the bucket and key the record lives under. The JSON names are the
+// schema; change them only with schemaVersion.
+type itemRecord struct {
+	ID            string            `json:"id,omitempty"`
+	IDIsPermaLink bool              `json:"id_is_permalink,omitempty"`
+	Link          string            `json:"link,omitempty"`
+	Title         string            `json:"title,omitempty"`
+	Summary       string            `json:"summary,omitempty"`
+	Content       string            `json:"content,omitempty"`
+	Authors       []personRecord    `json:"authors,omitempty"`
+	Categories    []categoryRecord  `json:"categories,omitempty"`
+	Enclosures    []enclosureRecord `json:"enclosures,omitempty"`
+	Language      string            `json:"language,omitempty"`
+	Published     time.Time         `json:"published,omitzero"`
+	Updated       time.Time         `json:"updated,omitzero"`
+	FirstSeen     time.Time         `json:"first_seen,omitzero"`
+	Dated         bool              `json:"dated,omitempty"`
+}
+
+type personRecord struct {
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+	URI   string `json:"uri,omitempty"`
+}
+
+type categoryRecord struct {
+	Term   string `json:"term,omitempty"`
+	Scheme string `json:"scheme,omitempty"`
+	Label  string `json:"label,omitempty"`
+}
+
+type enclosureRecord struct {
+	URL    string `json:"url,omitempty"`
+	Type   string `json:"type,omitempty"`
+	Length int64  `json:"length,omitempty"`
+}
+
+func encodeItem(it feed.Item) ([]byte, error) {
+	r := itemRecord{
+		ID: it.ID, IDIsPermaLink: it.IDIsPermaLink,
+		Link: it.Link, Title: it.Title, Summary: it.Summary, Content: it.Content,
+		Language:  it.Language,
+		Published: jsonTime(it.Published), Updated: jsonTime(it.Updated), FirstSeen: jsonTime(it.FirstSeen),
+		Dated: it.Dated,
+	}
+	for _, p := range it.Authors {
+		r.Authors = append(r.Authors, personRecord(p))
+	}
+	for _, c := range it.Categories {
+		r.Categories = append(r.Categories, categoryRecord(c))
+	}
+	for _, e := range it.Enclosures {
+		r.Enclosures = append(r.Enclosures, enclosureRecord(e))
+	}
+	return json.Marshal(r)
+}
+
+// decodeItem decodes a stored item. json.Unmarshal copies what it keeps, so
+// data may be a slice that dies with its transaction.
+func decodeItem(sourceID, key string, data []byte) (feed.Item, error) {
+	var r itemRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return feed.Item{}, err
+	}
+	it := feed.Item{
+		SourceID: sourceID, Key: key,
+		ID: r.ID, IDIsPermaLink: r.IDIsPermaLink,
+		Link: r.Link, Title: r.Title, Summary: r.Summary, Content: r.Content,
+		Language:  r.Language,
+		Published: r.Published, Updated: r.Updated, FirstSeen: r.FirstSeen,
+		Dated: r.Dated,
+	}
+	for _, p := range r.Authors {
+		it.Authors = append(it.Authors, feed.Person(p))
+	}
+	for _, c := range r.Categories {
+		it.Categories = append(it.Categories, feed.Category(c))
+	}
+	for _, e := range r.Enclosures {
+		it.Enclosures = append(it.Enclosures, feed.Enclosure(e))
+	}
+	return it, nil
+}
+
+// stateRecord is how a source's state is stored; SourceID is the key.
+type stateRecord struct {
+	URL          string    `json:"url,omitempty"`
+	ETag         string    `json:"etag,omitempty"`
+	LastModified string    `json:"last_modified,omitempty"`
+	BodyHash     string    `json:"body_hash,omitempty"`
+	LastStatus   int       `json:"last_status,omitempty"`
+	LastPoll     time.Time `json:"last_poll,omitzero"`
+	LastSuccess  time.Time `json:"last_success,omitzero"`
+	LastError    string    `json:"last_error,omitempty"`
+	Errors       int       `json:"errors,omitempty"`
+	NextPoll     time.Time `json:"next_poll,omitzero"`
+	Title        string    `json:"title,omitempty"`
+	Link         string    `json:"link,omitempty"`
+	Items        int       `json:"items,omitempty"`
+}
+
+func encodeState(s feed.SourceState) ([]byte, error) {
+	return json.Marshal(stateRecord{
+		URL: s.URL, ETag: s.ETag, LastModified: s.LastModified, BodyHash: s.BodyHash,
+		LastStatus: s.LastStatus,
+		LastPoll:   jsonTime(s.LastPoll), LastSuccess: jsonTime(s.LastSuccess),
+		LastError: s.LastError, Errors: s.Errors,
+		NextPoll: jsonTime(s.NextPoll),
+		Title:    s.Title, Link: s.Link, Items: s.Items,
+	})
+}
+
+func decodeState(sourceID string, data []byte) (feed.SourceState, error) {
+	var r stateRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return feed.SourceState{}, err
+	}
+	return feed.SourceState{
+		SourceID: sourceID,
+		URL:      r.URL, ETag: r.ETag, LastModified: r.LastModified, BodyHash: r.BodyHash,
+		LastStatus: r.LastStatus,
+		LastPoll:   r.LastPoll, LastSuccess: r.LastSuccess,
+		LastError: r.LastError, Errors: r.Errors,
+		NextPoll: r.NextPoll,
+		Title:    r.Title, Link: r.Link, Items: r.Items,
+	}, nil
+}
+
+// JSON (RFC 3339) holds only years 0 to 9999; a feed's absurd date is
+// clamped into that range rather than failing the whole poll.
+var (
+	minJSONTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxJSONTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// jsonTime drops the monotonic reading and clamps t to what JSON can hold.
+// The zero time stays zero.
+func jsonTime(t time.Time) time.Time {
+	switch {
+	case t.IsZero():
+		return time.Time{}
+	case t.Before(minJSONTime):
+		return minJSONTime
+	case t.After(maxJSONTime):
+		return maxJSONTime
+	}
+	return t.Round(0)
+}
+
+// storableItem returns it with its times made storable by jsonTime, so that
+// what SavePoll returns, stores and indexes agree.
+func storableItem(it feed.Item) feed.Item {
+	it.Published = jsonTime(it.Published)
+	it.Updated = jsonTime(it.Updated)
+	it.FirstSeen = jsonTime(it.FirstSeen)
+	return it
+}
+
+// sortStamp maps t to a uint64 whose byte order, big-endian, is the reverse
+// of time order: newer times give smaller stamps. Times outside what
+// UnixNano can express (years 1678 to 2262) are clamped to its ends.
+func sortStamp(t time.Time) uint64 {
+	var ns int64
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		ns = math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		ns = math.MaxInt64
+	default:
+		ns = t.UnixNano()
+	}
+	return ^(uint64(ns) ^ 1<<63)
+}
+
+// indexKey is the bytime key of an item: its sort stamp, then its key.
+func indexKey(it feed.Item) []byte {
+	k := make([]byte, 8, 8+len(it.Key))
+	binary.BigEndian.PutUint64(k, sortStamp(it.Sort()))
+	return append(k, it.Key...)
+}

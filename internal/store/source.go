@@ -1,0 +1,88 @@
+package store
+
+import (
+	"fmt"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+// validSourceID checks the id a write is for, and that a state passed along
+// with it, when it names a source, names the same one.
+func validSourceID(sourceID, stateID string) error {
+	if sourceID == "" || len(sourceID) > bbolt.MaxKeySize {
+		return feed.Errorf(feed.EINVALID, "source id must be 1 to %d bytes (got %d)", bbolt.MaxKeySize, len(sourceID))
+	}
+	if stateID != "" && stateID != sourceID {
+		return feed.Errorf(feed.EINVALID, "state of source %q saved as %q", stateID, sourceID)
+	}
+	return nil
+}
+
+// SaveState stores state alone, as after a 304 Not Modified or a failed
+// poll. The store owns state.Items: it is set to the number of items stored
+// for the source, whatever the caller passed. An empty SourceID is a
+// feed.EINVALID error.
+func (db *DB) SaveState(state feed.SourceState) error {
+	if err := validSourceID(state.SourceID, ""); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	err := db.update(func(tx *bbolt.Tx) error {
+		state.Items = 0
+		if b := tx.Bucket(bucketItems).Bucket([]byte(state.SourceID)); b != nil {
+			state.Items = int(b.Sequence())
+		}
+		return putState(tx, state)
+	})
+	if err != nil {
+		return fmt.Errorf("save state %s: %w", state.SourceID, err)
+	}
+	return nil
+}
+
+func putState(tx *bbolt.Tx, state feed.SourceState) error {
+	v, err := encodeState(state)
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	return tx.Bucket(bucketSources).Put([]byte(state.SourceID), v)
+}
+
+// State returns the saved state of sourceID, or a feed.ENOTFOUND error when
+// none was ever saved.
+func (db *DB) State(sourceID string) (feed.SourceState, error) {
+	var s feed.SourceState
+	err := db.view(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketSources).Get([]byte(sourceID))
+		if v == nil {
+			return feed.Errorf(feed.ENOTFOUND, "source %q has no saved state", sourceID)
+		}
+		var err error
+		s, err = decodeState(sourceID, v)
+		return err
+	})
+	if err != nil {
+		return feed.SourceState{}, fmt.Errorf("state %s: %w", sourceID, err)
+	}
+	return s, nil
+}
+
+// States returns every saved state, ordered by source id.
+func (db *DB) States() ([]feed.SourceState, error) {
+	var out []feed.SourceState
+	err := db.view(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
+			s, err := decodeState(string(k), v)
+			if err != nil {
+				return fmt.Errorf("source %q: %w", k, err)
+			}
+			out = append(out, s)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("states: %w", err)
+	}
+	return out, nil
+}
