@@ -1,0 +1,5 @@
+package publish
+
+import "testing"
+
+func TestAtomGolden(t *testing.T) { checkGolden(t, Atom) }

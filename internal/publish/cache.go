@@ -1,0 +1,215 @@
+package publish
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+// Reader is what the cache needs from the store.
+type Reader interface {
+	// Items returns the newest items of the given sources, newest first,
+	// at most limit of them.
+	Items(sourceIDs []string, limit int) ([]feed.Item, error)
+	// States returns what the poller remembers of every source it polled.
+	States() ([]feed.SourceState, error)
+}
+
+// Snapshot is one channel as published: its items and its documents in
+// every format. A snapshot is immutable; a refresh makes a new one.
+// Callers must not modify anything they reach through it.
+type Snapshot struct {
+	Channel feed.Channel
+	Items   []feed.Item           // newest first, at most Channel.Limit
+	Sources map[string]SourceInfo // every source the channel selects, by id
+	Updated time.Time             // the time the documents give as the channel's last update
+	Docs    map[Format]*Document  // one per format of Formats
+}
+
+// Cache holds the published snapshot of every configured channel.
+//
+// Snapshot and Channels read an immutable generation through an atomic
+// pointer: they never wait for a render nor query the store. Configure and
+// Refresh render off to the side, one at a time, and swap the new
+// generation in when done.
+type Cache struct {
+	r       Reader
+	baseURL string
+
+	mu  sync.Mutex // serialises Configure and Refresh; readers never take it
+	cur atomic.Pointer[generation]
+}
+
+// generation is one immutable state of the cache.
+type generation struct {
+	channels []feed.Channel
+	sources  []feed.Source
+	snaps    []*Snapshot // one per channel, in config order
+	byID     map[string]*Snapshot
+}
+
+// NewCache returns an empty cache that reads items from r and publishes
+// under baseURL (a trailing slash is dropped). It renders nothing until
+// Configure.
+func NewCache(r Reader, baseURL string) *Cache {
+	c := &Cache{r: r, baseURL: strings.TrimRight(baseURL, "/")}
+	c.cur.Store(&generation{})
+	return c
+}
+
+// Configure replaces the channels and sources the cache publishes and
+// renders every channel. It is all or nothing: on error (the store failed,
+// or a document did not render) the cache keeps publishing what it had.
+func (c *Cache) Configure(channels []feed.Channel, sources []feed.Source) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := &generation{
+		channels: slices.Clone(channels),
+		sources:  slices.Clone(sources),
+		snaps:    make([]*Snapshot, len(channels)),
+		byID:     make(map[string]*Snapshot, len(channels)),
+	}
+	states, err := c.states()
+	if err != nil {
+		return fmt.Errorf("configure: %w", err)
+	}
+	for i, ch := range g.channels {
+		s, err := c.render(ch, g.sources, states)
+		if err != nil {
+			return fmt.Errorf("configure: %w", err)
+		}
+		g.snaps[i] = s
+		g.byID[ch.ID] = s
+	}
+	c.cur.Store(g)
+	return nil
+}
+
+// Refresh re-renders the channels that select any of the given sources,
+// or every channel when no id is given; ids of unknown sources select
+// nothing. A channel that fails to render keeps its previous snapshot and
+// its error is returned, joined with the others'.
+func (c *Cache) Refresh(sourceIDs ...string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.cur.Load()
+	var todo []int
+	for i, ch := range old.channels {
+		if len(sourceIDs) == 0 || selectsAny(ch, old.sources, sourceIDs) {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	states, err := c.states()
+	if err != nil {
+		return fmt.Errorf("refresh: %w", err)
+	}
+	g := &generation{
+		channels: old.channels,
+		sources:  old.sources,
+		snaps:    slices.Clone(old.snaps),
+		byID:     maps.Clone(old.byID),
+	}
+	var errs []error
+	for _, i := range todo {
+		s, err := c.render(old.channels[i], old.sources, states)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		g.snaps[i] = s
+		g.byID[s.Channel.ID] = s
+	}
+	c.cur.Store(g)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("refresh: %w", err)
+	}
+	return nil
+}
+
+// Snapshot returns the published state of a channel, and false for an
+// unknown channel. It never blocks on a render.
+func (c *Cache) Snapshot(channelID string) (*Snapshot, bool) {
+	s, ok := c.cur.Load().byID[channelID]
+	return s, ok
+}
+
+// Channels returns every channel's snapshot, in config order.
+func (c *Cache) Channels() []*Snapshot {
+	return slices.Clone(c.cur.Load().snaps)
+}
+
+// states returns the store's source states by source id.
+func (c *Cache) states() (map[string]feed.SourceState, error) {
+	list, err := c.r.States()
+	if err != nil {
+		return nil, fmt.Errorf("read source states: %w", err)
+	}
+	m := make(map[string]feed.SourceState, len(list))
+	for _, s := range list {
+		m[s.SourceID] = s
+	}
+	return m, nil
+}
+
+// render reads a channel's items and renders its documents.
+func (c *Cache) render(ch feed.Channel, sources []feed.Source, states map[string]feed.SourceState) (*Snapshot, error) {
+	in := Input{Channel: ch, Sources: make(map[string]SourceInfo), BaseURL: c.baseURL}
+	var ids []string
+	for _, s := range sources {
+		if ch.Selects(s) {
+			ids = append(ids, s.ID)
+			in.Sources[s.ID] = sourceInfo(s, states[s.ID])
+		}
+	}
+	if len(ids) > 0 { // never ask the store about "no sources"
+		items, err := c.r.Items(ids, ch.Limit)
+		if err != nil {
+			return nil, fmt.Errorf("channel %s: read items: %w", ch.ID, err)
+		}
+		in.Items = items
+	}
+	docs, err := renderAll(in)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Channel: ch, Items: in.Items, Sources: in.Sources, Updated: feedUpdated(in), Docs: docs}, nil
+}
+
+// sourceInfo is what items of s say about it, from its config and, once
+// polled, its state.
+func sourceInfo(s feed.Source, st feed.SourceState) SourceInfo {
+	si := SourceInfo{ID: s.ID, Title: s.Title, FeedURL: s.URL, Link: st.Link, Updated: st.LastSuccess}
+	if si.Title == "" {
+		si.Title = st.Title
+	}
+	if si.Title == "" {
+		si.Title = s.ID
+	}
+	if st.URL != "" {
+		si.FeedURL = st.URL
+	}
+	if si.Link == "" {
+		si.Link = si.FeedURL
+	}
+	return si
+}
+
+// selectsAny reports whether ch selects any configured source named in ids.
+func selectsAny(ch feed.Channel, sources []feed.Source, ids []string) bool {
+	for _, s := range sources {
+		if slices.Contains(ids, s.ID) && ch.Selects(s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,5 @@
+package publish
+
+import "testing"
+
+func TestJSONGolden(t *testing.T) { checkGolden(t, JSON) }

@@ -1,0 +1,5 @@
+package publish
+
+import "testing"
+
+func TestRSSGolden(t *testing.T) { checkGolden(t, RSS) }
