@@ -1,0 +1,93 @@
+package parse
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// zoneOffsets holds zone abbreviations that feeds use and gofeed does not
+// know. gofeed (like time.Parse) reads an unknown abbreviation as UTC, or
+// as the host's zone when the host happens to be in it, so "09:00 KST" came
+// out as 09:00 UTC, nine hours late, on a server outside Korea. Ambiguous
+// abbreviations (IST, CST's other readings) are left out on purpose.
+var zoneOffsets = map[string]int{
+	"KST":  9 * 3600, // Korea
+	"JST":  9 * 3600, // Japan
+	"HKT":  8 * 3600, // Hong Kong
+	"SGT":  8 * 3600, // Singapore
+	"PHT":  8 * 3600, // Philippines
+	"AWST": 8 * 3600,
+	"ICT":  7 * 3600, // Indochina
+	"WIB":  7 * 3600, // Western Indonesia
+	"MSK":  3 * 3600, // Moscow
+	"AEST": 10 * 3600,
+	"AEDT": 11 * 3600,
+	"ACST": 9*3600 + 1800,
+	"ACDT": 10*3600 + 1800,
+	"NZST": 12 * 3600,
+	"NZDT": 13 * 3600,
+}
+
+// numericZoneLayouts are tried once the abbreviation has been replaced by
+// its numeric offset.
+var numericZoneLayouts = []string{
+	"Mon, 2 Jan 2006 15:04:05 -0700",
+	"Mon, 2 Jan 2006 15:04 -0700",
+	"Mon, 2 Jan 06 15:04:05 -0700",
+	"2 Jan 2006 15:04:05 -0700",
+	"2 Jan 2006 15:04 -0700",
+	"Monday, 02-Jan-06 15:04:05 -0700",
+	"Mon Jan _2 15:04:05 -0700 2006",
+	"2006-01-02 15:04:05 -0700",
+	"2006-01-02 15:04 -0700",
+	"2006-01-02T15:04:05 -0700",
+	"2006.01.02 15:04:05 -0700",
+	"2006.01.02 15:04 -0700",
+	"2006/01/02 15:04:05 -0700",
+	"2006/01/02 15:04 -0700",
+}
+
+// feedTime returns the time a feed gave, in UTC: parsed is gofeed's reading
+// of raw, and is corrected when raw names a zone gofeed does not know. It
+// returns the zero time when the feed gave none that could be read.
+func feedTime(raw string, parsed *time.Time) time.Time {
+	if t, ok := parseNamedZone(raw); ok {
+		return t.UTC()
+	}
+	if parsed == nil {
+		return time.Time{}
+	}
+	return parsed.UTC()
+}
+
+// parseNamedZone parses raw when one of its words is an abbreviation from
+// zoneOffsets.
+func parseNamedZone(raw string) (time.Time, bool) {
+	words := strings.Fields(raw)
+	found := false
+	for i, w := range words {
+		if off, ok := zoneOffsets[strings.ToUpper(w)]; ok {
+			words[i] = numericOffset(off)
+			found = true
+		}
+	}
+	if !found {
+		return time.Time{}, false
+	}
+	s := strings.Join(words, " ")
+	for _, layout := range numericZoneLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func numericOffset(sec int) string {
+	sign := '+'
+	if sec < 0 {
+		sign, sec = '-', -sec
+	}
+	return fmt.Sprintf("%c%02d%02d", sign, sec/3600, sec%3600/60)
+}

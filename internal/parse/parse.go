@@ -1,0 +1,372 @@
+// Package parse turns the bytes of a fetched feed document (RSS 0.9x/1.0/2.0,
+// Atom 0.3/1.0, JSON Feed) into a feed.Parsed: text decoded to UTF-8 whatever
+// the charset, every item normalised (identity, absolute links, plain-text
+// title, sanitised HTML, UTC dates) and duplicates within the document dropped.
+//
+// It owns charset detection, feed type detection, the use of gofeed and the
+// HTML sanitising policy. It does no I/O: no HTTP, no storage, no clock.
+package parse
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/microcosm-cc/bluemonday"
+	"github.com/mmcdole/gofeed"
+	"github.com/mmcdole/gofeed/atom"
+	gfjson "github.com/mmcdole/gofeed/json"
+	"github.com/mmcdole/gofeed/rss"
+	nethtml "golang.org/x/net/html"
+)
+
+// ErrNotFeed is wrapped by the error Parse returns when the document is not
+// a feed at all (an HTML page, an empty body, other JSON), as opposed to a
+// feed that is broken. Callers branch on it with errors.Is.
+var ErrNotFeed = errors.New("not a feed")
+
+// NotFeedError says why a document is not a feed. It matches ErrNotFeed.
+type NotFeedError struct {
+	Reason string // "HTML page", "empty body", "JSON that is not JSON Feed", ...
+	// FeedLinks are the absolute URLs of the feeds an HTML page announces
+	// with <link rel="alternate">, in page order; nil for anything else.
+	FeedLinks []string
+}
+
+func (e *NotFeedError) Error() string {
+	s := "not a feed: " + e.Reason
+	if len(e.FeedLinks) > 0 {
+		s += " (it links to feeds: " + strings.Join(e.FeedLinks, ", ") + ")"
+	}
+	return s
+}
+
+// Is makes errors.Is(err, ErrNotFeed) true.
+func (e *NotFeedError) Is(target error) bool { return target == ErrNotFeed }
+
+// Parser parses feed documents. Its zero value is not usable; call New. A
+// Parser holds no per-call state and is safe for concurrent use.
+type Parser struct {
+	policy *bluemonday.Policy
+	rss    *rss.Parser
+	atom   *atom.Parser
+	json   *gfjson.Parser
+	rssT   *gofeed.DefaultRSSTranslator
+	atomT  *gofeed.DefaultAtomTranslator
+	jsonT  *gofeed.DefaultJSONTranslator
+}
+
+// New returns a Parser. The sanitising policy is built here, once.
+func New() *Parser {
+	return &Parser{
+		policy: newPolicy(),
+		rss:    &rss.Parser{},
+		atom:   &atom.Parser{},
+		json:   &gfjson.Parser{},
+		// We never use gofeed's item image, and its fallback scan parses
+		// every item's HTML once more.
+		rssT:  &gofeed.DefaultRSSTranslator{DisableContentImageScan: true},
+		atomT: &gofeed.DefaultAtomTranslator{},
+		jsonT: &gofeed.DefaultJSONTranslator{},
+	}
+}
+
+// Parse decodes body, fetched from feedURL with the HTTP Content-Type
+// contentType (may be ""), and returns the feed and its items for sourceID.
+// Items carry SourceID, Key and the feed's dates; FirstSeen is left zero.
+//
+// The error wraps ErrNotFeed (as a *NotFeedError) when body is not a feed,
+// and is "parse rss: ...", "parse atom: ..." or "parse json: ..." when it is
+// a feed its parser cannot read.
+func (p *Parser) Parse(body []byte, contentType, feedURL, sourceID string) (feed.Parsed, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return feed.Parsed{}, &NotFeedError{Reason: "empty body"}
+	}
+	text, _ := transcode(body, contentType)
+	text = bytes.TrimLeft(text, " \t\r\n")
+	if len(text) == 0 {
+		return feed.Parsed{}, &NotFeedError{Reason: "empty body"}
+	}
+	base, err := url.Parse(strings.TrimSpace(feedURL))
+	if err != nil || !base.IsAbs() {
+		base = nil
+	}
+
+	kind, text, err := detect(text, base)
+	if err != nil {
+		return feed.Parsed{}, err
+	}
+	switch kind {
+	case "rss":
+		return p.parseRSS(text, base, sourceID)
+	case "atom":
+		return p.parseAtom(text, base, sourceID)
+	default:
+		return p.parseJSON(text, base, sourceID)
+	}
+}
+
+func (p *Parser) parseRSS(text []byte, base *url.URL, sourceID string) (feed.Parsed, error) {
+	rf, err := p.rss.Parse(bytes.NewReader(fixXMLBase(text)))
+	if err != nil {
+		return feed.Parsed{}, fmt.Errorf("parse rss: %w", err)
+	}
+	uf, err := p.rssT.Translate(rf)
+	if err != nil {
+		return feed.Parsed{}, fmt.Errorf("parse rss: %w", err)
+	}
+	out := p.feedLevel(uf, base, "rss", false)
+	if ttl, err := strconv.Atoi(strings.TrimSpace(rf.TTL)); err == nil && ttl > 0 {
+		out.TTL = ttl
+	}
+	out.Items = p.items(rssEntries(rf, uf), base, out.Language, sourceID)
+	return out, nil
+}
+
+func (p *Parser) parseAtom(text []byte, base *url.URL, sourceID string) (feed.Parsed, error) {
+	af, err := p.atom.Parse(bytes.NewReader(fixXMLBase(text)))
+	if err != nil {
+		return feed.Parsed{}, fmt.Errorf("parse atom: %w", err)
+	}
+	uf, err := p.atomT.Translate(af)
+	if err != nil {
+		return feed.Parsed{}, fmt.Errorf("parse atom: %w", err)
+	}
+	out := p.feedLevel(uf, base, "atom", false)
+	out.Items = p.items(atomEntries(af, uf), base, out.Language, sourceID)
+	return out, nil
+}
+
+func (p *Parser) parseJSON(text []byte, base *url.URL, sourceID string) (feed.Parsed, error) {
+	jf, err := p.json.Parse(bytes.NewReader(text))
+	if err != nil {
+		return feed.Parsed{}, fmt.Errorf("parse json: %w", err)
+	}
+	uf, err := p.jsonT.Translate(jf)
+	if err != nil {
+		return feed.Parsed{}, fmt.Errorf("parse json: %w", err)
+	}
+	out := p.feedLevel(uf, base, "json", true)
+	out.Items = p.items(jsonEntries(jf, uf), base, out.Language, sourceID)
+	return out, nil
+}
+
+func (p *Parser) feedLevel(uf *gofeed.Feed, base *url.URL, kind string, plainTitle bool) feed.Parsed {
+	out := feed.Parsed{
+		Title:    plainText(uf.Title),
+		Link:     absLink(base, uf.Link),
+		Language: strings.TrimSpace(uf.Language),
+		Type:     kind,
+	}
+	if plainTitle {
+		out.Title = collapseSpace(uf.Title)
+	}
+	return out
+}
+
+// items normalises entries, keeping the first of any that share a Key.
+func (p *Parser) items(es []entry, base *url.URL, lang, sourceID string) []feed.Item {
+	out := make([]feed.Item, 0, len(es))
+	seen := make(map[string]bool, len(es))
+	for _, e := range es {
+		it, ok := p.normalise(e, base, lang, sourceID)
+		if !ok || seen[it.Key] {
+			continue
+		}
+		seen[it.Key] = true
+		out = append(out, it)
+	}
+	return out
+}
+
+// detect tells the feed type of text (UTF-8, leading space trimmed) from its
+// first element or JSON object: "rss" (RSS 0.9x/2.0 and RSS 1.0's rdf:RDF),
+// "atom" or "json". Unlike gofeed it reads as far as it takes, so a long
+// comment or doctype before the root does not matter. When the root is a
+// stray element ahead of a feed (a PHP warning printed before the
+// document), it returns text from the feed's root on.
+func detect(text []byte, base *url.URL) (string, []byte, error) {
+	switch text[0] {
+	case '{':
+		if !json.Valid(text) {
+			return "", nil, fmt.Errorf("parse json: %w", jsonSyntaxError(text))
+		}
+		if !isJSONFeed(text) {
+			return "", nil, &NotFeedError{Reason: "JSON that is not JSON Feed"}
+		}
+		return "json", text, nil
+	case '[':
+		if json.Valid(text) {
+			return "", nil, &NotFeedError{Reason: "JSON that is not JSON Feed"}
+		}
+	case '<':
+		root, err := rootElement(text)
+		switch root {
+		case "rss", "rdf":
+			return "rss", text, nil
+		case "feed":
+			return "atom", text, nil
+		case "html", "head", "body", "meta", "title", "link", "script", "div":
+			return "", nil, htmlPage(text, base)
+		}
+		if i := feedRootIndex(text); i > 0 {
+			return detect(text[i:], base)
+		}
+		if looksLikeHTML(text) {
+			return "", nil, htmlPage(text, base)
+		}
+		if err != nil {
+			return "", nil, &NotFeedError{Reason: "malformed XML: " + err.Error()}
+		}
+		return "", nil, &NotFeedError{Reason: fmt.Sprintf("XML with root element <%s>", root)}
+	}
+	if looksLikeHTML(text) {
+		return "", nil, htmlPage(text, base)
+	}
+	return "", nil, &NotFeedError{Reason: "unrecognised content"}
+}
+
+func jsonSyntaxError(text []byte) error {
+	var v any
+	if err := json.Unmarshal(text, &v); err != nil {
+		return err
+	}
+	return errors.New("invalid JSON")
+}
+
+// isJSONFeed reports whether a JSON object is a JSON Feed: a version that
+// names jsonfeed.org, or failing that an items array.
+func isJSONFeed(text []byte) bool {
+	var probe struct {
+		Version any               `json:"version"`
+		Items   []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(text, &probe); err != nil {
+		return false
+	}
+	if v, ok := probe.Version.(string); ok && strings.Contains(v, "jsonfeed.org/version/") {
+		return true
+	}
+	return probe.Version == nil && probe.Items != nil
+}
+
+// rootElement returns the lower-cased local name of the first element of an
+// XML document, reading past the prolog, comments and doctype.
+func rootElement(text []byte) (string, error) {
+	d := xml.NewDecoder(bytes.NewReader(text))
+	d.Strict = false
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil } // already UTF-8
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			return "", err
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			return strings.ToLower(se.Name.Local), nil
+		}
+	}
+}
+
+// feedRootIndex returns where a feed's root element starts in text, or -1.
+func feedRootIndex(text []byte) int {
+	best := -1
+	for _, tag := range []string{"<rss", "<rdf:RDF", "<feed"} {
+		i := bytes.Index(text, []byte(tag))
+		if i <= 0 || i+len(tag) >= len(text) {
+			continue
+		}
+		if c := text[i+len(tag)]; c != '>' && !isXMLSpace(c) {
+			continue
+		}
+		if best < 0 || i < best {
+			best = i
+		}
+	}
+	return best
+}
+
+func looksLikeHTML(text []byte) bool {
+	head := text
+	if len(head) > 2048 {
+		head = head[:2048]
+	}
+	head = bytes.ToLower(head)
+	return bytes.Contains(head, []byte("<!doctype html")) || bytes.Contains(head, []byte("<html"))
+}
+
+// feedLinkTypes are the MIME types of <link rel="alternate"> that announce
+// a feed.
+var feedLinkTypes = map[string]bool{
+	"application/rss+xml":   true,
+	"application/atom+xml":  true,
+	"application/feed+json": true,
+	"application/rdf+xml":   true,
+}
+
+// htmlPage returns the not-a-feed error for an HTML page, naming the feeds
+// the page announces in its head.
+func htmlPage(text []byte, base *url.URL) error {
+	var links []string
+	seen := map[string]bool{}
+	z := nethtml.NewTokenizer(bytes.NewReader(text))
+	for {
+		tt := z.Next()
+		if tt == nethtml.ErrorToken {
+			break
+		}
+		if tt != nethtml.StartTagToken && tt != nethtml.SelfClosingTagToken {
+			continue
+		}
+		tok := z.Token()
+		if tok.Data == "body" {
+			break
+		}
+		var rel, typ, href string
+		for _, a := range tok.Attr {
+			switch a.Key {
+			case "rel":
+				rel = strings.ToLower(a.Val)
+			case "type":
+				typ = strings.ToLower(strings.TrimSpace(a.Val))
+			case "href":
+				href = a.Val
+			}
+		}
+		switch tok.Data {
+		case "base":
+			if u, err := url.Parse(strings.TrimSpace(href)); err == nil && href != "" {
+				if base != nil {
+					u = base.ResolveReference(u)
+				}
+				if u.IsAbs() {
+					base = u
+				}
+			}
+		case "link":
+			if !hasToken(rel, "alternate") || !feedLinkTypes[typ] {
+				continue
+			}
+			if l := absLink(base, href); l != "" && !seen[l] {
+				seen[l] = true
+				links = append(links, l)
+			}
+		}
+	}
+	return &NotFeedError{Reason: "HTML page", FeedLinks: links}
+}
+
+func hasToken(list, tok string) bool {
+	for _, f := range strings.Fields(list) {
+		if f == tok {
+			return true
+		}
+	}
+	return false
+}
