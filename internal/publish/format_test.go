@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -280,4 +281,52 @@ func onlyWrapperWarnings(out []byte) bool {
 	rest := strings.TrimSpace(javaWrapperWarning.ReplaceAllString(string(out), ""))
 	return strings.HasPrefix(rest, "FAIL ") && strings.HasSuffix(rest, "entries): jing:") &&
 		strings.Count(rest, "\n") == 0
+}
+
+// The ids the items of mixedInput are published under in Atom and JSON
+// Feed, and their guids in RSS.
+var (
+	mixedIDs = []string{
+		"https://alpha.example/posts/1",
+		"urn:uuid:0429ddfd-e927-59dd-91db-c71afbc964d4",
+		"urn:uuid:3bb2dec2-f480-5656-a5d2-8c7c76826428",
+		"tag:alpha.example,2024:post-9",
+	}
+	mixedGUIDs = []string{
+		"https://alpha.example/posts/1",
+		"12345",
+		"urn:uuid:3bb2dec2-f480-5656-a5d2-8c7c76826428",
+		"tag:alpha.example,2024:post-9",
+	}
+)
+
+// benchInput is a channel of n items shaped like the fixture's.
+func benchInput(n int) Input {
+	in := mixedInput()
+	base := in.Items
+	in.Items = make([]feed.Item, n)
+	for i := range in.Items {
+		it := base[i%len(base)]
+		it.Key = fmt.Sprintf("%s#%d", it.Key, i)
+		if it.ID != "" {
+			it.ID = fmt.Sprintf("%s#%d", it.ID, i)
+		}
+		it.Content = strings.Repeat(it.Content+"<p>Lorem ipsum dolor sit amet, 서울 부산 대구.</p>", 8)
+		in.Items[i] = it
+	}
+	return in
+}
+
+func BenchmarkRender(b *testing.B) {
+	in := benchInput(50)
+	for _, f := range Formats {
+		b.Run(string(f), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Render(in, f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

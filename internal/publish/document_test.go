@@ -1,0 +1,61 @@
+package publish
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestETag(t *testing.T) {
+	a, b := etag([]byte("<feed/>")), etag([]byte("<feed/> "))
+	for _, e := range []string{a, b} {
+		if !strings.HasPrefix(e, `"`) || !strings.HasSuffix(e, `"`) || len(e) != 34 {
+			t.Errorf("etag = %s, want a strong quoted tag of 32 hex digits", e)
+		}
+	}
+	if a == b {
+		t.Errorf("different bodies share the etag %s", a)
+	}
+	if again := etag([]byte("<feed/>")); again != a {
+		t.Errorf("etag of the same body = %s then %s", a, again)
+	}
+}
+
+func TestNewDocument(t *testing.T) {
+	in := mixedInput()
+	for _, f := range Formats {
+		d, err := newDocument(in, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Format != f || d.ETag != etag(d.Body) || len(d.Body) == 0 {
+			t.Errorf("%s: format %q, etag %s for %d bytes", f, d.Format, d.ETag, len(d.Body))
+		}
+		// The newest Updated is 10:30:00.0000005: HTTP dates have no fraction.
+		if got, want := d.LastModified, time.Date(2024, 3, 2, 10, 30, 0, 0, time.UTC); !got.Equal(want) {
+			t.Errorf("%s: LastModified = %v, want %v", f, got, want)
+		}
+	}
+	d, err := newDocument(emptyInput(), Atom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.LastModified.IsZero() {
+		t.Errorf("LastModified of an empty channel = %v, want zero", d.LastModified)
+	}
+}
+
+func TestRenderAll(t *testing.T) {
+	docs, err := renderAll(mixedInput())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range Formats {
+		if docs[f] == nil || docs[f].Format != f {
+			t.Errorf("docs[%s] = %+v", f, docs[f])
+		}
+	}
+	if len(docs) != len(Formats) {
+		t.Errorf("%d documents, want %d", len(docs), len(Formats))
+	}
+}
