@@ -81,10 +81,11 @@ func decode(body []byte, contentType string) ([]byte, string) {
 	}
 
 	// Nothing but UTF-8 claimed, and the body is not UTF-8. A stray bad byte
-	// in a UTF-8 document leaves far more good multi-byte sequences than bad
-	// ones; a document really in CP949 has the opposite.
+	// in a UTF-8 document leaves more good multi-byte sequences than bad
+	// ones, or very few bad ones; a document really in CP949 has many bad
+	// ones (each Hangul syllable counts two) and few good ones.
 	good, bad := utf8Sequences(body)
-	if bad > good {
+	if bad > good && bad >= minGuessEvidence {
 		if guess := decodeWith(korean.EUCKR, body); bytes.Count(guess, replacement) < bad {
 			return guess, "cp949"
 		}
@@ -93,6 +94,12 @@ func decode(body []byte, contentType string) ([]byte, string) {
 }
 
 var replacement = []byte("\uFFFD")
+
+// minGuessEvidence is how many bytes must be invalid as UTF-8 before a
+// body is guessed to be CP949: two Hangul syllables' worth, so that a lone
+// stray byte next to an ASCII letter (which CP949 would happily read as
+// one syllable) stays a U+FFFD.
+const minGuessEvidence = 4
 
 // decodeWith decodes body with enc; the x/text decoders turn invalid input
 // into U+FFFD rather than failing, and ToValidUTF8 makes sure of it.

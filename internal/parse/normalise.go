@@ -89,17 +89,19 @@ var (
 
 // splitPerson splits the free-form RSS author forms into name and email.
 func splitPerson(s string) feed.Person {
-	s = plainText(s)
+	// Split before reducing to text: "Name <a@b.c>" would lose the address
+	// to the tag stripper.
+	s = collapseSpace(s)
 	if m := emailThenName.FindStringSubmatch(s); m != nil {
-		return feed.Person{Name: strings.TrimSpace(m[2]), Email: m[1]}
+		return feed.Person{Name: plainText(m[2]), Email: m[1]}
 	}
 	if m := nameThenEmail.FindStringSubmatch(s); m != nil {
-		return feed.Person{Name: strings.TrimSpace(m[1]), Email: m[2]}
+		return feed.Person{Name: plainText(m[1]), Email: m[2]}
 	}
 	if emailOnly.MatchString(s) {
 		return feed.Person{Email: strings.TrimPrefix(s, "mailto:")}
 	}
-	return feed.Person{Name: s}
+	return feed.Person{Name: plainText(s)}
 }
 
 func atomEntries(af *atom.Feed, uf *gofeed.Feed) []entry {
