@@ -58,7 +58,7 @@ func decode(body []byte, contentType string) ([]byte, string) {
 	case bytes.HasPrefix(body, bomUTF32LE):
 		return decodeWith(utf32.UTF32(utf32.LittleEndian, utf32.ExpectBOM), body), "utf-32le"
 	case bytes.HasPrefix(body, bomUTF8):
-		return body[len(bomUTF8):], "utf-8"
+		return bytes.ToValidUTF8(body[len(bomUTF8):], replacement), "utf-8"
 	case bytes.HasPrefix(body, bomUTF16BE):
 		return decodeWith(unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM), body), "utf-16be"
 	case bytes.HasPrefix(body, bomUTF16LE):

@@ -124,3 +124,10 @@ func TestCleanXMLCharsKeepsCleanInput(t *testing.T) {
 		t.Errorf("cleanXMLChars copied or changed clean input: %q", got)
 	}
 }
+
+func TestTranscodeBOMWithInvalidBytes(t *testing.T) {
+	got, enc := transcode([]byte("\xEF\xBB\xBF<a>Espa\xf1a</a>"), "")
+	if string(got) != "<a>Espa\uFFFDa</a>" || enc != "utf-8" {
+		t.Errorf("transcode = %q, %q", got, enc)
+	}
+}

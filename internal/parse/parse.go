@@ -147,7 +147,13 @@ func (p *Parser) parseAtom(text []byte, base *url.URL, sourceID string) (feed.Pa
 func (p *Parser) parseJSON(text []byte, base *url.URL, sourceID string) (feed.Parsed, error) {
 	jf, err := p.json.Parse(bytes.NewReader(text))
 	if err != nil {
-		return feed.Parsed{}, fmt.Errorf("parse json: %w", err)
+		fixed, ok := repairJSONFeed(text)
+		if !ok {
+			return feed.Parsed{}, fmt.Errorf("parse json: %w", err)
+		}
+		if jf, err = p.json.Parse(bytes.NewReader(fixed)); err != nil {
+			return feed.Parsed{}, fmt.Errorf("parse json: %w", err)
+		}
 	}
 	uf, err := p.jsonT.Translate(jf)
 	if err != nil {
@@ -213,11 +219,16 @@ func detect(text []byte, base *url.URL) (string, []byte, error) {
 			return "rss", text, nil
 		case "feed":
 			return "atom", text, nil
-		case "html", "head", "body", "meta", "title", "link", "script", "div":
-			return "", nil, htmlPage(text, base)
 		}
+		// A feed behind a stray element (a PHP warning printed first) or
+		// wrapped in an XHTML page (a browser's "save as"): read it from
+		// its own root.
 		if i := feedRootIndex(text); i > 0 {
 			return detect(text[i:], base)
+		}
+		switch root {
+		case "html", "head", "body", "meta", "title", "link", "script", "div":
+			return "", nil, htmlPage(text, base)
 		}
 		if looksLikeHTML(text) {
 			return "", nil, htmlPage(text, base)

@@ -371,3 +371,39 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseFeedWrappedInXHTML(t *testing.T) {
+	body := `<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml"><body>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Saved</title>
+<entry><id>urn:1</id><title>One</title></entry></feed>
+</body></html>`
+	got := mustParse(t, []byte(body), "", "")
+	if got.Type != "atom" || got.Title != "Saved" || len(got.Items) != 1 {
+		t.Errorf("got %+v", got)
+	}
+}
+
+func TestParseRepairsJSONFeedTypes(t *testing.T) {
+	body := `{"version": "https://jsonfeed.org/version/1", "title": "T", "author": "Solo Writer",
+"items": [{"id": 7, "url": "https://e.com/7", "title": 123, "content_text": "x", "tags": "a, b,,c",
+"authors": {"name": "Ann"}, "attachments": {"url": "https://e.com/a.mp3", "mime_type": "audio/mpeg"}}]}`
+	got := mustParse(t, []byte(body), "", "")
+	if len(got.Items) != 1 {
+		t.Fatalf("items=%d", len(got.Items))
+	}
+	it := got.Items[0]
+	if it.ID != "7" || it.Title != "123" {
+		t.Errorf("id=%q title=%q", it.ID, it.Title)
+	}
+	if want := []feed.Category{{Term: "a"}, {Term: "b"}, {Term: "c"}}; !reflect.DeepEqual(it.Categories, want) {
+		t.Errorf("categories=%v, want %v", it.Categories, want)
+	}
+	if want := []feed.Person{{Name: "Ann"}}; !reflect.DeepEqual(it.Authors, want) {
+		t.Errorf("authors=%v, want %v", it.Authors, want)
+	}
+	if len(it.Enclosures) != 1 {
+		t.Errorf("enclosures=%v", it.Enclosures)
+	}
+}
