@@ -76,15 +76,7 @@ func renderAtom(in Input) ([]byte, error) {
 		src, ok := in.Sources[it.SourceID]
 		doc.Entries = append(doc.Entries, newAtomEntry(it, src, ok))
 	}
-	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	enc := xml.NewEncoder(&buf)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return nil, err
-	}
-	buf.WriteByte('\n')
-	return buf.Bytes(), nil
+	return encodeXML(doc)
 }
 
 // newAtomEntry makes the entry of it. An untitled item gets an empty title
@@ -97,7 +89,7 @@ func newAtomEntry(it feed.Item, src SourceInfo, hasSource bool) *atomEntry {
 			Id:      entryID(it),
 			Updated: atomTime(it.Updated),
 		},
-		Lang: it.Language,
+		Lang: langTag(it.Language),
 	}
 	if it.Dated {
 		e.Published = atomTime(it.Published)
@@ -125,7 +117,7 @@ func newAtomEntry(it feed.Item, src SourceInfo, hasSource bool) *atomEntry {
 	}
 	for _, p := range people(it.Authors) {
 		e.Authors = append(e.Authors, &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{
-			Name: displayName(p), Uri: p.URI, Email: p.Email,
+			Name: displayName(p), Uri: p.URI, Email: email(p.Email),
 		}})
 	}
 	for _, c := range it.Categories {
@@ -151,4 +143,17 @@ func newAtomSource(src SourceInfo) *atomSource {
 		s.Updated = atomTime(src.Updated)
 	}
 	return s
+}
+
+// encodeXML returns doc as an indented XML document with its declaration.
+func encodeXML(doc any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	enc := xml.NewEncoder(&buf)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
 }

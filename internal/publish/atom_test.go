@@ -107,9 +107,14 @@ func TestAtomEntryWithoutLink(t *testing.T) {
 	in := mixedInput()
 	in.Items = in.Items[2:3]
 	in.Items[0].Link = ""
-	f, err := (&atom.Parser{}).Parse(bytes.NewReader(mustRender(t, in, Atom)))
+	body := mustRender(t, in, Atom)
+	f, err := (&atom.Parser{}).Parse(bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The item is untitled: RFC 4287 requires a title, and we invent none.
+	if !bytes.Contains(body, []byte("<title></title>")) {
+		t.Errorf("no empty title element for an untitled item:\n%s", body)
 	}
 	e := f.Entries[0]
 	if len(e.Links) != 0 {

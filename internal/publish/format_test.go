@@ -2,9 +2,12 @@ package publish
 
 import (
 	"bytes"
+	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -329,4 +332,39 @@ func BenchmarkRender(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzRender feeds outside strings (they come from upstream feeds) into
+// every field that is published verbatim: whatever they hold, the XML
+// documents must stay well-formed and the JSON valid.
+func FuzzRender(f *testing.F) {
+	f.Add("title", "<p>summary</p>", "<p>content</p>", "12345", "ko", "kim@x.example", "term")
+	f.Add("]]>", "\x00\x0b", "]]]]><![CDATA[>", "tag:x,2024:1", "en_US", "@", "")
+	f.Add("\xff\xfe", "&amp;&#0;", "<![CDATA[x]]>", "http://a b", "ko-KR-", "a@b", "날씨")
+	f.Fuzz(func(t *testing.T, title, summary, content, id, lang, mail, term string) {
+		in := mixedInput()
+		it := &in.Items[0]
+		it.Title, it.Summary, it.Content, it.ID, it.Language = title, summary, content, id, lang
+		it.Authors = []feed.Person{{Name: title, Email: mail}}
+		it.Categories = []feed.Category{{Term: term, Scheme: id, Label: title}}
+		for _, format := range Formats {
+			b := mustRender(t, in, format)
+			if format == JSON {
+				if !json.Valid(b) {
+					t.Fatalf("invalid JSON:\n%s", b)
+				}
+				continue
+			}
+			dec := xml.NewDecoder(bytes.NewReader(b))
+			for {
+				_, err := dec.Token()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("%s is not well-formed: %v\n%s", format, err, b)
+				}
+			}
+		}
+	})
 }

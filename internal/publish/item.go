@@ -159,3 +159,31 @@ func plainText(fragment string) string {
 
 // defaultMIMEType is the type of an enclosure whose feed did not say.
 const defaultMIMEType = "application/octet-stream"
+
+// langTag returns s as a language tag of the shape XML and RFC 4287 accept
+// ("ko", "en-US"): trimmed, "_" read as "-". It returns "" for anything
+// else, so a malformed tag is left out rather than invalidating the feed.
+func langTag(s string) string {
+	s = strings.ReplaceAll(strings.TrimSpace(s), "_", "-")
+	for i, sub := range strings.Split(s, "-") {
+		if len(sub) < 1 || len(sub) > 8 {
+			return ""
+		}
+		for _, c := range []byte(sub) {
+			letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+			if !letter && (i == 0 || c < '0' || c > '9') {
+				return ""
+			}
+		}
+	}
+	return s
+}
+
+// email returns s when it has the shape of an email address (something,
+// "@", something: RFC 4287's pattern), else "".
+func email(s string) string {
+	if len(s) >= 3 && strings.Contains(s[1:len(s)-1], "@") {
+		return s
+	}
+	return ""
+}

@@ -127,3 +127,24 @@ func TestPeopleSkipsEmpty(t *testing.T) {
 		t.Errorf("people = %+v, want only a", got)
 	}
 }
+
+func TestLangTag(t *testing.T) {
+	for in, want := range map[string]string{
+		"ko": "ko", "en-US": "en-US", " ko_KR ": "ko-KR", "zh-Hant-TW": "zh-Hant-TW", "es-419": "es-419",
+		"": "", "korean language": "", "123": "", "en-": "", "toolongtag": "", "ko-KR-": "",
+	} {
+		if got := langTag(in); got != want {
+			t.Errorf("langTag(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestEmail(t *testing.T) {
+	for in, want := range map[string]string{
+		"a@b": "a@b", "kim@x.example": "kim@x.example", "": "", "@x": "", "x@": "", "no address": "",
+	} {
+		if got := email(in); got != want {
+			t.Errorf("email(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

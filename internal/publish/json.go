@@ -94,7 +94,7 @@ func newJSONItem(it feed.Item, src SourceInfo, hasSource bool) *jsonItem {
 			Summary:      plainText(it.Summary),
 			ModifiedDate: jsonTime(it.Updated),
 		},
-		Language: it.Language,
+		Language: langTag(it.Language),
 	}
 	if j.ContentHTML == "" {
 		j.ContentHTML = it.Summary
@@ -107,7 +107,7 @@ func newJSONItem(it feed.Item, src SourceInfo, hasSource bool) *jsonItem {
 	}
 	for _, p := range people(it.Authors) {
 		a := &feeds.JSONAuthor{Name: p.Name, Url: p.URI}
-		if a.Url == "" && p.Email != "" {
+		if a.Url == "" && email(p.Email) != "" {
 			a.Url = "mailto:" + p.Email
 		}
 		if a.Name == "" && a.Url == "" {

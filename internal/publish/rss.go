@@ -1,8 +1,6 @@
 package publish
 
 import (
-	"bytes"
-	"encoding/xml"
 	"strconv"
 
 	"github.com/gorilla/feeds"
@@ -91,15 +89,7 @@ func renderRSS(in Input) ([]byte, error) {
 		DCNamespace:   "http://purl.org/dc/elements/1.1/",
 		Channel:       c,
 	}
-	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	enc := xml.NewEncoder(&buf)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return nil, err
-	}
-	buf.WriteByte('\n')
-	return buf.Bytes(), nil
+	return encodeXML(doc)
 }
 
 // newRSSItem makes the <item> of it.
@@ -119,7 +109,7 @@ func newRSSItem(it feed.Item, src SourceInfo, hasSource bool) *rssItem {
 		},
 		Title:    it.Title,
 		Link:     it.Link,
-		Language: it.Language,
+		Language: langTag(it.Language),
 	}
 	if r.Description == "" {
 		r.Description = it.Content
@@ -136,7 +126,7 @@ func newRSSItem(it feed.Item, src SourceInfo, hasSource bool) *rssItem {
 		r.Guid = &feeds.RssGuid{Id: it.ID, IsPermaLink: "false"}
 	}
 	for _, p := range people(it.Authors) {
-		if r.Author == "" && p.Email != "" {
+		if r.Author == "" && email(p.Email) != "" {
 			r.Author = p.Email
 			if p.Name != "" {
 				r.Author += " (" + p.Name + ")"
