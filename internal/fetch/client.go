@@ -161,7 +161,7 @@ func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 		if hresp != nil { // CheckRedirect refused: the last redirect, body closed
 			out = newResponse(hresp)
 		}
-		return out, c.explain(parent, ctx, err)
+		return out, explain(parent, ctx, err)
 	}
 	defer hresp.Body.Close()
 	out := newResponse(hresp)
@@ -183,7 +183,7 @@ func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 	// limit counts decompressed bytes and a gzip bomb stops at MaxBody+1.
 	body, err := io.ReadAll(io.LimitReader(hresp.Body, c.opts.MaxBody+1))
 	if err != nil {
-		return out, fmt.Errorf("read body: %w", c.explain(parent, ctx, err))
+		return out, fmt.Errorf("read body: %w", explain(parent, ctx, err))
 	}
 	if int64(len(body)) > c.opts.MaxBody {
 		return out, fmt.Errorf("%w: body exceeds %d bytes", ErrTooLarge, c.opts.MaxBody)
@@ -193,14 +193,19 @@ func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 }
 
 // explain strips the url.Error the http package adds (our prefix already names
-// the URL) and makes the client's own timeout recognisable as such.
-func (c *Client) explain(parent, ctx context.Context, err error) error {
+// the URL) and makes every kind of timeout match context.DeadlineExceeded.
+// A cancelled parent is reported as it is.
+func explain(parent, ctx context.Context, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("timeout after %s: %w (%w)", c.opts.Timeout, context.DeadlineExceeded, err)
+	if parent.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var ne net.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Errorf("timed out: %w (%w)", context.DeadlineExceeded, err)
 	}
 	return err
 }

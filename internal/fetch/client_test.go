@@ -231,21 +231,34 @@ func TestGetGzipBombIsBounded(t *testing.T) {
 	}
 }
 
-func TestGetTimeoutWhileReadingBody(t *testing.T) {
-	release := make(chan struct{})
-	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/rss+xml")
-		io.WriteString(w, "<rss>")
-		w.(http.Flusher).Flush()
-		select { // stall after the headers and a first chunk
-		case <-r.Context().Done():
-		case <-release:
-		}
-	})
-	defer close(release)
-	_, err := testClient(t, Options{Timeout: 200 * time.Millisecond}).Get(t.Context(), Request{URL: o.URL})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err=%v, want context.DeadlineExceeded", err)
+func TestGetTimeout(t *testing.T) {
+	tests := []struct {
+		name        string
+		sendHeaders bool
+	}{
+		{"stalled-after-headers", true},
+		{"stalled-before-headers", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+				if tt.sendHeaders {
+					w.Header().Set("Content-Type", "application/rss+xml")
+					io.WriteString(w, "<rss>")
+					w.(http.Flusher).Flush()
+				}
+				select { // stall until the client gives up
+				case <-r.Context().Done():
+				case <-release:
+				}
+			})
+			defer close(release)
+			_, err := testClient(t, Options{Timeout: 200 * time.Millisecond}).Get(t.Context(), Request{URL: o.URL})
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("err=%v, want context.DeadlineExceeded", err)
+			}
+		})
 	}
 }
 

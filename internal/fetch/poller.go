@@ -1,0 +1,462 @@
+package fetch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+// DefaultConcurrency is the number of polls in flight when
+// PollerOptions.Concurrency is zero.
+const DefaultConcurrency = 8
+
+// Parser turns a fetched body into items. internal/parse implements it.
+type Parser interface {
+	Parse(body []byte, contentType, feedURL, sourceID string) (feed.Parsed, error)
+}
+
+// Store keeps source state and items. internal/store implements it.
+type Store interface {
+	// State returns the source's state, or an error whose feed.ErrorCode is
+	// feed.ENOTFOUND when the source was never polled.
+	State(sourceID string) (feed.SourceState, error)
+	// SavePoll stores one successful poll's items and state together.
+	SavePoll(sourceID string, items []feed.Item, state feed.SourceState) (feed.PollCounts, error)
+	// SaveState stores state alone (304, unchanged body, failure).
+	SaveState(state feed.SourceState) error
+}
+
+// Result is the outcome of one poll of one source.
+type Result struct {
+	SourceID    string
+	URL         string // the final URL, or the configured one when nothing answered
+	Status      int    // 0 when no response was received
+	NotModified bool
+	Skipped     bool // 2xx with a body identical to the last one: not parsed
+	Counts      feed.PollCounts
+	Err         error
+	Duration    time.Duration
+	NextPoll    time.Time
+}
+
+// PollerOptions configures a Poller. Zero fields take defaults.
+type PollerOptions struct {
+	Concurrency int              // polls in flight at once (DefaultConcurrency)
+	Now         func() time.Time // clock (time.Now)
+	// OnResult is called after every poll, from the goroutine that polled;
+	// it may be called concurrently and must be safe for that. May be nil.
+	OnResult    func(Result)
+	MaxInterval time.Duration // cap for any delay (DefaultMaxInterval)
+}
+
+// Poller polls sources with a Client, parses with a Parser and records with
+// a Store. It is safe for concurrent use.
+type Poller struct {
+	client *Client
+	parser Parser
+	store  Store
+	opts   PollerOptions
+	sched  schedule
+	gate   *gate
+}
+
+// NewPoller returns a Poller using c, p and s.
+func NewPoller(c *Client, p Parser, s Store, o PollerOptions) *Poller {
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxInterval <= 0 {
+		o.MaxInterval = DefaultMaxInterval
+	}
+	return &Poller{client: c, parser: p, store: s, opts: o, sched: newSchedule(o.MaxInterval),
+		gate: newGate(o.Concurrency)}
+}
+
+// Poll polls src once, whether or not it is disabled, and records the
+// outcome on its state. A 2xx is parsed and stored with its validators
+// verbatim, or, when the body is byte-identical to the last one, only the
+// state is refreshed and Result.Skipped is set. A 304 refreshes the state and
+// keeps the items. Anything else, including a parse error, is a failure
+// recorded with LastError, Errors+1 and a backed-off NextPoll. Success resets
+// Errors.
+//
+// Poll first waits its turn: across all callers the Poller never has more
+// than Concurrency polls in flight, nor two on one host.
+//
+// Two outcomes are not recorded on the source: a state that cannot be read
+// (the store is at fault) and ctx ending while Poll waits its turn or
+// fetches (the caller is). Result.Err and Result.NextPoll are set either way. Poll never
+// panics: a panic while polling becomes Result.Err.
+func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
+	res = Result{SourceID: src.ID, URL: src.URL}
+	defer func() {
+		if r := recover(); r != nil {
+			res.Err = fmt.Errorf("poll %s: panic: %v", src.ID, r)
+			res.NextPoll = p.sched.afterFailure(p.opts.Now(), src.Interval, 1)
+		}
+		if p.opts.OnResult != nil {
+			p.opts.OnResult(res)
+		}
+	}()
+
+	leave, err := p.gate.enter(ctx, hostKey(src.URL))
+	if err != nil {
+		res.Err = fmt.Errorf("poll %s: %w", src.ID, err)
+		res.NextPoll = p.sched.afterFailure(p.opts.Now(), src.Interval, 1)
+		return res
+	}
+	defer leave()
+
+	start := p.opts.Now()
+	p.poll(ctx, src, &res)
+	res.Duration = p.opts.Now().Sub(start)
+	return res
+}
+
+func (p *Poller) poll(ctx context.Context, src feed.Source, res *Result) {
+	prev, err := p.store.State(src.ID)
+	switch {
+	case feed.ErrorCode(err) == feed.ENOTFOUND:
+		prev = feed.SourceState{SourceID: src.ID}
+	case err != nil:
+		res.Err = fmt.Errorf("poll %s: load state: %w", src.ID, err)
+		res.NextPoll = p.sched.afterFailure(p.opts.Now(), src.Interval, 1)
+		return
+	}
+	prev.SourceID = src.ID
+
+	resp, err := p.get(ctx, Request{URL: src.URL, ETag: prev.ETag, LastModified: prev.LastModified})
+	now := p.opts.Now()
+	if resp != nil {
+		res.Status, res.URL = resp.Status, resp.URL
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			res.Err = fmt.Errorf("poll %s: %w", src.ID, err)
+			res.NextPoll = p.sched.afterFailure(now, src.Interval, 1)
+			return
+		}
+		p.fail(src, prev, resp, err, now, res)
+		return
+	}
+
+	st := prev
+	if resp.NotModified {
+		// A 304 may carry fresh validators; absent ones keep the old.
+		if resp.ETag != "" {
+			st.ETag = resp.ETag
+		}
+		if resp.LastModified != "" {
+			st.LastModified = resp.LastModified
+		}
+		p.succeed(src, &st, resp, 0, now, res)
+		res.NotModified = true
+		if err := p.store.SaveState(st); err != nil {
+			p.fail(src, prev, resp, fmt.Errorf("save state: %w", err), now, res)
+		}
+		return
+	}
+
+	sum := sha256.Sum256(resp.Body)
+	hash := hex.EncodeToString(sum[:])
+	if prev.BodyHash != "" && hash == prev.BodyHash {
+		st.ETag, st.LastModified = resp.ETag, resp.LastModified
+		p.succeed(src, &st, resp, 0, now, res)
+		res.Skipped = true
+		if err := p.store.SaveState(st); err != nil {
+			p.fail(src, prev, resp, fmt.Errorf("save state: %w", err), now, res)
+		}
+		return
+	}
+
+	parsed, err := p.parse(resp, src.ID)
+	if err != nil {
+		p.fail(src, prev, resp, err, now, res)
+		return
+	}
+	st.ETag, st.LastModified, st.BodyHash = resp.ETag, resp.LastModified, hash
+	st.Title, st.Link = parsed.Title, parsed.Link
+	p.succeed(src, &st, resp, time.Duration(parsed.TTL)*time.Minute, now, res)
+	counts, err := p.store.SavePoll(src.ID, parsed.Items, st)
+	if err != nil {
+		// Nothing was stored, so the old validators and hash stay: the
+		// next poll fetches and parses the body again.
+		p.fail(src, prev, resp, fmt.Errorf("save poll: %w", err), now, res)
+		return
+	}
+	res.Counts = counts
+}
+
+// get calls the client, turning a panic into an error so it is recorded on
+// the source like any other failure.
+func (p *Poller) get(ctx context.Context, r Request) (resp *Response, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			resp, err = nil, fmt.Errorf("fetch %s: panic: %v", r.URL, v)
+		}
+	}()
+	return p.client.Get(ctx, r)
+}
+
+// parse calls the parser, turning a panic on hostile input into an error.
+func (p *Poller) parse(resp *Response, sourceID string) (parsed feed.Parsed, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("parse %s: panic: %v", resp.URL, v)
+		}
+	}()
+	parsed, err = p.parser.Parse(resp.Body, resp.ContentType, resp.URL, sourceID)
+	if err != nil {
+		return parsed, fmt.Errorf("parse %s: %w", resp.URL, err)
+	}
+	return parsed, nil
+}
+
+// succeed marks st as successfully polled at now.
+func (p *Poller) succeed(src feed.Source, st *feed.SourceState, resp *Response, ttl time.Duration, now time.Time, res *Result) {
+	st.URL = resp.URL
+	st.LastStatus = resp.Status
+	st.LastPoll, st.LastSuccess = now, now
+	st.LastError, st.Errors = "", 0
+	st.NextPoll = p.sched.afterSuccess(now, src.Interval, ttl, resp.Header)
+	res.NextPoll = st.NextPoll
+}
+
+// fail records err on the source's previous state and saves it; a failure
+// to save is joined to err.
+func (p *Poller) fail(src feed.Source, st feed.SourceState, resp *Response, err error, now time.Time, res *Result) {
+	st.LastStatus = 0
+	st.URL = src.URL
+	if resp != nil {
+		st.LastStatus, st.URL = resp.Status, resp.URL
+	}
+	st.LastPoll = now
+	st.LastError = truncate(err.Error(), maxLastError)
+	st.Errors++
+	st.NextPoll = p.sched.afterFailure(now, src.Interval, st.Errors)
+	res.NextPoll = st.NextPoll
+	res.Err = fmt.Errorf("poll %s: %w", src.ID, err)
+	if serr := p.store.SaveState(st); serr != nil {
+		res.Err = errors.Join(res.Err, fmt.Errorf("poll %s: record failure: %w", src.ID, serr))
+	}
+}
+
+// PollAll polls every enabled source once and returns their results in the
+// order of sources (disabled sources have none). Sources on one host are
+// polled one after another; different hosts proceed in parallel, at most
+// Concurrency at a time. A failing source does not stop the others.
+func (p *Poller) PollAll(ctx context.Context, sources []feed.Source) []Result {
+	var enabled []feed.Source
+	for _, s := range sources {
+		if !s.Disabled {
+			enabled = append(enabled, s)
+		}
+	}
+	results := make([]Result, len(enabled))
+
+	// Group by host, keeping source order within and across groups.
+	var groups [][]int
+	byHost := map[string]int{}
+	for i, s := range enabled {
+		h := hostKey(s.URL)
+		g, ok := byHost[h]
+		if !ok {
+			g = len(groups)
+			byHost[h] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+
+	work := make(chan []int)
+	var wg sync.WaitGroup
+	for range min(p.opts.Concurrency, len(groups)) {
+		wg.Go(func() {
+			for g := range work {
+				for _, i := range g {
+					if err := ctx.Err(); err != nil {
+						results[i] = Result{SourceID: enabled[i].ID, URL: enabled[i].URL,
+							Err: fmt.Errorf("poll %s: %w", enabled[i].ID, err)}
+						continue
+					}
+					results[i] = p.Poll(ctx, enabled[i])
+				}
+			}
+		})
+	}
+	for _, g := range groups {
+		work <- g
+	}
+	close(work)
+	wg.Wait()
+	return results
+}
+
+// hostKey is the unit of politeness: the lower-cased host name of u, so
+// that one origin never sees two of our requests at once. An unparsable URL
+// is its own key (its poll will fail on its own).
+func hostKey(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil || pu.Hostname() == "" {
+		return u
+	}
+	return strings.ToLower(pu.Hostname())
+}
+
+// Run polls sources until ctx is done. Enabled sources never polled before
+// go first, immediately, in source order; then each source is polled when the
+// NextPoll recorded for it comes due (earliest first). At most Concurrency
+// polls are in flight, and at most one per host: a due source whose host is
+// busy waits for that host's poll to finish. A failing source is recorded
+// and rescheduled with backoff; it never stops the others.
+//
+// When ctx is cancelled Run starts nothing new, lets the polls in flight
+// finish and be recorded (each bounded by the client's Timeout), and returns
+// nil. Run sleeps with the time package's timers; a test that fakes
+// PollerOptions.Now should run it under testing/synctest.
+func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
+	type entry struct {
+		src   feed.Source
+		host  string
+		due   time.Time
+		fresh bool // never polled: goes before everything else
+		busy  bool
+	}
+	type done struct {
+		i   int
+		res Result
+	}
+
+	now := p.opts.Now()
+	var queue []*entry
+	for _, s := range sources {
+		if s.Disabled {
+			continue
+		}
+		e := &entry{src: s, host: hostKey(s.URL), due: now}
+		// An unreadable state is treated as never polled: Poll will meet the
+		// error again and report it through Result.Err.
+		if st, err := p.store.State(s.ID); err == nil && st.Polled() {
+			e.due = st.NextPoll
+		} else {
+			e.fresh = true
+		}
+		queue = append(queue, e)
+	}
+
+	// Polls in flight outlive a cancelled ctx so their outcome is recorded;
+	// the client's Timeout bounds them.
+	pollCtx := context.WithoutCancel(ctx)
+	finished := make(chan done)
+	hostBusy := map[string]bool{}
+	inflight := 0
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+
+	// next returns the index of the entry to start now, or -1.
+	next := func(now time.Time) int {
+		best := -1
+		for i, e := range queue {
+			if e.busy || hostBusy[e.host] || e.due.After(now) {
+				continue
+			}
+			if best < 0 || before(e.fresh, e.due, queue[best].fresh, queue[best].due) {
+				best = i
+			}
+		}
+		return best
+	}
+	complete := func(d done) {
+		e := queue[d.i]
+		e.busy, e.fresh = false, false
+		hostBusy[e.host] = false
+		inflight--
+		e.due = d.res.NextPoll
+		if now := p.opts.Now(); !e.due.After(now) {
+			// Never spin on a source: a missing or past NextPoll means
+			// "one interval from now".
+			e.due = now.Add(orFallback(e.src.Interval))
+		}
+	}
+
+	for {
+		if ctx.Err() != nil {
+			if inflight == 0 {
+				return nil
+			}
+			complete(<-finished)
+			continue
+		}
+
+		now := p.opts.Now()
+		for inflight < p.opts.Concurrency {
+			i := next(now)
+			if i < 0 {
+				break
+			}
+			e := queue[i]
+			e.busy, hostBusy[e.host] = true, true
+			inflight++
+			go func() { finished <- done{i, p.Poll(pollCtx, e.src)} }()
+		}
+
+		// Sleep until the earliest idle entry is due. One that is already
+		// due but held back by its host or the concurrency limit is started
+		// when a poll finishes.
+		var wake time.Time
+		for _, e := range queue {
+			if !e.busy && e.due.After(now) && (wake.IsZero() || e.due.Before(wake)) {
+				wake = e.due
+			}
+		}
+		var tc <-chan time.Time
+		if !wake.IsZero() {
+			timer.Reset(wake.Sub(now))
+			tc = timer.C
+		}
+		select {
+		case <-ctx.Done():
+		case d := <-finished:
+			complete(d)
+		case <-tc:
+		}
+		timer.Stop()
+	}
+}
+
+// before orders due entries: never-polled first, then earliest due. Ties
+// keep source order because the scan takes the first of equals.
+func before(aFresh bool, aDue time.Time, bFresh bool, bDue time.Time) bool {
+	if aFresh != bFresh {
+		return aFresh
+	}
+	return aDue.Before(bDue)
+}
+
+// maxLastError bounds the error text kept on a source: a hostile origin
+// chooses part of it (the status line).
+const maxLastError = 1 << 10
+
+// truncate shortens s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,247 @@
+package fetch
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+// memNet is an in-memory network for synctest bubbles: every dial, whatever
+// the address, reaches one listener through net.Pipe, so blocking is
+// durable and fake time can advance.
+type memNet struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newMemNet() *memNet { return &memNet{conns: make(chan net.Conn), done: make(chan struct{})} }
+
+func (n *memNet) Accept() (net.Conn, error) {
+	select {
+	case c := <-n.conns:
+		return c, nil
+	case <-n.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (n *memNet) Close() error   { n.once.Do(func() { close(n.done) }); return nil }
+func (n *memNet) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80} }
+
+func (n *memNet) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case n.conns <- server:
+		return client, nil
+	case <-n.done:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// busyOrigin serves every host on a memNet. Each request takes a second of
+// (fake) time; it records the order of requests and the most requests it
+// ever had in flight, per host and overall.
+type busyOrigin struct {
+	mu       sync.Mutex
+	order    []string // "host/path", in arrival order
+	inflight map[string]int
+	maxHost  map[string]int
+	all, max int
+}
+
+func (o *busyOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := strings.ToLower(r.Host)
+	o.mu.Lock()
+	o.order = append(o.order, host+r.URL.Path)
+	o.inflight[host]++
+	o.maxHost[host] = max(o.maxHost[host], o.inflight[host])
+	o.all++
+	o.max = max(o.max, o.all)
+	o.mu.Unlock()
+
+	time.Sleep(time.Second)
+
+	o.mu.Lock()
+	o.inflight[host]--
+	o.all--
+	o.mu.Unlock()
+	if strings.HasSuffix(r.URL.Path, "/fail") {
+		http.Error(w, "broken", http.StatusInternalServerError)
+		return
+	}
+	io.WriteString(w, "item"+r.URL.Path)
+}
+
+func (o *busyOrigin) snapshot() (order []string, maxHost map[string]int, max int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	maxHost = map[string]int{}
+	for h, n := range o.maxHost {
+		maxHost[h] = n
+	}
+	return append([]string(nil), o.order...), maxHost, o.max
+}
+
+// runFixture starts an origin and a poller wired to it inside the current
+// bubble, and returns a stop function that tears both down.
+func runFixture(t *testing.T, store Store) (*Poller, *busyOrigin, func()) {
+	t.Helper()
+	mn := newMemNet()
+	origin := &busyOrigin{inflight: map[string]int{}, maxHost: map[string]int{}}
+	srv := &http.Server{Handler: origin}
+	go srv.Serve(mn)
+	c := testClient(t, Options{Timeout: 30 * time.Second})
+	c.transport.DialContext = mn.DialContext
+	p := NewPoller(c, &lineParser{}, store, PollerOptions{Concurrency: 8})
+	return p, origin, func() {
+		c.CloseIdleConnections()
+		srv.Close()
+	}
+}
+
+func TestRunSchedulesPolitely(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		store := newMemStore()
+		polled := func(id string, next time.Duration) {
+			store.SaveState(feed.SourceState{SourceID: id, LastPoll: start.Add(-time.Hour), NextPoll: start.Add(next)})
+		}
+		polled("a-later", 30*time.Minute)
+		polled("a-soon", 10*time.Minute)
+		polled("a-overdue", -5*time.Minute)
+		sources := []feed.Source{
+			{ID: "a-later", URL: "http://a.test/later", Interval: time.Hour},
+			{ID: "a-soon", URL: "http://a.test/soon", Interval: time.Hour},
+			{ID: "a-overdue", URL: "http://a.test/overdue", Interval: time.Hour},
+			{ID: "a-new1", URL: "http://a.test/new1", Interval: time.Hour},
+			{ID: "a-new2", URL: "http://A.test/new2", Interval: time.Hour},
+			{ID: "a-off", URL: "http://a.test/off", Interval: time.Hour, Disabled: true},
+			{ID: "b-new", URL: "http://b.test/new", Interval: time.Hour},
+			{ID: "b-broken", URL: "http://b.test/fail", Interval: 2 * time.Minute},
+		}
+		p, origin, stop := runFixture(t, store)
+		defer stop()
+
+		ctx, cancel := context.WithCancel(t.Context())
+		ran := make(chan error, 1)
+		go func() { ran <- p.Run(ctx, sources) }()
+
+		time.Sleep(45 * time.Minute)
+		order, maxHost, maxAll := origin.snapshot()
+
+		// Host a: the never-polled first, in source order, then by NextPoll.
+		var a []string
+		for _, o := range order {
+			if h, path, _ := strings.Cut(o, "/"); h == "a.test" {
+				a = append(a, path)
+			}
+		}
+		if got, want := strings.Join(a, " "), "new1 new2 overdue soon later"; got != want {
+			t.Errorf("host a polled %q, want %q", got, want)
+		}
+		// Host b's never-polled source went at once, alongside host a's first.
+		if len(order) < 2 || (order[0] != "b.test/new" && order[1] != "b.test/new") {
+			t.Errorf("first requests %q, want b.test/new among the first two", order[:min(2, len(order))])
+		}
+		for h, n := range maxHost {
+			if n > 1 {
+				t.Errorf("host %s had %d requests in flight, want at most 1", h, n)
+			}
+		}
+		if got, want := maxAll, 2; got != want {
+			t.Errorf("at most %d requests in flight overall, want %d (two hosts in parallel)", got, want)
+		}
+		// The failing source kept being retried with backoff and did not
+		// stop the others.
+		if st := store.state("b-broken"); st.Errors < 3 {
+			t.Errorf("b-broken Errors=%d, want at least 3 retries in 45 minutes", st.Errors)
+		}
+		if st := store.state("a-later"); st.LastStatus != 200 {
+			t.Errorf("a-later LastStatus=%d, want 200", st.LastStatus)
+		}
+		if _, err := store.State("a-off"); err == nil {
+			t.Errorf("disabled source was polled")
+		}
+
+		cancel()
+		if err := <-ran; err != nil {
+			t.Fatalf("Run returned %v, want nil", err)
+		}
+	})
+}
+
+func TestRunDrainsInFlightPollOnCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemStore()
+		p, origin, stop := runFixture(t, store)
+		defer stop()
+		ctx, cancel := context.WithCancel(t.Context())
+		ran := make(chan error, 1)
+		go func() {
+			ran <- p.Run(ctx, []feed.Source{{ID: "s", URL: "http://a.test/s", Interval: time.Hour}})
+		}()
+
+		time.Sleep(500 * time.Millisecond) // the origin is mid-request
+		if order, _, _ := origin.snapshot(); len(order) != 1 {
+			t.Fatalf("requests=%v, want one in flight", order)
+		}
+		cancel()
+		start := time.Now()
+		if err := <-ran; err != nil {
+			t.Fatalf("Run returned %v, want nil", err)
+		}
+		// Run returned only once the request had completed and been recorded.
+		if got := time.Since(start); got < 500*time.Millisecond {
+			t.Errorf("Run returned %v after cancel, before the in-flight poll finished", got)
+		}
+		st := store.state("s")
+		if st.LastStatus != 200 || st.Errors != 0 || st.Items != 1 {
+			t.Fatalf("state LastStatus=%d Errors=%d Items=%d, want the drained poll recorded (200, 0, 1)",
+				st.LastStatus, st.Errors, st.Items)
+		}
+		time.Sleep(2 * time.Hour)
+		if order, _, _ := origin.snapshot(); len(order) != 1 {
+			t.Fatalf("requests after cancel=%v, want no more", order)
+		}
+	})
+}
+
+func TestPollAllOneRequestPerHost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, origin, stop := runFixture(t, newMemStore())
+		defer stop()
+		var sources []feed.Source
+		for _, u := range []string{"http://a.test/1", "http://b.test/1", "http://a.test/2", "http://A.TEST/3", "http://b.test/2"} {
+			sources = append(sources, feed.Source{ID: u, URL: u, Interval: time.Hour})
+		}
+		results := p.PollAll(t.Context(), sources)
+		for i, r := range results {
+			if r.Err != nil || r.SourceID != sources[i].ID {
+				t.Errorf("result %d: %s Err=%v, want %s without error", i, r.SourceID, r.Err, sources[i].ID)
+			}
+		}
+		order, maxHost, maxAll := origin.snapshot()
+		if got, want := len(order), len(sources); got != want {
+			t.Fatalf("requests=%d, want %d", got, want)
+		}
+		for h, n := range maxHost {
+			if n > 1 {
+				t.Errorf("host %s had %d requests in flight, want at most 1", h, n)
+			}
+		}
+		if got, want := maxAll, 2; got != want {
+			t.Errorf("at most %d requests in flight, want %d", got, want)
+		}
+	})
+}
