@@ -188,7 +188,7 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, res *Result) {
 	}
 	st.ETag, st.LastModified, st.BodyHash = resp.ETag, resp.LastModified, hash
 	st.Title, st.Link = parsed.Title, parsed.Link
-	p.succeed(src, &st, resp, time.Duration(parsed.TTL)*time.Minute, now, res)
+	p.succeed(src, &st, resp, ttl(parsed.TTL), now, res)
 	counts, err := p.store.SavePoll(src.ID, parsed.Items, st)
 	if err != nil {
 		// Nothing was stored, so the old validators and hash stay: the
@@ -197,6 +197,12 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, res *Result) {
 		return
 	}
 	res.Counts = counts
+}
+
+// ttl converts a feed's <ttl> in minutes, clamped to a year so a hostile
+// value cannot overflow; the schedule caps it further.
+func ttl(minutes int) time.Duration {
+	return time.Duration(min(max(minutes, 0), 365*24*60)) * time.Minute
 }
 
 // get calls the client, turning a panic into an error so it is recorded on

@@ -3,6 +3,7 @@ package fetch
 import (
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -252,6 +253,8 @@ func TestPollNextPollHonoursTTLAndMaxAge(t *testing.T) {
 		{"max-age", 30, "public, max-age=7200", 2 * time.Hour},
 		{"no-cache-ignores-max-age", 0, "max-age=7200, no-cache", 10 * time.Minute},
 		{"capped", 0, "max-age=31536000", DefaultMaxInterval},
+		{"hostile-ttl", math.MaxInt, "", DefaultMaxInterval},
+		{"negative-ttl", -5, "", 10 * time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
