@@ -53,7 +53,7 @@ func isAbsoluteIRI(s string) bool {
 		}
 	}
 	for _, r := range s {
-		if r <= ' ' || r == 0x7f || strings.ContainsRune("<>\"{}|\\^`", r) {
+		if r <= ' ' || 0x7f <= r && r <= 0x9f || strings.ContainsRune("<>\"{}|\\^`", r) {
 			return false
 		}
 	}
@@ -71,18 +71,13 @@ func isHTTPURL(s string) bool {
 
 // people returns the persons that say anything, skipping empty ones.
 func people(ps []feed.Person) []feed.Person {
+	var out []feed.Person
 	for _, p := range ps {
-		if p == (feed.Person{}) {
-			out := make([]feed.Person, 0, len(ps))
-			for _, p := range ps {
-				if p != (feed.Person{}) {
-					out = append(out, p)
-				}
-			}
-			return out
+		if p != (feed.Person{}) {
+			out = append(out, p)
 		}
 	}
-	return ps
+	return out
 }
 
 // displayName is the name a person is shown under: the name, else the
