@@ -37,7 +37,7 @@ func generatedID(it feed.Item) string {
 
 // isAbsoluteIRI reports whether s starts with a URI scheme (RFC 3986 §3.1)
 // followed by something, and holds no character an IRI cannot (spaces,
-// controls, <>"{}|\^`).
+// C0 and C1 controls, <>"{}|\^`).
 func isAbsoluteIRI(s string) bool {
 	colon := strings.IndexByte(s, ':')
 	if colon < 1 || colon == len(s)-1 {
