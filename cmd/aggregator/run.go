@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+
+	"github.com/kpolicy/aggregator/internal/config"
+)
+
+// errUsage marks a command-line mistake (exit status 2).
+var errUsage = errors.New("usage")
+
+// errReported marks a failure whose details were already printed (exit status 1).
+var errReported = errors.New("failed")
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+const usage = `Usage: aggregator [COMMAND] [FLAGS]
+
+Commands:
+  serve   serve HTTP and poll sources in the background (the default)
+  fetch   poll every enabled source once, print one line per source, exit
+  check   validate the config; exit 1 with every problem, 0 if clean
+
+Run "aggregator COMMAND -help" for the flags of a command.
+`
+
+// run is the whole program; main only supplies the process's context,
+// arguments, environment and output streams, so tests can run it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = runServe(ctx, args, getenv, stdout, stderr)
+	case "fetch":
+		err = runFetch(ctx, args, getenv, stdout, stderr)
+	case "check":
+		err = runCheck(args, getenv, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprint(stderr, usage)
+		err = fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+	}
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+// flags are the options shared by the commands. Each defaults from an
+// environment variable, then from the config file.
+type flags struct {
+	config string
+	db     string
+	addr   string
+}
+
+func newFlagSet(name string, getenv func(string) string, stderr io.Writer, f *flags, withDB, withAddr bool) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.config, "config", envOr(getenv, "AGGREGATOR_CONFIG", "feeds.yaml"), "config file (env AGGREGATOR_CONFIG)")
+	if withDB {
+		fs.StringVar(&f.db, "db", getenv("AGGREGATOR_DB"), "database file, overrides storage.path (env AGGREGATOR_DB)")
+	}
+	if withAddr {
+		fs.StringVar(&f.addr, "addr", getenv("AGGREGATOR_ADDR"), "listen address, overrides server.listen (env AGGREGATOR_ADDR)")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: aggregator %s [FLAGS]\n\nFlags (each defaults from the environment variable named):\n", name)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// errHelp reports that -help was given and answered: the command exits 0.
+var errHelp = errors.New("help shown")
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// loadConfig reads the config and applies the command-line overrides.
+func loadConfig(f flags) (config.Config, error) {
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		return cfg, err
+	}
+	if f.db != "" {
+		cfg.Storage.Path = f.db
+	}
+	if f.addr != "" {
+		cfg.Server.Listen = f.addr
+	}
+	return cfg, nil
+}
+
+// version is the module version when built from a tagged module, else "dev".
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

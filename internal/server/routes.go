@@ -1,0 +1,9 @@
+package server
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /{$}", s.handleIndex)
+	s.mux.HandleFunc("GET /channels/{id}", s.handleChannel)
+	s.mux.HandleFunc("GET /feeds/{file}", s.handleFeed)
+	s.mux.HandleFunc("GET /style.css", s.handleStyle)
+	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
+}

@@ -1,0 +1,112 @@
+// Package server owns the HTTP interface: the routes, conditional feed
+// responses served from the in-memory rendered documents, and the HTML pages.
+//
+// It never renders a feed nor queries the store while answering a feed
+// request: documents come ready-made from the publish cache. It does not poll
+// and does not write to the store.
+package server
+
+import (
+	"embed"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/publish"
+)
+
+// Feeds is what the server needs from the publish cache.
+type Feeds interface {
+	Snapshot(channelID string) (*publish.Snapshot, bool)
+	Channels() []*publish.Snapshot
+}
+
+// Health reports whether the store answers.
+type Health interface {
+	Ping() error
+}
+
+// Options tunes the server; zero values take the documented defaults.
+type Options struct {
+	// MaxAge is the Cache-Control max-age of feed documents (default 5 minutes).
+	MaxAge time.Duration
+	Logger *slog.Logger
+}
+
+//go:embed templates
+var templateFS embed.FS
+
+// Server is the aggregator's http.Handler.
+type Server struct {
+	feeds  Feeds
+	health Health
+	maxAge time.Duration
+	log    *slog.Logger
+	pages  *template.Template
+	mux    *http.ServeMux
+}
+
+// New returns the handler serving every route of routes.go.
+func New(feeds Feeds, health Health, o Options) *Server {
+	if o.MaxAge <= 0 {
+		o.MaxAge = 5 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		feeds:  feeds,
+		health: health,
+		maxAge: o.MaxAge,
+		log:    o.Logger,
+		pages:  template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
+		mux:    http.NewServeMux(),
+	}
+	s.routes()
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	securityHeaders(s.mux).ServeHTTP(w, r)
+}
+
+// Error writes err as the response: the status its feed.ErrorCode maps to
+// and its user-facing message. Internal causes are logged, never shown.
+func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	code := feed.ErrorCode(err)
+	status := ErrorStatus(code)
+	if code == feed.EINTERNAL {
+		s.log.Error("http request", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write([]byte(feed.ErrorMessage(err) + "\n"))
+}
+
+// ErrorStatus maps an application error code to its HTTP status.
+func ErrorStatus(code string) int {
+	switch code {
+	case feed.EINVALID:
+		return http.StatusBadRequest
+	case feed.ENOTFOUND:
+		return http.StatusNotFound
+	case feed.ECONFLICT:
+		return http.StatusConflict
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// securityHeaders forbids inline script and framing on every response.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; img-src * data:; media-src *; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/publish"
+)
+
+type fakeFeeds map[string]*publish.Snapshot
+
+func (f fakeFeeds) Snapshot(id string) (*publish.Snapshot, bool) { s, ok := f[id]; return s, ok }
+func (f fakeFeeds) Channels() []*publish.Snapshot {
+	var out []*publish.Snapshot
+	for _, s := range f {
+		out = append(out, s)
+	}
+	return out
+}
+
+type fakeHealth struct{ err error }
+
+func (h fakeHealth) Ping() error { return h.err }
+
+func newTestServer(t *testing.T, health error) *Server {
+	t.Helper()
+	modified := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	snap := &publish.Snapshot{
+		Channel: feed.Channel{ID: "news", Title: "News <&> Views", Description: "All the news", Limit: 50},
+		Items: []feed.Item{{
+			SourceID: "src", Key: "id:1", Title: "<script>alert(1)</script> 뉴스", Link: "https://example.org/1",
+			Summary: "<p>Safe <b>summary</b></p>", Published: modified, Updated: modified,
+			Authors: []feed.Person{{Name: "Kim"}}, Categories: []feed.Category{{Term: "politics"}},
+		}},
+		Sources: map[string]publish.SourceInfo{"src": {ID: "src", Title: "The Source"}},
+		Docs:    map[publish.Format]*publish.Document{},
+	}
+	for _, f := range publish.Formats {
+		body := []byte("document in " + string(f))
+		snap.Docs[f] = &publish.Document{Format: f, Body: body, ETag: `"etag-` + string(f) + `"`, LastModified: modified}
+	}
+	return New(fakeFeeds{"news": snap}, fakeHealth{health}, Options{MaxAge: time.Minute})
+}
+
+func do(t *testing.T, h http.Handler, method, path string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	body, _ := io.ReadAll(rec.Result().Body)
+	return rec.Result(), string(body)
+}
+
+func TestFeed(t *testing.T) {
+	s := newTestServer(t, nil)
+	resp, body := do(t, s, "GET", "/feeds/news.rss")
+	if resp.StatusCode != 200 || body != "document in rss" {
+		t.Fatalf("GET: %d %q", resp.StatusCode, body)
+	}
+	for k, want := range map[string]string{
+		"Content-Type":  "application/rss+xml; charset=utf-8",
+		"ETag":          `"etag-rss"`,
+		"Last-Modified": "Wed, 25 Nov 2026 12:00:00 GMT",
+		"Cache-Control": "public, max-age=60",
+	} {
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("%s=%q, want %q", k, got, want)
+		}
+	}
+	t.Run("HEAD has headers and no body", func(t *testing.T) {
+		resp, body := do(t, s, "HEAD", "/feeds/news.atom")
+		if resp.StatusCode != 200 || body != "" || resp.Header.Get("ETag") != `"etag-atom"` {
+			t.Errorf("HEAD: %d %q etag %q", resp.StatusCode, body, resp.Header.Get("ETag"))
+		}
+	})
+	t.Run("weak If-None-Match list matches", func(t *testing.T) {
+		resp, body := do(t, s, "GET", "/feeds/news.json", "If-None-Match", `"x", W/"etag-json"`)
+		if resp.StatusCode != http.StatusNotModified || body != "" {
+			t.Errorf("status %d body %q, want 304", resp.StatusCode, body)
+		}
+	})
+	t.Run("older If-Modified-Since gets the body", func(t *testing.T) {
+		resp, _ := do(t, s, "GET", "/feeds/news.json", "If-Modified-Since", "Tue, 24 Nov 2026 12:00:00 GMT")
+		if resp.StatusCode != 200 {
+			t.Errorf("status %d, want 200", resp.StatusCode)
+		}
+	})
+	t.Run("not found", func(t *testing.T) {
+		for path, want := range map[string]string{
+			"/feeds/other.atom": `no such channel "other"`,
+			"/feeds/news.xml":   `no such feed format "xml"`,
+			"/feeds/news":       `no such feed "news"`,
+			"/channels/other":   `no such channel "other"`,
+		} {
+			resp, body := do(t, s, "GET", path)
+			if resp.StatusCode != 404 || !strings.Contains(body, want) {
+				t.Errorf("%s: %d %q, want 404 %q", path, resp.StatusCode, body, want)
+			}
+		}
+	})
+	t.Run("POST is refused", func(t *testing.T) {
+		if resp, _ := do(t, s, "POST", "/feeds/news.atom"); resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("status %d, want 405", resp.StatusCode)
+		}
+	})
+}
+
+func TestPages(t *testing.T) {
+	s := newTestServer(t, nil)
+	resp, body := do(t, s, "GET", "/channels/news")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{
+		`<title>News &lt;&amp;&gt; Views</title>`,
+		`<link rel="alternate" type="application/atom+xml"`,
+		`href="/feeds/news.json"`,
+		`&lt;script&gt;alert(1)&lt;/script&gt; 뉴스`, // titles are text
+		`<p>Safe <b>summary</b></p>`,
+		`<time datetime="2026-11-25T12:00:00Z">25 November 2026</time>`,
+		`The Source`, `by Kim`, `politics`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("channel page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "<script") {
+		t.Error("channel page contains a script element")
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP %q", csp)
+	}
+	resp, body = do(t, s, "GET", "/")
+	if resp.StatusCode != 200 || !strings.Contains(body, `href="/channels/news"`) {
+		t.Errorf("index: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, s, "GET", "/style.css"); resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") {
+		t.Errorf("style.css: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if resp, _ := do(t, s, "GET", "/nope"); resp.StatusCode != 404 {
+		t.Errorf("/nope: %d", resp.StatusCode)
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	if resp, _ := do(t, newTestServer(t, nil), "GET", "/healthz"); resp.StatusCode != 200 {
+		t.Errorf("healthy store: %d", resp.StatusCode)
+	}
+	if resp, body := do(t, newTestServer(t, errors.New("database not open")), "GET", "/healthz"); resp.StatusCode != 503 || strings.Contains(body, "database not open") {
+		t.Errorf("closed store: %d %q, want 503 without the cause", resp.StatusCode, body)
+	}
+}
