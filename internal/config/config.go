@@ -159,17 +159,15 @@ func Problems(err error) []*Problem {
 	var out []*Problem
 	var walk func(error)
 	walk = func(err error) {
-		var p *Problem
 		switch e := err.(type) {
-		case nil:
+		case *Problem:
+			out = append(out, e)
 		case interface{ Unwrap() []error }:
 			for _, inner := range e.Unwrap() {
 				walk(inner)
 			}
-		default:
-			if errors.As(err, &p) {
-				out = append(out, p)
-			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
 		}
 	}
 	walk(err)

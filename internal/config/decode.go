@@ -14,14 +14,26 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 )
 
-// maxFileSize bounds what Parse reads; a feeds.yaml with a thousand sources
-// is a few hundred KB.
-const maxFileSize = 1 << 20
+// Bounds on the input. The YAML parser slows down quadratically with the
+// nesting depth of flow collections ([ ] and { }) and with the number of
+// keys in one mapping, so a hostile or corrupted file is refused before it
+// can take long. A feeds.yaml with a thousand sources is about 120KB, has
+// some 5,000 keys and nests flow collections three deep.
+const (
+	maxFileSize  = 256 << 10
+	maxFlowDepth = 20
+	maxKeys      = 10000
+	// maxProblems is how many problems Parse reports at most; a file with
+	// more is not worth listing line by line.
+	maxProblems = 100
+)
 
 // Parse decodes feeds.yaml from r over Default(), fills the defaults that
 // depend on other keys (a source's interval is fetch.interval unless given;
@@ -69,6 +81,10 @@ func Parse(r io.Reader, filename string) (Config, error) {
 	}
 	if len(d.probs) > 0 {
 		slices.SortStableFunc(d.probs, func(a, b *Problem) int { return sortLine(a.Line) - sortLine(b.Line) })
+		if n := len(d.probs); n > maxProblems {
+			d.probs = append(d.probs[:maxProblems],
+				&Problem{File: d.file, Msg: fmt.Sprintf("%d more problems not shown", n-maxProblems)})
+		}
 		return Config{}, join(d.probs)
 	}
 	return c, nil
@@ -130,8 +146,9 @@ func (d *decoder) lineOf(path string) int {
 }
 
 // suppressed reports whether a validation problem at path only repeats a
-// decoding problem: path or an ancestor failed to decode, or path is a
-// source interval inherited from fetch.interval (reported there).
+// decoding problem: path, an ancestor or a descendant failed to decode (a
+// channel whose tags could not be read does not also "select nothing"), or
+// path is a source interval inherited from fetch.interval (reported there).
 func (d *decoder) suppressed(path string) bool {
 	if strings.HasPrefix(path, "sources[") && strings.HasSuffix(path, "].interval") && !d.given[path] {
 		return true
@@ -141,9 +158,15 @@ func (d *decoder) suppressed(path string) bool {
 			return true
 		}
 		if p == "" {
-			return false
+			break
 		}
 	}
+	for p := range d.failed {
+		if path == "" || strings.HasPrefix(p, path+".") || strings.HasPrefix(p, path+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // parent returns the path one level up: "sources[3]" for "sources[3].url",
@@ -175,13 +198,17 @@ func (d *decoder) document(data []byte) (ast.Node, bool) {
 	}
 	f, err := parseYAML(data)
 	if err != nil {
-		l, msg := 0, err.Error()
+		// Not err.Error(): the parser's errors quote the source around the
+		// error, which is slow on long lines and repeats what we say.
+		l, msg := 0, ""
 		var ye yaml.Error
 		if errors.As(err, &ye) {
 			msg = ye.GetMessage()
 			if tk := ye.GetToken(); tk != nil && tk.Position != nil {
 				l = tk.Position.Line
 			}
+		} else {
+			msg = err.Error()
 		}
 		d.add(l, "", "invalid YAML: "+msg)
 		return nil, false
@@ -209,7 +236,33 @@ func parseYAML(data []byte) (f *ast.File, err error) {
 			f, err = nil, fmt.Errorf("the YAML parser failed (%v)", r)
 		}
 	}()
-	return parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	tokens := lexer.Tokenize(string(data))
+	if err := tooComplex(tokens); err != nil {
+		return nil, err
+	}
+	return parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
+}
+
+// tooComplex returns a syntax error at the first token that opens a flow
+// collection nested more than maxFlowDepth deep or that is a key beyond
+// maxKeys, nil if there is none.
+func tooComplex(tokens token.Tokens) error {
+	depth, keys := 0, 0
+	for _, tk := range tokens {
+		switch tk.Type {
+		case token.SequenceStartType, token.MappingStartType:
+			if depth++; depth > maxFlowDepth {
+				return &yaml.SyntaxError{Message: fmt.Sprintf("[ ] and { } nested more than %d deep", maxFlowDepth), Token: tk}
+			}
+		case token.SequenceEndType, token.MappingEndType:
+			depth = max(depth-1, 0)
+		case token.MappingValueType:
+			if keys++; keys > maxKeys {
+				return &yaml.SyntaxError{Message: fmt.Sprintf("more than %d keys", maxKeys), Token: tk}
+			}
+		}
+	}
+	return nil
 }
 
 func invalidUTF8Line(data []byte) int {
@@ -534,7 +587,17 @@ func keyName(k ast.MapKeyNode) (string, bool) {
 	switch v := k.(type) {
 	case *ast.StringNode:
 		return v.Value, true
-	case *ast.MappingKeyNode, *ast.AnchorNode, *ast.AliasNode, *ast.TagNode:
+	case *ast.MappingKeyNode: // "? name"
+		if s, ok := v.Value.(*ast.StringNode); ok {
+			return s.Value, true
+		}
+		return "", false
+	case *ast.AnchorNode: // "&a name"
+		if s, ok := v.Value.(*ast.StringNode); ok {
+			return s.Value, true
+		}
+		return "", false
+	case *ast.AliasNode, *ast.TagNode:
 		return "", false
 	}
 	if tk := k.GetToken(); tk != nil {
@@ -562,6 +625,10 @@ func got(n ast.Node) string {
 		return `""`
 	case *ast.AliasNode:
 		return "an alias"
+	case *ast.AnchorNode:
+		return got(v.Value)
+	case *ast.TagNode:
+		return "a tagged value"
 	case *ast.MappingKeyNode:
 		return "a complex key"
 	}
