@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"go.etcd.io/bbolt"
 
@@ -183,8 +184,8 @@ func (db *DB) Items(sourceIDs []string, limit int) ([]feed.Item, error) {
 			if k == nil {
 				continue
 			}
-			if len(k) <= 8 {
-				return fmt.Errorf("source %q: bad index key %x", id, k)
+			if !validIndexKey(k) {
+				return fmt.Errorf("source %q: bad index key %s", id, clip(k))
 			}
 			h = append(h, &sourceCursor{id: id, items: ib, cursor: c, key: k})
 		}
@@ -195,19 +196,19 @@ func (db *DB) Items(sourceIDs []string, limit int) ([]feed.Item, error) {
 			key := sc.key[8:]
 			v := sc.items.Get(key)
 			if v == nil {
-				return fmt.Errorf("source %q: index names missing item %q", sc.id, key)
+				return fmt.Errorf("source %q: index names missing item %s", sc.id, clip(key))
 			}
 			it, err := decodeItem(sc.id, string(key), v)
 			if err != nil {
-				return fmt.Errorf("source %q item %q: %w", sc.id, key, err)
+				return fmt.Errorf("source %q item %s: %w", sc.id, clip(key), err)
 			}
 			out = append(out, it)
 			sc.key, _ = sc.cursor.Next()
 			switch {
 			case sc.key == nil:
 				heap.Pop(&h)
-			case len(sc.key) <= 8:
-				return fmt.Errorf("source %q: bad index key %x", sc.id, sc.key)
+			case !validIndexKey(sc.key):
+				return fmt.Errorf("source %q: bad index key %s", sc.id, clip(sc.key))
 			default:
 				heap.Fix(&h, 0)
 			}
@@ -218,6 +219,20 @@ func (db *DB) Items(sourceIDs []string, limit int) ([]feed.Item, error) {
 		return nil, fmt.Errorf("items: %w", err)
 	}
 	return out, nil
+}
+
+// validIndexKey reports whether k can be a bytime key: a sort stamp and a
+// key of a length SavePoll accepts. A damaged page can yield any length.
+func validIndexKey(k []byte) bool { return len(k) > 8 && len(k) <= 8+maxKeyLen }
+
+// clip quotes a key read from the file for an error message, cut short: a
+// damaged page can make a key gigabytes long.
+func clip(b []byte) string {
+	const n = 80
+	if len(b) <= n {
+		return strconv.Quote(string(b))
+	}
+	return fmt.Sprintf("%q… (%d bytes)", b[:n], len(b))
 }
 
 // sourceCursor is one source's position in its bytime index during Items.

@@ -75,7 +75,7 @@ func (db *DB) States() ([]feed.SourceState, error) {
 		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
 			s, err := decodeState(string(k), v)
 			if err != nil {
-				return fmt.Errorf("source %q: %w", k, err)
+				return fmt.Errorf("source %s: %w", clip(k), err)
 			}
 			out = append(out, s)
 			return nil

@@ -28,6 +28,18 @@
 // the feed types: renaming a Go field must not silently drop stored data, and
 // a JSON value can be read with the bbolt command-line tool when debugging.
 // A database whose schema version is newer than this package's is refused.
+//
+// # Damaged files
+//
+// bbolt trusts its file. Open first reads the two meta pages itself and
+// refuses, with ErrCorrupt, a file that is not bbolt, has no valid meta
+// page, is shorter than its meta page says (truncated), or whose root or
+// freelist page is of the wrong kind. Every transaction also turns a panic
+// in bbolt, or a fault reading the mapped file, into ErrCorrupt. What this
+// cannot catch is a data page damaged into a cycle (a branch page naming
+// itself as a child): bbolt keeps no page checksums, and its cursors and
+// its own tx.Check then loop forever. Such damage needs the file restored
+// from a backup; Check finds lesser damage.
 package store
 
 import (
@@ -146,13 +158,13 @@ func (db *DB) init() error {
 			// A fresh file has no buckets at all; one with buckets but no
 			// meta belongs to some other program.
 			return tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
-				return fmt.Errorf("%w: not an aggregator database (has bucket %q but no schema)", ErrSchema, name)
+				return fmt.Errorf("%w: not an aggregator database (has bucket %s but no schema)", ErrSchema, clip(name))
 			})
 		}
 		v := m.Get(keySchema)
 		n, err := strconv.Atoi(string(v))
 		if err != nil || n < 1 {
-			return fmt.Errorf("%w: bad schema version %q", ErrSchema, v)
+			return fmt.Errorf("%w: bad schema version %s", ErrSchema, clip(v))
 		}
 		version = n
 		complete = tx.Bucket(bucketItems) != nil && tx.Bucket(bucketByTime) != nil && tx.Bucket(bucketSources) != nil
