@@ -34,6 +34,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	for _, w := range cfg.Warnings() {
+		log.Warn("config", "warning", w)
+	}
 
 	db, err := store.Open(cfg.Storage.Path, store.Options{})
 	if err != nil {
