@@ -35,6 +35,20 @@ type Item struct {
 	FirstSeen time.Time // when the aggregator first stored this item; never changes
 	// Dated is false when the feed gave no date and Published is FirstSeen.
 	Dated bool
+
+	// Origins lists the other sources that carried the same story, in the
+	// order they were found; the item's own SourceID is the first origin.
+	// Empty when only one source carried it.
+	Origins []Origin
+}
+
+// Origin is another source's copy of a story merged into an item.
+type Origin struct {
+	SourceID string
+	Key      string    // the copy's identity within its source
+	Link     string    // the copy's own link
+	Rule     string    // why it was merged: "link" (same canonical link) or "title" (same normalised title within the window)
+	Seen     time.Time // when the copy was found
 }
 
 // Person is an author or contributor.
