@@ -11,7 +11,7 @@ import (
 func TestIdentity(t *testing.T) {
 	for _, tc := range []struct{ id, link, title, content, want string }{
 		{" guid-1 ", "https://example.org/a", "T", "C", "id:guid-1"},
-		{"", " https://example.org/a ", "T", "C", "link:https://example.org/a"},
+		{"", " https://example.org/a ", "T", "C", "link:example.org/a"},
 		{"", "", "T", "C", "hash:"},
 	} {
 		if got := Identity(tc.id, tc.link, tc.title, tc.content); !strings.HasPrefix(got, tc.want) {

@@ -80,16 +80,17 @@ func (it Item) Sort() time.Time {
 	return it.FirstSeen
 }
 
-// Identity returns the key that identifies an item within its source:
-// "id:" + the upstream id when there is one, else "link:" + the link, else
-// "hash:" + a SHA-256 of title and content. The result never depends on when
-// the item was fetched.
+// Identity returns the key that identifies an item within its source under
+// the auto policy: "id:" + the upstream id when there is one, else "link:" +
+// the link's [LinkKey] (so http and https, tracking parameters and a
+// trailing slash do not matter), else "hash:" + a SHA-256 of title and
+// content. The result never depends on when the item was fetched.
 func Identity(id, link, title, content string) string {
 	if id = strings.TrimSpace(id); id != "" {
 		return "id:" + id
 	}
 	if link = strings.TrimSpace(link); link != "" {
-		return "link:" + link
+		return "link:" + LinkKey(link)
 	}
 	h := sha256.New()
 	h.Write([]byte(strings.TrimSpace(title)))

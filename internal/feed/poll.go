@@ -8,6 +8,9 @@ type Parsed struct {
 	TTL      int    // RSS <ttl> in minutes; 0 when absent
 	Type     string // "rss", "atom" or "json"
 	Items    []Item // normalised; SourceID, Key and dates filled in (FirstSeen left zero)
+	// Warning says what was wrong with the feed's identities in this
+	// document, when anything was (a GUID repeated across different items).
+	Warning string
 }
 
 // PollCounts is what storing one poll changed.
@@ -15,7 +18,12 @@ type PollCounts struct {
 	New       int
 	Updated   int
 	Unchanged int
+	// Merged counts the items found to be another source's story (same
+	// canonical link, or same normalised title within the window) and
+	// stored as one more origin of it. A merge changes channels that show
+	// the other source too.
+	Merged int
 }
 
 // Changed reports whether a channel showing the source must be re-rendered.
-func (c PollCounts) Changed() bool { return c.New > 0 || c.Updated > 0 }
+func (c PollCounts) Changed() bool { return c.New > 0 || c.Updated > 0 || c.Merged > 0 }

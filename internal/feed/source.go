@@ -10,6 +10,7 @@ type Source struct {
 	Tags     []string      // channels may select sources by tag
 	Interval time.Duration // how often to poll; never zero after config validation
 	Disabled bool          // listed but not polled
+	Identity string        // how its items are told apart: IdentityAuto ("" too), IdentityGUID, IdentityLink or IdentityContent
 }
 
 // HasTag reports whether s carries tag.
@@ -39,6 +40,12 @@ type SourceState struct {
 	Title        string    // the feed's own title, as last parsed
 	Link         string    // the feed's own home page link, as last parsed
 	Items        int       // items stored for this source
+	// Warning is advice about the source's feed from the last successful
+	// poll (a GUID given to several different items); empty when none.
+	Warning string
+	// Identity is the identity policy the last poll's items were keyed
+	// by (Source.Identity); the store trusts links only under auto and link.
+	Identity string
 }
 
 // Polled reports whether the source was ever attempted.

@@ -1,0 +1,172 @@
+package feed
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// trackingParams are query parameters that say how a reader reached a
+// story, never which story it is. CanonicalURL removes them. Names are
+// compared in lower case; a name ending in "_" stands for every parameter
+// it begins (utm_source, utm_medium, ...).
+var trackingParams = []string{
+	"utm_",     // Google Analytics campaign parameters
+	"mtm_",     // Matomo campaign parameters
+	"pk_",      // Piwik (Matomo's old name) campaign parameters
+	"fbclid",   // Facebook click id
+	"gclid",    // Google Ads click ids
+	"gclsrc",   //
+	"dclid",    //
+	"gbraid",   //
+	"wbraid",   //
+	"msclkid",  // Microsoft Ads click id
+	"yclid",    // Yandex click id
+	"twclid",   // X/Twitter click id
+	"ttclid",   // TikTok click id
+	"igshid",   // Instagram share id
+	"mc_cid",   // Mailchimp campaign and member ids
+	"mc_eid",   //
+	"_ga",      // Google Analytics cross-domain linker
+	"_gl",      //
+	"_hsenc",   // HubSpot
+	"_hsmi",    //
+	"ref_src",  // X/Twitter share source
+	"cloc",     // JoongAng Ilbo: which RSS feed or page section a click came from
+	"ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee", // comScore
+}
+
+// isTrackingParam reports whether the query parameter named name (as
+// written, percent-decoded) is a tracking parameter.
+func isTrackingParam(name string) bool {
+	name = strings.ToLower(name)
+	for _, p := range trackingParams {
+		if strings.HasSuffix(p, "_") && strings.HasPrefix(name, p) || name == p {
+			return true
+		}
+	}
+	return false
+}
+
+// CanonicalURL returns the form of an absolute http(s) URL that the
+// aggregator stores and publishes:
+//
+//   - the scheme and host in lower case, the scheme's default port (:80,
+//     :443) and an empty port removed;
+//   - an empty path written "/";
+//   - the fragment removed, except a "#!" one (old single-page sites put the
+//     story there);
+//   - tracking parameters (see trackingParams: utm_*, fbclid, gclid, mc_cid,
+//     mc_eid, mtm_*, ...) and empty parameters removed, the rest sorted by
+//     name (parameters of the same name keep their order);
+//   - percent escapes in upper case.
+//
+// It keeps the scheme (a feed that links over https keeps https) and a
+// trailing slash: both can change what a server answers, so they are left
+// to the identity, not the link (see LinkKey). Anything that is not an
+// absolute http(s) URL with a host is returned trimmed, unchanged.
+func CanonicalURL(s string) string {
+	s = strings.TrimSpace(s)
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return s
+	}
+	u.Host = strings.ToLower(u.Host)
+	if port := u.Port(); port == "" || u.Scheme == "http" && port == "80" || u.Scheme == "https" && port == "443" {
+		u.Host = strings.TrimSuffix(u.Host, ":"+port)
+	}
+	if u.Path == "" {
+		u.Path, u.RawPath = "/", ""
+	}
+	u.RawPath = upperEscapes(u.RawPath)
+	if !strings.HasPrefix(u.Fragment, "!") {
+		u.Fragment, u.RawFragment = "", ""
+	}
+	u.RawQuery = canonicalQuery(u.RawQuery)
+	u.ForceQuery = false
+	return u.String()
+}
+
+// LinkKey returns the identity of a link: its CanonicalURL with the scheme
+// left out, so that http and https name the same story, and a trailing
+// slash on the path removed ("example.org/a/" and "example.org/a" are one
+// story; the root stays "example.org/"). Anything that is not an absolute
+// http(s) URL is returned trimmed, unchanged; "" stays "".
+func LinkKey(s string) string {
+	c := CanonicalURL(s)
+	u, err := url.Parse(c)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return c
+	}
+	rest := strings.TrimPrefix(c, u.Scheme+"://")
+	// Split off the query and fragment to trim the path alone.
+	path, tail := rest, ""
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		path, tail = rest[:i], rest[i:]
+	}
+	if i := strings.IndexByte(path, '/'); i >= 0 {
+		host, p := path[:i], strings.TrimRight(path[i:], "/")
+		if p == "" {
+			p = "/"
+		}
+		path = host + p
+	}
+	return path + tail
+}
+
+// canonicalQuery drops tracking and empty parameters from a raw query and
+// sorts the rest by name, stably.
+func canonicalQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	type param struct{ name, raw string }
+	var ps []param
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
+		}
+		rawName, _, _ := strings.Cut(part, "=")
+		name, err := url.QueryUnescape(rawName)
+		if err != nil {
+			name = rawName
+		}
+		if name == "" || isTrackingParam(name) {
+			continue
+		}
+		ps = append(ps, param{name, upperEscapes(part)})
+	}
+	slices.SortStableFunc(ps, func(a, b param) int { return strings.Compare(a.name, b.name) })
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.raw
+	}
+	return strings.Join(parts, "&")
+}
+
+// upperEscapes writes the hex digits of percent escapes in upper case, as
+// RFC 3986 §6.2.2.1 recommends.
+func upperEscapes(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' && isHex(b[i+1]) && isHex(b[i+2]) {
+			b[i+1], b[i+2] = upperHex(b[i+1]), upperHex(b[i+2])
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func upperHex(c byte) byte {
+	if 'a' <= c && c <= 'f' {
+		return c - 'a' + 'A'
+	}
+	return c
+}
