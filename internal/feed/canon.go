@@ -11,29 +11,16 @@ import (
 // compared in lower case; a name ending in "_" stands for every parameter
 // it begins (utm_source, utm_medium, ...).
 var trackingParams = []string{
-	"utm_",     // Google Analytics campaign parameters
-	"mtm_",     // Matomo campaign parameters
-	"pk_",      // Piwik (Matomo's old name) campaign parameters
-	"fbclid",   // Facebook click id
-	"gclid",    // Google Ads click ids
-	"gclsrc",   //
-	"dclid",    //
-	"gbraid",   //
-	"wbraid",   //
-	"msclkid",  // Microsoft Ads click id
-	"yclid",    // Yandex click id
-	"twclid",   // X/Twitter click id
-	"ttclid",   // TikTok click id
-	"igshid",   // Instagram share id
-	"mc_cid",   // Mailchimp campaign and member ids
-	"mc_eid",   //
-	"_ga",      // Google Analytics cross-domain linker
-	"_gl",      //
-	"_hsenc",   // HubSpot
-	"_hsmi",    //
-	"ref_src",  // X/Twitter share source
-	"cloc",     // JoongAng Ilbo: which RSS feed or page section a click came from
-	"ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee", // comScore
+	// Campaign parameters: Google Analytics, Matomo, Piwik, comScore.
+	"utm_", "mtm_", "pk_", "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee",
+	// Click ids of ad and social networks: Facebook, Google Ads, Microsoft,
+	// Yandex, X/Twitter, TikTok, Instagram.
+	"fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid", "igshid",
+	// Mailchimp campaign and member ids; HubSpot; Google's cross-domain
+	// linker; X/Twitter's share source.
+	"mc_cid", "mc_eid", "_hsenc", "_hsmi", "_ga", "_gl", "ref_src",
+	// JoongAng Ilbo: which RSS feed or page section a click came from.
+	"cloc",
 }
 
 // isTrackingParam reports whether the query parameter named name (as
