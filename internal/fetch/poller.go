@@ -24,6 +24,13 @@ type Parser interface {
 	Parse(body []byte, contentType, feedURL, sourceID string) (feed.Parsed, error)
 }
 
+// SourceParser is a Parser that also applies a source's own settings (its
+// identity policy). The poller uses ParseSource when its Parser has it;
+// internal/parse implements it.
+type SourceParser interface {
+	ParseSource(body []byte, contentType, feedURL string, src feed.Source) (feed.Parsed, error)
+}
+
 // Store keeps source state and items. internal/store implements it.
 type Store interface {
 	// State returns the source's state, or an error whose feed.ErrorCode is
@@ -43,6 +50,7 @@ type Result struct {
 	NotModified bool
 	Skipped     bool // 2xx with a body identical to the last one: not parsed
 	Counts      feed.PollCounts
+	Warning     string // advice about the feed from this poll's parse (feed.Parsed.Warning)
 	Err         error
 	Duration    time.Duration
 	NextPoll    time.Time
@@ -181,13 +189,15 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, res *Result) {
 		return
 	}
 
-	parsed, err := p.parse(resp, src.ID)
+	parsed, err := p.parse(resp, src)
 	if err != nil {
 		p.fail(src, prev, resp, err, now, res)
 		return
 	}
 	st.ETag, st.LastModified, st.BodyHash = resp.ETag, resp.LastModified, hash
 	st.Title, st.Link = parsed.Title, parsed.Link
+	st.Warning, st.Identity = parsed.Warning, src.Identity
+	res.Warning = parsed.Warning
 	p.succeed(src, &st, resp, ttl(parsed.TTL), now, res)
 	counts, err := p.store.SavePoll(src.ID, parsed.Items, st)
 	if err != nil {
@@ -217,13 +227,17 @@ func (p *Poller) get(ctx context.Context, r Request) (resp *Response, err error)
 }
 
 // parse calls the parser, turning a panic on hostile input into an error.
-func (p *Poller) parse(resp *Response, sourceID string) (parsed feed.Parsed, err error) {
+func (p *Poller) parse(resp *Response, src feed.Source) (parsed feed.Parsed, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("parse %s: panic: %v", resp.URL, v)
 		}
 	}()
-	parsed, err = p.parser.Parse(resp.Body, resp.ContentType, resp.URL, sourceID)
+	if sp, ok := p.parser.(SourceParser); ok {
+		parsed, err = sp.ParseSource(resp.Body, resp.ContentType, resp.URL, src)
+	} else {
+		parsed, err = p.parser.Parse(resp.Body, resp.ContentType, resp.URL, src.ID)
+	}
 	if err != nil {
 		return parsed, fmt.Errorf("parse %s: %w", resp.URL, err)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
+
+	"github.com/kpolicy/aggregator/internal/feed"
 )
 
 // corpusDir returns $AGGREGATOR_CORPUS/sub, skipping the test when the
@@ -90,11 +92,16 @@ func gofeedIdentities(body []byte, feedURL string) (int, error) {
 		return 0, err
 	}
 	base, _ := url.Parse(feedURL)
-	seen := map[string]bool{}
+	var parts []idParts
 	for _, it := range f.Items {
-		if key, keep := itemIdentity(it, base, f.FeedType == "json"); keep {
-			seen[key] = true
+		if ip, keep := identityParts(it, base, f.FeedType == "json"); keep {
+			parts = append(parts, ip)
 		}
+	}
+	keys, _ := keyEntries(parts, feed.IdentityAuto)
+	seen := map[string]bool{}
+	for _, k := range keys {
+		seen[k] = true
 	}
 	return len(seen), nil
 }

@@ -186,38 +186,25 @@ func jsonEntries(jf *gfjson.Feed, uf *gofeed.Feed) []entry {
 	return out
 }
 
-// itemIdentity returns the Key of a translated item and whether the item is
-// kept at all: an item with no title, link, text or enclosure says nothing
-// and is dropped. The corpus test applies it to plain gofeed's output too,
-// so both sides are counted the same way.
+// itemIdentity returns the auto-policy Key of a translated item on its own
+// (without the document's repeated-GUID check; see keyEntries) and whether
+// the item is kept at all: an item with no title, link, text or enclosure
+// says nothing and is dropped.
 func itemIdentity(u *gofeed.Item, base *url.URL, plainTitle bool) (key string, keep bool) {
-	title := collapseSpace(u.Title)
-	if !plainTitle {
-		title = plainText(u.Title)
-	}
-	link := absLink(base, u.Link)
-	body := strings.TrimSpace(u.Content)
-	if body == "" {
-		body = strings.TrimSpace(u.Description)
-	}
-	keep = title != "" || link != "" || body != "" || len(u.Enclosures) > 0
-	return feed.Identity(u.GUID, link, title, body), keep
+	ip, keep := identityParts(u, base, plainTitle)
+	return ip.key(feed.IdentityAuto), keep
 }
 
-// normalise turns an entry into a feed.Item. base is the feed's URL; it
-// reports false for an item that is to be dropped.
-func (p *Parser) normalise(e entry, base *url.URL, feedLang, sourceID string) (feed.Item, bool) {
+// normalise turns an entry into a feed.Item with the given key. base is
+// the feed's URL.
+func (p *Parser) normalise(e entry, base *url.URL, feedLang, sourceID, key string) feed.Item {
 	u := e.u
-	key, keep := itemIdentity(u, base, e.plainTitle)
-	if !keep {
-		return feed.Item{}, false
-	}
 	it := feed.Item{
 		SourceID:      sourceID,
 		Key:           key,
 		ID:            strings.TrimSpace(u.GUID),
 		IDIsPermaLink: e.idPermaLink,
-		Link:          absLink(base, u.Link),
+		Link:          feed.CanonicalURL(absLink(base, u.Link)),
 		Title:         plainText(u.Title),
 		Authors:       absPersons(base, e.authors),
 		Categories:    dedupCategories(e.categories),
@@ -228,7 +215,7 @@ func (p *Parser) normalise(e entry, base *url.URL, feedLang, sourceID string) (f
 		it.Title = collapseSpace(u.Title)
 	}
 	if it.Link == "" && it.IDIsPermaLink {
-		it.Link = absLink(nil, it.ID) // only a guid that is itself a URL
+		it.Link = feed.CanonicalURL(absLink(nil, it.ID)) // only a guid that is itself a URL
 	}
 	if it.Language == "" {
 		it.Language = feedLang
@@ -271,7 +258,7 @@ func (p *Parser) normalise(e entry, base *url.URL, feedLang, sourceID string) (f
 		it.Updated = it.Published
 	}
 	it.Dated = !it.Published.IsZero()
-	return it, true
+	return it
 }
 
 // absLink resolves a link against base and keeps it only if it is an

@@ -81,7 +81,7 @@ func TestItemIdentity(t *testing.T) {
 		wantKeep bool
 	}{
 		{"guid first", gofeed.Item{GUID: " g1 ", Link: "/x", Title: "t"}, "id:g1", true},
-		{"then the resolved link", gofeed.Item{Link: "/x", Title: "t"}, "link:https://example.com/x", true},
+		{"then the resolved link", gofeed.Item{Link: "/x", Title: "t"}, "link:example.com/x", true},
 		{"then a hash of plain title and body", gofeed.Item{Title: "<b>t</b>", Content: "c"}, feed.Identity("", "", "t", "c"), true},
 		{"enclosure alone is kept", gofeed.Item{Enclosures: []*gofeed.Enclosure{{URL: "/a.mp3"}}}, feed.Identity("", "", "", ""), true},
 		{"nothing to show is dropped", gofeed.Item{GUID: "g2", Description: "  "}, "id:g2", false},

@@ -1,7 +1,8 @@
 // Package parse turns the bytes of a fetched feed document (RSS 0.9x/1.0/2.0,
 // Atom 0.3/1.0, JSON Feed) into a feed.Parsed: text decoded to UTF-8 whatever
-// the charset, every item normalised (identity, absolute links, plain-text
-// title, sanitised HTML, UTC dates) and duplicates within the document dropped.
+// the charset, every item normalised (identity by the source's policy,
+// canonical absolute links, plain-text title, sanitised HTML, UTC dates) and
+// duplicates within the document dropped.
 //
 // It owns charset detection, feed type detection, the use of gofeed and the
 // HTML sanitising policy. It does no I/O: no HTTP, no storage, no clock.
@@ -86,6 +87,14 @@ func New() *Parser {
 // and is "parse rss: ...", "parse atom: ..." or "parse json: ..." when it is
 // a feed its parser cannot read.
 func (p *Parser) Parse(body []byte, contentType, feedURL, sourceID string) (feed.Parsed, error) {
+	return p.ParseSource(body, contentType, feedURL, feed.Source{ID: sourceID})
+}
+
+// ParseSource is Parse for the source src: items carry src.ID and are keyed
+// by src.Identity (see identity.go); Parsed.Warning says when the auto
+// policy found a GUID repeated across different items and identified the
+// document's items by link instead.
+func (p *Parser) ParseSource(body []byte, contentType, feedURL string, src feed.Source) (feed.Parsed, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return feed.Parsed{}, &NotFeedError{Reason: "empty body"}
 	}
@@ -105,15 +114,15 @@ func (p *Parser) Parse(body []byte, contentType, feedURL, sourceID string) (feed
 	}
 	switch kind {
 	case "rss":
-		return p.parseRSS(text, base, sourceID)
+		return p.parseRSS(text, base, src)
 	case "atom":
-		return p.parseAtom(text, base, sourceID)
+		return p.parseAtom(text, base, src)
 	default:
-		return p.parseJSON(text, base, sourceID)
+		return p.parseJSON(text, base, src)
 	}
 }
 
-func (p *Parser) parseRSS(text []byte, base *url.URL, sourceID string) (feed.Parsed, error) {
+func (p *Parser) parseRSS(text []byte, base *url.URL, src feed.Source) (feed.Parsed, error) {
 	rf, err := p.rss.Parse(bytes.NewReader(fixXMLBase(text)))
 	if err != nil {
 		return feed.Parsed{}, fmt.Errorf("parse rss: %w", err)
@@ -126,11 +135,11 @@ func (p *Parser) parseRSS(text []byte, base *url.URL, sourceID string) (feed.Par
 	if ttl, err := strconv.Atoi(strings.TrimSpace(rf.TTL)); err == nil && ttl > 0 {
 		out.TTL = ttl
 	}
-	out.Items = p.items(rssEntries(rf, uf), base, out.Language, sourceID)
+	out.Items, out.Warning = p.items(rssEntries(rf, uf), base, out.Language, src)
 	return out, nil
 }
 
-func (p *Parser) parseAtom(text []byte, base *url.URL, sourceID string) (feed.Parsed, error) {
+func (p *Parser) parseAtom(text []byte, base *url.URL, src feed.Source) (feed.Parsed, error) {
 	af, err := p.atom.Parse(bytes.NewReader(fixXMLBase(text)))
 	if err != nil {
 		return feed.Parsed{}, fmt.Errorf("parse atom: %w", err)
@@ -140,11 +149,11 @@ func (p *Parser) parseAtom(text []byte, base *url.URL, sourceID string) (feed.Pa
 		return feed.Parsed{}, fmt.Errorf("parse atom: %w", err)
 	}
 	out := p.feedLevel(uf, base, "atom", false)
-	out.Items = p.items(atomEntries(af, uf), base, out.Language, sourceID)
+	out.Items, out.Warning = p.items(atomEntries(af, uf), base, out.Language, src)
 	return out, nil
 }
 
-func (p *Parser) parseJSON(text []byte, base *url.URL, sourceID string) (feed.Parsed, error) {
+func (p *Parser) parseJSON(text []byte, base *url.URL, src feed.Source) (feed.Parsed, error) {
 	jf, err := p.json.Parse(bytes.NewReader(text))
 	if err != nil {
 		fixed, ok := repairJSONFeed(text)
@@ -160,7 +169,7 @@ func (p *Parser) parseJSON(text []byte, base *url.URL, sourceID string) (feed.Pa
 		return feed.Parsed{}, fmt.Errorf("parse json: %w", err)
 	}
 	out := p.feedLevel(uf, base, "json", true)
-	out.Items = p.items(jsonEntries(jf, uf), base, out.Language, sourceID)
+	out.Items, out.Warning = p.items(jsonEntries(jf, uf), base, out.Language, src)
 	return out, nil
 }
 
@@ -177,19 +186,29 @@ func (p *Parser) feedLevel(uf *gofeed.Feed, base *url.URL, kind string, plainTit
 	return out
 }
 
-// items normalises entries, keeping the first of any that share a Key.
-func (p *Parser) items(es []entry, base *url.URL, lang, sourceID string) []feed.Item {
-	out := make([]feed.Item, 0, len(es))
-	seen := make(map[string]bool, len(es))
+// items normalises the entries that say anything, keys them by src's
+// identity policy, and keeps the first of any that share a key. The warning
+// is keyEntries'.
+func (p *Parser) items(es []entry, base *url.URL, lang string, src feed.Source) ([]feed.Item, string) {
+	kept := make([]entry, 0, len(es))
+	parts := make([]idParts, 0, len(es))
 	for _, e := range es {
-		it, ok := p.normalise(e, base, lang, sourceID)
-		if !ok || seen[it.Key] {
+		if ip, keep := identityParts(e.u, base, e.plainTitle); keep {
+			kept = append(kept, e)
+			parts = append(parts, ip)
+		}
+	}
+	keys, warning := keyEntries(parts, src.Identity)
+	out := make([]feed.Item, 0, len(kept))
+	seen := make(map[string]bool, len(kept))
+	for i, e := range kept {
+		if seen[keys[i]] {
 			continue
 		}
-		seen[it.Key] = true
-		out = append(out, it)
+		seen[keys[i]] = true
+		out = append(out, p.normalise(e, base, lang, src.ID, keys[i]))
 	}
-	return out
+	return out, warning
 }
 
 // detect tells the feed type of text (UTF-8, leading space trimmed) from its

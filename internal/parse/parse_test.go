@@ -172,7 +172,7 @@ func TestParseRSS1(t *testing.T) {
 		t.Fatalf("feed = %q %q %q items=%d", got.Type, got.Title, got.Language, len(got.Items))
 	}
 	a := got.Items[0]
-	if a.Key != "link:http://example.net/a" || a.ID != "" || a.IDIsPermaLink {
+	if a.Key != "link:example.net/a" || a.ID != "" || a.IDIsPermaLink {
 		t.Errorf("key=%q id=%q perma=%v", a.Key, a.ID, a.IDIsPermaLink)
 	}
 	if want := time.Date(2024, 1, 1, 18, 4, 5, 0, time.UTC); !a.Published.Equal(want) || !a.Dated {
