@@ -26,6 +26,7 @@ const (
 	DefaultMaxBody      = 10 << 20 // 10 MiB
 	DefaultConcurrency  = 8
 	DefaultChannelLimit = 50
+	DefaultTitleWindow  = 48 * time.Hour
 )
 
 // Config is the whole of feeds.yaml. After Parse succeeds every source has a
@@ -35,6 +36,7 @@ type Config struct {
 	Server   Server
 	Storage  Storage
 	Fetch    Fetch
+	Dedupe   Dedupe
 	Sources  []feed.Source
 	Channels []feed.Channel
 }
@@ -61,6 +63,15 @@ type Fetch struct {
 	Concurrency          int           // polls in flight at once
 }
 
+// Dedupe is how the copies of one story carried by several sources are
+// recognised.
+type Dedupe struct {
+	// TitleWindow is how far apart in time two sources' items with the same
+	// folded title may be and still be one story; 0 turns the title rule
+	// off (the canonical-link rule always applies).
+	TitleWindow time.Duration
+}
+
 // Default returns the configuration of an empty feeds.yaml: no sources, no
 // channels, and the defaults above.
 func Default() Config {
@@ -73,6 +84,7 @@ func Default() Config {
 			MaxBody:     DefaultMaxBody,
 			Concurrency: DefaultConcurrency,
 		},
+		Dedupe: Dedupe{TitleWindow: DefaultTitleWindow},
 	}
 }
 

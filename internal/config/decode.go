@@ -313,6 +313,11 @@ func (d *decoder) config(root ast.Node) Config {
 				c.Channels = append(c.Channels, d.channel(n, path))
 			})
 		}},
+		{"dedupe", func(n ast.Node, path string) {
+			d.mapping(n, path, []key{
+				{"title_window", d.duration(&c.Dedupe.TitleWindow)},
+			})
+		}},
 	})
 	return c
 }
@@ -326,6 +331,7 @@ func (d *decoder) source(n ast.Node, path string) feed.Source {
 		{"tags", d.strs(&s.Tags)},
 		{"interval", d.duration(&s.Interval)},
 		{"disabled", d.boolean(&s.Disabled)},
+		{"identity", d.str(&s.Identity)},
 	})
 	return s
 }

@@ -49,7 +49,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown root key without near match",
 			src:  "version: 2\n",
-			want: []string{`feeds.yaml:1: version: unknown key (known keys: server, storage, fetch, sources, channels)`},
+			want: []string{`feeds.yaml:1: version: unknown key (known keys: server, storage, fetch, sources, channels, dedupe)`},
 		},
 		{
 			name: "unknown source key",
@@ -122,12 +122,12 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "string for source",
 			src:  "sources:\n  - kei\n",
-			want: []string{`feeds.yaml:2: sources[0]: must be a mapping with keys id, url, title, tags, interval, disabled (got "kei")`},
+			want: []string{`feeds.yaml:2: sources[0]: must be a mapping with keys id, url, title, tags, interval, disabled, identity (got "kei")`},
 		},
 		{
 			name: "root is a list",
 			src:  "- a\n- b\n",
-			want: []string{`feeds.yaml:1: must be a mapping with keys server, storage, fetch, sources, channels (got a list)`},
+			want: []string{`feeds.yaml:1: must be a mapping with keys server, storage, fetch, sources, channels, dedupe (got a list)`},
 		},
 		{
 			name: "duplicate sources key",

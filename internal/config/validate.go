@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,9 @@ const (
 	// politeInterval is the shortest poll interval Warnings accepts for a
 	// public host.
 	politeInterval = 5 * time.Minute
+	// maxTitleWindow bounds dedupe.title_window: a story retold a month
+	// later is news again.
+	maxTitleWindow = 30 * 24 * time.Hour
 )
 
 // idPattern is what source ids, channel ids and tags look like: they appear
@@ -53,6 +57,9 @@ func (c Config) problems() []*Problem {
 		v.add("storage.path", "required")
 	}
 	v.fetch(c.Fetch)
+	if w := c.Dedupe.TitleWindow; w < 0 || w > maxTitleWindow {
+		v.add("dedupe.title_window", "must be between 0s (off) and %s (got %s)", formatDuration(maxTitleWindow), formatDuration(w))
+	}
 
 	sourceIDs := map[string]int{}
 	for i, s := range c.Sources {
@@ -67,6 +74,9 @@ func (c Config) problems() []*Problem {
 			if !idPattern.MatchString(t) {
 				v.add(fmt.Sprintf("%s.tags[%d]", p, j), idRule+" (got %q)", t)
 			}
+		}
+		if s.Identity != "" && !slices.Contains(feed.IdentityPolicies(), s.Identity) {
+			v.add(p+".identity", "must be one of %s (got %q)", strings.Join(feed.IdentityPolicies(), ", "), s.Identity)
 		}
 		if s.Interval < minInterval {
 			v.add(p+".interval", "must be at least %s (got %s)", formatDuration(minInterval), formatDuration(s.Interval))
