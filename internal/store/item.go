@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/heap"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -27,14 +28,32 @@ const maxKeyLen = bbolt.MaxKeySize - 8
 //   - a stored item whose content is the same ([feed.SameContent]) is not
 //     written at all, even if its Updated date moved. It counts as Unchanged.
 //   - a stored item whose content changed is replaced, keeping the stored
-//     FirstSeen, Published and Dated; Updated becomes the item's Updated if
-//     that is after the stored one, else now. It counts as Updated.
+//     FirstSeen, Published, Dated and Origins; Updated becomes the item's
+//     Updated if that is after the stored one, else now. It counts as
+//     Updated.
+//
+// An item whose key is new may still be a story the store has (see
+// dedupe.go):
+//
+//   - the source's own item under a new key (same canonical link and
+//     folded title, the old key gone from the feed: a GUID scheme change)
+//     is treated as that item, which keeps its key and upstream id; the new
+//     key becomes an alias. It counts as Updated or Unchanged as above.
+//   - another source's story (same canonical link, or same folded title
+//     with sort times at most the title window apart) gets the item as one
+//     more origin; the item is not stored on its own. It counts as Merged.
+//     Later polls of it count as Unchanged: the first origin's text stands.
+//
+// Canonical links are used only when state.Identity lets links identify
+// the source's items ([feed.LinksIdentify]) and no other item of the poll
+// has the same one.
 //
 // An item key that occurs twice in items is stored once; the later
 // occurrence is compared with the earlier. state.SourceID is set to
-// sourceID and state.Items to the number of items stored for the source.
-// It returns feed.EINVALID errors for an empty source id, an item of
-// another source, or an empty or over-long item key.
+// sourceID and state.Items to the number of items the source delivered
+// (its own and its merged copies). It returns feed.EINVALID errors for an
+// empty source id, an item of another source, or an empty or over-long
+// item key.
 func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceState) (feed.PollCounts, error) {
 	var counts feed.PollCounts
 	if err := validSourceID(sourceID, state.SourceID); err != nil {
@@ -61,12 +80,33 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 		if err != nil {
 			return err
 		}
+		dd, err := newDedupe(tx, sourceID, db.titleWindow, now, feed.LinksIdentify(state.Identity))
+		if err != nil {
+			return err
+		}
 		n := ib.Sequence()
 		for _, it := range items {
 			it = storableItem(it)
 			it.SourceID = sourceID
+			it.Origins = nil
 			key := []byte(it.Key)
 			stored := ib.Get(key)
+			if stored == nil {
+				// Known under this key as another item (an alias)?
+				a, ok, err := dd.alias(it.Key)
+				if err != nil {
+					return err
+				}
+				switch {
+				case ok && a.Source != sourceID:
+					counts.Unchanged++ // a copy: the first origin's text stands
+					continue
+				case ok:
+					if stored = ib.Get([]byte(a.Key)); stored != nil {
+						it.Key = a.Key
+					}
+				}
+			}
 			if stored == nil {
 				it.FirstSeen = now
 				if !it.Dated {
@@ -75,22 +115,55 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 				if it.Updated.IsZero() || it.Updated.Before(it.Published) {
 					it.Updated = it.Published
 				}
-				if err := putItem(ib, tb, it, nil); err != nil {
+				m, err := dd.findStory(it, items)
+				if err != nil {
 					return err
 				}
-				n++
-				counts.New++
-				continue
+				switch {
+				case m == nil: // a story of its own
+					if err := putItem(ib, tb, it, nil); err != nil {
+						return err
+					}
+					if err := dd.index(it, it.Sort(), ref{sourceID, it.Key}); err != nil {
+						return err
+					}
+					n++
+					counts.New++
+					continue
+				case m.rule != RuleRekey:
+					if err := dd.merge(it, m); err != nil {
+						return err
+					}
+					counts.Merged++
+					continue
+				case m.story.SourceID != sourceID: // the source's copy under a new key
+					if err := dd.putAlias(it.Key, aliasRecord{Source: m.story.SourceID, Key: m.story.Key, Rule: RuleRekey, Seen: now}); err != nil {
+						return err
+					}
+					counts.Unchanged++
+					continue
+				}
+				// The source's own item under a new key.
+				if err := dd.putAlias(it.Key, aliasRecord{Source: sourceID, Key: m.story.Key, Rule: RuleRekey, Seen: now}); err != nil {
+					return err
+				}
+				it.Key = m.story.Key
+				stored = ib.Get([]byte(it.Key))
 			}
 			old, err := decodeItem(sourceID, it.Key, stored)
 			if err != nil {
 				return fmt.Errorf("item %q: %w", it.Key, err)
+			}
+			if old.Key != string(key) {
+				// Found under an older key: it stays what readers know.
+				it.ID, it.IDIsPermaLink = old.ID, old.IDIsPermaLink
 			}
 			if feed.SameContent(old, it) {
 				counts.Unchanged++
 				continue
 			}
 			it.FirstSeen, it.Published, it.Dated = old.FirstSeen, old.Published, old.Dated
+			it.Origins = old.Origins
 			if !it.Updated.After(old.Updated) {
 				it.Updated = now
 			}
@@ -102,7 +175,7 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 		if err := ib.SetSequence(n); err != nil {
 			return err
 		}
-		state.SourceID, state.Items = sourceID, int(n)
+		state.SourceID, state.Items = sourceID, int(n+dd.aliases.Sequence())
 		return putState(tx, state)
 	})
 	if err != nil {
@@ -155,9 +228,14 @@ func (db *DB) Item(sourceID, key string) (feed.Item, error) {
 	return it, nil
 }
 
-// Items returns the newest limit items of the given sources, newest first by
-// [feed.Item.Sort]; equal times order by source id, then key. Unknown source
-// ids and repeated ones are ignored; limit <= 0 returns none.
+// Items returns the newest limit stories of the given sources, newest first
+// by [feed.Item.Sort]; equal times order by source id, then key. Unknown
+// source ids and repeated ones are ignored; limit <= 0 returns none.
+//
+// A story carried by several sources is returned once, attributed to the
+// source that delivered it first (SourceID, Key), with every other source
+// that carried it in Origins, whether or not they are among sourceIDs: a
+// channel that selects only a later source still shows the story.
 //
 // It walks one cursor per source over the bytime index and merges them with
 // a heap, so it reads about limit·log(len(sourceIDs)) entries however large
@@ -172,7 +250,8 @@ func (db *DB) Items(sourceIDs []string, limit int) ([]feed.Item, error) {
 
 	var out []feed.Item
 	err := db.view(func(tx *bbolt.Tx) error {
-		items, index := tx.Bucket(bucketItems), tx.Bucket(bucketByTime)
+		items, index, aliases := tx.Bucket(bucketItems), tx.Bucket(bucketByTime), tx.Bucket(bucketAliases)
+		seen := map[ref]bool{}
 		h := make(cursorHeap, 0, len(ids))
 		for _, id := range ids {
 			ib, tb := items.Bucket([]byte(id)), index.Bucket([]byte(id))
@@ -194,15 +273,14 @@ func (db *DB) Items(sourceIDs []string, limit int) ([]feed.Item, error) {
 		for len(h) > 0 && len(out) < limit {
 			sc := h[0]
 			key := sc.key[8:]
-			v := sc.items.Get(key)
-			if v == nil {
-				return fmt.Errorf("source %q: index names missing item %s", sc.id, clip(key))
-			}
-			it, err := decodeItem(sc.id, string(key), v)
+			it, ok, err := storyAt(items, aliases, sc, key)
 			if err != nil {
-				return fmt.Errorf("source %q item %s: %w", sc.id, clip(key), err)
+				return err
 			}
-			out = append(out, it)
+			if r := (ref{it.SourceID, it.Key}); ok && !seen[r] {
+				seen[r] = true
+				out = append(out, it)
+			}
 			sc.key, _ = sc.cursor.Next()
 			switch {
 			case sc.key == nil:
@@ -219,6 +297,43 @@ func (db *DB) Items(sourceIDs []string, limit int) ([]feed.Item, error) {
 		return nil, fmt.Errorf("items: %w", err)
 	}
 	return out, nil
+}
+
+// storyAt returns the story a bytime entry of sc's source names: the
+// source's own item, or, for a merged copy, the story its alias names. It
+// reports false for an alias whose story is gone (index entries of a
+// pruned story are not an error to a reader).
+func storyAt(items, aliases *bbolt.Bucket, sc *sourceCursor, key []byte) (feed.Item, bool, error) {
+	if v := sc.items.Get(key); v != nil {
+		it, err := decodeItem(sc.id, string(key), v)
+		if err != nil {
+			return feed.Item{}, false, fmt.Errorf("source %q item %s: %w", sc.id, clip(key), err)
+		}
+		return it, true, nil
+	}
+	var av []byte
+	if ab := aliases.Bucket([]byte(sc.id)); ab != nil {
+		av = ab.Get(key)
+	}
+	if av == nil {
+		return feed.Item{}, false, fmt.Errorf("source %q: index names missing item %s", sc.id, clip(key))
+	}
+	var a aliasRecord
+	if err := json.Unmarshal(av, &a); err != nil {
+		return feed.Item{}, false, fmt.Errorf("source %q alias %s: %w", sc.id, clip(key), err)
+	}
+	var v []byte
+	if b := items.Bucket([]byte(a.Source)); b != nil {
+		v = b.Get([]byte(a.Key))
+	}
+	if v == nil {
+		return feed.Item{}, false, nil
+	}
+	it, err := decodeItem(a.Source, a.Key, v)
+	if err != nil {
+		return feed.Item{}, false, fmt.Errorf("source %q item %s: %w", a.Source, clip([]byte(a.Key)), err)
+	}
+	return it, true, nil
 }
 
 // validIndexKey reports whether k can be a bytime key: a sort stamp and a
@@ -270,7 +385,20 @@ func (h *cursorHeap) Pop() any {
 	return x
 }
 
-// Count returns the number of items stored over all sources.
+// sourceCount is SourceItemCount inside a transaction.
+func sourceCount(tx *bbolt.Tx, sourceID string) uint64 {
+	var n uint64
+	if b := tx.Bucket(bucketItems).Bucket([]byte(sourceID)); b != nil {
+		n = b.Sequence()
+	}
+	if b := tx.Bucket(bucketAliases).Bucket([]byte(sourceID)); b != nil {
+		n += b.Sequence()
+	}
+	return n
+}
+
+// Count returns the number of stories stored over all sources: a story
+// carried by several sources counts once.
 func (db *DB) Count() (int, error) {
 	var n uint64
 	err := db.view(func(tx *bbolt.Tx) error {
@@ -286,14 +414,13 @@ func (db *DB) Count() (int, error) {
 	return int(n), nil
 }
 
-// SourceItemCount returns the number of items stored for sourceID; 0 for a
-// source never saved.
+// SourceItemCount returns the number of items sourceID delivered: those
+// stored as its own and its copies merged into other sources' stories; 0
+// for a source never saved.
 func (db *DB) SourceItemCount(sourceID string) (int, error) {
 	var n uint64
 	err := db.view(func(tx *bbolt.Tx) error {
-		if b := tx.Bucket(bucketItems).Bucket([]byte(sourceID)); b != nil {
-			n = b.Sequence()
-		}
+		n = sourceCount(tx, sourceID)
 		return nil
 	})
 	if err != nil {

@@ -138,7 +138,9 @@ func TestSavePollCounts(t *testing.T) {
 	if got, want := indexLen(t, db, "src"), 3; got != want {
 		t.Errorf("index entries = %d, want %d", got, want)
 	}
-	mustSave(t, db, "other", newItem("a", "other A", day(1)))
+	other := newItem("a", "other A", day(1)) // same key, another story
+	other.Link = "https://example.org/other/a"
+	mustSave(t, db, "other", other)
 	if n, err := db.Count(); err != nil || n != 4 {
 		t.Errorf("Count = %d, %v; want 4, nil", n, err)
 	}
@@ -483,6 +485,7 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 			items := manyItems(id, 10, day(p))
 			for i := range items {
 				items[i].Key = fmt.Sprintf("p%02d-%02d", p, i)
+				items[i].Link = "https://example.com/" + items[i].Key
 			}
 			if _, err := db.SavePoll(id, items, state(id)); err != nil {
 				errs <- err
@@ -538,6 +541,7 @@ func BenchmarkSavePoll(b *testing.B) {
 		for b.Loop() {
 			for i := range items {
 				items[i].Key = fmt.Sprintf("id:%d", n)
+				items[i].Link = "https://example.com/" + items[i].Key
 				n++
 			}
 			if _, err := db.SavePoll("src", items, state("src")); err != nil {

@@ -28,6 +28,16 @@ type itemRecord struct {
 	Updated       time.Time         `json:"updated,omitzero"`
 	FirstSeen     time.Time         `json:"first_seen,omitzero"`
 	Dated         bool              `json:"dated,omitempty"`
+	Origins       []originRecord    `json:"origins,omitempty"`
+}
+
+// originRecord is another source's copy of a story (feed.Origin).
+type originRecord struct {
+	Source string    `json:"source"`
+	Key    string    `json:"key"`
+	Link   string    `json:"link,omitempty"`
+	Rule   string    `json:"rule"`
+	Seen   time.Time `json:"seen,omitzero"`
 }
 
 type personRecord struct {
@@ -64,6 +74,9 @@ func encodeItem(it feed.Item) ([]byte, error) {
 	}
 	for _, e := range it.Enclosures {
 		r.Enclosures = append(r.Enclosures, enclosureRecord(e))
+	}
+	for _, o := range it.Origins {
+		r.Origins = append(r.Origins, originRecord{Source: o.SourceID, Key: o.Key, Link: o.Link, Rule: o.Rule, Seen: jsonTime(o.Seen)})
 	}
 	return marshal(r)
 }
@@ -104,6 +117,9 @@ func decodeItem(sourceID, key string, data []byte) (feed.Item, error) {
 	for _, e := range r.Enclosures {
 		it.Enclosures = append(it.Enclosures, feed.Enclosure(e))
 	}
+	for _, o := range r.Origins {
+		it.Origins = append(it.Origins, feed.Origin{SourceID: o.Source, Key: o.Key, Link: o.Link, Rule: o.Rule, Seen: o.Seen})
+	}
 	return it, nil
 }
 
@@ -122,6 +138,8 @@ type stateRecord struct {
 	Title        string    `json:"title,omitempty"`
 	Link         string    `json:"link,omitempty"`
 	Items        int       `json:"items,omitempty"`
+	Warning      string    `json:"warning,omitempty"`
+	Identity     string    `json:"identity,omitempty"`
 }
 
 func encodeState(s feed.SourceState) ([]byte, error) {
@@ -132,6 +150,7 @@ func encodeState(s feed.SourceState) ([]byte, error) {
 		LastError: s.LastError, Errors: s.Errors,
 		NextPoll: jsonTime(s.NextPoll),
 		Title:    s.Title, Link: s.Link, Items: s.Items,
+		Warning: s.Warning, Identity: s.Identity,
 	})
 }
 
@@ -148,6 +167,7 @@ func decodeState(sourceID string, data []byte) (feed.SourceState, error) {
 		LastError: r.LastError, Errors: r.Errors,
 		NextPoll: r.NextPoll,
 		Title:    r.Title, Link: r.Link, Items: r.Items,
+		Warning: r.Warning, Identity: r.Identity,
 	}, nil
 }
 

@@ -21,18 +21,15 @@ func validSourceID(sourceID, stateID string) error {
 }
 
 // SaveState stores state alone, as after a 304 Not Modified or a failed
-// poll. The store owns state.Items: it is set to the number of items stored
-// for the source, whatever the caller passed. An empty SourceID is a
+// poll. The store owns state.Items: it is set to the number of items the
+// source delivered (see SourceItemCount), whatever the caller passed. An empty SourceID is a
 // feed.EINVALID error.
 func (db *DB) SaveState(state feed.SourceState) error {
 	if err := validSourceID(state.SourceID, ""); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	err := db.update(func(tx *bbolt.Tx) error {
-		state.Items = 0
-		if b := tx.Bucket(bucketItems).Bucket([]byte(state.SourceID)); b != nil {
-			state.Items = int(b.Sequence())
-		}
+		state.Items = int(sourceCount(tx, state.SourceID))
 		return putState(tx, state)
 	})
 	if err != nil {

@@ -12,17 +12,27 @@
 //	bytime  / <source id> / <8-byte inverted sort time><key> → empty
 //	sources / <source id>                                    → source state, JSON (stateRecord)
 //	meta    / "schema"                                       → schema version, decimal ASCII
+//	aliases / <source id> / <item key>                       → the story the key names, JSON (aliasRecord)
+//	links   / <canonical link key>                           → ref of the story with that link
+//	titles  / <title hash><8-byte sort stamp><ref>           → empty
+//
+// A story carried by several sources is stored once, under the source that
+// delivered it first; the others' copies are origins of it, aliases, and
+// bytime entries of their sources. dedupe.go describes the aliases, links
+// and titles buckets and the rules that use them.
 //
 // The sequence of each items/<source id> bucket is the number of items stored
-// for that source, kept in the same transaction as the items, so counts cost
-// no scan.
+// for that source, and that of each aliases/<source id> bucket the number of
+// its copies merged into other sources' stories, kept in the same
+// transaction as the items, so counts cost no scan.
 //
 // The bytime index orders a source's items newest first when walked forward:
 // its key is the item's sort time ([feed.Item.Sort]) as nanoseconds since
 // 1970, clamped to what an int64 holds (years 1678 to 2262), shifted to
 // unsigned so that dates before 1970 still order, and bit-inverted, followed
-// by the item key, so that equal times order by key. [DB.Items] merges one
-// cursor per source.
+// by the item key, so that equal times order by key. A source's merged copy
+// has an entry at its story's sort time. [DB.Items] merges one cursor per
+// source and shows each story once.
 //
 // Values are JSON of private record types with their own field tags, not of
 // the feed types: renaming a Go field must not silently drop stored data, and
@@ -56,7 +66,10 @@ import (
 
 // schemaVersion is the version of the layout above. Raise it when the layout
 // or an encoding changes incompatibly, and teach Open to migrate older files.
-const schemaVersion = 1
+//
+// Version 2 added the aliases, links and titles buckets and item origins;
+// Open migrates a version 1 file (see migrate.go).
+const schemaVersion = 2
 
 var (
 	bucketItems   = []byte("items")
@@ -65,6 +78,9 @@ var (
 	bucketMeta    = []byte("meta")
 	keySchema     = []byte("schema")
 )
+
+// buckets are the top-level buckets, all created by Open.
+var buckets = [][]byte{bucketItems, bucketByTime, bucketSources, bucketMeta, bucketAliases, bucketLinks, bucketTitles}
 
 // Errors that Open returns, wrapped with the operation and the file's path.
 var (
@@ -85,14 +101,19 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock used for FirstSeen and Updated; time.Now when nil.
 	Now func() time.Time
+	// TitleWindow is how far apart two sources' items with the same folded
+	// title may be and still be stored as one story; 0 turns the title
+	// rule off. feeds.yaml's dedupe.title_window.
+	TitleWindow time.Duration
 }
 
 // DB is an open store. Its methods are safe for concurrent use: reads run
 // in parallel, writes one at a time.
 type DB struct {
-	bolt *bbolt.DB
-	path string
-	now  func() time.Time
+	bolt        *bbolt.DB
+	path        string
+	now         func() time.Time
+	titleWindow time.Duration
 }
 
 // Open opens the store at path, creating the file and its parent
@@ -125,7 +146,7 @@ func Open(path string, opts Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := &DB{bolt: b, path: path, now: opts.Now}
+	db := &DB{bolt: b, path: path, now: opts.Now, titleWindow: opts.TitleWindow}
 	if err := db.init(); err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -167,7 +188,10 @@ func (db *DB) init() error {
 			return fmt.Errorf("%w: bad schema version %s", ErrSchema, clip(v))
 		}
 		version = n
-		complete = tx.Bucket(bucketItems) != nil && tx.Bucket(bucketByTime) != nil && tx.Bucket(bucketSources) != nil
+		complete = true
+		for _, name := range buckets {
+			complete = complete && tx.Bucket(name) != nil
+		}
 		return nil
 	})
 	if err != nil {
@@ -181,13 +205,18 @@ func (db *DB) init() error {
 		return nil // opening a current file writes nothing
 	}
 	return db.update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketItems, bucketByTime, bucketSources, bucketMeta} {
+		for _, name := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
 		if version == schemaVersion {
 			return nil
+		}
+		if version == 1 {
+			if err := migrate1(tx); err != nil {
+				return fmt.Errorf("migrate schema 1 to 2: %w", err)
+			}
 		}
 		return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
 	})

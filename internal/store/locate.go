@@ -1,0 +1,165 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+// Found is a stored story that a query named, and how.
+type Found struct {
+	// Story is the story, attributed to its first origin, with Origins.
+	Story feed.Item
+	// SourceID and Key name the copy the query matched: the story's own
+	// item, or another source's copy of it.
+	SourceID, Key string
+	// Match is how the query matched: "key" (SOURCE/KEY), "id" (an upstream
+	// GUID/id) or "link" (a link, compared by its canonical form).
+	Match string
+	// Alias is how the matched copy's key is recorded when it is not the
+	// story's own key: merged by link or title, or the same source's item
+	// under a new key; nil otherwise.
+	Alias *Alias
+}
+
+// Locate returns the stories q names, in this order: q as "SOURCE/KEY" (a
+// source id, a slash, an item key such as "id:urn:x" or "link:example.org/a"),
+// q as an upstream GUID/id of any source's item (stored under "id:"+q), and
+// q as an http(s) link, compared by [feed.LinkKey]. A story matched several
+// ways is listed once per matched copy. It returns a feed.ENOTFOUND error
+// when nothing matches and feed.EINVALID for an empty q.
+func (db *DB) Locate(q string) ([]Found, error) {
+	q = strings.TrimSpace(q)
+	if q == "" {
+		return nil, fmt.Errorf("locate: %w", feed.Errorf(feed.EINVALID, "nothing to look for"))
+	}
+	var out []Found
+	err := db.view(func(tx *bbolt.Tx) error {
+		l := locator{tx: tx, seen: map[[3]string]bool{}}
+		if src, key, ok := strings.Cut(q, "/"); ok && key != "" {
+			if err := l.copy(src, key, "key"); err != nil {
+				return err
+			}
+		}
+		var sources []string
+		if err := tx.Bucket(bucketItems).ForEachBucket(func(id []byte) error {
+			sources = append(sources, string(id))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, src := range sources {
+			if err := l.copy(src, "id:"+q, "id"); err != nil {
+				return err
+			}
+		}
+		if err := l.link(q); err != nil {
+			return err
+		}
+		out = l.found
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("locate %q: %w", q, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("locate %q: %w", q, feed.Errorf(feed.ENOTFOUND, "no stored item has the key, id or link %q", q))
+	}
+	return out, nil
+}
+
+// locator gathers Locate's results in one read transaction.
+type locator struct {
+	tx    *bbolt.Tx
+	found []Found
+	seen  map[[3]string]bool // story ref and matched copy
+}
+
+func (l *locator) add(story feed.Item, src, key, how string, a *Alias) {
+	id := [3]string{story.SourceID + "\x00" + story.Key, src, key}
+	if l.seen[id] {
+		return
+	}
+	l.seen[id] = true
+	l.found = append(l.found, Found{Story: story, SourceID: src, Key: key, Match: how, Alias: a})
+}
+
+// item returns the stored item src/key, if any.
+func (l *locator) item(src, key string) (feed.Item, bool, error) {
+	b := l.tx.Bucket(bucketItems).Bucket([]byte(src))
+	if b == nil {
+		return feed.Item{}, false, nil
+	}
+	v := b.Get([]byte(key))
+	if v == nil {
+		return feed.Item{}, false, nil
+	}
+	it, err := decodeItem(src, key, v)
+	if err != nil {
+		return feed.Item{}, false, fmt.Errorf("item %s/%s: %w", src, clip([]byte(key)), err)
+	}
+	return it, true, nil
+}
+
+// copy looks key up among src's items and aliases.
+func (l *locator) copy(src, key, how string) error {
+	it, ok, err := l.item(src, key)
+	if err != nil {
+		return err
+	}
+	if ok {
+		l.add(it, src, key, how, nil)
+		return nil
+	}
+	ab := l.tx.Bucket(bucketAliases).Bucket([]byte(src))
+	if ab == nil {
+		return nil
+	}
+	d := dedupe{aliases: ab}
+	a, ok, err := d.alias(key)
+	if err != nil || !ok {
+		return err
+	}
+	story, ok, err := l.item(a.Source, a.Key)
+	if err != nil || !ok {
+		return err
+	}
+	l.add(story, src, key, how, &Alias{SourceID: a.Source, Key: a.Key, Rule: a.Rule, Seen: a.Seen})
+	return nil
+}
+
+// link looks q up in the links index as a link, and names the copy whose
+// link it is.
+func (l *locator) link(q string) error {
+	lk := feed.LinkKey(q)
+	if !strings.Contains(lk, "/") || strings.Contains(q, " ") {
+		return nil // not an http(s) URL
+	}
+	v := l.tx.Bucket(bucketLinks).Get([]byte(lk))
+	if v == nil {
+		return nil
+	}
+	r, err := parseRef(v)
+	if err != nil {
+		return err
+	}
+	story, ok, err := l.item(r.src, r.key)
+	if err != nil || !ok {
+		return err
+	}
+	if feed.LinkKey(story.Link) == lk {
+		l.add(story, story.SourceID, story.Key, "link", nil)
+		return nil
+	}
+	for _, o := range story.Origins {
+		if feed.LinkKey(o.Link) == lk {
+			l.add(story, o.SourceID, o.Key, "link", &Alias{SourceID: story.SourceID, Key: story.Key, Rule: o.Rule, Seen: o.Seen})
+			return nil
+		}
+	}
+	l.add(story, story.SourceID, story.Key, "link", nil)
+	return nil
+}
