@@ -56,6 +56,12 @@ const (
 // not links anyone shares.
 const maxLinkKey = 4096
 
+// maxTitleScan bounds the titles index entries one new item looks at: a
+// title given to more items than that within the window ("속보", a
+// feed's fixed headline) names no one story, and a hostile feed must not
+// make every poll slower than the last.
+const maxTitleScan = 64
+
 var (
 	bucketAliases = []byte("aliases")
 	bucketLinks   = []byte("links")
@@ -266,10 +272,14 @@ func (d *dedupe) byTitle(it feed.Item) (*match, error) {
 	}
 	var cands []cand
 	c := d.titles.Cursor()
+	seen := 0
 	for k, _ := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix) && len(k) > len(prefix)+8; k, _ = c.Next() {
 		stamp := binary.BigEndian.Uint64(k[len(prefix):])
 		if stamp > last {
 			break
+		}
+		if seen++; seen > maxTitleScan {
+			break // a title that common is not one story's
 		}
 		r, err := parseRef(k[len(prefix)+8:])
 		if err != nil {
@@ -280,9 +290,6 @@ func (d *dedupe) byTitle(it feed.Item) (*match, error) {
 		}
 		dist := stampTime(stamp).Sub(t).Abs()
 		cands = append(cands, cand{r, dist})
-		if len(cands) >= 64 {
-			break // a title shared that widely is not one story's
-		}
 	}
 	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(a.dist, b.dist) })
 	for _, c := range cands {
