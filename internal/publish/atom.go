@@ -32,6 +32,14 @@ type atomEntry struct {
 	Categories []atomCategory      `xml:"category"`
 	Authors    []*feeds.AtomAuthor `xml:"author"`
 	Source     *atomSource         `xml:"source"`
+	Via        []atomLink          `xml:"link"` // rel="via": the other sources that carried it (origin.go)
+}
+
+// atomLink is an Atom link with the title attribute gorilla's lacks.
+type atomLink struct {
+	Href  string `xml:"href,attr"`
+	Rel   string `xml:"rel,attr"`
+	Title string `xml:"title,attr,omitempty"`
 }
 
 // atomCategory is an Atom category: term with optional scheme and label.
@@ -73,8 +81,12 @@ func renderAtom(in Input) ([]byte, error) {
 		doc.Author = &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: ch.Title}}
 	}
 	for _, it := range in.Items {
-		src, ok := in.Sources[it.SourceID]
-		doc.Entries = append(doc.Entries, newAtomEntry(it, src, ok))
+		src, ok := in.sourceOf(it.SourceID)
+		e := newAtomEntry(it, src, ok)
+		for _, v := range in.vias(it) {
+			e.Via = append(e.Via, atomLink{Href: v.Href, Rel: "via", Title: v.Source.Title})
+		}
+		doc.Entries = append(doc.Entries, e)
 	}
 	return encodeXML(doc)
 }

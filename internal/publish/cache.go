@@ -29,8 +29,12 @@ type Snapshot struct {
 	Channel feed.Channel
 	Items   []feed.Item           // newest first, at most Channel.Limit
 	Sources map[string]SourceInfo // every source the channel selects, by id
-	Updated time.Time             // the time the documents give as the channel's last update
-	Docs    map[Format]*Document  // one per format of Formats
+	// AllSources is every configured source, by id: it names the origins of
+	// merged stories (Item.Origins), which may be sources the channel does
+	// not select.
+	AllSources map[string]SourceInfo
+	Updated    time.Time            // the time the documents give as the channel's last update
+	Docs       map[Format]*Document // one per format of Formats
 }
 
 // Cache holds the published snapshot of every configured channel.
@@ -163,12 +167,15 @@ func (c *Cache) states() (map[string]feed.SourceState, error) {
 
 // render reads a channel's items and renders its documents.
 func (c *Cache) render(ch feed.Channel, sources []feed.Source, states map[string]feed.SourceState) (*Snapshot, error) {
-	in := Input{Channel: ch, Sources: make(map[string]SourceInfo), BaseURL: c.baseURL}
+	in := Input{Channel: ch, Sources: make(map[string]SourceInfo), BaseURL: c.baseURL,
+		AllSources: make(map[string]SourceInfo, len(sources))}
 	var ids []string
 	for _, s := range sources {
+		si := sourceInfo(s, states[s.ID])
+		in.AllSources[s.ID] = si
 		if ch.Selects(s) {
 			ids = append(ids, s.ID)
-			in.Sources[s.ID] = sourceInfo(s, states[s.ID])
+			in.Sources[s.ID] = si
 		}
 	}
 	if len(ids) > 0 { // never ask the store about "no sources"
@@ -182,7 +189,7 @@ func (c *Cache) render(ch feed.Channel, sources []feed.Source, states map[string
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Channel: ch, Items: in.Items, Sources: in.Sources, Updated: feedUpdated(in), Docs: docs}, nil
+	return &Snapshot{Channel: ch, Items: in.Items, Sources: in.Sources, AllSources: in.AllSources, Updated: feedUpdated(in), Docs: docs}, nil
 }
 
 // sourceInfo is what items of s say about it, from its config and, once

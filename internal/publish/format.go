@@ -76,6 +76,9 @@ type Input struct {
 	Items   []feed.Item           // newest first, already limited
 	Sources map[string]SourceInfo // the channel's sources, by source id
 	BaseURL string                // where the aggregator is served, e.g. "http://localhost:8080"
+	// AllSources is every configured source, by id: it names the origins
+	// of stories carried by sources the channel does not select. May be nil.
+	AllSources map[string]SourceInfo
 }
 
 // Render returns the document of format f for in. The same Input always

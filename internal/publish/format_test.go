@@ -109,7 +109,7 @@ func emptyInput() Input {
 	}
 }
 
-func goldenInputs() []Input { return []Input{mixedInput(), emptyInput()} }
+func goldenInputs() []Input { return []Input{mixedInput(), emptyInput(), mergedInput()} }
 
 func goldenPath(channelID string, f Format) string {
 	return filepath.Join("testdata", "golden", channelID+"."+string(f))

@@ -47,6 +47,16 @@ type jsonSource struct {
 	Title   string `json:"title,omitempty"`
 	URL     string `json:"url,omitempty"`
 	FeedURL string `json:"feed_url,omitempty"`
+	// Also lists the other sources that carried the story (origin.go).
+	Also []jsonAlso `json:"also,omitempty"`
+}
+
+// jsonAlso is another source's copy of an item.
+type jsonAlso struct {
+	ID    string `json:"id"`
+	Title string `json:"title,omitempty"`
+	URL   string `json:"url"`
+	Rule  string `json:"rule,omitempty"` // "link" or "title": why it is the same story
 }
 
 const jsonFeedVersion = "https://jsonfeed.org/version/1.1"
@@ -67,8 +77,14 @@ func renderJSON(in Input) ([]byte, error) {
 		doc.Authors = []*feeds.JSONAuthor{{Name: ch.Title}}
 	}
 	for _, it := range in.Items {
-		src, ok := in.Sources[it.SourceID]
-		doc.Items = append(doc.Items, newJSONItem(it, src, ok))
+		src, ok := in.sourceOf(it.SourceID)
+		j := newJSONItem(it, src, ok)
+		if j.Source != nil {
+			for _, v := range in.vias(it) {
+				j.Source.Also = append(j.Source.Also, jsonAlso{ID: v.Source.ID, Title: v.Source.Title, URL: v.Href, Rule: v.Rule})
+			}
+		}
+		doc.Items = append(doc.Items, j)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -47,6 +47,15 @@ type rssItem struct {
 	Categories []rssCategory `xml:"category"`
 	Language   string        `xml:"dc:language,omitempty"`
 	Source     *rssSource    `xml:"source"`
+	Via        []rssViaLink  `xml:"atom:link"` // the other sources that carried it (origin.go)
+}
+
+// rssViaLink is an atom:link rel="via" in an RSS item: RSS has no element
+// for a story's other sources, and the atom namespace is declared anyway.
+type rssViaLink struct {
+	Href  string `xml:"href,attr"`
+	Rel   string `xml:"rel,attr"`
+	Title string `xml:"title,attr,omitempty"`
 }
 
 type rssCategory struct {
@@ -77,8 +86,12 @@ func renderRSS(in Input) ([]byte, error) {
 		Items: make([]*rssItem, 0, len(in.Items)),
 	}
 	for _, it := range in.Items {
-		src, ok := in.Sources[it.SourceID]
-		c.Items = append(c.Items, newRSSItem(it, src, ok))
+		src, ok := in.sourceOf(it.SourceID)
+		r := newRSSItem(it, src, ok)
+		for _, v := range in.vias(it) {
+			r.Via = append(r.Via, rssViaLink{Href: v.Href, Rel: "via", Title: v.Source.Title})
+		}
+		c.Items = append(c.Items, r)
 	}
 	doc := &rssDoc{
 		RssFeedXml: feeds.RssFeedXml{
