@@ -22,6 +22,9 @@ var templateFuncs = template.FuncMap{
 		if si, ok := snap.Sources[id]; ok {
 			return si
 		}
+		if si, ok := snap.AllSources[id]; ok {
+			return si // the first origin of a story a later source carried
+		}
 		return publish.SourceInfo{ID: id, Title: id}
 	},
 	"formatName": func(f publish.Format) string {
