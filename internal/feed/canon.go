@@ -101,6 +101,19 @@ func LinkKey(s string) string {
 	return path + tail
 }
 
+// GUIDKey returns the form of an upstream GUID/id that identifies an item:
+// an absolute http(s) URL is compared as a link ([LinkKey]: feeds that use
+// the article URL as GUID add tracking parameters that change with the
+// section or feed the item was listed in), anything else is kept as
+// given, trimmed.
+func GUIDKey(id string) string {
+	id = strings.TrimSpace(id)
+	if u, err := url.Parse(id); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Opaque == "" {
+		return LinkKey(id)
+	}
+	return id
+}
+
 // canonicalQuery drops tracking and empty parameters from a raw query and
 // sorts the rest by name, stably.
 func canonicalQuery(raw string) string {

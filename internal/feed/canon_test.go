@@ -105,3 +105,17 @@ func TestIdentityFor(t *testing.T) {
 		}
 	}
 }
+
+func TestGUIDKey(t *testing.T) {
+	for in, want := range map[string]string{
+		" urn:uuid:1 ":                "urn:uuid:1",
+		"12345":                       "12345",
+		"tag:example.org,2025:post-9": "tag:example.org,2025:post-9",
+		"https://www.khan.co.kr/a/202207310639001/?utm_campaign=rss_btn_click&utm_content=politic_news": "www.khan.co.kr/a/202207310639001",
+		"http://news.joins.com/article/24232833?cloc=rss-news-star":                                     "news.joins.com/article/24232833",
+	} {
+		if got := GUIDKey(in); got != want {
+			t.Errorf("GUIDKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

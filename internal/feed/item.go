@@ -81,13 +81,14 @@ func (it Item) Sort() time.Time {
 }
 
 // Identity returns the key that identifies an item within its source under
-// the auto policy: "id:" + the upstream id when there is one, else "link:" +
+// the auto policy: "id:" + the upstream id ([GUIDKey]: an id that is an
+// http(s) URL is compared as a link) when there is one, else "link:" +
 // the link's [LinkKey] (so http and https, tracking parameters and a
 // trailing slash do not matter), else "hash:" + a SHA-256 of title and
 // content. The result never depends on when the item was fetched.
 func Identity(id, link, title, content string) string {
 	if id = strings.TrimSpace(id); id != "" {
-		return "id:" + id
+		return "id:" + GUIDKey(id)
 	}
 	if link = strings.TrimSpace(link); link != "" {
 		return "link:" + LinkKey(link)

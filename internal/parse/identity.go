@@ -68,21 +68,24 @@ func keyEntries(parts []idParts, policy string) ([]string, string) {
 func repeatedGUID(parts []idParts) (string, int) {
 	byGUID := map[string]map[string]bool{}
 	var order []string
+	raw := map[string]string{} // the first GUID as written, by GUIDKey
 	for _, ip := range parts {
 		if ip.guid == "" || ip.link == "" {
 			continue
 		}
-		m := byGUID[ip.guid]
+		g := feed.GUIDKey(ip.guid)
+		m := byGUID[g]
 		if m == nil {
 			m = map[string]bool{}
-			byGUID[ip.guid] = m
-			order = append(order, ip.guid)
+			byGUID[g] = m
+			order = append(order, g)
+			raw[g] = ip.guid
 		}
 		m[feed.LinkKey(ip.link)] = true
 	}
 	for _, g := range order {
 		if n := len(byGUID[g]); n > 1 {
-			return g, n
+			return raw[g], n
 		}
 	}
 	return "", 0

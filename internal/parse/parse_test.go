@@ -81,7 +81,7 @@ func TestParseRSS2(t *testing.T) {
 	})
 	t.Run("guid without isPermaLink is a permalink and the link", func(t *testing.T) {
 		it := got.Items[1]
-		if !it.IDIsPermaLink || it.Link != "https://example.com/news/2.html" || it.Key != "id:https://example.com/news/2.html" {
+		if !it.IDIsPermaLink || it.Link != "https://example.com/news/2.html" || it.Key != "id:example.com/news/2.html" {
 			t.Errorf("perma=%v link=%q key=%q", it.IDIsPermaLink, it.Link, it.Key)
 		}
 		if want := time.Date(2022, 8, 1, 0, 30, 0, 0, time.UTC); !it.Published.Equal(want) || it.Published.Location() != time.UTC {
