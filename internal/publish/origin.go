@@ -26,10 +26,16 @@ func (in Input) sourceOf(id string) (SourceInfo, bool) {
 	return si, ok
 }
 
-// vias returns the other origins of it that can be linked to, in order.
+// vias returns the other origins of it that can be linked to, in order,
+// one per source (a source may have listed two copies of a story).
 func (in Input) vias(it feed.Item) []via {
 	var out []via
+	seen := map[string]bool{it.SourceID: true}
 	for _, o := range it.Origins {
+		if seen[o.SourceID] {
+			continue
+		}
+		seen[o.SourceID] = true
 		si, ok := in.sourceOf(o.SourceID)
 		if !ok {
 			si = SourceInfo{ID: o.SourceID, Title: o.SourceID}

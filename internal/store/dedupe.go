@@ -245,13 +245,12 @@ func (d *dedupe) byLink(it, story feed.Item) *match {
 		}
 		return nil
 	}
-	if o, ok := originOf(story, d.src); ok {
-		// The source already carried this story, under another key.
-		if o.Key != it.Key && !d.poll.keys[o.Key] {
-			return &match{story: story, rule: RuleRekey}
-		}
-		return nil
+	if o, ok := originOf(story, d.src); ok && !d.poll.keys[o.Key] {
+		// The source's copy under a new key.
+		return &match{story: story, rule: RuleRekey}
 	}
+	// Another copy; perhaps the source's second one (a category feed that
+	// lists the agency's and a paper's version of one story).
 	return &match{story: story, rule: RuleLink}
 }
 
@@ -310,7 +309,8 @@ func (d *dedupe) byTitle(it feed.Item) (*match, error) {
 
 // merge records it, a copy of m.story found by m.rule, on the story: an
 // origin, an alias, a bytime entry of the copy's source, and the copy's
-// link and title in the indexes. It returns the story as stored.
+// link and title in the indexes. A source that lists two copies of one
+// story is an origin twice.
 func (d *dedupe) merge(it feed.Item, m *match) error {
 	story := m.story
 	story.Origins = append(story.Origins, feed.Origin{

@@ -511,3 +511,25 @@ func TestForgetStory(t *testing.T) {
 		t.Errorf("a copy of the new story = %+v, want merged", c)
 	}
 }
+
+func TestSourceListingTwoCopiesOfOneStory(t *testing.T) {
+	// A category feed lists the agency's story and a paper's version of
+	// it, which the paper's own feed carried as a title match earlier.
+	db := openTest(t, Options{Now: newClock().Now, TitleWindow: 48 * time.Hour})
+	pub := time.Date(2025, 3, 1, 9, 30, 0, 0, kst)
+	agency, _, viaTitle := yonhap(pub)
+	mustSave(t, db, "yonhap", agency)
+	mustSave(t, db, "kmib", viaTitle)
+	agencyAgain := story("cat-1", agency.Link, agency.Title, pub)
+	paperAgain := story("cat-2", viaTitle.Link, viaTitle.Title, viaTitle.Published)
+	if got, want := mustSave(t, db, "politics", paperAgain, agencyAgain), (feed.PollCounts{Merged: 2}); got != want {
+		t.Errorf("counts = %+v, want %+v", got, want)
+	}
+	items := mustItems(t, db, 10, "politics")
+	if len(items) != 1 || items[0].Key != agency.Key {
+		t.Fatalf("politics shows %q, want the one story", keys(items))
+	}
+	if n := sourceCountOf(t, db, "politics"); n != 2 {
+		t.Errorf("SourceItemCount = %d, want the 2 items it delivered", n)
+	}
+}
