@@ -19,6 +19,7 @@ func TestChannelPageNamesOtherOrigins(t *testing.T) {
 			Origins: []feed.Origin{
 				{SourceID: "hani", Key: "id:h1", Link: "https://www.hani.co.kr/arti/1.html", Rule: "link"},
 				{SourceID: "kmib", Key: "id:k1", Rule: "title"},
+				{SourceID: "hani", Key: "id:h2", Link: "https://www.hani.co.kr/arti/2.html", Rule: "link"}, // hani listed it twice: named once
 			},
 		}},
 		Sources: map[string]publish.SourceInfo{"hani": {ID: "hani", Title: "한겨레"}},

@@ -27,6 +27,18 @@ var templateFuncs = template.FuncMap{
 		}
 		return publish.SourceInfo{ID: id, Title: id}
 	},
+	// carriers returns the other sources that carried an item, each once.
+	"carriers": func(it feed.Item) []feed.Origin {
+		var out []feed.Origin
+		seen := map[string]bool{it.SourceID: true}
+		for _, o := range it.Origins {
+			if !seen[o.SourceID] {
+				seen[o.SourceID] = true
+				out = append(out, o)
+			}
+		}
+		return out
+	},
 	"formatName": func(f publish.Format) string {
 		switch f {
 		case publish.Atom:
