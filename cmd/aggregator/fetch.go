@@ -21,7 +21,7 @@ func runFetch(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(cfg.Storage.Path, store.Options{})
+	db, err := store.Open(cfg.Storage.Path, store.Options{TitleWindow: cfg.Dedupe.TitleWindow})
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,14 @@ func runFetch(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", r.SourceID, status, r.Counts.New, r.Counts.Updated, r.Counts.Unchanged, errText)
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "%d sources polled, %d failed, %d new items, %d updated\n", len(results), failed, added, updated)
+	merged := 0
+	for _, r := range results {
+		merged += r.Counts.Merged
+		if r.Warning != "" {
+			fmt.Fprintf(stdout, "warning: %s: %s\n", r.SourceID, r.Warning)
+		}
+	}
+	fmt.Fprintf(stdout, "%d sources polled, %d failed, %d new items, %d updated, %d merged into other sources' stories\n", len(results), failed, added, updated, merged)
 	if failed > 0 {
 		return fmt.Errorf("%w: %d of %d sources failed", errReported, failed, len(results))
 	}

@@ -31,6 +31,7 @@ Commands:
   serve   serve HTTP and poll sources in the background (the default)
   fetch   poll every enabled source once, print one line per source, exit
   check   validate the config; exit 1 with every problem, 0 if clean
+  explain ITEM  say how a stored item is identified and which sources' copies were merged into it
 
 Run "aggregator COMMAND -help" for the flags of a command.
 `
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runFetch(ctx, args, getenv, stdout, stderr)
 	case "check":
 		err = runCheck(args, getenv, stdout, stderr)
+	case "explain":
+		err = runExplain(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

@@ -38,7 +38,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Warn("config", "warning", w)
 	}
 
-	db, err := store.Open(cfg.Storage.Path, store.Options{})
+	db, err := store.Open(cfg.Storage.Path, store.Options{TitleWindow: cfg.Dedupe.TitleWindow})
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	poller := newPoller(cfg, db, func(r fetch.Result) {
 		logResult(log, r)
 		if r.Counts.Changed() {
-			if err := cache.Refresh(r.SourceID); err != nil {
+			ids := []string{r.SourceID}
+			if r.Counts.Merged > 0 {
+				ids = nil // a merge changes the channels of the story's first origin too: refresh all
+			}
+			if err := cache.Refresh(ids...); err != nil {
 				log.Error("render channels", "source", r.SourceID, "err", err)
 			}
 		}
@@ -120,8 +124,15 @@ func logResult(log *slog.Logger, r fetch.Result) {
 	attrs := []any{"source", r.SourceID, "status", r.Status, "new", r.Counts.New,
 		"updated", r.Counts.Updated, "unchanged", r.Counts.Unchanged,
 		"duration", r.Duration.Round(time.Millisecond), "next", r.NextPoll.Format(time.RFC3339)}
+	if r.Counts.Merged > 0 {
+		attrs = append(attrs, "merged", r.Counts.Merged)
+	}
 	if r.Err != nil {
 		log.Warn("poll failed", append(attrs, "err", r.Err)...)
+		return
+	}
+	if r.Warning != "" {
+		log.Warn("poll", append(attrs, "warning", r.Warning)...)
 		return
 	}
 	log.Info("poll", attrs...)
