@@ -131,9 +131,11 @@ func canonicalQuery(raw string) string {
 		if err != nil {
 			name = rawName
 		}
-		if name == "" || isTrackingParam(name) {
+		if strings.TrimSpace(name) == "" || isTrackingParam(name) {
 			continue
 		}
+		// White space is escaped, so that the URL survives being trimmed.
+		part = strings.NewReplacer(" ", "%20", "\t", "%09", "\n", "%0A", "\r", "%0D").Replace(part)
 		ps = append(ps, param{name, upperEscapes(part)})
 	}
 	slices.SortStableFunc(ps, func(a, b param) int { return strings.Compare(a.name, b.name) })

@@ -119,3 +119,18 @@ func TestGUIDKey(t *testing.T) {
 		}
 	}
 }
+
+func FuzzCanonicalURL(f *testing.F) {
+	for _, s := range []string{"https://Example.org:443/a/?utm_source=x&b=2&a=1#f", "http://[::1]:80/", "https://e.org/%ea?q=%zz", "https://e.org/#!/x", "mailto:x", "https://e.org:/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c := CanonicalURL(s)
+		if again := CanonicalURL(c); again != c {
+			t.Errorf("CanonicalURL not idempotent: %q → %q → %q", s, c, again)
+		}
+		if LinkKey(s) != LinkKey(c) {
+			t.Errorf("LinkKey(%q) = %q but LinkKey(canonical %q) = %q", s, LinkKey(s), c, LinkKey(c))
+		}
+	})
+}
