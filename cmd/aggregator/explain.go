@@ -86,7 +86,11 @@ func runExplain(ctx context.Context, args []string, getenv func(string) string, 
 		if i > 0 {
 			fmt.Fprintln(stdout)
 		}
-		writeExplanation(stdout, explain(cfg, fd))
+		e := explain(cfg, fd)
+		if st, err := db.State(fd.SourceID); err == nil && st.Warning != "" {
+			e.reasons = append(e.reasons, reason{"warning", fmt.Sprintf("the last poll of %s warned: %s", fd.SourceID, st.Warning)})
+		}
+		writeExplanation(stdout, e)
 	}
 	return nil
 }
