@@ -127,3 +127,40 @@ func TestExplainMergedStory(t *testing.T) {
 		}
 	})
 }
+
+func TestExplainShowsFeedWarning(t *testing.T) {
+	const doc = `<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>통일뉴스</title><link>https://www.tongilnews.com/</link><description>d</description>
+<item><title>남북 정상 핫라인 복원 합의</title><link>https://www.tongilnews.com/news/articleView.html?idxno=204226</link><guid>https://www.tongilnews.com/</guid></item>
+<item><title>개성공단 재가동 논의 시작</title><link>https://www.tongilnews.com/news/articleView.html?idxno=204227</link><guid>https://www.tongilnews.com/</guid></item>
+</channel></rss>`
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, doc) }))
+	defer origin.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "feeds.yaml")
+	yaml := fmt.Sprintf("storage: { path: %q }\nfetch: { allow_private_networks: true, contact: ops@example.org }\nsources:\n  - { id: tongil, url: %q }\nchannels:\n  - { id: all, title: All, sources: [tongil] }\n",
+		filepath.Join(dir, "db"), origin.URL+"/rss.xml")
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"fetch", "-config", cfg}, noenv, &stdout, &stderr); err != nil {
+		t.Fatalf("fetch: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `warning: tongil: the feed gives 2 different items the guid "https://www.tongilnews.com/"`) {
+		t.Errorf("fetch output lacks the warning:\n%s", stdout.String())
+	}
+	stdout.Reset()
+	if err := run(context.Background(), []string{"explain", "-config", cfg, "https://www.tongilnews.com/news/articleView.html?idxno=204227"}, noenv, &stdout, &stderr); err != nil {
+		t.Fatalf("explain: %v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{
+		"story        tongil/link:www.tongilnews.com/news/articleView.html?idxno=204227",
+		`identity: identified by the canonical link`,
+		`warning: the last poll of tongil warned: the feed gives 2 different items the guid`,
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("explain output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
