@@ -49,6 +49,7 @@ func TestCorpusKnewsDedupe(t *testing.T) {
 	})
 
 	p := parse.New()
+	polls := map[string][]feed.Item{}
 	var ids []string
 	titles := map[[2]string]string{} // source id and key → the title that source gave
 	var total feed.PollCounts
@@ -75,7 +76,19 @@ func TestCorpusKnewsDedupe(t *testing.T) {
 		total.Merged += c.Merged
 		total.Unchanged += c.Unchanged
 		ids = append(ids, id)
+		polls[id] = parsed.Items
 		clk = clk.Add(time.Minute)
+	}
+	// A second round of polls finds every item, merged or not, again.
+	clk = clk.Add(time.Hour)
+	for _, id := range ids {
+		c, err := db.SavePoll(id, polls[id], feed.SourceState{SourceID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.New != 0 || c.Merged != 0 || c.Updated != 0 {
+			t.Errorf("%s polled again: %+v, want every item unchanged", id, c)
+		}
 	}
 
 	stories, err := db.Items(ids, 1_000_000)
