@@ -33,6 +33,9 @@ type Options struct {
 	// MaxAge is the Cache-Control max-age of feed documents (default 5 minutes).
 	MaxAge time.Duration
 	Logger *slog.Logger
+	// Sources lists the configured sources for GET /sources.opml; nil
+	// makes that route a 404.
+	Sources SourceList
 }
 
 //go:embed templates
@@ -40,12 +43,13 @@ var templateFS embed.FS
 
 // Server is the aggregator's http.Handler.
 type Server struct {
-	feeds  Feeds
-	health Health
-	maxAge time.Duration
-	log    *slog.Logger
-	pages  *template.Template
-	mux    *http.ServeMux
+	feeds   Feeds
+	health  Health
+	sources SourceList
+	maxAge  time.Duration
+	log     *slog.Logger
+	pages   *template.Template
+	mux     *http.ServeMux
 }
 
 // New returns the handler serving every route of routes.go.
@@ -57,12 +61,13 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		feeds:  feeds,
-		health: health,
-		maxAge: o.MaxAge,
-		log:    o.Logger,
-		pages:  template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
-		mux:    http.NewServeMux(),
+		feeds:   feeds,
+		health:  health,
+		sources: o.Sources,
+		maxAge:  o.MaxAge,
+		log:     o.Logger,
+		pages:   template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
+		mux:     http.NewServeMux(),
 	}
 	s.routes()
 	return s
