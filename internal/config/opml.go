@@ -149,10 +149,11 @@ type importer struct {
 	notes   []string
 	urls    map[string]string // RefKey → who has it
 	ids     map[string]bool
+	next    map[string]int // base id → next number to try, so n clashes cost O(n)
 }
 
 func newImporter(existing []feed.Source) *importer {
-	im := &importer{urls: map[string]string{}, ids: map[string]bool{}}
+	im := &importer{urls: map[string]string{}, ids: map[string]bool{}, next: map[string]int{}}
 	for _, s := range existing {
 		im.urls[curate.RefKey(s.URL)] = "existing source " + s.ID
 		im.ids[s.ID] = true
@@ -217,9 +218,10 @@ func (im *importer) uniqueID(given, title string, u *url.URL, hint string) strin
 			return c
 		}
 	}
-	for n := 2; ; n++ {
+	for n := max(im.next[base], 2); ; n++ {
 		if c := base + "-" + strconv.Itoa(n); !im.ids[c] {
 			im.ids[c] = true
+			im.next[base] = n + 1
 			return c
 		}
 	}

@@ -159,3 +159,21 @@ func TestImportOPMLTagsAndDuplicates(t *testing.T) {
 		t.Errorf("notes=%q", im.Notes)
 	}
 }
+
+// FuzzImportOPML: any input gives sources or an error, never a panic, and
+// whatever it gives prints as valid feeds.yaml.
+func FuzzImportOPML(f *testing.F) {
+	f.Add(`<opml version="2.0"><body><outline text="Think tanks"><outline text="38 North" xmlUrl="https://www.38north.org/feed/" category="/nk"/></outline></body></opml>`)
+	f.Add(`<opml><body><outline text="연합뉴스" xmlUrl="http://yna.co.kr/rss"/><outline text="x" xmlUrl="javascript:alert(1)"/></body></opml>`)
+	f.Add(`<?xml version="1.0" encoding="EUC-KR"?><opml><body><outline text="a &, b" xmlUrl="https://a.example/"/></body></opml>`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		im, err := ImportOPML(strings.NewReader(doc), "fuzz.opml", []feed.Source{{ID: "kei", URL: "https://keia.org/feed/"}})
+		if err != nil {
+			return
+		}
+		y := "sources:\n" + FormatSources(im.Sources)
+		if _, err := Parse(strings.NewReader(y), "fuzz.yaml"); err != nil && len(im.Sources) <= 100 {
+			t.Fatalf("imported entries do not parse: %v\n%s", err, y)
+		}
+	})
+}

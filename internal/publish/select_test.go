@@ -127,3 +127,19 @@ func TestCacheShowsCuratedChannel(t *testing.T) {
 		t.Errorf("atom shows ads or misses the newest item:\n%s", atom)
 	}
 }
+
+func BenchmarkSelect(b *testing.B) {
+	r := curatedReader()
+	sources := []feed.Source{
+		{ID: "yonhap", Tags: []string{"ko"}, Curation: feed.Curation{Exclude: []feed.Rule{{Field: "title", Pattern: `^\[광고\]`, Regexp: true}}}},
+		{ID: "hani", Tags: []string{"ko"}},
+	}
+	ch := feed.Channel{ID: "korea", Title: "Korea", Tags: []string{"ko"}, Limit: 50,
+		Curation: feed.Curation{Languages: []string{"ko"}, Exclude: []feed.Rule{{Pattern: "속보"}}}}
+	now := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		if _, err := Select(r, ch, sources, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -11,6 +11,7 @@
 //	items   / <source id> / <item key>                       → item, JSON (itemRecord)
 //	bytime  / <source id> / <8-byte inverted sort time><key> → empty
 //	sources / <source id>                                    → source state, JSON (stateRecord)
+//	tombstones / <source id> / <item key>                    → when pruned, 8-byte Unix seconds (prune.go)
 //	meta    / "schema"                                       → schema version, decimal ASCII
 //
 // The sequence of each items/<source id> bucket is the number of items stored
