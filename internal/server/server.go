@@ -43,13 +43,13 @@ var templateFS embed.FS
 
 // Server is the aggregator's http.Handler.
 type Server struct {
-	feeds   Feeds
-	health  Health
-	sources SourceList
-	maxAge  time.Duration
-	log     *slog.Logger
-	pages   *template.Template
-	mux     *http.ServeMux
+	feeds  Feeds
+	health Health
+	opml   SourceList // for GET /sources.opml
+	maxAge time.Duration
+	log    *slog.Logger
+	pages  *template.Template
+	mux    *http.ServeMux
 }
 
 // New returns the handler serving every route of routes.go.
@@ -61,13 +61,13 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		feeds:   feeds,
-		health:  health,
-		sources: o.Sources,
-		maxAge:  o.MaxAge,
-		log:     o.Logger,
-		pages:   template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
-		mux:     http.NewServeMux(),
+		feeds:  feeds,
+		health: health,
+		opml:   o.Sources,
+		maxAge: o.MaxAge,
+		log:    o.Logger,
+		pages:  template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
+		mux:    http.NewServeMux(),
 	}
 	s.routes()
 	return s
