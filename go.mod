@@ -3,6 +3,7 @@ module github.com/kpolicy/aggregator
 go 1.26.0
 
 require (
+	github.com/fsnotify/fsnotify v1.9.0
 	github.com/goccy/go-yaml v1.19.2
 	github.com/google/uuid v1.6.0
 	github.com/gorilla/feeds v1.2.0

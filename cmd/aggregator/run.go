@@ -31,6 +31,9 @@ Commands:
   serve   serve HTTP and poll sources in the background (the default)
   fetch   poll every enabled source once, print one line per source, exit
   check   validate the config; exit 1 with every problem, 0 if clean
+  preview show what a channel would contain with a config, and what changes
+  opml    "opml export" prints the sources as OPML; "opml import FILE" prints
+          feeds.yaml entries for an OPML or CSV list of feeds
 
 Run "aggregator COMMAND -help" for the flags of a command.
 `
@@ -50,6 +53,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runFetch(ctx, args, getenv, stdout, stderr)
 	case "check":
 		err = runCheck(args, getenv, stdout, stderr)
+	case "preview":
+		err = runPreview(args, getenv, stdout, stderr)
+	case "opml":
+		err = runOPML(args, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

@@ -56,16 +56,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           server.New(cache, db, server.Options{Logger: log}),
+		Handler:           server.New(cache, db, server.Options{Logger: log, Sources: cache}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	fmt.Fprintf(stdout, "aggregator %s listening on http://%s\n", version(), ln.Addr())
 
-	poller := newPoller(cfg, db, func(r fetch.Result) {
+	l := newLive(cfg, f, db, cache, log, func(r fetch.Result) {
 		logResult(log, r)
 		if r.Counts.Changed() {
 			if err := cache.Refresh(r.SourceID); err != nil {
@@ -74,12 +73,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	})
 	pollCtx, stopPolling := context.WithCancel(context.WithoutCancel(ctx))
+	reload := make(chan string, 1)
+	if err := watchConfig(pollCtx, f.config, log, reload); err != nil {
+		log.Warn("not watching the config file; reload with SIGHUP", "err", err)
+	}
+	forwardHangups(pollCtx, reload)
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := poller.Run(pollCtx, cfg.Sources); err != nil {
-			log.Error("poller stopped", "err", err)
-		}
-	})
+	wg.Go(func() { l.run(pollCtx, reload) })
+	// Said once the config is watched, so a test may edit it from here on.
+	fmt.Fprintf(stdout, "aggregator %s listening on http://%s\n", version(), ln.Addr())
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

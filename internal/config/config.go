@@ -48,6 +48,9 @@ type Server struct {
 // Storage says where the database lives.
 type Storage struct {
 	Path string // bbolt file; its directory is created by the store
+	// Keep is the retention of every source that does not set its own
+	// keep.items or keep.days.
+	Keep feed.Retention
 }
 
 // Fetch is how the aggregator polls sources.
@@ -66,7 +69,7 @@ type Fetch struct {
 func Default() Config {
 	return Config{
 		Server:  Server{Listen: DefaultListen, BaseURL: DefaultBaseURL},
-		Storage: Storage{Path: DefaultStoragePath},
+		Storage: Storage{Path: DefaultStoragePath, Keep: feed.Retention{Items: DefaultKeepItems, Days: DefaultKeepDays}},
 		Fetch: Fetch{
 			Interval:    DefaultInterval,
 			Timeout:     DefaultTimeout,

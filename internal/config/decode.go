@@ -71,6 +71,7 @@ func Parse(r io.Reader, filename string) (Config, error) {
 		}
 	}
 	c.Server.BaseURL = trimSlash(c.Server.BaseURL)
+	d.inheritKeep(&c)
 
 	for _, p := range c.problems() {
 		if d.suppressed(p.Path) {
@@ -289,6 +290,7 @@ func (d *decoder) config(root ast.Node) Config {
 		{"storage", func(n ast.Node, path string) {
 			d.mapping(n, path, []key{
 				{"path", d.str(&c.Storage.Path)},
+				{"keep", d.keep(&c.Storage.Keep)},
 			})
 		}},
 		{"fetch", func(n ast.Node, path string) {
@@ -319,27 +321,27 @@ func (d *decoder) config(root ast.Node) Config {
 
 func (d *decoder) source(n ast.Node, path string) feed.Source {
 	var s feed.Source
-	d.mapping(n, path, []key{
+	d.mapping(n, path, append([]key{
 		{"id", d.str(&s.ID)},
 		{"url", d.str(&s.URL)},
 		{"title", d.str(&s.Title)},
 		{"tags", d.strs(&s.Tags)},
 		{"interval", d.duration(&s.Interval)},
 		{"disabled", d.boolean(&s.Disabled)},
-	})
+	}, d.sourceKeys(&s)...))
 	return s
 }
 
 func (d *decoder) channel(n ast.Node, path string) feed.Channel {
 	ch := feed.Channel{Limit: DefaultChannelLimit}
-	d.mapping(n, path, []key{
+	d.mapping(n, path, append([]key{
 		{"id", d.str(&ch.ID)},
 		{"title", d.str(&ch.Title)},
 		{"description", d.str(&ch.Description)},
 		{"sources", d.strs(&ch.Sources)},
 		{"tags", d.strs(&ch.Tags)},
 		{"limit", d.integer(&ch.Limit)},
-	})
+	}, d.channelKeys(&ch)...))
 	return ch
 }
 

@@ -97,6 +97,7 @@ func (c Config) problems() []*Problem {
 			v.add(p+".limit", "must be between 1 and %d (got %d)", maxLimit, ch.Limit)
 		}
 	}
+	v.curation(c)
 	return v.probs
 }
 

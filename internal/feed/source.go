@@ -10,6 +10,14 @@ type Source struct {
 	Tags     []string      // channels may select sources by tag
 	Interval time.Duration // how often to poll; never zero after config validation
 	Disabled bool          // listed but not polled
+
+	// Curation filters this source's items in every channel that shows it.
+	Curation Curation
+	// Limit is how many of this source's newest items a channel shows at
+	// most; 0 means no limit of its own.
+	Limit int
+	// Keep bounds what the store keeps of this source; see Retention.
+	Keep Retention
 }
 
 // HasTag reports whether s carries tag.

@@ -18,6 +18,12 @@ type Reader interface {
 	// Items returns the newest items of the given sources, newest first,
 	// at most limit of them.
 	Items(sourceIDs []string, limit int) ([]feed.Item, error)
+	// ItemsAfter pages on from Items: up to limit items that come after
+	// the item after in the same order (Items when after is nil).
+	ItemsAfter(sourceIDs []string, after *feed.Item, limit int) ([]feed.Item, error)
+	// Lookup returns the items of the given sources stored under any of
+	// keys, skipping keys not found.
+	Lookup(sourceIDs, keys []string) ([]feed.Item, error)
 	// States returns what the poller remembers of every source it polled.
 	States() ([]feed.SourceState, error)
 }
@@ -27,7 +33,8 @@ type Reader interface {
 // Callers must not modify anything they reach through it.
 type Snapshot struct {
 	Channel feed.Channel
-	Items   []feed.Item           // newest first, at most Channel.Limit
+	Items   []feed.Item           // pinned first, then newest first; at most Channel.Limit
+	Pinned  int                   // how many of Items are pinned
 	Sources map[string]SourceInfo // every source the channel selects, by id
 	Updated time.Time             // the time the documents give as the channel's last update
 	Docs    map[Format]*Document  // one per format of Formats
@@ -42,6 +49,8 @@ type Snapshot struct {
 type Cache struct {
 	r       Reader
 	baseURL string
+
+	now func() time.Time // clock for max_age; time.Now
 
 	mu  sync.Mutex // serialises Configure and Refresh; readers never take it
 	cur atomic.Pointer[generation]
@@ -59,7 +68,7 @@ type generation struct {
 // under baseURL (a trailing slash is dropped). It renders nothing until
 // Configure.
 func NewCache(r Reader, baseURL string) *Cache {
-	c := &Cache{r: r, baseURL: strings.TrimRight(baseURL, "/")}
+	c := &Cache{r: r, baseURL: strings.TrimRight(baseURL, "/"), now: time.Now}
 	c.cur.Store(&generation{})
 	return c
 }
@@ -171,18 +180,19 @@ func (c *Cache) render(ch feed.Channel, sources []feed.Source, states map[string
 			in.Sources[s.ID] = sourceInfo(s, states[s.ID])
 		}
 	}
+	var pinned int
 	if len(ids) > 0 { // never ask the store about "no sources"
-		items, err := c.r.Items(ids, ch.Limit)
+		sel, err := Select(c.r, ch, sources, c.now())
 		if err != nil {
 			return nil, fmt.Errorf("channel %s: read items: %w", ch.ID, err)
 		}
-		in.Items = items
+		in.Items, pinned = sel.Items, sel.Pinned
 	}
 	docs, err := renderAll(in)
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Channel: ch, Items: in.Items, Sources: in.Sources, Updated: feedUpdated(in), Docs: docs}, nil
+	return &Snapshot{Channel: ch, Items: in.Items, Pinned: pinned, Sources: in.Sources, Updated: feedUpdated(in), Docs: docs}, nil
 }
 
 // sourceInfo is what items of s say about it, from its config and, once

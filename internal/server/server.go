@@ -33,6 +33,9 @@ type Options struct {
 	// MaxAge is the Cache-Control max-age of feed documents (default 5 minutes).
 	MaxAge time.Duration
 	Logger *slog.Logger
+	// Sources lists the configured sources for GET /sources.opml; nil
+	// makes that route a 404.
+	Sources SourceList
 }
 
 //go:embed templates
@@ -42,6 +45,7 @@ var templateFS embed.FS
 type Server struct {
 	feeds  Feeds
 	health Health
+	opml   SourceList // for GET /sources.opml
 	maxAge time.Duration
 	log    *slog.Logger
 	pages  *template.Template
@@ -59,6 +63,7 @@ func New(feeds Feeds, health Health, o Options) *Server {
 	s := &Server{
 		feeds:  feeds,
 		health: health,
+		opml:   o.Sources,
 		maxAge: o.MaxAge,
 		log:    o.Logger,
 		pages:  template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),

@@ -30,6 +30,9 @@ const maxKeyLen = bbolt.MaxKeySize - 8
 //     FirstSeen, Published and Dated; Updated becomes the item's Updated if
 //     that is after the stored one, else now. It counts as Updated.
 //
+// An item whose key has a tombstone (it was pruned, see [DB.Prune]) is not
+// stored again and counts as Unchanged.
+//
 // An item key that occurs twice in items is stored once; the later
 // occurrence is compared with the earlier. state.SourceID is set to
 // sourceID and state.Items to the number of items stored for the source.
@@ -62,7 +65,12 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 			return err
 		}
 		n := ib.Sequence()
+		graves := tombstones(tx, id)
 		for _, it := range items {
+			if buried(graves, []byte(it.Key)) { // pruned: see prune.go
+				counts.Unchanged++
+				continue
+			}
 			it = storableItem(it)
 			it.SourceID = sourceID
 			key := []byte(it.Key)

@@ -11,6 +11,7 @@
 //	items   / <source id> / <item key>                       → item, JSON (itemRecord)
 //	bytime  / <source id> / <8-byte inverted sort time><key> → empty
 //	sources / <source id>                                    → source state, JSON (stateRecord)
+//	tombstones / <source id> / <item key>                    → when pruned, 8-byte Unix seconds (prune.go)
 //	meta    / "schema"                                       → schema version, decimal ASCII
 //
 // The sequence of each items/<source id> bucket is the number of items stored
@@ -85,6 +86,10 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock used for FirstSeen and Updated; time.Now when nil.
 	Now func() time.Time
+	// ReadOnly opens an existing file for reading only, sharing its lock
+	// with other readers; every write fails. The file must exist and be
+	// initialised.
+	ReadOnly bool
 }
 
 // DB is an open store. Its methods are safe for concurrent use: reads run
@@ -107,7 +112,11 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	// bbolt trusts the file's meta page and maps the file: a truncated file
@@ -116,7 +125,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := checkHeader(path); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	b, err := openBolt(path, opts.Timeout)
+	b, err := openBolt(path, opts.Timeout, opts.ReadOnly)
 	switch {
 	case errors.Is(err, bbolt.ErrTimeout):
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
@@ -136,14 +145,14 @@ func Open(path string, opts Options) (*DB, error) {
 // openBolt opens the file with bbolt, turning a panic or a memory fault on
 // a damaged file into ErrCorrupt. After such a panic bbolt's file handle
 // leaks; that is the price of not crashing.
-func openBolt(path string, timeout time.Duration) (b *bbolt.DB, err error) {
+func openBolt(path string, timeout time.Duration, readOnly bool) (b *bbolt.DB, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			b, err = nil, fmt.Errorf("%w (bbolt: %v)", ErrCorrupt, p)
 		}
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
+	return bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, ReadOnly: readOnly})
 }
 
 // init checks the schema version and creates the top-level buckets.
