@@ -92,6 +92,7 @@ func NewClient(o Options) *Client {
 func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
 
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	recordHop(req, via)
 	if len(via) > c.opts.MaxRedirects {
 		return fmt.Errorf("%w (more than %d)", ErrTooManyRedirects, c.opts.MaxRedirects)
 	}
@@ -114,6 +115,8 @@ type Response struct {
 	// Headers verbatim.
 	ContentType, ETag, LastModified string
 	Header                          http.Header
+	// Redirects are the redirects followed, in order; nil when none.
+	Redirects []Hop
 }
 
 // Get performs a conditional GET of r.URL with the client's User-Agent and
@@ -138,6 +141,7 @@ func (c *Client) Get(ctx context.Context, r Request) (*Response, error) {
 func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 	ctx, cancel := context.WithTimeout(parent, c.opts.Timeout)
 	defer cancel()
+	ctx, hops := withHops(ctx)
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL, nil)
 	if err != nil {
@@ -160,11 +164,13 @@ func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 		var out *Response
 		if hresp != nil { // CheckRedirect refused: the last redirect, body closed
 			out = newResponse(hresp)
+			out.Redirects = *hops
 		}
 		return out, explain(parent, ctx, err)
 	}
 	defer hresp.Body.Close()
 	out := newResponse(hresp)
+	out.Redirects = *hops
 
 	switch code := hresp.StatusCode; {
 	case code == http.StatusNotModified:
