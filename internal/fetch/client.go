@@ -166,7 +166,7 @@ func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 			out = newResponse(hresp)
 			out.Redirects = *hops
 		}
-		return out, explain(parent, ctx, err)
+		return out, explain(parent, ctx, err, c.opts.Timeout)
 	}
 	defer hresp.Body.Close()
 	out := newResponse(hresp)
@@ -189,7 +189,7 @@ func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 	// limit counts decompressed bytes and a gzip bomb stops at MaxBody+1.
 	body, err := io.ReadAll(io.LimitReader(hresp.Body, c.opts.MaxBody+1))
 	if err != nil {
-		return out, fmt.Errorf("read body: %w", explain(parent, ctx, err))
+		return out, fmt.Errorf("read body: %w", explain(parent, ctx, err, c.opts.Timeout))
 	}
 	if int64(len(body)) > c.opts.MaxBody {
 		return out, fmt.Errorf("%w: body exceeds %d bytes", ErrTooLarge, c.opts.MaxBody)
@@ -199,19 +199,23 @@ func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 }
 
 // explain strips the url.Error the http package adds (our prefix already names
-// the URL) and makes every kind of timeout match context.DeadlineExceeded.
-// A cancelled parent is reported as it is.
-func explain(parent, ctx context.Context, err error) error {
+// the URL) and makes every kind of timeout match context.DeadlineExceeded and
+// say "timed out after" the client's timeout, which is what an operator
+// reading the recorded error needs. A cancelled parent is reported as it is.
+func explain(parent, ctx context.Context, err error, timeout time.Duration) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	if parent.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+	if parent.Err() != nil {
 		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("timed out after %v: %w", timeout, err)
 	}
 	var ne net.Error
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return fmt.Errorf("timed out: %w (%w)", context.DeadlineExceeded, err)
+		return fmt.Errorf("timed out after %v: %w (%w)", timeout, context.DeadlineExceeded, err)
 	}
 	return err
 }
