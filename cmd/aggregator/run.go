@@ -31,6 +31,8 @@ Commands:
   serve   serve HTTP and poll sources in the background (the default)
   fetch   poll every enabled source once, print one line per source, exit
   check   validate the config; exit 1 with every problem, 0 if clean
+  discover URL
+          list the feeds a web page links to
 
 Run "aggregator COMMAND -help" for the flags of a command.
 `
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runFetch(ctx, args, getenv, stdout, stderr)
 	case "check":
 		err = runCheck(args, getenv, stdout, stderr)
+	case "discover":
+		err = runDiscover(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

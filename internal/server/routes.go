@@ -6,4 +6,5 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /feeds/{file}", s.handleFeed)
 	s.mux.HandleFunc("GET /style.css", s.handleStyle)
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
+	s.mux.HandleFunc("GET /status", s.handleStatus)
 }

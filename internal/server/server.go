@@ -33,6 +33,10 @@ type Options struct {
 	// MaxAge is the Cache-Control max-age of feed documents (default 5 minutes).
 	MaxAge time.Duration
 	Logger *slog.Logger
+	// States and Sources feed GET /status: the configured sources, joined
+	// with the states the store saved. A nil States shows none polled.
+	States  States
+	Sources []feed.Source
 }
 
 //go:embed templates
@@ -40,12 +44,14 @@ var templateFS embed.FS
 
 // Server is the aggregator's http.Handler.
 type Server struct {
-	feeds  Feeds
-	health Health
-	maxAge time.Duration
-	log    *slog.Logger
-	pages  *template.Template
-	mux    *http.ServeMux
+	feeds   Feeds
+	health  Health
+	maxAge  time.Duration
+	log     *slog.Logger
+	states  States
+	sources []feed.Source
+	pages   *template.Template
+	mux     *http.ServeMux
 }
 
 // New returns the handler serving every route of routes.go.
@@ -57,12 +63,14 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		feeds:  feeds,
-		health: health,
-		maxAge: o.MaxAge,
-		log:    o.Logger,
-		pages:  template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
-		mux:    http.NewServeMux(),
+		feeds:   feeds,
+		health:  health,
+		maxAge:  o.MaxAge,
+		log:     o.Logger,
+		states:  o.States,
+		sources: o.Sources,
+		pages:   template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
+		mux:     http.NewServeMux(),
 	}
 	s.routes()
 	return s
