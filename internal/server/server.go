@@ -44,14 +44,13 @@ var templateFS embed.FS
 
 // Server is the aggregator's http.Handler.
 type Server struct {
-	feeds   Feeds
-	health  Health
-	maxAge  time.Duration
-	log     *slog.Logger
-	states  States
-	sources []feed.Source
-	pages   *template.Template
-	mux     *http.ServeMux
+	feeds  Feeds
+	health Health
+	maxAge time.Duration
+	log    *slog.Logger
+	status Options // States and Sources for GET /status
+	pages  *template.Template
+	mux    *http.ServeMux
 }
 
 // New returns the handler serving every route of routes.go.
@@ -63,14 +62,13 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		feeds:   feeds,
-		health:  health,
-		maxAge:  o.MaxAge,
-		log:     o.Logger,
-		states:  o.States,
-		sources: o.Sources,
-		pages:   template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
-		mux:     http.NewServeMux(),
+		feeds:  feeds,
+		health: health,
+		maxAge: o.MaxAge,
+		log:    o.Logger,
+		status: o,
+		pages:  template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
+		mux:    http.NewServeMux(),
 	}
 	s.routes()
 	return s

@@ -85,14 +85,14 @@ type statusPage struct {
 // ?format=json. Without a States the sources are listed as never polled.
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	var states []feed.SourceState
-	if s.states != nil {
+	if s.status.States != nil {
 		var err error
-		if states, err = s.states.States(); err != nil {
+		if states, err = s.status.States.States(); err != nil {
 			s.Error(w, r, err)
 			return
 		}
 	}
-	list := StatusOf(s.sources, states)
+	list := StatusOf(s.status.Sources, states)
 	switch r.URL.Query().Get("format") {
 	case "json":
 		body, err := json.MarshalIndent(struct {
