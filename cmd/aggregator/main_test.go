@@ -52,7 +52,7 @@ func writeConfig(t *testing.T, originURL, extra string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`server: { listen: "127.0.0.1:0", base_url: "http://aggregator.test" }
 storage: { path: %q }
-fetch: { interval: 1h, timeout: 5s, allow_private_networks: true }
+fetch: { interval: 1h, timeout: 5s, allow_private_networks: true, host_gap: 0s }
 sources:
   - { id: kei-peninsula, url: %q, title: "The Peninsula (KEI)", tags: [think-tank] }
   - { id: 38north, url: %q, title: "38 North", tags: [think-tank, north-korea] }

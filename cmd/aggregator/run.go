@@ -34,6 +34,8 @@ Commands:
   preview show what a channel would contain with a config, and what changes
   opml    "opml export" prints the sources as OPML; "opml import FILE" prints
           feeds.yaml entries for an OPML or CSV list of feeds
+  discover URL
+          list the feeds a web page links to
 
 Run "aggregator COMMAND -help" for the flags of a command.
 `
@@ -57,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runPreview(args, getenv, stdout, stderr)
 	case "opml":
 		err = runOPML(args, getenv, stdout, stderr)
+	case "discover":
+		err = runDiscover(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

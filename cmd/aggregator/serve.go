@@ -56,7 +56,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           server.New(cache, db, server.Options{Logger: log, Sources: cache}),
+		Handler:           server.New(cache, db, server.Options{Logger: log, Sources: cache, States: db}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -105,7 +105,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // newPoller wires the fetcher to the parser and the store.
-func newPoller(cfg config.Config, db *store.DB, onResult func(fetch.Result)) *fetch.Poller {
+func newPoller(cfg config.Config, db fetch.Store, onResult func(fetch.Result)) *fetch.Poller {
 	client := fetch.NewClient(fetch.Options{
 		UserAgent:    cfg.Fetch.UserAgentString(version()),
 		Timeout:      cfg.Fetch.Timeout,
@@ -115,6 +115,9 @@ func newPoller(cfg config.Config, db *store.DB, onResult func(fetch.Result)) *fe
 	return fetch.NewPoller(client, parse.New(), db, fetch.PollerOptions{
 		Concurrency: cfg.Fetch.Concurrency,
 		OnResult:    onResult,
+		MaxInterval: cfg.Fetch.MaxInterval,
+		HostGap:     cfg.Fetch.HostGap,
+		Adaptive:    cfg.Fetch.Adaptive,
 	})
 }
 
@@ -122,6 +125,9 @@ func logResult(log *slog.Logger, r fetch.Result) {
 	attrs := []any{"source", r.SourceID, "status", r.Status, "new", r.Counts.New,
 		"updated", r.Counts.Updated, "unchanged", r.Counts.Unchanged,
 		"duration", r.Duration.Round(time.Millisecond), "next", r.NextPoll.Format(time.RFC3339)}
+	if r.Warning != "" {
+		attrs = append(attrs, "warning", r.Warning)
+	}
 	if r.Err != nil {
 		log.Warn("poll failed", append(attrs, "err", r.Err)...)
 		return

@@ -26,6 +26,8 @@ const (
 	DefaultMaxBody      = 10 << 20 // 10 MiB
 	DefaultConcurrency  = 8
 	DefaultChannelLimit = 50
+	DefaultMaxInterval  = 24 * time.Hour
+	DefaultHostGap      = time.Second
 )
 
 // Config is the whole of feeds.yaml. After Parse succeeds every source has a
@@ -62,6 +64,9 @@ type Fetch struct {
 	MaxBody              int64         // bytes read from a response at most
 	AllowPrivateNetworks bool          // let source URLs resolve to loopback/private addresses
 	Concurrency          int           // polls in flight at once
+	MaxInterval          time.Duration // longest delay between two polls of a source, whatever the hints
+	HostGap              time.Duration // shortest gap between two requests to one host; 0 for none
+	Adaptive             bool          // poll sources that rarely change less often, within [interval, max_interval]
 }
 
 // Default returns the configuration of an empty feeds.yaml: no sources, no
@@ -75,6 +80,8 @@ func Default() Config {
 			Timeout:     DefaultTimeout,
 			MaxBody:     DefaultMaxBody,
 			Concurrency: DefaultConcurrency,
+			MaxInterval: DefaultMaxInterval,
+			HostGap:     DefaultHostGap,
 		},
 	}
 }

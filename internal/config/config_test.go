@@ -17,7 +17,8 @@ func TestDefault(t *testing.T) {
 	want := Config{
 		Server:  Server{Listen: ":8080", BaseURL: "http://localhost:8080"},
 		Storage: Storage{Path: "data/aggregator.db", Keep: feed.Retention{Items: 1000}},
-		Fetch:   Fetch{Interval: time.Hour, Timeout: 20 * time.Second, MaxBody: 10 << 20, Concurrency: 8},
+		Fetch: Fetch{Interval: time.Hour, Timeout: 20 * time.Second, MaxBody: 10 << 20, Concurrency: 8,
+			MaxInterval: 24 * time.Hour, HostGap: time.Second},
 	}
 	if got, want := fmt.Sprintf("%+v", c), fmt.Sprintf("%+v", want); got != want {
 		t.Errorf("Default()=%s\nwant %s", got, want)

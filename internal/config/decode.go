@@ -303,6 +303,9 @@ func (d *decoder) config(root ast.Node) Config {
 				{"max_body", d.size(&f.MaxBody)},
 				{"allow_private_networks", d.boolean(&f.AllowPrivateNetworks)},
 				{"concurrency", d.integer(&f.Concurrency)},
+				{"max_interval", d.duration(&f.MaxInterval)},
+				{"host_gap", d.duration(&f.HostGap)},
+				{"adaptive", d.boolean(&f.Adaptive)},
 			})
 		}},
 		{"sources", func(n ast.Node, path string) {

@@ -22,6 +22,9 @@ const (
 	// politeInterval is the shortest poll interval Warnings accepts for a
 	// public host.
 	politeInterval = 5 * time.Minute
+	// maxHostGap bounds fetch.host_gap: a longer gap would starve a host
+	// with many sources.
+	maxHostGap = 10 * time.Minute
 )
 
 // idPattern is what source ids, channel ids and tags look like: they appear
@@ -153,6 +156,13 @@ func (v *validator) fetch(f Fetch) {
 	}
 	if f.Concurrency < 1 || f.Concurrency > maxConcurrency {
 		v.add("fetch.concurrency", "must be between 1 and %d (got %d)", maxConcurrency, f.Concurrency)
+	}
+	if f.MaxInterval < f.Interval || f.MaxInterval < minInterval {
+		v.add("fetch.max_interval", "must be at least fetch.interval (%s) and %s (got %s)",
+			formatDuration(f.Interval), formatDuration(minInterval), formatDuration(f.MaxInterval))
+	}
+	if f.HostGap < 0 || f.HostGap > maxHostGap {
+		v.add("fetch.host_gap", "must be between 0s and %s (got %s)", formatDuration(maxHostGap), formatDuration(f.HostGap))
 	}
 }
 

@@ -18,11 +18,11 @@ type SourceList interface {
 
 // handleOPML serves every configured source as OPML 2.0, grouped by tag.
 func (s *Server) handleOPML(w http.ResponseWriter, r *http.Request) {
-	if s.opml == nil {
+	if s.sources == nil {
 		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no source list"))
 		return
 	}
-	body, err := publish.OPML(s.opml.Sources(), "Sources", nil, time.Time{})
+	body, err := publish.OPML(s.sources.Sources(), "Sources", nil, time.Time{})
 	if err != nil {
 		s.Error(w, r, err)
 		return

@@ -7,4 +7,5 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /style.css", s.handleStyle)
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /sources.opml", s.handleOPML)
+	s.mux.HandleFunc("GET /status", s.handleStatus)
 }

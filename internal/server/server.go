@@ -33,9 +33,12 @@ type Options struct {
 	// MaxAge is the Cache-Control max-age of feed documents (default 5 minutes).
 	MaxAge time.Duration
 	Logger *slog.Logger
-	// Sources lists the configured sources for GET /sources.opml; nil
-	// makes that route a 404.
+	// Sources lists the configured sources, as they are after reloads, for
+	// GET /sources.opml and GET /status; nil makes /sources.opml a 404.
 	Sources SourceList
+	// States feeds GET /status with what the store saved per source. A nil
+	// States shows none polled.
+	States States
 }
 
 //go:embed templates
@@ -43,13 +46,14 @@ var templateFS embed.FS
 
 // Server is the aggregator's http.Handler.
 type Server struct {
-	feeds  Feeds
-	health Health
-	opml   SourceList // for GET /sources.opml
-	maxAge time.Duration
-	log    *slog.Logger
-	pages  *template.Template
-	mux    *http.ServeMux
+	feeds   Feeds
+	health  Health
+	sources SourceList // for GET /sources.opml and GET /status
+	states  States
+	maxAge  time.Duration
+	log     *slog.Logger
+	pages   *template.Template
+	mux     *http.ServeMux
 }
 
 // New returns the handler serving every route of routes.go.
@@ -61,13 +65,14 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		feeds:  feeds,
-		health: health,
-		opml:   o.Sources,
-		maxAge: o.MaxAge,
-		log:    o.Logger,
-		pages:  template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
-		mux:    http.NewServeMux(),
+		feeds:   feeds,
+		health:  health,
+		sources: o.Sources,
+		states:  o.States,
+		maxAge:  o.MaxAge,
+		log:     o.Logger,
+		pages:   template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
+		mux:     http.NewServeMux(),
 	}
 	s.routes()
 	return s

@@ -122,6 +122,15 @@ type stateRecord struct {
 	Title        string    `json:"title,omitempty"`
 	Link         string    `json:"link,omitempty"`
 	Items        int       `json:"items,omitempty"`
+
+	ConfiguredURL  string        `json:"configured_url,omitempty"`
+	AdoptedURL     string        `json:"adopted_url,omitempty"`
+	RedirectTarget string        `json:"redirect_target,omitempty"`
+	RedirectCount  int           `json:"redirect_count,omitempty"`
+	Retired        bool          `json:"retired,omitempty"`
+	TTL            time.Duration `json:"ttl,omitempty"`
+	LastChange     time.Time     `json:"last_change,omitzero"`
+	Warning        string        `json:"warning,omitempty"`
 }
 
 func encodeState(s feed.SourceState) ([]byte, error) {
@@ -132,6 +141,9 @@ func encodeState(s feed.SourceState) ([]byte, error) {
 		LastError: s.LastError, Errors: s.Errors,
 		NextPoll: jsonTime(s.NextPoll),
 		Title:    s.Title, Link: s.Link, Items: s.Items,
+		ConfiguredURL: s.ConfiguredURL, AdoptedURL: s.AdoptedURL,
+		RedirectTarget: s.RedirectTarget, RedirectCount: s.RedirectCount,
+		Retired: s.Retired, TTL: s.TTL, LastChange: jsonTime(s.LastChange), Warning: s.Warning,
 	})
 }
 
@@ -148,6 +160,9 @@ func decodeState(sourceID string, data []byte) (feed.SourceState, error) {
 		LastError: r.LastError, Errors: r.Errors,
 		NextPoll: r.NextPoll,
 		Title:    r.Title, Link: r.Link, Items: r.Items,
+		ConfiguredURL: r.ConfiguredURL, AdoptedURL: r.AdoptedURL,
+		RedirectTarget: r.RedirectTarget, RedirectCount: r.RedirectCount,
+		Retired: r.Retired, TTL: r.TTL, LastChange: r.LastChange, Warning: r.Warning,
 	}, nil
 }
 
