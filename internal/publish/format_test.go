@@ -297,7 +297,7 @@ var (
 	}
 	mixedGUIDs = []string{
 		"https://alpha.example/posts/1",
-		"12345",
+		"urn:uuid:0429ddfd-e927-59dd-91db-c71afbc964d4",
 		"urn:uuid:3bb2dec2-f480-5656-a5d2-8c7c76826428",
 		"tag:alpha.example,2024:post-9",
 	}

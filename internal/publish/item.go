@@ -20,12 +20,13 @@ var itemNamespace = uuid.UUID{
 	0x96, 0xe2, 0xe7, 0x2d, 0x82, 0x83, 0x95, 0x8e,
 }
 
-// entryID is the id an item is published under in Atom and JSON Feed: the
-// upstream id when it is an absolute IRI, else a name-based (SHA-1) UUID of
-// the source id and the item key, which is stable across polls.
+// entryID is the id an item is published under in Atom, RSS and JSON
+// Feed: the upstream id when it is a canonical URI of a registered scheme
+// ([canonicalID]), else a name-based (SHA-1) UUID of the source id and the
+// item key, which is stable across polls.
 func entryID(it feed.Item) string {
-	if isAbsoluteIRI(it.ID) {
-		return it.ID
+	if id := iriToURI(it.ID); canonicalID(id) {
+		return id
 	}
 	return generatedID(it)
 }

@@ -1,0 +1,95 @@
+package publish
+
+import (
+	"net/url"
+	"strconv"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+// Archive is where a document stands in its channel's history (RFC 5005
+// §4, archived feeds). A channel's items, in the order they were first
+// stored, are cut into pages of a fixed size: page 1 holds the oldest.
+// Every page but the last is full and never changes again; the last page
+// (Pages) is open, holds the remainder (possibly none), and changes as
+// items arrive. The subscription document (Page 0) holds the newest items
+// and links the open page as prev-archive; each page links the one before
+// as prev-archive, the one after as next-archive, and the subscription
+// document as current. Walking prev-archive from the subscription document
+// visits every item once in the pages.
+type Archive struct {
+	Page  int // this page's number, from 1; 0 for the subscription document
+	Pages int // the number of pages, the open one included; 0 when the channel has no archive
+}
+
+// IsPage reports whether the document is an archive page.
+func (a Archive) IsPage() bool { return a.Page > 0 }
+
+// Full reports whether the document is an archive page that will never
+// change again (it is not the open page).
+func (a Archive) Full() bool { return a.Page > 0 && a.Page < a.Pages }
+
+// archiveURL is where page of the channel's archive is served in format f.
+func archiveURL(base, channelID string, page int, f Format) string {
+	return base + "/feeds/" + url.PathEscape(channelID) + "/archive/" + strconv.Itoa(page) + "." + string(f)
+}
+
+// selfURL is the URL the document of format f for in is served at.
+func selfURL(in Input, f Format) string {
+	if in.Archive.IsPage() {
+		return archiveURL(in.BaseURL, in.Channel.ID, in.Archive.Page, f)
+	}
+	return feedURL(in.BaseURL, in.Channel.ID, f)
+}
+
+// historyLink is one RFC 5005 link of a document.
+type historyLink struct {
+	Rel, Href string
+}
+
+// historyLinks returns the prev-archive, next-archive and current links of
+// the document of format f for in.
+func historyLinks(in Input, f Format) []historyLink {
+	a := in.Archive
+	var out []historyLink
+	switch {
+	case a.Pages <= 0:
+	case !a.IsPage():
+		out = append(out, historyLink{"prev-archive", archiveURL(in.BaseURL, in.Channel.ID, a.Pages, f)})
+	default:
+		out = append(out, historyLink{"current", feedURL(in.BaseURL, in.Channel.ID, f)})
+		if a.Page > 1 {
+			out = append(out, historyLink{"prev-archive", archiveURL(in.BaseURL, in.Channel.ID, a.Page-1, f)})
+		}
+		if a.Page < a.Pages {
+			out = append(out, historyLink{"next-archive", archiveURL(in.BaseURL, in.Channel.ID, a.Page+1, f)})
+		}
+	}
+	return out
+}
+
+// historyNS is RFC 5005's namespace, for <fh:archive/>.
+const historyNS = "http://purl.org/syndication/history/1.0"
+
+// via is one other source's copy of an item: its link and the source's name.
+type via struct {
+	Href, Title string
+}
+
+// viaLinks returns the copies of it that other sources carried
+// ([feed.Item.Origins]), leaving out the item's own copy and any without an
+// http(s) link.
+func viaLinks(it feed.Item, sources map[string]SourceInfo) []via {
+	var out []via
+	for _, o := range it.Origins {
+		if o.SourceID == it.SourceID && (o.Link == it.Link || o.Key == it.Key) || !isHTTPURL(o.Link) {
+			continue
+		}
+		title := o.SourceID
+		if si, ok := sources[o.SourceID]; ok && si.Title != "" {
+			title = si.Title
+		}
+		out = append(out, via{Href: o.Link, Title: title})
+	}
+	return out
+}
