@@ -26,6 +26,8 @@ const (
 	DefaultMaxBody      = 10 << 20 // 10 MiB
 	DefaultConcurrency  = 8
 	DefaultChannelLimit = 50
+	DefaultMaxAge       = 5 * time.Minute
+	DefaultPageSize     = 50
 )
 
 // Config is the whole of feeds.yaml. After Parse succeeds every source has a
@@ -37,6 +39,14 @@ type Config struct {
 	Fetch    Fetch
 	Sources  []feed.Source
 	Channels []feed.Channel
+	Publish  Publish
+}
+
+// Publish is how the channels are served to feed readers.
+type Publish struct {
+	MaxAge   time.Duration // Cache-Control max-age of subscription documents
+	PageSize int           // items of a full archive page (RFC 5005)
+	Hubs     []string      // external WebSub hubs, advertised and pinged on change
 }
 
 // Server is where the aggregator listens and the public URL it is reached at.
@@ -73,6 +83,7 @@ func Default() Config {
 			MaxBody:     DefaultMaxBody,
 			Concurrency: DefaultConcurrency,
 		},
+		Publish: Publish{MaxAge: DefaultMaxAge, PageSize: DefaultPageSize},
 	}
 }
 

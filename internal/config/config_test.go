@@ -18,6 +18,7 @@ func TestDefault(t *testing.T) {
 		Server:  Server{Listen: ":8080", BaseURL: "http://localhost:8080"},
 		Storage: Storage{Path: "data/aggregator.db"},
 		Fetch:   Fetch{Interval: time.Hour, Timeout: 20 * time.Second, MaxBody: 10 << 20, Concurrency: 8},
+		Publish: Publish{MaxAge: 5 * time.Minute, PageSize: 50},
 	}
 	if got, want := fmt.Sprintf("%+v", c), fmt.Sprintf("%+v", want); got != want {
 		t.Errorf("Default()=%s\nwant %s", got, want)

@@ -6,4 +6,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /feeds/{file}", s.handleFeed)
 	s.mux.HandleFunc("GET /style.css", s.handleStyle)
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
+	s.mux.HandleFunc("GET /feeds/{channel}/archive/{file}", s.handleArchive)
+	if s.websub != nil {
+		s.mux.Handle("POST /websub", s.websub)
+	}
 }

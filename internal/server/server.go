@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
@@ -33,6 +34,13 @@ type Options struct {
 	// MaxAge is the Cache-Control max-age of feed documents (default 5 minutes).
 	MaxAge time.Duration
 	Logger *slog.Logger
+	// BaseURL is the public address the documents name themselves by; it
+	// makes the rel="self" Link header of feed responses.
+	BaseURL string
+	// Hubs are the WebSub hubs named in rel="hub" Link headers.
+	Hubs []string
+	// WebSub, when set, answers POST /websub (the hub).
+	WebSub http.Handler
 }
 
 //go:embed templates
@@ -46,6 +54,10 @@ type Server struct {
 	log    *slog.Logger
 	pages  *template.Template
 	mux    *http.ServeMux
+
+	baseURL string
+	hubs    []string
+	websub  http.Handler
 }
 
 // New returns the handler serving every route of routes.go.
@@ -63,6 +75,10 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		log:    o.Logger,
 		pages:  template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
 		mux:    http.NewServeMux(),
+
+		baseURL: strings.TrimRight(o.BaseURL, "/"),
+		hubs:    o.Hubs,
+		websub:  o.WebSub,
 	}
 	s.routes()
 	return s
