@@ -85,16 +85,28 @@ func TestCorpusW3C(t *testing.T) {
 	}
 	for _, snap := range cache.Channels() {
 		for _, f := range []publish.Format{publish.Atom, publish.RSS} {
-			doc := snap.Docs[f]
-			p := filepath.Join(out, snap.Channel.ID+"."+string(f))
-			if err := os.WriteFile(p, doc.Body, 0o644); err != nil {
-				t.Fatal(err)
+			// The subscription document, the first (full) archive page and
+			// the open one.
+			docs := map[string]*publish.Document{"": snap.Docs[f]}
+			for _, page := range []int{1, snap.Pages} {
+				d, err := cache.Archive(snap.Channel.ID, page, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				docs[fmt.Sprintf("/archive/%d", page)] = d
 			}
-			base := cfg.Server.BaseURL + "/feeds/" + snap.Channel.ID + "." + string(f)
-			report, err := exec.Command(tool, p, "--base", base, "--type", f.ContentType()).CombinedOutput()
-			t.Logf("%s.%s: %s", snap.Channel.ID, f, strings.TrimSpace(string(report)))
-			if err != nil {
-				t.Errorf("%s.%s: W3C validator: %v", snap.Channel.ID, f, err)
+			for _, path := range sortedKeys(docs) {
+				name := snap.Channel.ID + path + "." + string(f)
+				p := filepath.Join(out, strings.ReplaceAll(name, "/", "_"))
+				if err := os.WriteFile(p, docs[path].Body, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				base := cfg.Server.BaseURL + "/feeds/" + name
+				report, err := exec.Command(tool, p, "--base", base, "--type", f.ContentType()).CombinedOutput()
+				t.Logf("%s: %s", name, strings.TrimSpace(string(report)))
+				if err != nil {
+					t.Errorf("%s: W3C validator: %v", name, err)
+				}
 			}
 		}
 	}

@@ -21,7 +21,8 @@ import (
 // and links the open page as prev-archive; each page links the one before
 // as prev-archive, the one after as next-archive, and the subscription
 // document as current. Walking prev-archive from the subscription document
-// visits every item once in the pages.
+// visits every item once in the pages. Only full pages carry fh:archive:
+// the open page is not an archive yet, since it still changes.
 type Archive struct {
 	Page  int // this page's number, from 1; 0 for the subscription document
 	Pages int // the number of pages, the open one included; 0 when the channel has no archive

@@ -91,7 +91,7 @@ func renderAtom(in Input) ([]byte, error) {
 	for _, l := range historyLinks(in, Atom) {
 		doc.Links = append(doc.Links, atomLink{Href: l.Href, Rel: l.Rel, Type: "application/atom+xml"})
 	}
-	if in.Archive.IsPage() {
+	if in.Archive.Full() {
 		doc.HistoryNS, doc.Archive = historyNS, &struct{}{}
 	}
 	if needsFeedAuthor(in.Items) {
@@ -101,7 +101,10 @@ func renderAtom(in Input) ([]byte, error) {
 	for _, it := range in.Items {
 		src, ok := in.Sources[it.SourceID]
 		if in.Archive.IsPage() {
-			src.Updated = time.Time{} // a source's last poll must not change an archive page
+			// atom:source keeps the source feed as it was when the entry
+			// was copied (RFC 4287 §4.2.11): the first time it was seen.
+			// Unlike the source's last poll, that never changes a page.
+			src.Updated = it.FirstSeen
 		}
 		e, updated := newAtomEntry(it, src, ok, in.Sources)
 		if updated.After(latest) {
@@ -115,6 +118,26 @@ func renderAtom(in Input) ([]byte, error) {
 	return encodeXML(doc)
 }
 
+// atomTitle is the title of an entry: the item's, else the start of its
+// text, else its link. RFC 4287 requires a title and readers list entries
+// by it; a blank one leaves nothing to click on.
+func atomTitle(it feed.Item) string {
+	if strings.TrimSpace(it.Title) != "" {
+		return it.Title
+	}
+	text := plainText(it.Summary)
+	if text == "" {
+		text = plainText(it.Content)
+	}
+	if r := []rune(text); len(r) > 80 {
+		text = strings.TrimSpace(string(r[:80])) + "…"
+	}
+	if text == "" {
+		text = it.Link
+	}
+	return text
+}
+
 // newAtomEntry makes the entry of it and returns it with its updated time.
 // An untitled item gets an empty title element: the aggregator does not
 // invent titles. An undated item (Dated=false) has no <published>; its
@@ -124,7 +147,7 @@ func newAtomEntry(it feed.Item, src SourceInfo, hasSource bool, sources map[stri
 	updated := atomEntryTime(it, it.Updated)
 	e := &atomEntry{
 		AtomEntry: feeds.AtomEntry{
-			Title:   it.Title,
+			Title:   atomTitle(it),
 			Id:      entryID(it),
 			Updated: atomFracTime(updated),
 		},

@@ -99,8 +99,11 @@ func atomTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // rssTime formats t for RSS 2.0: RFC 822 with a four-digit year, in UTC.
 func rssTime(t time.Time) string { return t.UTC().Format(time.RFC1123Z) }
 
-// xmlChars replaces the characters XML 1.0 forbids with U+FFFD, as
-// encoding/xml does for character data; CDATA sections are written verbatim.
+// xmlChars removes the characters XML 1.0 forbids (C0 controls but tab
+// and line breaks, surrogates, U+FFFE and U+FFFF): they carry no text, and
+// the U+FFFD that encoding/xml would write instead is itself flagged by
+// feed validators. Bytes that are not UTF-8 become U+FFFD. CDATA sections
+// are written verbatim, so their text must go through here first.
 func xmlChars(s string) string {
 	ok := func(r rune) bool {
 		return r == '\t' || r == '\n' || r == '\r' ||
@@ -109,10 +112,10 @@ func xmlChars(s string) string {
 	for _, r := range s {
 		if !ok(r) || r == utf8.RuneError {
 			return strings.Map(func(r rune) rune {
-				if ok(r) {
+				if ok(r) || r == utf8.RuneError {
 					return r
 				}
-				return utf8.RuneError
+				return -1
 			}, s)
 		}
 	}

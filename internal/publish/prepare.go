@@ -21,6 +21,7 @@ import (
 //     has is left out: two sources carrying the same upstream id carry the
 //     same entry, and a document must not list an id twice (RSS 2.0 guid,
 //     RFC 4287 §4.1.1);
+//   - characters XML forbids are removed from Title, Summary and Content;
 //   - Summary and Content are re-serialised through the HTML5 parser, so
 //     that readers (and the W3C validator's strict HTML5 parse) get
 //     well-formed markup, and every relative URL in href, src and the like
@@ -42,8 +43,9 @@ func prepare(in Input) Input {
 				base = src.FeedURL
 			}
 		}
-		it.Summary = cleanHTML(it.Summary, base)
-		it.Content = cleanHTML(it.Content, base)
+		it.Title = xmlChars(it.Title)
+		it.Summary = xmlChars(cleanHTML(it.Summary, base))
+		it.Content = xmlChars(cleanHTML(it.Content, base))
 		items = append(items, it)
 	}
 	in.Items = items

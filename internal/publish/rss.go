@@ -123,7 +123,7 @@ func renderRSS(in Input) ([]byte, error) {
 		DCNamespace:   "http://purl.org/dc/elements/1.1/",
 		Channel:       c,
 	}
-	if in.Archive.IsPage() {
+	if in.Archive.Full() {
 		doc.HistoryNS, c.Archive = historyNS, &struct{}{}
 	}
 	return encodeXML(doc)
