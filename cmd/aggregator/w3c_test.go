@@ -136,3 +136,41 @@ func newFileOrigin(t *testing.T, dir string) string {
 	t.Cleanup(o.Close)
 	return o.URL
 }
+
+// TestCorpusArchivesCheckFeed runs check-feed (jing, feedparser, the JSON
+// Feed schema) on the first and the open archive page of every corpus
+// channel in every format; TestCorpusEndToEnd checks the subscription
+// documents.
+func TestCorpusArchivesCheckFeed(t *testing.T) {
+	corpusDir(t)
+	if _, err := exec.LookPath("jing"); err != nil {
+		t.Skip("jing is not installed (apt-get install -y jing python3-feedparser python3-jsonschema): not checking")
+	}
+	_, cache := corpusChannels(t)
+	out := t.TempDir()
+	var paths []string
+	for _, snap := range cache.Channels() {
+		pages := []int{1}
+		if snap.Pages > 1 {
+			pages = append(pages, snap.Pages)
+		}
+		for _, f := range publish.Formats {
+			for _, page := range pages {
+				d, err := cache.Archive(snap.Channel.ID, page, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := filepath.Join(out, fmt.Sprintf("%s_archive_%d.%s", snap.Channel.ID, page, f))
+				if err := os.WriteFile(p, d.Body, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				paths = append(paths, p)
+			}
+		}
+	}
+	report, err := exec.Command(filepath.Join(filepath.Dir(corpusDir(t)), "tools", "check-feed"), paths...).CombinedOutput()
+	t.Logf("check-feed:\n%s", report)
+	if err != nil {
+		t.Errorf("check-feed failed: %v", err)
+	}
+}
