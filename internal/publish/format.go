@@ -4,8 +4,10 @@
 // server answers feed requests without touching the store or re-rendering.
 //
 // It is the only package that imports github.com/gorilla/feeds. It reads the
-// store only through the small Reader interface, and only when told to
-// (Configure, Refresh); it never writes to the store, polls, or speaks HTTP.
+// store only through the small Reader (and ArchiveReader) interfaces, and
+// only when told to (Configure, Refresh), or when a full archive page is
+// asked for that it does not hold (Archive); it never writes to the store,
+// polls, or speaks HTTP.
 // Rendering is deterministic: the same input gives byte-identical output, so
 // an ETag changes only when what a reader sees changes.
 package publish

@@ -2,7 +2,8 @@
 // responses served from the in-memory rendered documents, and the HTML pages.
 //
 // It never renders a feed nor queries the store while answering a feed
-// request: documents come ready-made from the publish cache. It does not poll
+// request: documents come ready-made from the publish cache (which renders
+// a full archive page on its first request, then keeps it). It does not poll
 // and does not write to the store.
 package server
 
