@@ -17,6 +17,7 @@ import (
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/server"
 	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/websub"
 )
 
 // shutdownTimeout bounds the drain on SIGINT/SIGTERM: in-flight HTTP
@@ -44,7 +45,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer db.Close()
 
-	cache := publish.NewCache(db, cfg.Server.BaseURL)
+	// The hub is told of every channel whose documents a poll changed.
+	var hub *websub.Hub
+	hubs := append([]string{cfg.Server.BaseURL + hubPath}, cfg.Publish.Hubs...)
+	cache := publish.NewCache(db, cfg.Server.BaseURL, publish.Options{
+		PageSize: cfg.Publish.PageSize,
+		Hubs:     hubs,
+		OnChange: func(s *publish.Snapshot) {
+			for _, topic := range topicURLs(cfg.Server.BaseURL, s.Channel.ID) {
+				if err := hub.Publish(topic); err != nil {
+					log.Error("websub publish", "topic", topic, "err", err)
+				}
+			}
+		},
+	})
+	hub = newHub(cfg, db, cache, websub.Options{Logger: log})
+	defer hub.Close()
 	if err := cache.Configure(cfg.Channels, cfg.Sources); err != nil {
 		return fmt.Errorf("render channels: %w", err)
 	}
@@ -56,7 +72,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           server.New(cache, db, server.Options{Logger: log, Sources: cache, States: db}),
+		Handler: server.New(cache, db, server.Options{
+			Logger: log, MaxAge: cfg.Publish.MaxAge, BaseURL: cfg.Server.BaseURL, Hubs: hubs, WebSub: hub,
+			Sources: cache, States: db,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

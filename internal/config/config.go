@@ -28,6 +28,8 @@ const (
 	DefaultChannelLimit = 50
 	DefaultMaxInterval  = 24 * time.Hour
 	DefaultHostGap      = time.Second
+	DefaultMaxAge       = 5 * time.Minute
+	DefaultPageSize     = 50
 )
 
 // Config is the whole of feeds.yaml. After Parse succeeds every source has a
@@ -39,6 +41,14 @@ type Config struct {
 	Fetch    Fetch
 	Sources  []feed.Source
 	Channels []feed.Channel
+	Publish  Publish
+}
+
+// Publish is how the channels are served to feed readers.
+type Publish struct {
+	MaxAge   time.Duration // Cache-Control max-age of subscription documents
+	PageSize int           // items of a full archive page (RFC 5005)
+	Hubs     []string      // external WebSub hubs, advertised and pinged on change
 }
 
 // Server is where the aggregator listens and the public URL it is reached at.
@@ -83,6 +93,7 @@ func Default() Config {
 			MaxInterval: DefaultMaxInterval,
 			HostGap:     DefaultHostGap,
 		},
+		Publish: Publish{MaxAge: DefaultMaxAge, PageSize: DefaultPageSize},
 	}
 }
 

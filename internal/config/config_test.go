@@ -19,6 +19,7 @@ func TestDefault(t *testing.T) {
 		Storage: Storage{Path: "data/aggregator.db", Keep: feed.Retention{Items: 1000}},
 		Fetch: Fetch{Interval: time.Hour, Timeout: 20 * time.Second, MaxBody: 10 << 20, Concurrency: 8,
 			MaxInterval: 24 * time.Hour, HostGap: time.Second},
+		Publish: Publish{MaxAge: 5 * time.Minute, PageSize: 50},
 	}
 	if got, want := fmt.Sprintf("%+v", c), fmt.Sprintf("%+v", want); got != want {
 		t.Errorf("Default()=%s\nwant %s", got, want)

@@ -318,6 +318,14 @@ func (d *decoder) config(root ast.Node) Config {
 				c.Channels = append(c.Channels, d.channel(n, path))
 			})
 		}},
+		{"publish", func(n ast.Node, path string) {
+			p := &c.Publish
+			d.mapping(n, path, []key{
+				{"max_age", d.duration(&p.MaxAge)},
+				{"page_size", d.integer(&p.PageSize)},
+				{"hubs", d.strs(&p.Hubs)},
+			})
+		}},
 	})
 	return c
 }

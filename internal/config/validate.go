@@ -56,6 +56,7 @@ func (c Config) problems() []*Problem {
 		v.add("storage.path", "required")
 	}
 	v.fetch(c.Fetch)
+	v.publish(c.Publish)
 
 	sourceIDs := map[string]int{}
 	for i, s := range c.Sources {
@@ -187,6 +188,25 @@ func (v *validator) id(path, id, list string, seen map[string]int, i int) {
 
 // httpURL checks that s is an absolute http or https URL with a host, and
 // reports whether it is.
+// Bounds of the publish section.
+const (
+	maxMaxAge   = 24 * time.Hour
+	minPageSize = 10
+	maxPageSize = 1000
+)
+
+func (v *validator) publish(p Publish) {
+	if p.MaxAge < time.Second || p.MaxAge > maxMaxAge {
+		v.add("publish.max_age", "must be between 1s and %s (got %s)", formatDuration(maxMaxAge), formatDuration(p.MaxAge))
+	}
+	if p.PageSize < minPageSize || p.PageSize > maxPageSize {
+		v.add("publish.page_size", "must be between %d and %d (got %d)", minPageSize, maxPageSize, p.PageSize)
+	}
+	for i, h := range p.Hubs {
+		v.httpURL(fmt.Sprintf("publish.hubs[%d]", i), h)
+	}
+}
+
 func (v *validator) httpURL(path, s string) bool {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||

@@ -40,6 +40,12 @@ type Item struct {
 	// order they were found; the item's own SourceID is the first origin.
 	// Empty when only one source carried it.
 	Origins []Origin
+
+	// Seq is the item's place in the order items were first stored, over
+	// all sources: assigned by the store on first insert from one
+	// increasing counter, never reused and never changed afterwards.
+	// Zero for an item not stored yet.
+	Seq uint64
 }
 
 // Origin is another source's copy of a story merged into an item.

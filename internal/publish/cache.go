@@ -38,6 +38,12 @@ type Snapshot struct {
 	Sources map[string]SourceInfo // every source the channel selects, by id
 	Updated time.Time             // the time the documents give as the channel's last update
 	Docs    map[Format]*Document  // one per format of Formats
+	// Pages is the number of archive pages (see Archive), the open one
+	// included; 0 when the store keeps no archive order.
+	Pages int
+	// OpenPage holds the documents of the open (last) archive page.
+	OpenPage map[Format]*Document
+	ids      []string // the sources selected, for archive pages
 }
 
 // Cache holds the published snapshot of every configured channel.
@@ -49,6 +55,8 @@ type Snapshot struct {
 type Cache struct {
 	r       Reader
 	baseURL string
+	opts    Options
+	pages   *pageCache
 
 	now func() time.Time // clock for max_age; time.Now
 
@@ -67,8 +75,14 @@ type generation struct {
 // NewCache returns an empty cache that reads items from r and publishes
 // under baseURL (a trailing slash is dropped). It renders nothing until
 // Configure.
-func NewCache(r Reader, baseURL string) *Cache {
-	c := &Cache{r: r, baseURL: strings.TrimRight(baseURL, "/"), now: time.Now}
+func NewCache(r Reader, baseURL string, opts ...Options) *Cache {
+	c := &Cache{r: r, baseURL: strings.TrimRight(baseURL, "/"), pages: newPageCache(maxFullPages), now: time.Now}
+	for _, o := range opts {
+		c.opts = o
+	}
+	if c.opts.PageSize <= 0 {
+		c.opts.PageSize = DefaultPageSize
+	}
 	c.cur.Store(&generation{})
 	return c
 }
@@ -97,6 +111,7 @@ func (c *Cache) Configure(channels []feed.Channel, sources []feed.Source) error 
 		g.snaps[i] = s
 		g.byID[ch.ID] = s
 	}
+	c.pages.reset() // a channel may select other sources now
 	c.cur.Store(g)
 	return nil
 }
@@ -106,6 +121,18 @@ func (c *Cache) Configure(channels []feed.Channel, sources []feed.Source) error 
 // nothing. A channel that fails to render keeps its previous snapshot and
 // its error is returned, joined with the others'.
 func (c *Cache) Refresh(sourceIDs ...string) error {
+	changed, err := c.refresh(sourceIDs)
+	if c.opts.OnChange != nil {
+		for _, s := range changed {
+			c.opts.OnChange(s)
+		}
+	}
+	return err
+}
+
+// refresh does Refresh's work under the lock and returns the snapshots
+// whose subscription documents changed.
+func (c *Cache) refresh(sourceIDs []string) ([]*Snapshot, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.cur.Load()
@@ -116,11 +143,11 @@ func (c *Cache) Refresh(sourceIDs ...string) error {
 		}
 	}
 	if len(todo) == 0 {
-		return nil
+		return nil, nil
 	}
 	states, err := c.states()
 	if err != nil {
-		return fmt.Errorf("refresh: %w", err)
+		return nil, fmt.Errorf("refresh: %w", err)
 	}
 	g := &generation{
 		channels: old.channels,
@@ -128,21 +155,27 @@ func (c *Cache) Refresh(sourceIDs ...string) error {
 		snaps:    slices.Clone(old.snaps),
 		byID:     maps.Clone(old.byID),
 	}
-	var errs []error
+	var (
+		errs    []error
+		changed []*Snapshot
+	)
 	for _, i := range todo {
 		s, err := c.render(old.channels[i], old.sources, states)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		if prev := old.snaps[i]; prev == nil || prev.Docs[Atom].ETag != s.Docs[Atom].ETag {
+			changed = append(changed, s)
+		}
 		g.snaps[i] = s
 		g.byID[s.Channel.ID] = s
 	}
 	c.cur.Store(g)
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("refresh: %w", err)
+		return changed, fmt.Errorf("refresh: %w", err)
 	}
-	return nil
+	return changed, nil
 }
 
 // Snapshot returns the published state of a channel, and false for an
@@ -172,7 +205,7 @@ func (c *Cache) states() (map[string]feed.SourceState, error) {
 
 // render reads a channel's items and renders its documents.
 func (c *Cache) render(ch feed.Channel, sources []feed.Source, states map[string]feed.SourceState) (*Snapshot, error) {
-	in := Input{Channel: ch, Sources: make(map[string]SourceInfo), BaseURL: c.baseURL}
+	in := Input{Channel: ch, Sources: make(map[string]SourceInfo), BaseURL: c.baseURL, Hubs: c.opts.Hubs}
 	var ids []string
 	for _, s := range sources {
 		if ch.Selects(s) {
@@ -188,11 +221,18 @@ func (c *Cache) render(ch feed.Channel, sources []feed.Source, states map[string
 		}
 		in.Items, pinned = sel.Items, sel.Pinned
 	}
+	snap := &Snapshot{Channel: ch, Items: in.Items, Sources: in.Sources, Updated: feedUpdated(in), ids: ids}
+	if err := c.renderOpenPage(snap, in); err != nil {
+		return nil, err
+	}
+	in.Archive = Archive{Pages: snap.Pages}
 	docs, err := renderAll(in)
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Channel: ch, Items: in.Items, Pinned: pinned, Sources: in.Sources, Updated: feedUpdated(in), Docs: docs}, nil
+	snap.Pinned = pinned
+	snap.Docs = docs
+	return snap, nil
 }
 
 // sourceInfo is what items of s say about it, from its config and, once

@@ -3,6 +3,7 @@ package publish
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -70,7 +71,7 @@ func TestJSONRoundTrip(t *testing.T) {
 			t.Errorf("item %d: language = %q, want %q", i, item.Language, it.Language)
 		}
 		want := jsonSource{ID: src.ID, Title: src.Title, URL: src.Link, FeedURL: src.FeedURL}
-		if got := ext.Items[i].Source; got != want {
+		if got := ext.Items[i].Source; !reflect.DeepEqual(got, want) {
 			t.Errorf("item %d: _source = %+v, want %+v", i, got, want)
 		}
 	}

@@ -8,4 +8,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /sources.opml", s.handleOPML)
 	s.mux.HandleFunc("GET /status", s.handleStatus)
+	s.mux.HandleFunc("GET /feeds/{channel}/archive/{file}", s.handleArchive)
+	if s.websub != nil {
+		s.mux.Handle("POST /websub", s.websub)
+	}
 }

@@ -2,7 +2,8 @@
 // responses served from the in-memory rendered documents, and the HTML pages.
 //
 // It never renders a feed nor queries the store while answering a feed
-// request: documents come ready-made from the publish cache. It does not poll
+// request: documents come ready-made from the publish cache (which renders
+// a full archive page on its first request, then keeps it). It does not poll
 // and does not write to the store.
 package server
 
@@ -11,6 +12,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
@@ -39,6 +41,13 @@ type Options struct {
 	// States feeds GET /status with what the store saved per source. A nil
 	// States shows none polled.
 	States States
+	// BaseURL is the public address the documents name themselves by; it
+	// makes the rel="self" Link header of feed responses.
+	BaseURL string
+	// Hubs are the WebSub hubs named in rel="hub" Link headers.
+	Hubs []string
+	// WebSub, when set, answers POST /websub (the hub).
+	WebSub http.Handler
 }
 
 //go:embed templates
@@ -54,6 +63,10 @@ type Server struct {
 	log     *slog.Logger
 	pages   *template.Template
 	mux     *http.ServeMux
+
+	baseURL string
+	hubs    []string
+	websub  http.Handler
 }
 
 // New returns the handler serving every route of routes.go.
@@ -73,6 +86,10 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		log:     o.Logger,
 		pages:   template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
 		mux:     http.NewServeMux(),
+
+		baseURL: strings.TrimRight(o.BaseURL, "/"),
+		hubs:    o.Hubs,
+		websub:  o.WebSub,
 	}
 	s.routes()
 	return s

@@ -83,6 +83,9 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 				if it.Updated.IsZero() || it.Updated.Before(it.Published) {
 					it.Updated = it.Published
 				}
+				if it.Seq, err = nextSeq(tx, sourceID, it.Key); err != nil {
+					return err
+				}
 				if err := putItem(ib, tb, it, nil); err != nil {
 					return err
 				}
@@ -99,6 +102,7 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 				continue
 			}
 			it.FirstSeen, it.Published, it.Dated = old.FirstSeen, old.Published, old.Dated
+			it.Seq = old.Seq
 			if !it.Updated.After(old.Updated) {
 				it.Updated = now
 			}

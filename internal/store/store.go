@@ -13,6 +13,8 @@
 //	sources / <source id>                                    → source state, JSON (stateRecord)
 //	tombstones / <source id> / <item key>                    → when pruned, 8-byte Unix seconds (prune.go)
 //	meta    / "schema"                                       → schema version, decimal ASCII
+//	byseq   / <8-byte seq>                                   → source id, 0, item key (archive.go)
+//	websub  / <topic> 0 <callback>                           → subscription, JSON (websub.go)
 //
 // The sequence of each items/<source id> bucket is the number of items stored
 // for that source, kept in the same transaction as the items, so counts cost
@@ -135,7 +137,11 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := &DB{bolt: b, path: path, now: opts.Now}
-	if err := db.init(); err != nil {
+	err = db.init()
+	if err == nil {
+		err = db.initSeq()
+	}
+	if err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
