@@ -40,6 +40,12 @@ type Item struct {
 	// order they were found; the item's own SourceID is the first origin.
 	// Empty when only one source carried it.
 	Origins []Origin
+
+	// Seq is the item's place in the store's global write order: the store
+	// assigns the next number whenever it writes the item (new or changed),
+	// so everything written after a known Seq can be found again. 0 until
+	// stored.
+	Seq uint64
 }
 
 // Origin is another source's copy of a story merged into an item.

@@ -75,6 +75,9 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 				if it.Updated.IsZero() || it.Updated.Before(it.Published) {
 					it.Updated = it.Published
 				}
+				if it.Seq, err = nextSeq(tx, it, 0); err != nil {
+					return err
+				}
 				if err := putItem(ib, tb, it, nil); err != nil {
 					return err
 				}
@@ -93,6 +96,9 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 			it.FirstSeen, it.Published, it.Dated = old.FirstSeen, old.Published, old.Dated
 			if !it.Updated.After(old.Updated) {
 				it.Updated = now
+			}
+			if it.Seq, err = nextSeq(tx, it, old.Seq); err != nil {
+				return err
 			}
 			if err := putItem(ib, tb, it, indexKey(old)); err != nil {
 				return err

@@ -28,6 +28,7 @@ type itemRecord struct {
 	Updated       time.Time         `json:"updated,omitzero"`
 	FirstSeen     time.Time         `json:"first_seen,omitzero"`
 	Dated         bool              `json:"dated,omitempty"`
+	Seq           uint64            `json:"seq,omitempty"`
 }
 
 type personRecord struct {
@@ -54,7 +55,7 @@ func encodeItem(it feed.Item) ([]byte, error) {
 		Link: it.Link, Title: it.Title, Summary: it.Summary, Content: it.Content,
 		Language:  it.Language,
 		Published: jsonTime(it.Published), Updated: jsonTime(it.Updated), FirstSeen: jsonTime(it.FirstSeen),
-		Dated: it.Dated,
+		Dated: it.Dated, Seq: it.Seq,
 	}
 	for _, p := range it.Authors {
 		r.Authors = append(r.Authors, personRecord(p))
@@ -93,7 +94,7 @@ func decodeItem(sourceID, key string, data []byte) (feed.Item, error) {
 		Link: r.Link, Title: r.Title, Summary: r.Summary, Content: r.Content,
 		Language:  r.Language,
 		Published: r.Published, Updated: r.Updated, FirstSeen: r.FirstSeen,
-		Dated: r.Dated,
+		Dated: r.Dated, Seq: r.Seq,
 	}
 	for _, p := range r.Authors {
 		it.Authors = append(it.Authors, feed.Person(p))
