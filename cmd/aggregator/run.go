@@ -31,6 +31,9 @@ Commands:
   serve   serve HTTP and poll sources in the background (the default)
   fetch   poll every enabled source once, print one line per source, exit
   check   validate the config; exit 1 with every problem, 0 if clean
+  backup  write a consistent copy of the database to FILE
+  compact rewrite the database densely (aggregator stopped)
+  reindex rebuild the search index from the store (aggregator stopped)
 
 Run "aggregator COMMAND -help" for the flags of a command.
 `
@@ -50,6 +53,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runFetch(ctx, args, getenv, stdout, stderr)
 	case "check":
 		err = runCheck(args, getenv, stdout, stderr)
+	case "backup":
+		err = runBackup(args, getenv, stdout, stderr)
+	case "compact":
+		err = runCompact(args, getenv, stdout, stderr)
+	case "reindex":
+		err = runReindex(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

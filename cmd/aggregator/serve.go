@@ -26,14 +26,18 @@ const shutdownTimeout = 30 * time.Second
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var f flags
 	fs := newFlagSet("serve", getenv, stderr, &f, true, true)
+	logFormat := fs.String("log-format", envOr(getenv, "AGGREGATOR_LOG_FORMAT", "text"), "log lines as text or json (env AGGREGATOR_LOG_FORMAT)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logFormat)
+	if err != nil {
 		return err
 	}
 	cfg, err := loadConfig(f)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
 	for _, w := range cfg.Warnings() {
 		log.Warn("config", "warning", w)
 	}
@@ -43,6 +47,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
+	site, err := newSite(cfg, db, log, getenv)
+	if err != nil {
+		return err
+	}
+	defer site.close()
 
 	cache := publish.NewCache(db, cfg.Server.BaseURL)
 	if err := cache.Configure(cfg.Channels, cfg.Sources); err != nil {
@@ -56,7 +65,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           server.New(cache, db, server.Options{Logger: log}),
+		Handler:           server.New(cache, db, server.Options{Logger: log, Extras: site.extras}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -67,10 +76,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	poller := newPoller(cfg, db, func(r fetch.Result) {
 		logResult(log, r)
+		site.metrics.Poll(r)
+		site.ready.Polled(r.SourceID)
 		if r.Counts.Changed() {
 			if err := cache.Refresh(r.SourceID); err != nil {
 				log.Error("render channels", "source", r.SourceID, "err", err)
 			}
+			site.indexer.Kick()
 		}
 	})
 	pollCtx, stopPolling := context.WithCancel(context.WithoutCancel(ctx))
@@ -80,6 +92,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			log.Error("poller stopped", "err", err)
 		}
 	})
+	wg.Go(func() { site.indexer.Run(pollCtx) })
+	wg.Go(func() { site.flushLoop(pollCtx, log) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -33,6 +33,10 @@ type Options struct {
 	// MaxAge is the Cache-Control max-age of feed documents (default 5 minutes).
 	MaxAge time.Duration
 	Logger *slog.Logger
+
+	// The rest is optional (see extras.go): nil leaves the routes that
+	// need it answering 404 or 503.
+	Extras
 }
 
 //go:embed templates
@@ -46,6 +50,7 @@ type Server struct {
 	log    *slog.Logger
 	pages  *template.Template
 	mux    *http.ServeMux
+	extras
 }
 
 // New returns the handler serving every route of routes.go.
@@ -61,15 +66,16 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		health: health,
 		maxAge: o.MaxAge,
 		log:    o.Logger,
-		pages:  template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
 		mux:    http.NewServeMux(),
+		extras: newExtras(o.Extras),
 	}
+	s.pages = template.Must(template.New("").Funcs(s.funcs()).ParseFS(templateFS, "templates/*.html"))
 	s.routes()
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	securityHeaders(s.mux).ServeHTTP(w, r)
+	securityHeaders(s.observe(s.mux)).ServeHTTP(w, r)
 }
 
 // Error writes err as the response: the status its feed.ErrorCode maps to
