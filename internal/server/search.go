@@ -212,7 +212,9 @@ func (s *Server) allSources() []publish.SourceInfo {
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b publish.SourceInfo) int { return strings.Compare(strings.ToLower(a.Title), strings.ToLower(b.Title)) })
+	slices.SortFunc(out, func(a, b publish.SourceInfo) int {
+		return strings.Compare(strings.ToLower(a.Title), strings.ToLower(b.Title))
+	})
 	return out
 }
 

@@ -218,4 +218,3 @@ func (s *Subscribers) History(from, to string) ([]feed.SubscriberDay, error) {
 	})
 	return out, nil
 }
-
