@@ -35,7 +35,8 @@ func TestServeSite(t *testing.T) {
 		}
 	}
 	waitForItems(t, base, "think-tanks", 3)
-	waitForSearch(t, base, "협력")
+	waitForSearch(t, base, "협력")       // kei-peninsula's items are indexed
+	waitForSearch(t, base, "Yongbyon") // and 38north's
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if resp, _ := get(t, base+"/readyz"); resp.StatusCode == 200 {
 			break
