@@ -19,18 +19,18 @@ import (
 	"github.com/kpolicy/aggregator/internal/store"
 )
 
-// site is an origin with a few pages: a feed, an HTML page announcing two
+// pageOrigin is an origin with a few pages: a feed, an HTML page announcing two
 // feeds, a page announcing none and a source that is gone. It records the
 // User-Agent of every request.
-type site struct {
+type pageOrigin struct {
 	*httptest.Server
 	mu     sync.Mutex
 	agents []string
 }
 
-func newSite(t *testing.T) *site {
+func newPageOrigin(t *testing.T) *pageOrigin {
 	t.Helper()
-	s := &site{}
+	s := &pageOrigin{}
 	feed, err := os.ReadFile("testdata/peninsula.rss")
 	if err != nil {
 		t.Fatal(err)
@@ -62,14 +62,14 @@ func newSite(t *testing.T) *site {
 	return s
 }
 
-func (s *site) userAgents() []string {
+func (s *pageOrigin) userAgents() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.agents...)
 }
 
 // siteConfig writes a feeds.yaml whose sources are the given paths of s.
-func siteConfig(t *testing.T, s *site, fetchExtra string, paths ...string) (cfgPath, dbPath string) {
+func pageOriginConfig(t *testing.T, s *pageOrigin, fetchExtra string, paths ...string) (cfgPath, dbPath string) {
 	t.Helper()
 	dbPath = filepath.Join(t.TempDir(), "aggregator.db")
 	var b strings.Builder
@@ -93,8 +93,8 @@ func siteConfig(t *testing.T, s *site, fetchExtra string, paths ...string) (cfgP
 }
 
 func TestDiscover(t *testing.T) {
-	s := newSite(t)
-	cfg, _ := siteConfig(t, s, "", "/feed.rss")
+	s := newPageOrigin(t)
+	cfg, _ := pageOriginConfig(t, s, "", "/feed.rss")
 	discover := func(args ...string) (string, string, error) {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), append([]string{"discover"}, args...), noenv, &stdout, &stderr)
@@ -142,8 +142,8 @@ func TestDiscover(t *testing.T) {
 }
 
 func TestFetchShowsStateNotAFeedAndRetirement(t *testing.T) {
-	s := newSite(t)
-	cfg, dbPath := siteConfig(t, s, ", contact: \"https://kpolicy.example/contact\"", "/feed.rss", "/blog/", "/gone.rss")
+	s := newPageOrigin(t)
+	cfg, dbPath := pageOriginConfig(t, s, ", contact: \"https://kpolicy.example/contact\"", "/feed.rss", "/blog/", "/gone.rss")
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"fetch", "-config", cfg}, noenv, &stdout, &stderr)
 	if !errors.Is(err, errReported) {
@@ -226,8 +226,8 @@ channels:
 }
 
 func TestServeStatus(t *testing.T) {
-	s := newSite(t)
-	cfg, _ := siteConfig(t, s, "", "/feed.rss", "/gone.rss")
+	s := newPageOrigin(t)
+	cfg, _ := pageOriginConfig(t, s, "", "/feed.rss", "/gone.rss")
 	base, stop := startServe(t, "-config", cfg)
 	defer stop()
 	waitForItems(t, base, "all", 2)

@@ -36,6 +36,9 @@ Commands:
           feeds.yaml entries for an OPML or CSV list of feeds
   discover URL
           list the feeds a web page links to
+  backup  write a consistent copy of the database to FILE
+  compact rewrite the database densely (aggregator stopped)
+  reindex rebuild the search index from the store (aggregator stopped)
 
 Run "aggregator COMMAND -help" for the flags of a command.
 `
@@ -61,6 +64,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runOPML(args, getenv, stdout, stderr)
 	case "discover":
 		err = runDiscover(ctx, args, getenv, stdout, stderr)
+	case "backup":
+		err = runBackup(args, getenv, stdout, stderr)
+	case "compact":
+		err = runCompact(args, getenv, stdout, stderr)
+	case "reindex":
+		err = runReindex(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

@@ -27,14 +27,18 @@ const shutdownTimeout = 30 * time.Second
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var f flags
 	fs := newFlagSet("serve", getenv, stderr, &f, true, true)
+	logFormat := fs.String("log-format", envOr(getenv, "AGGREGATOR_LOG_FORMAT", "text"), "log lines as text or json (env AGGREGATOR_LOG_FORMAT)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logFormat)
+	if err != nil {
 		return err
 	}
 	cfg, err := loadConfig(f)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
 	for _, w := range cfg.Warnings() {
 		log.Warn("config", "warning", w)
 	}
@@ -44,6 +48,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
+	site, err := newSite(cfg, db, log, getenv)
+	if err != nil {
+		return err
+	}
+	defer site.close()
 
 	// The hub is told of every channel whose documents a poll changed.
 	var hub *websub.Hub
@@ -74,7 +83,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv := &http.Server{
 		Handler: server.New(cache, db, server.Options{
 			Logger: log, MaxAge: cfg.Publish.MaxAge, BaseURL: cfg.Server.BaseURL, Hubs: hubs, WebSub: hub,
-			Sources: cache, States: db,
+			Sources: cache, States: db, Extras: site.extras,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -85,10 +94,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	l := newLive(cfg, f, db, cache, log, func(r fetch.Result) {
 		logResult(log, r)
+		site.metrics.Poll(r)
+		site.ready.Polled(r.SourceID)
 		if r.Counts.Changed() {
 			if err := cache.Refresh(r.SourceID); err != nil {
 				log.Error("render channels", "source", r.SourceID, "err", err)
 			}
+			site.indexer.Kick()
 		}
 	})
 	pollCtx, stopPolling := context.WithCancel(context.WithoutCancel(ctx))
@@ -99,6 +111,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	forwardHangups(pollCtx, reload)
 	var wg sync.WaitGroup
 	wg.Go(func() { l.run(pollCtx, reload) })
+	wg.Go(func() { site.indexer.Run(pollCtx) })
+	wg.Go(func() { site.flushLoop(pollCtx, log) })
 	// Said once the config is watched, so a test may edit it from here on.
 	fmt.Fprintf(stdout, "aggregator %s listening on http://%s\n", version(), ln.Addr())
 

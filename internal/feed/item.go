@@ -46,6 +46,12 @@ type Item struct {
 	// increasing counter, never reused and never changed afterwards.
 	// Zero for an item not stored yet.
 	Seq uint64
+
+	// Rev is the item's place in the store's global write order: the store
+	// assigns the next number whenever it writes the item (new or changed),
+	// so everything written after a known Rev (the search index keeps the
+	// last one it saw) can be found again. 0 until stored.
+	Rev uint64
 }
 
 // Origin is another source's copy of a story merged into an item.

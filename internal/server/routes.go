@@ -12,4 +12,11 @@ func (s *Server) routes() {
 	if s.websub != nil {
 		s.mux.Handle("POST /websub", s.websub)
 	}
+	s.mux.HandleFunc("GET /items/{ref}", s.handleItem)
+	s.mux.HandleFunc("GET /search", s.handleSearch)
+	s.mux.HandleFunc("GET /opensearch.xml", s.handleOpenSearch)
+	s.mux.HandleFunc("GET /status/subscribers", s.handleSubscribers)
+	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
+	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
+	s.mux.HandleFunc("GET /admin/backup", s.admin(s.handleBackup))
 }

@@ -48,6 +48,10 @@ type Options struct {
 	Hubs []string
 	// WebSub, when set, answers POST /websub (the hub).
 	WebSub http.Handler
+
+	// The rest is optional (see extras.go): nil leaves the routes that
+	// need it answering 404 or 503.
+	Extras
 }
 
 //go:embed templates
@@ -67,6 +71,7 @@ type Server struct {
 	baseURL string
 	hubs    []string
 	websub  http.Handler
+	extras
 }
 
 // New returns the handler serving every route of routes.go.
@@ -84,19 +89,20 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		states:  o.States,
 		maxAge:  o.MaxAge,
 		log:     o.Logger,
-		pages:   template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
 		mux:     http.NewServeMux(),
 
 		baseURL: strings.TrimRight(o.BaseURL, "/"),
 		hubs:    o.Hubs,
 		websub:  o.WebSub,
+		extras:  newExtras(o.Extras),
 	}
+	s.pages = template.Must(template.New("").Funcs(s.funcs()).ParseFS(templateFS, "templates/*.html"))
 	s.routes()
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	securityHeaders(s.mux).ServeHTTP(w, r)
+	securityHeaders(s.observe(s.mux)).ServeHTTP(w, r)
 }
 
 // Error writes err as the response: the status its feed.ErrorCode maps to

@@ -86,6 +86,9 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 				if it.Seq, err = nextSeq(tx, sourceID, it.Key); err != nil {
 					return err
 				}
+				if it.Rev, err = nextRev(tx, it, 0); err != nil {
+					return err
+				}
 				if err := putItem(ib, tb, it, nil); err != nil {
 					return err
 				}
@@ -105,6 +108,9 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 			it.Seq = old.Seq
 			if !it.Updated.After(old.Updated) {
 				it.Updated = now
+			}
+			if it.Rev, err = nextRev(tx, it, old.Rev); err != nil {
+				return err
 			}
 			if err := putItem(ib, tb, it, indexKey(old)); err != nil {
 				return err

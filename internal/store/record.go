@@ -29,6 +29,7 @@ type itemRecord struct {
 	FirstSeen     time.Time         `json:"first_seen,omitzero"`
 	Dated         bool              `json:"dated,omitempty"`
 	Seq           uint64            `json:"seq,omitempty"`
+	Rev           uint64            `json:"rev,omitempty"`
 }
 
 type personRecord struct {
@@ -57,6 +58,7 @@ func encodeItem(it feed.Item) ([]byte, error) {
 		Published: jsonTime(it.Published), Updated: jsonTime(it.Updated), FirstSeen: jsonTime(it.FirstSeen),
 		Dated: it.Dated,
 		Seq:   it.Seq,
+		Rev:   it.Rev,
 	}
 	for _, p := range it.Authors {
 		r.Authors = append(r.Authors, personRecord(p))
@@ -97,6 +99,7 @@ func decodeItem(sourceID, key string, data []byte) (feed.Item, error) {
 		Published: r.Published, Updated: r.Updated, FirstSeen: r.FirstSeen,
 		Dated: r.Dated,
 		Seq:   r.Seq,
+		Rev:   r.Rev,
 	}
 	for _, p := range r.Authors {
 		it.Authors = append(it.Authors, feed.Person(p))
