@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-
-	"github.com/kpolicy/aggregator/internal/store"
 )
 
 // runFetch polls every enabled source once and prints one line per source
@@ -21,7 +19,7 @@ func runFetch(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(cfg.Storage.Path, store.Options{})
+	db, err := openStore(cfg)
 	if err != nil {
 		return err
 	}

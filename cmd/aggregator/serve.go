@@ -17,6 +17,7 @@ import (
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/server"
 	"github.com/kpolicy/aggregator/internal/store"
+	"golang.org/x/net/netutil"
 )
 
 // shutdownTimeout bounds the drain on SIGINT/SIGTERM: in-flight HTTP
@@ -38,7 +39,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Warn("config", "warning", w)
 	}
 
-	db, err := store.Open(cfg.Storage.Path, store.Options{})
+	db, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
@@ -55,6 +56,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// Past the cap, connections wait in the kernel's backlog: idle or slow
+	// clients cannot use up the process's file descriptors.
+	ln = netutil.LimitListener(ln, cfg.Server.Connections())
 	srv := &http.Server{
 		Handler:           server.New(cache, db, server.Options{Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -113,6 +117,7 @@ func newPoller(cfg config.Config, db *store.DB, onResult func(fetch.Result)) *fe
 	return fetch.NewPoller(client, parse.New(), db, fetch.PollerOptions{
 		Concurrency: cfg.Fetch.Concurrency,
 		OnResult:    onResult,
+		HideFuture:  cfg.Fetch.FutureDates == config.FutureHide,
 	})
 }
 

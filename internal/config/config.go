@@ -43,11 +43,18 @@ type Config struct {
 type Server struct {
 	Listen  string // host:port for net.Listen, e.g. ":8080"
 	BaseURL string // absolute http(s) URL used in published links, without trailing slash
+	// MaxConnections caps the HTTP connections open at once (readers and
+	// idle keep-alives); further connections wait to be accepted. 0 means
+	// DefaultMaxConnections.
+	MaxConnections int
 }
 
 // Storage says where the database lives.
 type Storage struct {
 	Path string // bbolt file; its directory is created by the store
+	// MaxSize caps the database file in bytes; 0 means no cap. A poll that
+	// would grow the file past it fails and is recorded on its source.
+	MaxSize int64
 }
 
 // Fetch is how the aggregator polls sources.
@@ -59,6 +66,7 @@ type Fetch struct {
 	MaxBody              int64         // bytes read from a response at most
 	AllowPrivateNetworks bool          // let source URLs resolve to loopback/private addresses
 	Concurrency          int           // polls in flight at once
+	FutureDates          string        // FutureClamp ("" too) or FutureHide: what to do with items dated ahead of now
 }
 
 // Default returns the configuration of an empty feeds.yaml: no sources, no

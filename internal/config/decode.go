@@ -284,11 +284,13 @@ func (d *decoder) config(root ast.Node) Config {
 			d.mapping(n, path, []key{
 				{"listen", d.str(&c.Server.Listen)},
 				{"base_url", d.str(&c.Server.BaseURL)},
+				{"max_connections", d.integer(&c.Server.MaxConnections)},
 			})
 		}},
 		{"storage", func(n ast.Node, path string) {
 			d.mapping(n, path, []key{
 				{"path", d.str(&c.Storage.Path)},
+				{"max_size", d.size(&c.Storage.MaxSize)},
 			})
 		}},
 		{"fetch", func(n ast.Node, path string) {
@@ -301,6 +303,7 @@ func (d *decoder) config(root ast.Node) Config {
 				{"max_body", d.size(&f.MaxBody)},
 				{"allow_private_networks", d.boolean(&f.AllowPrivateNetworks)},
 				{"concurrency", d.integer(&f.Concurrency)},
+				{"future_dates", d.str(&f.FutureDates)},
 			})
 		}},
 		{"sources", func(n ast.Node, path string) {

@@ -53,6 +53,7 @@ func (c Config) problems() []*Problem {
 		v.add("storage.path", "required")
 	}
 	v.fetch(c.Fetch)
+	v.limits(c)
 
 	sourceIDs := map[string]int{}
 	for i, s := range c.Sources {
