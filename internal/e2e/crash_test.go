@@ -39,7 +39,7 @@ func TestCrashSIGKILL(t *testing.T) {
 	o := newGrowingOrigin(t, 3, 240, 1500)
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "db", "aggregator.db")
-	cfg := writeGrowingConfig(t, dir, o, sources, dbPath, "")
+	cfg := writeGrowingConfig(t, dir, o, sources, dbPath, "", "")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 8))
 
 	var logs strings.Builder
@@ -101,7 +101,7 @@ func TestSIGTERMDrain(t *testing.T) {
 	o := newGrowingOrigin(t, 5, 500, 200)
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "aggregator.db")
-	cfg := writeGrowingConfig(t, dir, o, 3, dbPath, "")
+	cfg := writeGrowingConfig(t, dir, o, 3, dbPath, "", "")
 	p := serve(t, cfg)
 	waitPolls(t, p, 3)
 

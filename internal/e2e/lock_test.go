@@ -17,7 +17,7 @@ func TestSecondProcess(t *testing.T) {
 	o := newGrowingOrigin(t, 1, 10, 0)
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "aggregator.db")
-	cfg := writeGrowingConfig(t, dir, o, 1, dbPath, "")
+	cfg := writeGrowingConfig(t, dir, o, 1, dbPath, "", "")
 	first := serve(t, cfg)
 
 	for _, args := range [][]string{
@@ -54,7 +54,7 @@ func TestDamagedDatabase(t *testing.T) {
 	o := newGrowingOrigin(t, 20, 20, 2000)
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.db")
-	cfg := writeGrowingConfig(t, dir, o, 2, good, "")
+	cfg := writeGrowingConfig(t, dir, o, 2, good, "", "")
 	if p := start(t, "fetch", "-config", cfg); p.wait(t, 30*time.Second) != 0 {
 		t.Fatalf("fetch failed\n%s%s", p.stdout, p.stderr)
 	}

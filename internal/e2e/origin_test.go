@@ -127,11 +127,16 @@ func (o *growingOrigin) body(src string, n int) string {
 }
 
 // writeGrowingConfig writes a feeds.yaml polling sources 1..n of o every
-// interval into one channel "all", with the database at db.
-func writeGrowingConfig(t *testing.T, dir string, o *growingOrigin, n int, db, extra string) string {
+// second into one channel "all", with the database at db;
+// storage is added to the storage mapping ("max_size: 1MiB"), extra after
+// the fetch mapping.
+func writeGrowingConfig(t *testing.T, dir string, o *growingOrigin, n int, db, storage, extra string) string {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "server: { listen: \"127.0.0.1:0\", base_url: \"http://aggregator.test\" }\nstorage: { path: %q }\n", db)
+	if storage != "" {
+		storage = ", " + storage
+	}
+	fmt.Fprintf(&b, "server: { listen: \"127.0.0.1:0\", base_url: \"http://aggregator.test\" }\nstorage: { path: %q%s }\n", db, storage)
 	fmt.Fprintf(&b, "fetch: { interval: 1s, timeout: 10s, allow_private_networks: true, contact: \"ops@example.org\", concurrency: 8 }\n%s", extra)
 	b.WriteString("sources:\n")
 	var ids []string
