@@ -2,7 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
-		"os"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
