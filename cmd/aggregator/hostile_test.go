@@ -199,11 +199,19 @@ channels:
 					Type string `xml:"type,attr"`
 					Text string `xml:",chardata"`
 				} `xml:"title"`
-				Links    []struct{ Href string `xml:"href,attr"` } `xml:"link"`
-				Summary  atomText                                  `xml:"summary"`
-				Content  atomText                                  `xml:"content"`
-				Authors  []struct{ URI string `xml:"uri"` }       `xml:"author"`
-				Source   struct{ Links []struct{ Href string `xml:"href,attr"` } `xml:"link"` } `xml:"source"`
+				Links []struct {
+					Href string `xml:"href,attr"`
+				} `xml:"link"`
+				Summary atomText `xml:"summary"`
+				Content atomText `xml:"content"`
+				Authors []struct {
+					URI string `xml:"uri"`
+				} `xml:"author"`
+				Source struct {
+					Links []struct {
+						Href string `xml:"href,attr"`
+					} `xml:"link"`
+				} `xml:"source"`
 			} `xml:"entry"`
 		}
 		if err := xml.Unmarshal(body, &doc); err != nil {
@@ -240,8 +248,12 @@ channels:
 				Link        string `xml:"link"`
 				Description string `xml:"description"`
 				Content     string `xml:"http://purl.org/rss/1.0/modules/content/ encoded"`
-				Enclosure   struct{ URL string `xml:"url,attr"` } `xml:"enclosure"`
-				Source      struct{ URL string `xml:"url,attr"` } `xml:"source"`
+				Enclosure   struct {
+					URL string `xml:"url,attr"`
+				} `xml:"enclosure"`
+				Source struct {
+					URL string `xml:"url,attr"`
+				} `xml:"source"`
 			} `xml:"channel>item"`
 		}
 		if err := xml.Unmarshal(body, &doc); err != nil {
