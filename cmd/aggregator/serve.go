@@ -69,14 +69,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stdout, "aggregator %s listening on http://%s\n", version(), ln.Addr())
 
+	ref := newRefresher()
 	poller := newPoller(cfg, db, func(r fetch.Result) {
 		logResult(log, r)
 		if r.Counts.Changed() {
-			if err := cache.Refresh(r.SourceID); err != nil {
-				log.Error("render channels", "source", r.SourceID, "err", err)
-			}
+			ref.mark(r.SourceID)
 		}
 	})
+	refreshCtx, stopRefresh := context.WithCancel(context.WithoutCancel(ctx))
+	var rwg sync.WaitGroup
+	rwg.Go(func() { ref.run(refreshCtx, cache.Refresh, log) })
 	pollCtx, stopPolling := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -100,6 +102,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	stopPolling()
 	wg.Wait()
+	stopRefresh()
+	rwg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
