@@ -157,7 +157,7 @@ type pollLine struct {
 var logField = regexp.MustCompile(`(\w+)=("(?:[^"\\]|\\.)*"|\S*)`)
 
 // polls returns the completed polls a serve log reports, in order: one
-// "msg=poll" line is written after the poll's items are committed.
+// " msg=poll " line is written after the poll's items are committed.
 func polls(log string) []pollLine {
 	var out []pollLine
 	sc := bufio.NewScanner(strings.NewReader(log))
