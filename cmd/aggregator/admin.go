@@ -38,7 +38,7 @@ func runBackup(args []string, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(cfg.Storage.Path, store.Options{})
+	db, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(cfg.Storage.Path, store.Options{})
+	db, err := openStore(cfg)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/fetch"
-	"github.com/kpolicy/aggregator/internal/store"
 )
 
 // runFetch polls every enabled source once and prints one line per source
@@ -24,7 +23,7 @@ func runFetch(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(cfg.Storage.Path, store.Options{})
+	db, err := openStore(cfg)
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/kpolicy/aggregator/internal/parse"
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/server"
-	"github.com/kpolicy/aggregator/internal/store"
 	"github.com/kpolicy/aggregator/internal/websub"
+	"golang.org/x/net/netutil"
 )
 
 // shutdownTimeout bounds the drain on SIGINT/SIGTERM: in-flight HTTP
@@ -43,7 +43,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Warn("config", "warning", w)
 	}
 
-	db, err := store.Open(cfg.Storage.Path, store.Options{})
+	db, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
@@ -80,6 +80,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// Past the cap, connections wait in the kernel's backlog: idle or slow
+	// clients cannot use up the process's file descriptors.
+	ln = netutil.LimitListener(ln, cfg.Server.Connections())
 	srv := &http.Server{
 		Handler: server.New(cache, db, server.Options{
 			Logger: log, MaxAge: cfg.Publish.MaxAge, BaseURL: cfg.Server.BaseURL, Hubs: hubs, WebSub: hub,
@@ -92,17 +95,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxHeaderBytes:    64 << 10,
 	}
 
+	ref := newRefresher()
 	l := newLive(cfg, f, db, cache, log, func(r fetch.Result) {
 		logResult(log, r)
 		site.metrics.Poll(r)
 		site.ready.Polled(r.SourceID)
 		if r.Counts.Changed() {
-			if err := cache.Refresh(r.SourceID); err != nil {
-				log.Error("render channels", "source", r.SourceID, "err", err)
-			}
+			ref.mark(r.SourceID)
 			site.indexer.Kick()
 		}
 	})
+	refreshCtx, stopRefresh := context.WithCancel(context.WithoutCancel(ctx))
+	var rwg sync.WaitGroup
+	rwg.Go(func() { ref.run(refreshCtx, cache.Refresh, log) })
 	pollCtx, stopPolling := context.WithCancel(context.WithoutCancel(ctx))
 	reload := make(chan string, 1)
 	if err := watchConfig(pollCtx, f.config, log, reload); err != nil {
@@ -131,6 +136,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	stopPolling()
 	wg.Wait()
+	stopRefresh()
+	rwg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -151,6 +158,7 @@ func newPoller(cfg config.Config, db fetch.Store, onResult func(fetch.Result)) *
 		MaxInterval: cfg.Fetch.MaxInterval,
 		HostGap:     cfg.Fetch.HostGap,
 		Adaptive:    cfg.Fetch.Adaptive,
+		HideFuture:  cfg.Fetch.FutureDates == config.FutureHide,
 	})
 }
 

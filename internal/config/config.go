@@ -55,6 +55,10 @@ type Publish struct {
 type Server struct {
 	Listen  string // host:port for net.Listen, e.g. ":8080"
 	BaseURL string // absolute http(s) URL used in published links, without trailing slash
+	// MaxConnections caps the HTTP connections open at once (readers and
+	// idle keep-alives); further connections wait to be accepted. 0 means
+	// DefaultMaxConnections.
+	MaxConnections int
 }
 
 // Storage says where the database lives.
@@ -63,6 +67,9 @@ type Storage struct {
 	// Keep is the retention of every source that does not set its own
 	// keep.items or keep.days.
 	Keep feed.Retention
+	// MaxSize caps the database file in bytes; 0 means no cap. A poll that
+	// would grow the file past it fails and is recorded on its source.
+	MaxSize int64
 }
 
 // Fetch is how the aggregator polls sources.
@@ -77,6 +84,7 @@ type Fetch struct {
 	MaxInterval          time.Duration // longest delay between two polls of a source, whatever the hints
 	HostGap              time.Duration // shortest gap between two requests to one host; 0 for none
 	Adaptive             bool          // poll sources that rarely change less often, within [interval, max_interval]
+	FutureDates          string        // FutureClamp ("" too) or FutureHide: what to do with items dated ahead of now
 }
 
 // Default returns the configuration of an empty feeds.yaml: no sources, no

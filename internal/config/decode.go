@@ -285,12 +285,14 @@ func (d *decoder) config(root ast.Node) Config {
 			d.mapping(n, path, []key{
 				{"listen", d.str(&c.Server.Listen)},
 				{"base_url", d.str(&c.Server.BaseURL)},
+				{"max_connections", d.integer(&c.Server.MaxConnections)},
 			})
 		}},
 		{"storage", func(n ast.Node, path string) {
 			d.mapping(n, path, []key{
 				{"path", d.str(&c.Storage.Path)},
 				{"keep", d.keep(&c.Storage.Keep)},
+				{"max_size", d.size(&c.Storage.MaxSize)},
 			})
 		}},
 		{"fetch", func(n ast.Node, path string) {
@@ -306,6 +308,7 @@ func (d *decoder) config(root ast.Node) Config {
 				{"max_interval", d.duration(&f.MaxInterval)},
 				{"host_gap", d.duration(&f.HostGap)},
 				{"adaptive", d.boolean(&f.Adaptive)},
+				{"future_dates", d.str(&f.FutureDates)},
 			})
 		}},
 		{"sources", func(n ast.Node, path string) {

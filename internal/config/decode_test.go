@@ -63,7 +63,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown fetch key",
 			src:  "fetch:\n  timeout: 5s\n  retries: 3\n",
-			want: []string{`feeds.yaml:3: fetch.retries: unknown key (known keys: user_agent, contact, interval, timeout, max_body, allow_private_networks, concurrency, max_interval, host_gap, adaptive)`},
+			want: []string{`feeds.yaml:3: fetch.retries: unknown key (known keys: user_agent, contact, interval, timeout, max_body, allow_private_networks, concurrency, max_interval, host_gap, adaptive, future_dates)`},
 		},
 		{
 			name: "unknown channel key in flow mapping",
@@ -112,7 +112,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "list for mapping",
 			src:  "server:\n  - listen\n",
-			want: []string{`feeds.yaml:1: server: must be a mapping with keys listen, base_url (got a list)`},
+			want: []string{`feeds.yaml:1: server: must be a mapping with keys listen, base_url, max_connections (got a list)`},
 		},
 		{
 			name: "mapping for list",

@@ -57,6 +57,7 @@ func (c Config) problems() []*Problem {
 	}
 	v.fetch(c.Fetch)
 	v.publish(c.Publish)
+	v.limits(c)
 
 	sourceIDs := map[string]int{}
 	for i, s := range c.Sources {

@@ -72,6 +72,9 @@ type PollerOptions struct {
 	// permanent redirect before its target is polled instead
 	// (DefaultRedirectConfirmations).
 	RedirectConfirmations int
+	// HideFuture leaves items dated more than FutureSlack ahead of Now out
+	// of a poll until their date has come; when false they are dated Now.
+	HideFuture bool
 }
 
 // Poller polls sources with a Client, parses with a Parser and records with
@@ -245,7 +248,13 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 	st.TTL = ttl(parsed.TTL)
 	st.LastChange = now // a new body: the feed changed
 	p.succeed(src, &st, resp, now, res)
-	counts, err := p.store.SavePoll(src.ID, parsed.Items, st)
+	items, hidden := futureDates(parsed.Items, now, p.opts.HideFuture)
+	if hidden > 0 {
+		// The same body must be parsed again once their date has come:
+		// keep no validator or hash that would let the next poll skip it.
+		st.ETag, st.LastModified, st.BodyHash = "", "", ""
+	}
+	counts, err := p.store.SavePoll(src.ID, items, st)
 	if err != nil {
 		// Nothing was stored, so the old validators and hash stay: the
 		// next poll fetches and parses the body again.

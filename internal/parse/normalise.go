@@ -271,6 +271,7 @@ func (p *Parser) normalise(e entry, base *url.URL, feedLang, sourceID string) (f
 		it.Updated = it.Published
 	}
 	it.Dated = !it.Published.IsZero()
+	capItem(&it)
 	return it, true
 }
 

@@ -188,6 +188,9 @@ func (p *Parser) items(es []entry, base *url.URL, lang, sourceID string) []feed.
 		}
 		seen[it.Key] = true
 		out = append(out, it)
+		if len(out) == MaxItemsPerFeed {
+			break
+		}
 	}
 	return out
 }

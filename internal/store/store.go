@@ -80,6 +80,9 @@ var (
 	// ErrSchema means the file was written by a newer aggregator, or by a
 	// program that is not the aggregator at all.
 	ErrSchema = errors.New("database schema not supported")
+	// ErrFull means a write would grow the file past Options.MaxSize, or
+	// the disk has no room left; nothing of that write was stored.
+	ErrFull = errors.New("database is full")
 )
 
 // Options tunes Open. The zero value is usable.
@@ -92,6 +95,9 @@ type Options struct {
 	// with other readers; every write fails. The file must exist and be
 	// initialised.
 	ReadOnly bool
+	// MaxSize caps the file in bytes: a write that would grow it further
+	// fails with ErrFull and stores nothing. 0 means no cap.
+	MaxSize int64
 }
 
 // DB is an open store. Its methods are safe for concurrent use: reads run
@@ -127,10 +133,10 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := checkHeader(path); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	b, err := openBolt(path, opts.Timeout, opts.ReadOnly)
+	b, err := openBolt(path, opts.Timeout, opts.ReadOnly, opts.MaxSize)
 	switch {
 	case errors.Is(err, bbolt.ErrTimeout):
-		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+		return nil, fmt.Errorf("open %s: %w%s", path, ErrLocked, lockHolder(path))
 	case errors.Is(err, bbolt.ErrInvalid), errors.Is(err, bbolt.ErrChecksum), errors.Is(err, bbolt.ErrVersionMismatch):
 		return nil, fmt.Errorf("open %s: %w (%v)", path, ErrCorrupt, err)
 	case err != nil:
@@ -155,14 +161,14 @@ func Open(path string, opts Options) (*DB, error) {
 // openBolt opens the file with bbolt, turning a panic or a memory fault on
 // a damaged file into ErrCorrupt. After such a panic bbolt's file handle
 // leaks; that is the price of not crashing.
-func openBolt(path string, timeout time.Duration, readOnly bool) (b *bbolt.DB, err error) {
+func openBolt(path string, timeout time.Duration, readOnly bool, maxSize int64) (b *bbolt.DB, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			b, err = nil, fmt.Errorf("%w (bbolt: %v)", ErrCorrupt, p)
 		}
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, ReadOnly: readOnly})
+	return bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, ReadOnly: readOnly, MaxSize: int(maxSize)})
 }
 
 // init checks the schema version and creates the top-level buckets.
@@ -261,7 +267,7 @@ func (db *DB) view(fn func(*bbolt.Tx) error) (err error) {
 func (db *DB) update(fn func(*bbolt.Tx) error) (err error) {
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return db.bolt.Update(fn)
+	return full(db.bolt.Update(fn))
 }
 
 // guard turns a panic inside a transaction (bbolt reading a damaged page, or
