@@ -11,7 +11,7 @@ import (
 )
 
 // runExec runs a command with the harness's stdio, and prints its wall
-// time, its peak resident set (from the kernel's rusage, so no /usr/bin/time
+// time, its CPU time (user + system), its peak resident set (from the kernel's rusage, so no /usr/bin/time
 // is needed) and its exit status. A failing command is not an error here:
 // the caller reads NAME.exit.
 func runExec(args []string) error {
@@ -37,6 +37,7 @@ func runExec(args []string) error {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss // KiB on Linux
 	}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	w := os.Stdout
 	if *out != "" {
 		f, err := os.OpenFile(*out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -46,7 +47,7 @@ func runExec(args []string) error {
 		defer f.Close()
 		w = f
 	}
-	_, err = fmt.Fprintf(w, "%s.wall_s %.4f\n%s.maxrss_kb %d\n%s.exit %d\n",
-		*name, wall.Seconds(), *name, rss, *name, cmd.ProcessState.ExitCode())
+	_, err = fmt.Fprintf(w, "%s.wall_s %.4f\n%s.cpu_s %.4f\n%s.maxrss_kb %d\n%s.exit %d\n",
+		*name, wall.Seconds(), *name, cpu.Seconds(), *name, rss, *name, cmd.ProcessState.ExitCode())
 	return err
 }

@@ -165,7 +165,8 @@ func table(m metrics) []row {
 		r.AnchorValue = m["gofeed.items_per_s"]
 		r.Ratio = r.Value / r.AnchorValue
 		r.Met = met(r.Ratio >= 0.5)
-		r.Note = fmt.Sprintf("%d items in %.1f s, %d sources failed", int(m["ingest.new"]), w, int(m["ingest.failed"]))
+		r.Note = fmt.Sprintf("%d items in %.1f s using %.2f cores, %d sources failed",
+			int(m["ingest.new"]), w, m["ingest.cpu_s"]/w, int(m["ingest.failed"]))
 	}
 	rows = append(rows, r)
 	r = row{Figure: "ingest: items lost", Value: nan, Unit: "items", Goal: "0", Met: "-"}
