@@ -12,21 +12,22 @@ import (
 
 // startPprof serves net/http/pprof's handlers at addr, which must be a
 // loopback address (profiles expose the program's internals), until ctx is
-// done. An empty addr starts nothing. It returns once the address listens.
-func startPprof(ctx context.Context, addr string) error {
+// done or stop is called. An empty addr starts nothing. It returns once the
+// address listens.
+func startPprof(ctx context.Context, addr string) (stop func(), err error) {
 	if addr == "" {
-		return nil
+		return func() {}, nil
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("pprof: %w", err)
+		return nil, fmt.Errorf("pprof: %w", err)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return errors.New("pprof: the address must be loopback (127.0.0.1:PORT, [::1]:PORT or localhost:PORT)")
+		return nil, errors.New("pprof: the address must be loopback (127.0.0.1:PORT, [::1]:PORT or localhost:PORT)")
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("pprof: %w", err)
+		return nil, fmt.Errorf("pprof: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -36,9 +37,10 @@ func startPprof(ctx context.Context, addr string) error {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
+	ctx, cancel := context.WithCancel(ctx)
 	go func() {
 		<-ctx.Done()
 		srv.Close()
 	}()
-	return nil
+	return cancel, nil
 }

@@ -11,7 +11,7 @@ import (
 func TestStartPprof(t *testing.T) {
 	t.Run("refuses a non-loopback address", func(t *testing.T) {
 		for _, addr := range []string{":6060", "0.0.0.0:6060", "192.0.2.1:6060", "example.org:6060"} {
-			if err := startPprof(t.Context(), addr); err == nil || !strings.Contains(err.Error(), "loopback") {
+			if _, err := startPprof(t.Context(), addr); err == nil || !strings.Contains(err.Error(), "loopback") {
 				t.Errorf("startPprof(%q) = %v, want a loopback error", addr, err)
 			}
 		}
@@ -23,11 +23,11 @@ func TestStartPprof(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		if err := startPprof(ctx, addr); err != nil {
+		stop, err := startPprof(context.Background(), addr)
+		if err != nil {
 			t.Fatal(err)
 		}
+		defer stop()
 		resp, err := http.Get("http://" + addr + "/debug/pprof/cmdline")
 		if err != nil {
 			t.Fatal(err)

@@ -34,9 +34,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if err := startPprof(ctx, *pprofAddr); err != nil {
+	stopPprof, err := startPprof(ctx, *pprofAddr)
+	if err != nil {
 		return err
 	}
+	defer stopPprof()
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	for _, w := range cfg.Warnings() {
 		log.Warn("config", "warning", w)
