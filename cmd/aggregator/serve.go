@@ -28,6 +28,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var f flags
 	fs := newFlagSet("serve", getenv, stderr, &f, true, true)
 	logFormat := fs.String("log-format", envOr(getenv, "AGGREGATOR_LOG_FORMAT", "text"), "log lines as text or json (env AGGREGATOR_LOG_FORMAT)")
+	pprofAddr := fs.String("pprof", getenv("AGGREGATOR_PPROF"), "serve net/http/pprof at this loopback address, e.g. 127.0.0.1:6060 (env AGGREGATOR_PPROF)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -39,6 +40,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	stopPprof, err := startPprof(ctx, *pprofAddr)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	for _, w := range cfg.Warnings() {
 		log.Warn("config", "warning", w)
 	}
