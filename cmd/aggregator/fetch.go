@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/fetch"
 )
 
 // runFetch polls every enabled source once and prints one line per source
@@ -21,30 +23,19 @@ func runFetch(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(cfg.Storage.Path, store.Options{TitleWindow: cfg.Dedupe.TitleWindow})
+	db, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
 	results := newPoller(cfg, db, nil).PollAll(ctx, cfg.Sources)
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tSTATUS\tNEW\tUPDATED\tUNCHANGED\tERROR")
-	var failed, added, updated int
+	failed, retired := printResults(stdout, results, db.State)
+	var added, updated int
 	for _, r := range results {
-		status, errText := "-", ""
-		if r.Status != 0 {
-			status = fmt.Sprint(r.Status)
-		}
-		if r.Err != nil {
-			failed++
-			errText = r.Err.Error()
-		}
 		added += r.Counts.New
 		updated += r.Counts.Updated
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", r.SourceID, status, r.Counts.New, r.Counts.Updated, r.Counts.Unchanged, errText)
 	}
-	tw.Flush()
 	merged := 0
 	for _, r := range results {
 		merged += r.Counts.Merged
@@ -52,9 +43,78 @@ func runFetch(ctx context.Context, args []string, getenv func(string) string, st
 			fmt.Fprintf(stdout, "warning: %s: %s\n", r.SourceID, r.Warning)
 		}
 	}
-	fmt.Fprintf(stdout, "%d sources polled, %d failed, %d new items, %d updated, %d merged into other sources' stories\n", len(results), failed, added, updated, merged)
+	fmt.Fprintf(stdout, "%d sources polled, %d failed, %d new items, %d updated, %d merged into other sources' stories", len(results)-retired, failed, added, updated, merged)
+	if retired > 0 {
+		fmt.Fprintf(stdout, ", %d retired (not polled)", retired)
+	}
+	fmt.Fprintln(stdout)
 	if failed > 0 {
 		return fmt.Errorf("%w: %d of %d sources failed", errReported, failed, len(results))
 	}
 	return nil
+}
+
+// printResults writes one line per result: what this poll did, then what
+// the source's saved state holds (items, consecutive errors, last success,
+// next poll, validators, URL polled), then the error or a note. It returns
+// how many polls failed and how many sources are retired and were not
+// polled.
+func printResults(w io.Writer, results []fetch.Result, state func(string) (feed.SourceState, error)) (failed, retired int) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tSTATUS\tNEW\tUPDATED\tUNCHANGED\tITEMS\tERRORS\tLAST SUCCESS\tNEXT POLL\tVALIDATORS\tURL\tERROR / NOTE")
+	for _, r := range results {
+		st, err := state(r.SourceID)
+		if err != nil {
+			st = feed.SourceState{SourceID: r.SourceID}
+		}
+		status := "-"
+		if r.Status != 0 {
+			status = fmt.Sprint(r.Status)
+		}
+		note := r.Warning
+		switch {
+		case r.Err != nil:
+			failed++
+			note = r.Err.Error()
+			if r.Warning != "" {
+				note += " (" + r.Warning + ")"
+			}
+		case r.Retired:
+			retired++
+			status = "retired"
+		case r.NotModified:
+			note = "not modified"
+		case r.Skipped:
+			note = "body unchanged, not parsed"
+		}
+		url := r.URL
+		if url == "" {
+			url = st.URL
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", r.SourceID, status,
+			r.Counts.New, r.Counts.Updated, r.Counts.Unchanged, st.Items, st.Errors,
+			shortTime(st.LastSuccess), shortTime(r.NextPoll), validators(st), url, note)
+	}
+	tw.Flush()
+	return failed, retired
+}
+
+func shortTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04Z")
+}
+
+// validators names the validators a state holds for the next conditional GET.
+func validators(st feed.SourceState) string {
+	switch {
+	case st.ETag != "" && st.LastModified != "":
+		return "ETag+Last-Modified"
+	case st.ETag != "":
+		return "ETag"
+	case st.LastModified != "":
+		return "Last-Modified"
+	}
+	return "-"
 }

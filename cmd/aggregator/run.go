@@ -32,6 +32,14 @@ Commands:
   fetch   poll every enabled source once, print one line per source, exit
   check   validate the config; exit 1 with every problem, 0 if clean
   explain ITEM  say how a stored item is identified and which sources' copies were merged into it
+  preview show what a channel would contain with a config, and what changes
+  opml    "opml export" prints the sources as OPML; "opml import FILE" prints
+          feeds.yaml entries for an OPML or CSV list of feeds
+  discover URL
+          list the feeds a web page links to
+  backup  write a consistent copy of the database to FILE
+  compact rewrite the database densely (aggregator stopped)
+  reindex rebuild the search index from the store (aggregator stopped)
 
 Run "aggregator COMMAND -help" for the flags of a command.
 `
@@ -53,6 +61,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runCheck(args, getenv, stdout, stderr)
 	case "explain":
 		err = runExplain(ctx, args, getenv, stdout, stderr)
+	case "preview":
+		err = runPreview(args, getenv, stdout, stderr)
+	case "opml":
+		err = runOPML(args, getenv, stdout, stderr)
+	case "discover":
+		err = runDiscover(ctx, args, getenv, stdout, stderr)
+	case "backup":
+		err = runBackup(args, getenv, stdout, stderr)
+	case "compact":
+		err = runCompact(args, getenv, stdout, stderr)
+	case "reindex":
+		err = runReindex(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

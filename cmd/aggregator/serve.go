@@ -16,7 +16,8 @@ import (
 	"github.com/kpolicy/aggregator/internal/parse"
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/server"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/websub"
+	"golang.org/x/net/netutil"
 )
 
 // shutdownTimeout bounds the drain on SIGINT/SIGTERM: in-flight HTTP
@@ -26,25 +27,55 @@ const shutdownTimeout = 30 * time.Second
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var f flags
 	fs := newFlagSet("serve", getenv, stderr, &f, true, true)
+	logFormat := fs.String("log-format", envOr(getenv, "AGGREGATOR_LOG_FORMAT", "text"), "log lines as text or json (env AGGREGATOR_LOG_FORMAT)")
+	pprofAddr := fs.String("pprof", getenv("AGGREGATOR_PPROF"), "serve net/http/pprof at this loopback address, e.g. 127.0.0.1:6060 (env AGGREGATOR_PPROF)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logFormat)
+	if err != nil {
 		return err
 	}
 	cfg, err := loadConfig(f)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	stopPprof, err := startPprof(ctx, *pprofAddr)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	for _, w := range cfg.Warnings() {
 		log.Warn("config", "warning", w)
 	}
 
-	db, err := store.Open(cfg.Storage.Path, store.Options{TitleWindow: cfg.Dedupe.TitleWindow})
+	db, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	site, err := newSite(cfg, db, log, getenv)
+	if err != nil {
+		return err
+	}
+	defer site.close()
 
-	cache := publish.NewCache(db, cfg.Server.BaseURL)
+	// The hub is told of every channel whose documents a poll changed.
+	var hub *websub.Hub
+	hubs := append([]string{cfg.Server.BaseURL + hubPath}, cfg.Publish.Hubs...)
+	cache := publish.NewCache(db, cfg.Server.BaseURL, publish.Options{
+		PageSize: cfg.Publish.PageSize,
+		Hubs:     hubs,
+		OnChange: func(s *publish.Snapshot) {
+			for _, topic := range topicURLs(cfg.Server.BaseURL, s.Channel.ID) {
+				if err := hub.Publish(topic); err != nil {
+					log.Error("websub publish", "topic", topic, "err", err)
+				}
+			}
+		},
+	})
+	hub = newHub(cfg, db, cache, websub.Options{Logger: log})
+	defer hub.Close()
 	if err := cache.Configure(cfg.Channels, cfg.Sources); err != nil {
 		return fmt.Errorf("render channels: %w", err)
 	}
@@ -55,35 +86,50 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// Past the cap, connections wait in the kernel's backlog: idle or slow
+	// clients cannot use up the process's file descriptors.
+	ln = netutil.LimitListener(ln, cfg.Server.Connections())
 	srv := &http.Server{
-		Handler:           server.New(cache, db, server.Options{Logger: log}),
+		Handler: server.New(cache, db, server.Options{
+			Logger: log, MaxAge: cfg.Publish.MaxAge, BaseURL: cfg.Server.BaseURL, Hubs: hubs, WebSub: hub,
+			Sources: cache, States: db, Extras: site.extras,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	fmt.Fprintf(stdout, "aggregator %s listening on http://%s\n", version(), ln.Addr())
 
-	poller := newPoller(cfg, db, func(r fetch.Result) {
+	ref := newRefresher()
+	l := newLive(cfg, f, db, cache, log, func(r fetch.Result) {
 		logResult(log, r)
+		site.metrics.Poll(r)
+		site.ready.Polled(r.SourceID)
 		if r.Counts.Changed() {
-			ids := []string{r.SourceID}
 			if r.Counts.Merged > 0 {
-				ids = nil // a merge changes the channels of the story's first origin too: refresh all
+				ref.markAll()
+			} else {
+				ref.mark(r.SourceID)
 			}
-			if err := cache.Refresh(ids...); err != nil {
-				log.Error("render channels", "source", r.SourceID, "err", err)
-			}
+			site.indexer.Kick()
 		}
 	})
+	refreshCtx, stopRefresh := context.WithCancel(context.WithoutCancel(ctx))
+	var rwg sync.WaitGroup
+	rwg.Go(func() { ref.run(refreshCtx, cache.Refresh, log) })
 	pollCtx, stopPolling := context.WithCancel(context.WithoutCancel(ctx))
+	reload := make(chan string, 1)
+	if err := watchConfig(pollCtx, f.config, log, reload); err != nil {
+		log.Warn("not watching the config file; reload with SIGHUP", "err", err)
+	}
+	forwardHangups(pollCtx, reload)
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := poller.Run(pollCtx, cfg.Sources); err != nil {
-			log.Error("poller stopped", "err", err)
-		}
-	})
+	wg.Go(func() { l.run(pollCtx, reload) })
+	wg.Go(func() { site.indexer.Run(pollCtx) })
+	wg.Go(func() { site.flushLoop(pollCtx, log) })
+	// Said once the config is watched, so a test may edit it from here on.
+	fmt.Fprintf(stdout, "aggregator %s listening on http://%s\n", version(), ln.Addr())
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -100,6 +146,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	stopPolling()
 	wg.Wait()
+	stopRefresh()
+	rwg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -107,7 +155,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // newPoller wires the fetcher to the parser and the store.
-func newPoller(cfg config.Config, db *store.DB, onResult func(fetch.Result)) *fetch.Poller {
+func newPoller(cfg config.Config, db fetch.Store, onResult func(fetch.Result)) *fetch.Poller {
 	client := fetch.NewClient(fetch.Options{
 		UserAgent:    cfg.Fetch.UserAgentString(version()),
 		Timeout:      cfg.Fetch.Timeout,
@@ -117,6 +165,10 @@ func newPoller(cfg config.Config, db *store.DB, onResult func(fetch.Result)) *fe
 	return fetch.NewPoller(client, parse.New(), db, fetch.PollerOptions{
 		Concurrency: cfg.Fetch.Concurrency,
 		OnResult:    onResult,
+		MaxInterval: cfg.Fetch.MaxInterval,
+		HostGap:     cfg.Fetch.HostGap,
+		Adaptive:    cfg.Fetch.Adaptive,
+		HideFuture:  cfg.Fetch.FutureDates == config.FutureHide,
 	})
 }
 
@@ -126,6 +178,9 @@ func logResult(log *slog.Logger, r fetch.Result) {
 		"duration", r.Duration.Round(time.Millisecond), "next", r.NextPoll.Format(time.RFC3339)}
 	if r.Counts.Merged > 0 {
 		attrs = append(attrs, "merged", r.Counts.Merged)
+	}
+	if r.Warning != "" {
+		attrs = append(attrs, "warning", r.Warning)
 	}
 	if r.Err != nil {
 		log.Warn("poll failed", append(attrs, "err", r.Err)...)

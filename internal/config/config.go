@@ -27,6 +27,10 @@ const (
 	DefaultConcurrency  = 8
 	DefaultChannelLimit = 50
 	DefaultTitleWindow  = 48 * time.Hour
+	DefaultMaxInterval  = 24 * time.Hour
+	DefaultHostGap      = time.Second
+	DefaultMaxAge       = 5 * time.Minute
+	DefaultPageSize     = 50
 )
 
 // Config is the whole of feeds.yaml. After Parse succeeds every source has a
@@ -39,17 +43,35 @@ type Config struct {
 	Dedupe   Dedupe
 	Sources  []feed.Source
 	Channels []feed.Channel
+	Publish  Publish
+}
+
+// Publish is how the channels are served to feed readers.
+type Publish struct {
+	MaxAge   time.Duration // Cache-Control max-age of subscription documents
+	PageSize int           // items of a full archive page (RFC 5005)
+	Hubs     []string      // external WebSub hubs, advertised and pinged on change
 }
 
 // Server is where the aggregator listens and the public URL it is reached at.
 type Server struct {
 	Listen  string // host:port for net.Listen, e.g. ":8080"
 	BaseURL string // absolute http(s) URL used in published links, without trailing slash
+	// MaxConnections caps the HTTP connections open at once (readers and
+	// idle keep-alives); further connections wait to be accepted. 0 means
+	// DefaultMaxConnections.
+	MaxConnections int
 }
 
 // Storage says where the database lives.
 type Storage struct {
 	Path string // bbolt file; its directory is created by the store
+	// Keep is the retention of every source that does not set its own
+	// keep.items or keep.days.
+	Keep feed.Retention
+	// MaxSize caps the database file in bytes; 0 means no cap. A poll that
+	// would grow the file past it fails and is recorded on its source.
+	MaxSize int64
 }
 
 // Fetch is how the aggregator polls sources.
@@ -61,6 +83,10 @@ type Fetch struct {
 	MaxBody              int64         // bytes read from a response at most
 	AllowPrivateNetworks bool          // let source URLs resolve to loopback/private addresses
 	Concurrency          int           // polls in flight at once
+	MaxInterval          time.Duration // longest delay between two polls of a source, whatever the hints
+	HostGap              time.Duration // shortest gap between two requests to one host; 0 for none
+	Adaptive             bool          // poll sources that rarely change less often, within [interval, max_interval]
+	FutureDates          string        // FutureClamp ("" too) or FutureHide: what to do with items dated ahead of now
 }
 
 // Dedupe is how the copies of one story carried by several sources are
@@ -77,14 +103,17 @@ type Dedupe struct {
 func Default() Config {
 	return Config{
 		Server:  Server{Listen: DefaultListen, BaseURL: DefaultBaseURL},
-		Storage: Storage{Path: DefaultStoragePath},
+		Storage: Storage{Path: DefaultStoragePath, Keep: feed.Retention{Items: DefaultKeepItems, Days: DefaultKeepDays}},
 		Fetch: Fetch{
 			Interval:    DefaultInterval,
 			Timeout:     DefaultTimeout,
 			MaxBody:     DefaultMaxBody,
 			Concurrency: DefaultConcurrency,
+			MaxInterval: DefaultMaxInterval,
+			HostGap:     DefaultHostGap,
 		},
-		Dedupe: Dedupe{TitleWindow: DefaultTitleWindow},
+		Dedupe:  Dedupe{TitleWindow: DefaultTitleWindow},
+		Publish: Publish{MaxAge: DefaultMaxAge, PageSize: DefaultPageSize},
 	}
 }
 

@@ -16,8 +16,10 @@ func TestDefault(t *testing.T) {
 	c := Default()
 	want := Config{
 		Server:  Server{Listen: ":8080", BaseURL: "http://localhost:8080"},
-		Storage: Storage{Path: "data/aggregator.db"},
-		Fetch:   Fetch{Interval: time.Hour, Timeout: 20 * time.Second, MaxBody: 10 << 20, Concurrency: 8},
+		Storage: Storage{Path: "data/aggregator.db", Keep: feed.Retention{Items: 1000}},
+		Fetch: Fetch{Interval: time.Hour, Timeout: 20 * time.Second, MaxBody: 10 << 20, Concurrency: 8,
+			MaxInterval: 24 * time.Hour, HostGap: time.Second},
+		Publish: Publish{MaxAge: 5 * time.Minute, PageSize: 50},
 		Dedupe:  Dedupe{TitleWindow: 48 * time.Hour},
 	}
 	if got, want := fmt.Sprintf("%+v", c), fmt.Sprintf("%+v", want); got != want {

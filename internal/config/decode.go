@@ -71,6 +71,7 @@ func Parse(r io.Reader, filename string) (Config, error) {
 		}
 	}
 	c.Server.BaseURL = trimSlash(c.Server.BaseURL)
+	d.inheritKeep(&c)
 
 	for _, p := range c.problems() {
 		if d.suppressed(p.Path) {
@@ -284,11 +285,14 @@ func (d *decoder) config(root ast.Node) Config {
 			d.mapping(n, path, []key{
 				{"listen", d.str(&c.Server.Listen)},
 				{"base_url", d.str(&c.Server.BaseURL)},
+				{"max_connections", d.integer(&c.Server.MaxConnections)},
 			})
 		}},
 		{"storage", func(n ast.Node, path string) {
 			d.mapping(n, path, []key{
 				{"path", d.str(&c.Storage.Path)},
+				{"keep", d.keep(&c.Storage.Keep)},
+				{"max_size", d.size(&c.Storage.MaxSize)},
 			})
 		}},
 		{"fetch", func(n ast.Node, path string) {
@@ -301,6 +305,10 @@ func (d *decoder) config(root ast.Node) Config {
 				{"max_body", d.size(&f.MaxBody)},
 				{"allow_private_networks", d.boolean(&f.AllowPrivateNetworks)},
 				{"concurrency", d.integer(&f.Concurrency)},
+				{"max_interval", d.duration(&f.MaxInterval)},
+				{"host_gap", d.duration(&f.HostGap)},
+				{"adaptive", d.boolean(&f.Adaptive)},
+				{"future_dates", d.str(&f.FutureDates)},
 			})
 		}},
 		{"sources", func(n ast.Node, path string) {
@@ -318,34 +326,41 @@ func (d *decoder) config(root ast.Node) Config {
 				{"title_window", d.duration(&c.Dedupe.TitleWindow)},
 			})
 		}},
+		{"publish", func(n ast.Node, path string) {
+			p := &c.Publish
+			d.mapping(n, path, []key{
+				{"max_age", d.duration(&p.MaxAge)},
+				{"page_size", d.integer(&p.PageSize)},
+				{"hubs", d.strs(&p.Hubs)},
+			})
+		}},
 	})
 	return c
 }
 
 func (d *decoder) source(n ast.Node, path string) feed.Source {
 	var s feed.Source
-	d.mapping(n, path, []key{
+	d.mapping(n, path, append([]key{
 		{"id", d.str(&s.ID)},
 		{"url", d.str(&s.URL)},
 		{"title", d.str(&s.Title)},
 		{"tags", d.strs(&s.Tags)},
 		{"interval", d.duration(&s.Interval)},
 		{"disabled", d.boolean(&s.Disabled)},
-		{"identity", d.str(&s.Identity)},
-	})
+	}, append(d.sourceKeys(&s), key{"identity", d.str(&s.Identity)})...))
 	return s
 }
 
 func (d *decoder) channel(n ast.Node, path string) feed.Channel {
 	ch := feed.Channel{Limit: DefaultChannelLimit}
-	d.mapping(n, path, []key{
+	d.mapping(n, path, append([]key{
 		{"id", d.str(&ch.ID)},
 		{"title", d.str(&ch.Title)},
 		{"description", d.str(&ch.Description)},
 		{"sources", d.strs(&ch.Sources)},
 		{"tags", d.strs(&ch.Tags)},
 		{"limit", d.integer(&ch.Limit)},
-	})
+	}, d.channelKeys(&ch)...))
 	return ch
 }
 

@@ -49,7 +49,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown root key without near match",
 			src:  "version: 2\n",
-			want: []string{`feeds.yaml:1: version: unknown key (known keys: server, storage, fetch, sources, channels, dedupe)`},
+			want: []string{`feeds.yaml:1: version: unknown key (known keys: server, storage, fetch, sources, channels, dedupe, publish)`},
 		},
 		{
 			name: "unknown source key",
@@ -63,7 +63,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown fetch key",
 			src:  "fetch:\n  timeout: 5s\n  retries: 3\n",
-			want: []string{`feeds.yaml:3: fetch.retries: unknown key (known keys: user_agent, contact, interval, timeout, max_body, allow_private_networks, concurrency)`},
+			want: []string{`feeds.yaml:3: fetch.retries: unknown key (known keys: user_agent, contact, interval, timeout, max_body, allow_private_networks, concurrency, max_interval, host_gap, adaptive, future_dates)`},
 		},
 		{
 			name: "unknown channel key in flow mapping",
@@ -112,7 +112,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "list for mapping",
 			src:  "server:\n  - listen\n",
-			want: []string{`feeds.yaml:1: server: must be a mapping with keys listen, base_url (got a list)`},
+			want: []string{`feeds.yaml:1: server: must be a mapping with keys listen, base_url, max_connections (got a list)`},
 		},
 		{
 			name: "mapping for list",
@@ -122,12 +122,12 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "string for source",
 			src:  "sources:\n  - kei\n",
-			want: []string{`feeds.yaml:2: sources[0]: must be a mapping with keys id, url, title, tags, interval, disabled, identity (got "kei")`},
+			want: []string{`feeds.yaml:2: sources[0]: must be a mapping with keys id, url, title, tags, interval, disabled, include, exclude, languages, max_age, hide, limit, keep, identity (got "kei")`},
 		},
 		{
 			name: "root is a list",
 			src:  "- a\n- b\n",
-			want: []string{`feeds.yaml:1: must be a mapping with keys server, storage, fetch, sources, channels, dedupe (got a list)`},
+			want: []string{`feeds.yaml:1: must be a mapping with keys server, storage, fetch, sources, channels, dedupe, publish (got a list)`},
 		},
 		{
 			name: "duplicate sources key",
@@ -546,7 +546,8 @@ channels:
 		t.Errorf("storage.path=%q, want %q", got, want)
 	}
 	wantFetch := Fetch{UserAgent: "KPolicyBot/1.0", Contact: "mailto:web@example.org", Interval: 2 * time.Hour,
-		Timeout: 45 * time.Second, MaxBody: 512000, AllowPrivateNetworks: true, Concurrency: 3}
+		Timeout: 45 * time.Second, MaxBody: 512000, AllowPrivateNetworks: true, Concurrency: 3,
+		MaxInterval: DefaultMaxInterval, HostGap: DefaultHostGap}
 	if got := c.Fetch; got != wantFetch {
 		t.Errorf("fetch=%+v, want %+v", got, wantFetch)
 	}

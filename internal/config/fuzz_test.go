@@ -31,6 +31,9 @@ func FuzzParse(f *testing.F) {
 		"fetch: {max_body: 99999999999999999999999}\n", "fetch: {concurrency: 0x7fffffffffffffffff}\n",
 		"channels: [{id: x, title: |\n  a\n  b\n}]\n", "\xef\xbb\xbf\xff\n", "a: 'b\n", "a: \"\\u\"\n",
 		"%YAML 1.2\n---\nsources: []\n", "<<: {server: {}}\n",
+		"server: {max_connections: -1}\n", "server: {max_connections: 99999999999999999999}\n",
+		"storage: {max_size: 1KB}\n", "storage: {max_size: \"1 GiB\"}\n", "storage: {max_size: -5}\n",
+		"fetch: {future_dates: hide}\n", "fetch: {future_dates: [clamp]}\n", "fetch: {future_dates: ~}\n",
 	} {
 		f.Add(s)
 	}

@@ -26,6 +26,9 @@ const (
 	// maxTitleWindow bounds dedupe.title_window: a story retold a month
 	// later is news again.
 	maxTitleWindow = 30 * 24 * time.Hour
+	// maxHostGap bounds fetch.host_gap: a longer gap would starve a host
+	// with many sources.
+	maxHostGap = 10 * time.Minute
 )
 
 // idPattern is what source ids, channel ids and tags look like: they appear
@@ -60,6 +63,8 @@ func (c Config) problems() []*Problem {
 	if w := c.Dedupe.TitleWindow; w < 0 || w > maxTitleWindow {
 		v.add("dedupe.title_window", "must be between 0s (off) and %s (got %s)", formatDuration(maxTitleWindow), formatDuration(w))
 	}
+	v.publish(c.Publish)
+	v.limits(c)
 
 	sourceIDs := map[string]int{}
 	for i, s := range c.Sources {
@@ -107,6 +112,7 @@ func (c Config) problems() []*Problem {
 			v.add(p+".limit", "must be between 1 and %d (got %d)", maxLimit, ch.Limit)
 		}
 	}
+	v.curation(c)
 	return v.probs
 }
 
@@ -163,6 +169,13 @@ func (v *validator) fetch(f Fetch) {
 	if f.Concurrency < 1 || f.Concurrency > maxConcurrency {
 		v.add("fetch.concurrency", "must be between 1 and %d (got %d)", maxConcurrency, f.Concurrency)
 	}
+	if f.MaxInterval < f.Interval || f.MaxInterval < minInterval {
+		v.add("fetch.max_interval", "must be at least fetch.interval (%s) and %s (got %s)",
+			formatDuration(f.Interval), formatDuration(minInterval), formatDuration(f.MaxInterval))
+	}
+	if f.HostGap < 0 || f.HostGap > maxHostGap {
+		v.add("fetch.host_gap", "must be between 0s and %s (got %s)", formatDuration(maxHostGap), formatDuration(f.HostGap))
+	}
 }
 
 // id checks a source or channel id: required, well-formed, unique within
@@ -186,6 +199,25 @@ func (v *validator) id(path, id, list string, seen map[string]int, i int) {
 
 // httpURL checks that s is an absolute http or https URL with a host, and
 // reports whether it is.
+// Bounds of the publish section.
+const (
+	maxMaxAge   = 24 * time.Hour
+	minPageSize = 10
+	maxPageSize = 1000
+)
+
+func (v *validator) publish(p Publish) {
+	if p.MaxAge < time.Second || p.MaxAge > maxMaxAge {
+		v.add("publish.max_age", "must be between 1s and %s (got %s)", formatDuration(maxMaxAge), formatDuration(p.MaxAge))
+	}
+	if p.PageSize < minPageSize || p.PageSize > maxPageSize {
+		v.add("publish.page_size", "must be between %d and %d (got %d)", minPageSize, maxPageSize, p.PageSize)
+	}
+	for i, h := range p.Hubs {
+		v.httpURL(fmt.Sprintf("publish.hubs[%d]", i), h)
+	}
+}
+
 func (v *validator) httpURL(path, s string) bool {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||

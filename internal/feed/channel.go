@@ -8,6 +8,12 @@ type Channel struct {
 	Sources     []string // source ids, selected explicitly
 	Tags        []string // sources carrying any of these tags are selected too
 	Limit       int      // newest items shown; never zero after config validation
+
+	// Curation filters the channel's items, after each source's own.
+	Curation Curation
+	// Pin lists items (by link or upstream id) shown at the top of the
+	// channel, in this order, however old they are.
+	Pin []string
 }
 
 // Selects reports whether src belongs to the channel, by id or by tag.

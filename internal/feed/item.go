@@ -40,6 +40,18 @@ type Item struct {
 	// order they were found; the item's own SourceID is the first origin.
 	// Empty when only one source carried it.
 	Origins []Origin
+
+	// Seq is the item's place in the order items were first stored, over
+	// all sources: assigned by the store on first insert from one
+	// increasing counter, never reused and never changed afterwards.
+	// Zero for an item not stored yet.
+	Seq uint64
+
+	// Rev is the item's place in the store's global write order: the store
+	// assigns the next number whenever it writes the item (new or changed),
+	// so everything written after a known Rev (the search index keeps the
+	// last one it saw) can be found again. 0 until stored.
+	Rev uint64
 }
 
 // Origin is another source's copy of a story merged into an item.

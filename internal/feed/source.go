@@ -11,6 +11,14 @@ type Source struct {
 	Interval time.Duration // how often to poll; never zero after config validation
 	Disabled bool          // listed but not polled
 	Identity string        // how its items are told apart: IdentityAuto ("" too), IdentityGUID, IdentityLink or IdentityContent
+
+	// Curation filters this source's items in every channel that shows it.
+	Curation Curation
+	// Limit is how many of this source's newest items a channel shows at
+	// most; 0 means no limit of its own.
+	Limit int
+	// Keep bounds what the store keeps of this source; see Retention.
+	Keep Retention
 }
 
 // HasTag reports whether s carries tag.
@@ -40,12 +48,42 @@ type SourceState struct {
 	Title        string    // the feed's own title, as last parsed
 	Link         string    // the feed's own home page link, as last parsed
 	Items        int       // items stored for this source
-	// Warning is advice about the source's feed from the last successful
-	// poll (a GUID given to several different items); empty when none.
+
+	// ConfiguredURL is the source's URL in feeds.yaml when this state was
+	// written. When the configuration names another URL the poller starts
+	// afresh: it un-retires the source and forgets an adopted redirect.
+	ConfiguredURL string
+	// AdoptedURL, when set, is polled instead of the configured URL: the
+	// target of a permanent redirect (301/308) seen on several consecutive
+	// polls. The configured URL stays in feeds.yaml.
+	AdoptedURL string
+	// RedirectTarget is a permanent redirect target seen on RedirectCount
+	// consecutive polls and not yet adopted; empty when there is none.
+	RedirectTarget string
+	RedirectCount  int
+	// Retired is set when the origin answered 410 Gone: the source is kept
+	// (its items stay published) but no longer polled.
+	Retired bool
+	// TTL is the feed's own <ttl> as last parsed, so a 304 still honours it.
+	TTL time.Duration
+	// LastChange is when a poll last found new or updated items (or first
+	// succeeded); adaptive scheduling polls rarely-changing sources less.
+	LastChange time.Time
+	// Warning is a non-fatal note about the last poll ("redirected
+	// permanently to …", "asked to wait until …"); empty when none.
 	Warning string
 	// Identity is the identity policy the last poll's items were keyed
 	// by (Source.Identity); the store trusts links only under auto and link.
 	Identity string
+}
+
+// PollURL is the URL the poller requests for a source configured at
+// configured: the adopted redirect target when there is one.
+func (s SourceState) PollURL(configured string) string {
+	if s.AdoptedURL != "" && (s.ConfiguredURL == "" || s.ConfiguredURL == configured) {
+		return s.AdoptedURL
+	}
+	return configured
 }
 
 // Polled reports whether the source was ever attempted.

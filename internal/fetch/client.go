@@ -92,6 +92,7 @@ func NewClient(o Options) *Client {
 func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
 
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	recordHop(req, via)
 	if len(via) > c.opts.MaxRedirects {
 		return fmt.Errorf("%w (more than %d)", ErrTooManyRedirects, c.opts.MaxRedirects)
 	}
@@ -114,6 +115,8 @@ type Response struct {
 	// Headers verbatim.
 	ContentType, ETag, LastModified string
 	Header                          http.Header
+	// Redirects are the redirects followed, in order; nil when none.
+	Redirects []Hop
 }
 
 // Get performs a conditional GET of r.URL with the client's User-Agent and
@@ -138,6 +141,7 @@ func (c *Client) Get(ctx context.Context, r Request) (*Response, error) {
 func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 	ctx, cancel := context.WithTimeout(parent, c.opts.Timeout)
 	defer cancel()
+	ctx, hops := withHops(ctx)
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL, nil)
 	if err != nil {
@@ -160,11 +164,13 @@ func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 		var out *Response
 		if hresp != nil { // CheckRedirect refused: the last redirect, body closed
 			out = newResponse(hresp)
+			out.Redirects = *hops
 		}
-		return out, explain(parent, ctx, err)
+		return out, explain(parent, ctx, err, c.opts.Timeout)
 	}
 	defer hresp.Body.Close()
 	out := newResponse(hresp)
+	out.Redirects = *hops
 
 	switch code := hresp.StatusCode; {
 	case code == http.StatusNotModified:
@@ -183,7 +189,7 @@ func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 	// limit counts decompressed bytes and a gzip bomb stops at MaxBody+1.
 	body, err := io.ReadAll(io.LimitReader(hresp.Body, c.opts.MaxBody+1))
 	if err != nil {
-		return out, fmt.Errorf("read body: %w", explain(parent, ctx, err))
+		return out, fmt.Errorf("read body: %w", explain(parent, ctx, err, c.opts.Timeout))
 	}
 	if int64(len(body)) > c.opts.MaxBody {
 		return out, fmt.Errorf("%w: body exceeds %d bytes", ErrTooLarge, c.opts.MaxBody)
@@ -193,19 +199,23 @@ func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 }
 
 // explain strips the url.Error the http package adds (our prefix already names
-// the URL) and makes every kind of timeout match context.DeadlineExceeded.
-// A cancelled parent is reported as it is.
-func explain(parent, ctx context.Context, err error) error {
+// the URL) and makes every kind of timeout match context.DeadlineExceeded and
+// say "timed out after" the client's timeout, which is what an operator
+// reading the recorded error needs. A cancelled parent is reported as it is.
+func explain(parent, ctx context.Context, err error, timeout time.Duration) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	if parent.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+	if parent.Err() != nil {
 		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("timed out after %v: %w", timeout, err)
 	}
 	var ne net.Error
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return fmt.Errorf("timed out: %w (%w)", context.DeadlineExceeded, err)
+		return fmt.Errorf("timed out after %v: %w (%w)", timeout, context.DeadlineExceeded, err)
 	}
 	return err
 }

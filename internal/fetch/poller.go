@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -50,10 +51,14 @@ type Result struct {
 	NotModified bool
 	Skipped     bool // 2xx with a body identical to the last one: not parsed
 	Counts      feed.PollCounts
-	Warning     string // advice about the feed from this poll's parse (feed.Parsed.Warning)
 	Err         error
 	Duration    time.Duration
 	NextPoll    time.Time
+	// Retired is set when the source answered 410 Gone (this poll or an
+	// earlier one): it is no longer polled, and NextPoll is zero.
+	Retired bool
+	// Warning is a non-fatal note, as recorded on the source's state.
+	Warning string
 }
 
 // PollerOptions configures a Poller. Zero fields take defaults.
@@ -64,6 +69,19 @@ type PollerOptions struct {
 	// it may be called concurrently and must be safe for that. May be nil.
 	OnResult    func(Result)
 	MaxInterval time.Duration // cap for any delay (DefaultMaxInterval)
+	// HostGap is the shortest time between the starts of two requests to
+	// one host; 0 means no gap beyond one request at a time.
+	HostGap time.Duration
+	// Adaptive polls sources whose feed rarely changes less often: a
+	// quarter of the time since it last changed, within [interval, MaxInterval].
+	Adaptive bool
+	// RedirectConfirmations is how many consecutive polls must see the same
+	// permanent redirect before its target is polled instead
+	// (DefaultRedirectConfirmations).
+	RedirectConfirmations int
+	// HideFuture leaves items dated more than FutureSlack ahead of Now out
+	// of a poll until their date has come; when false they are dated Now.
+	HideFuture bool
 }
 
 // Poller polls sources with a Client, parses with a Parser and records with
@@ -88,8 +106,11 @@ func NewPoller(c *Client, p Parser, s Store, o PollerOptions) *Poller {
 	if o.MaxInterval <= 0 {
 		o.MaxInterval = DefaultMaxInterval
 	}
+	if o.RedirectConfirmations <= 0 {
+		o.RedirectConfirmations = DefaultRedirectConfirmations
+	}
 	return &Poller{client: c, parser: p, store: s, opts: o, sched: newSchedule(o.MaxInterval),
-		gate: newGate(o.Concurrency)}
+		gate: newPacedGate(o.Concurrency, o.HostGap)}
 }
 
 // Poll polls src once, whether or not it is disabled, and records the
@@ -97,11 +118,17 @@ func NewPoller(c *Client, p Parser, s Store, o PollerOptions) *Poller {
 // verbatim, or, when the body is byte-identical to the last one, only the
 // state is refreshed and Result.Skipped is set. A 304 refreshes the state and
 // keeps the items. Anything else, including a parse error, is a failure
-// recorded with LastError, Errors+1 and a backed-off NextPoll. Success resets
-// Errors.
+// recorded with LastError, Errors+1 and a backed-off NextPoll (later still
+// when a 429 or 503 sent Retry-After). Success resets Errors.
+//
+// The URL requested is the configured one, or the target of a permanent
+// redirect once RedirectConfirmations consecutive polls have seen it. A 410
+// Gone retires the source: later Polls make no request and return
+// Result.Retired, until the configured URL changes.
 //
 // Poll first waits its turn: across all callers the Poller never has more
-// than Concurrency polls in flight, nor two on one host.
+// than Concurrency polls in flight, nor two on one host, and spaces requests
+// to one host by HostGap.
 //
 // Two outcomes are not recorded on the source: a state that cannot be read
 // (the store is at fault) and ctx ending while Poll waits its turn or
@@ -119,7 +146,20 @@ func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
 		}
 	}()
 
-	leave, err := p.gate.enter(ctx, hostKey(src.URL))
+	prev, err := p.state(src)
+	if err != nil {
+		res.Err = fmt.Errorf("poll %s: load state: %w", src.ID, err)
+		res.NextPoll = p.sched.afterFailure(p.opts.Now(), src.Interval, 1)
+		return res
+	}
+	if prev.Retired {
+		res.Retired, res.Status, res.Warning = true, prev.LastStatus, prev.Warning
+		return res
+	}
+	target := prev.PollURL(src.URL)
+	res.URL = target
+
+	leave, err := p.gate.enter(ctx, hostKey(target))
 	if err != nil {
 		res.Err = fmt.Errorf("poll %s: %w", src.ID, err)
 		res.NextPoll = p.sched.afterFailure(p.opts.Now(), src.Interval, 1)
@@ -128,27 +168,43 @@ func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
 	defer leave()
 
 	start := p.opts.Now()
-	p.poll(ctx, src, &res)
+	p.poll(ctx, src, prev, target, &res)
 	res.Duration = p.opts.Now().Sub(start)
 	return res
 }
 
-func (p *Poller) poll(ctx context.Context, src feed.Source, res *Result) {
+// state loads src's state for a poll: a fresh one when src was never polled,
+// and one started afresh (not retired, no adopted redirect, no validators)
+// when src's configured URL is not the one the state was written for.
+func (p *Poller) state(src feed.Source) (feed.SourceState, error) {
 	prev, err := p.store.State(src.ID)
 	switch {
 	case feed.ErrorCode(err) == feed.ENOTFOUND:
-		prev = feed.SourceState{SourceID: src.ID}
+		prev = feed.SourceState{}
 	case err != nil:
-		res.Err = fmt.Errorf("poll %s: load state: %w", src.ID, err)
-		res.NextPoll = p.sched.afterFailure(p.opts.Now(), src.Interval, 1)
-		return
+		return prev, err
 	}
 	prev.SourceID = src.ID
+	if prev.ConfiguredURL != "" && prev.ConfiguredURL != src.URL {
+		prev.Retired, prev.AdoptedURL = false, ""
+		prev.RedirectTarget, prev.RedirectCount = "", 0
+		prev.ETag, prev.LastModified, prev.BodyHash = "", "", ""
+		prev.Errors, prev.Warning = 0, ""
+	}
+	prev.ConfiguredURL = src.URL
+	return prev, nil
+}
 
-	resp, err := p.get(ctx, Request{URL: src.URL, ETag: prev.ETag, LastModified: prev.LastModified})
+func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceState, target string, res *Result) {
+	resp, err := p.get(ctx, Request{URL: target, ETag: prev.ETag, LastModified: prev.LastModified})
 	now := p.opts.Now()
 	if resp != nil {
 		res.Status, res.URL = resp.Status, resp.URL
+		if resp.Status == http.StatusTooManyRequests {
+			p.gate.refused(hostKey(target), src.ID, retryAfter(resp.Header, time.Now()))
+		} else {
+			p.gate.answered(hostKey(target), src.ID)
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -156,7 +212,7 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, res *Result) {
 			res.NextPoll = p.sched.afterFailure(now, src.Interval, 1)
 			return
 		}
-		p.fail(src, prev, resp, err, now, res)
+		p.fail(src, prev, target, resp, err, now, res)
 		return
 	}
 
@@ -169,10 +225,10 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, res *Result) {
 		if resp.LastModified != "" {
 			st.LastModified = resp.LastModified
 		}
-		p.succeed(src, &st, resp, 0, now, res)
+		p.succeed(src, &st, resp, now, res)
 		res.NotModified = true
 		if err := p.store.SaveState(st); err != nil {
-			p.fail(src, prev, resp, fmt.Errorf("save state: %w", err), now, res)
+			p.fail(src, prev, target, resp, fmt.Errorf("save state: %w", err), now, res)
 		}
 		return
 	}
@@ -181,29 +237,43 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, res *Result) {
 	hash := hex.EncodeToString(sum[:])
 	if prev.BodyHash != "" && hash == prev.BodyHash {
 		st.ETag, st.LastModified = resp.ETag, resp.LastModified
-		p.succeed(src, &st, resp, 0, now, res)
+		p.succeed(src, &st, resp, now, res)
 		res.Skipped = true
 		if err := p.store.SaveState(st); err != nil {
-			p.fail(src, prev, resp, fmt.Errorf("save state: %w", err), now, res)
+			p.fail(src, prev, target, resp, fmt.Errorf("save state: %w", err), now, res)
 		}
 		return
 	}
 
 	parsed, err := p.parse(resp, src)
 	if err != nil {
-		p.fail(src, prev, resp, err, now, res)
+		p.fail(src, prev, target, resp, err, now, res)
 		return
 	}
 	st.ETag, st.LastModified, st.BodyHash = resp.ETag, resp.LastModified, hash
 	st.Title, st.Link = parsed.Title, parsed.Link
-	st.Warning, st.Identity = parsed.Warning, src.Identity
-	res.Warning = parsed.Warning
-	p.succeed(src, &st, resp, ttl(parsed.TTL), now, res)
-	counts, err := p.store.SavePoll(src.ID, parsed.Items, st)
+	st.TTL = ttl(parsed.TTL)
+	st.LastChange = now // a new body: the feed changed
+	st.Identity = src.Identity
+	p.succeed(src, &st, resp, now, res)
+	if parsed.Warning != "" { // advice about the feed itself, after succeed's notes
+		if st.Warning != "" {
+			st.Warning += "; "
+		}
+		st.Warning += parsed.Warning
+		res.Warning = st.Warning
+	}
+	items, hidden := futureDates(parsed.Items, now, p.opts.HideFuture)
+	if hidden > 0 {
+		// The same body must be parsed again once their date has come:
+		// keep no validator or hash that would let the next poll skip it.
+		st.ETag, st.LastModified, st.BodyHash = "", "", ""
+	}
+	counts, err := p.store.SavePoll(src.ID, items, st)
 	if err != nil {
 		// Nothing was stored, so the old validators and hash stay: the
 		// next poll fetches and parses the body again.
-		p.fail(src, prev, resp, fmt.Errorf("save poll: %w", err), now, res)
+		p.fail(src, prev, target, resp, fmt.Errorf("save poll: %w", err), now, res)
 		return
 	}
 	res.Counts = counts
@@ -245,28 +315,46 @@ func (p *Poller) parse(resp *Response, src feed.Source) (parsed feed.Parsed, err
 }
 
 // succeed marks st as successfully polled at now.
-func (p *Poller) succeed(src feed.Source, st *feed.SourceState, resp *Response, ttl time.Duration, now time.Time, res *Result) {
+func (p *Poller) succeed(src feed.Source, st *feed.SourceState, resp *Response, now time.Time, res *Result) {
 	st.URL = resp.URL
 	st.LastStatus = resp.Status
 	st.LastPoll, st.LastSuccess = now, now
-	st.LastError, st.Errors = "", 0
-	st.NextPoll = p.sched.afterSuccess(now, src.Interval, ttl, resp.Header)
-	res.NextPoll = st.NextPoll
+	st.LastError, st.Errors, st.Warning = "", 0, ""
+	if st.LastChange.IsZero() {
+		st.LastChange = now
+	}
+	p.noteRedirect(st, resp)
+	interval := src.Interval
+	if p.opts.Adaptive {
+		interval = p.sched.adaptive(interval, st.LastChange, now)
+	}
+	st.NextPoll = p.sched.afterSuccess(now, interval, st.TTL, resp.Header)
+	res.NextPoll, res.Warning = st.NextPoll, st.Warning
 }
 
 // fail records err on the source's previous state and saves it; a failure
-// to save is joined to err.
-func (p *Poller) fail(src feed.Source, st feed.SourceState, resp *Response, err error, now time.Time, res *Result) {
+// to save is joined to err. A 410 Gone retires the source.
+func (p *Poller) fail(src feed.Source, st feed.SourceState, target string, resp *Response, err error, now time.Time, res *Result) {
 	st.LastStatus = 0
-	st.URL = src.URL
+	st.URL = target
+	var header http.Header
 	if resp != nil {
-		st.LastStatus, st.URL = resp.Status, resp.URL
+		st.LastStatus, st.URL, header = resp.Status, resp.URL, resp.Header
 	}
 	st.LastPoll = now
 	st.LastError = truncate(err.Error(), maxLastError)
 	st.Errors++
-	st.NextPoll = p.sched.afterFailure(now, src.Interval, st.Errors)
-	res.NextPoll = st.NextPoll
+	st.Warning = ""
+	st.NextPoll = p.sched.afterRefusal(now, src.Interval, st.Errors, st.LastStatus, header)
+	if wait := retryAfter(header, now); wait > 0 && (st.LastStatus == http.StatusTooManyRequests || st.LastStatus == http.StatusServiceUnavailable) {
+		st.Warning = "asked to wait (Retry-After) until " + now.Add(wait).UTC().Format(time.RFC3339)
+	}
+	if st.LastStatus == http.StatusGone {
+		st.Retired, st.NextPoll = true, time.Time{}
+		st.Warning = "retired: the origin answered 410 Gone; change the source's url in feeds.yaml to poll it again"
+		res.Retired = true
+	}
+	res.NextPoll, res.Warning = st.NextPoll, st.Warning
 	res.Err = fmt.Errorf("poll %s: %w", src.ID, err)
 	if serr := p.store.SaveState(st); serr != nil {
 		res.Err = errors.Join(res.Err, fmt.Errorf("poll %s: record failure: %w", src.ID, serr))
@@ -274,7 +362,8 @@ func (p *Poller) fail(src feed.Source, st feed.SourceState, resp *Response, err 
 }
 
 // PollAll polls every enabled source once and returns their results in the
-// order of sources (disabled sources have none). Sources on one host are
+// order of sources (disabled sources have none; a retired one has a result
+// with Retired set and no request behind it). Sources on one host are
 // polled one after another; different hosts proceed in parallel, at most
 // Concurrency at a time. A failing source does not stop the others.
 func (p *Poller) PollAll(ctx context.Context, sources []feed.Source) []Result {
@@ -335,7 +424,8 @@ func hostKey(u string) string {
 	return strings.ToLower(pu.Hostname())
 }
 
-// Run polls sources until ctx is done. Enabled sources never polled before
+// Run polls sources until ctx is done. Retired sources are left alone.
+// Enabled sources never polled before
 // go first, immediately, in source order; then each source is polled when the
 // NextPoll recorded for it comes due (earliest first). At most Concurrency
 // polls are in flight, and at most one per host: a due source whose host is
@@ -353,6 +443,7 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		due   time.Time
 		fresh bool // never polled: goes before everything else
 		busy  bool
+		gone  bool // retired (410 Gone): never polled again by this Run
 	}
 	type done struct {
 		i   int
@@ -368,8 +459,11 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		e := &entry{src: s, host: hostKey(s.URL), due: now}
 		// An unreadable state is treated as never polled: Poll will meet the
 		// error again and report it through Result.Err.
-		if st, err := p.store.State(s.ID); err == nil && st.Polled() {
+		if st, err := p.state(s); err == nil && st.Retired {
+			continue
+		} else if err == nil && st.Polled() {
 			e.due = st.NextPoll
+			e.host = hostKey(st.PollURL(s.URL))
 		} else {
 			e.fresh = true
 		}
@@ -390,7 +484,7 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 	next := func(now time.Time) int {
 		best := -1
 		for i, e := range queue {
-			if e.busy || hostBusy[e.host] || e.due.After(now) {
+			if e.gone || e.busy || hostBusy[e.host] || e.due.After(now) {
 				continue
 			}
 			if best < 0 || before(e.fresh, e.due, queue[best].fresh, queue[best].due) {
@@ -404,6 +498,10 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		e.busy, e.fresh = false, false
 		hostBusy[e.host] = false
 		inflight--
+		if d.res.Retired {
+			e.gone = true
+			return
+		}
 		e.due = d.res.NextPoll
 		if now := p.opts.Now(); !e.due.After(now) {
 			// Never spin on a source: a missing or past NextPoll means
@@ -438,7 +536,7 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		// when a poll finishes.
 		var wake time.Time
 		for _, e := range queue {
-			if !e.busy && e.due.After(now) && (wake.IsZero() || e.due.Before(wake)) {
+			if !e.gone && !e.busy && e.due.After(now) && (wake.IsZero() || e.due.Before(wake)) {
 				wake = e.due
 			}
 		}

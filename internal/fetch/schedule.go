@@ -34,11 +34,11 @@ func newSchedule(max time.Duration) schedule {
 }
 
 // afterSuccess returns the next poll after a 2xx or 304 at now: the source's
-// interval, or the feed's TTL or the response's Cache-Control max-age when
-// longer, capped at max, plus a positive jitter of up to 5% (at most
-// maxSuccessJitter) so sources on one host drift apart.
+// interval, or the feed's TTL, the response's Cache-Control max-age or its
+// Expires when longer, capped at max, plus a positive jitter of up to 5% (at
+// most maxSuccessJitter) so sources on one host drift apart.
 func (s schedule) afterSuccess(now time.Time, interval, ttl time.Duration, h http.Header) time.Time {
-	d := max(orFallback(interval), ttl, maxAge(h))
+	d := max(orFallback(interval), ttl, maxAge(h), expires(h, now))
 	d = min(d, s.max)
 	j := min(d/20, maxSuccessJitter)
 	return now.Add(d + time.Duration(s.rand()*float64(j)))
@@ -88,4 +88,91 @@ func maxAge(h http.Header) time.Duration {
 		}
 	}
 	return age
+}
+
+// afterRefusal returns the next poll after the errors-th consecutive
+// failure whose response carried h with status: the backoff of
+// afterFailure, or later when a 429 or 503 asked to wait longer with
+// Retry-After, never later than max.
+func (s schedule) afterRefusal(now time.Time, interval time.Duration, errors, status int, h http.Header) time.Time {
+	next := s.afterFailure(now, interval, errors)
+	if status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable {
+		return next
+	}
+	if wait := retryAfter(h, now); wait > 0 {
+		next = maxTime(next, now.Add(min(wait, s.max)))
+	}
+	return next
+}
+
+// adaptive returns the interval of a source whose feed last changed at
+// lastChange: a quarter of the time it has been quiet, within
+// [interval, max]. A source never seen to change keeps its interval.
+func (s schedule) adaptive(interval time.Duration, lastChange, now time.Time) time.Duration {
+	interval = orFallback(interval)
+	if lastChange.IsZero() || !now.After(lastChange) {
+		return interval
+	}
+	return min(max(interval, now.Sub(lastChange)/4), max(s.max, interval))
+}
+
+// maxDelay bounds a delay read from a header before any arithmetic, so a
+// hostile value cannot overflow; the schedule caps it further.
+const maxDelay = 365 * 24 * time.Hour
+
+// retryAfter returns how long a Retry-After header of h asks to wait at
+// now, given in seconds or as an HTTP-date; 0 when absent, unparsable or
+// in the past.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, int64(maxDelay/time.Second))) * time.Second
+	}
+	t, err := http.ParseTime(v)
+	if err != nil || !t.After(now) {
+		return 0
+	}
+	return min(t.Sub(now), maxDelay)
+}
+
+// expires returns how long the response's Expires header keeps it fresh,
+// measured from its Date header when it has one (so a skewed origin clock
+// does not matter) or else from now. 0 when absent, unparsable, already
+// past, or made meaningless by no-store/no-cache.
+func expires(h http.Header, now time.Time) time.Duration {
+	v := h.Get("Expires")
+	if v == "" {
+		return 0
+	}
+	for _, line := range h.Values("Cache-Control") {
+		lower := strings.ToLower(line)
+		if strings.Contains(lower, "no-store") || strings.Contains(lower, "no-cache") {
+			return 0
+		}
+	}
+	exp, err := http.ParseTime(v)
+	if err != nil {
+		return 0
+	}
+	from := now
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		from = d
+	}
+	if !exp.After(from) {
+		return 0
+	}
+	return min(exp.Sub(from), maxDelay)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -139,11 +139,15 @@ func contentTypeCharset(contentType string) string {
 	_, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		// Be lenient with headers like `text/xml; charset="euc-kr` .
-		i := strings.Index(strings.ToLower(contentType), "charset=")
-		if i < 0 {
-			return ""
+		// The search must not change the string's length: ToLower would,
+		// turning an invalid byte into a 3-byte U+FFFD (found by FuzzParse).
+		const key = "charset="
+		for i := 0; i+len(key) <= len(contentType); i++ {
+			if strings.EqualFold(contentType[i:i+len(key)], key) {
+				return strings.Trim(contentType[i+len(key):], `"' ;`)
+			}
 		}
-		return strings.Trim(contentType[i+len("charset="):], `"' ;`)
+		return ""
 	}
 	return params["charset"]
 }

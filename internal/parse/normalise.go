@@ -1,6 +1,7 @@
 package parse
 
 import (
+	stdhtml "html"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -86,6 +87,17 @@ var (
 	nameThenEmail = regexp.MustCompile(`^(.+?)\s*[(<]\s*(\S+@[^\s)>]+)\s*[)>]$`) // "Name (a@b.c)", "Name <a@b.c>"
 	emailOnly     = regexp.MustCompile(`^[^\s@()<>]+@[^\s@()<>]+$`)
 )
+
+// jsonTitle is a JSON Feed title as text. The format says titles are plain
+// text, so tags stay as they are; but publishers often HTML-escape them
+// anyway ("Hitchhiker&#039;s"), and no reader shows "&#039;" to anyone, so
+// character references are decoded.
+func jsonTitle(s string) string {
+	if strings.Contains(s, "&") {
+		s = stdhtml.UnescapeString(s)
+	}
+	return collapseSpace(s)
+}
 
 // splitPerson splits the free-form RSS author forms into name and email.
 func splitPerson(s string) feed.Person {
@@ -212,7 +224,7 @@ func (p *Parser) normalise(e entry, base *url.URL, feedLang, sourceID, key strin
 		Language:      strings.TrimSpace(e.language),
 	}
 	if e.plainTitle {
-		it.Title = collapseSpace(u.Title)
+		it.Title = jsonTitle(u.Title)
 	}
 	if it.Link == "" && it.IDIsPermaLink {
 		it.Link = feed.CanonicalURL(absLink(nil, it.ID)) // only a guid that is itself a URL
@@ -258,6 +270,7 @@ func (p *Parser) normalise(e entry, base *url.URL, feedLang, sourceID, key strin
 		it.Updated = it.Published
 	}
 	it.Dated = !it.Published.IsZero()
+	capItem(&it)
 	return it
 }
 

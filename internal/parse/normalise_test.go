@@ -107,3 +107,17 @@ func TestItemWithoutTitleLinkOrContentIsDropped(t *testing.T) {
 		t.Errorf("items=%+v", got.Items)
 	}
 }
+
+func TestJSONTitleCharacterReferences(t *testing.T) {
+	for in, want := range map[string]string{
+		"The Hitchhiker&#039;s guide": "The Hitchhiker's guide",
+		"Fish &amp; chips":            "Fish & chips",
+		"A <b>literal</b> tag stays":  "A <b>literal</b> tag stays",
+		"  spaced \n  out  ":          "spaced out",
+		"AT&T without a reference":    "AT&T without a reference",
+	} {
+		if got := jsonTitle(in); got != want {
+			t.Errorf("jsonTitle(%q)=%q, want %q", in, got, want)
+		}
+	}
+}

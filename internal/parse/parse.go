@@ -181,7 +181,7 @@ func (p *Parser) feedLevel(uf *gofeed.Feed, base *url.URL, kind string, plainTit
 		Type:     kind,
 	}
 	if plainTitle {
-		out.Title = collapseSpace(uf.Title)
+		out.Title = jsonTitle(uf.Title)
 	}
 	return out
 }
@@ -207,6 +207,9 @@ func (p *Parser) items(es []entry, base *url.URL, lang string, src feed.Source) 
 		}
 		seen[keys[i]] = true
 		out = append(out, p.normalise(e, base, lang, src.ID, keys[i]))
+		if len(out) == MaxItemsPerFeed {
+			break
+		}
 	}
 	return out, warning
 }

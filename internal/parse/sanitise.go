@@ -59,9 +59,14 @@ var urlAttrs = map[string]bool{"href": true, "src": true, "cite": true, "poster"
 // base. Tokens it does not change are copied byte for byte. References to a
 // fragment alone ("#note1") are left as they are: they point inside s.
 func absoluteURLs(s string, base *url.URL) string {
-	if base == nil || !strings.Contains(s, "=") {
+	if base == nil || !strings.Contains(s, "=") || !mayHaveRelativeURL(s) {
 		return s
 	}
+	return resolveAll(s, base)
+}
+
+// resolveAll is absoluteURLs without its shortcuts: the tokenizer pass.
+func resolveAll(s string, base *url.URL) string {
 	var b strings.Builder
 	b.Grow(len(s) + 64)
 	z := nethtml.NewTokenizer(strings.NewReader(s))

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/xml"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gorilla/feeds"
 
@@ -20,26 +22,30 @@ import (
 // atomFeed is an Atom feed document.
 type atomFeed struct {
 	feeds.AtomFeed
-	Links     []feeds.AtomLink `xml:"link"`
-	Generator string           `xml:"generator,omitempty"`
-	Entries   []*atomEntry     `xml:"entry"`
+	HistoryNS string       `xml:"xmlns:fh,attr,omitempty"`
+	Links     []atomLink   `xml:"link"`
+	Generator string       `xml:"generator,omitempty"`
+	Archive   *struct{}    `xml:"fh:archive"`
+	Entries   []*atomEntry `xml:"entry"`
 }
 
 // atomEntry is one entry of an Atom feed.
 type atomEntry struct {
 	feeds.AtomEntry
 	Lang       string              `xml:"http://www.w3.org/XML/1998/namespace lang,attr,omitempty"`
+	Links      []atomLink          `xml:"link"`
 	Categories []atomCategory      `xml:"category"`
 	Authors    []*feeds.AtomAuthor `xml:"author"`
 	Source     *atomSource         `xml:"source"`
-	Via        []atomLink          `xml:"link"` // rel="via": the other sources that carried it (origin.go)
 }
 
-// atomLink is an Atom link with the title attribute gorilla's lacks.
+// atomLink is an Atom link; gorilla's has no title.
 type atomLink struct {
-	Href  string `xml:"href,attr"`
-	Rel   string `xml:"rel,attr"`
-	Title string `xml:"title,attr,omitempty"`
+	Href   string `xml:"href,attr"`
+	Rel    string `xml:"rel,attr,omitempty"`
+	Type   string `xml:"type,attr,omitempty"`
+	Length string `xml:"length,attr,omitempty"`
+	Title  string `xml:"title,attr,omitempty"`
 }
 
 // atomCategory is an Atom category: term with optional scheme and label.
@@ -52,14 +58,16 @@ type atomCategory struct {
 // atomSource carries the metadata of the feed an entry was copied from
 // (RFC 4287 §4.2.11).
 type atomSource struct {
-	ID      string           `xml:"id,omitempty"`
-	Title   string           `xml:"title,omitempty"`
-	Links   []feeds.AtomLink `xml:"link"`
-	Updated string           `xml:"updated,omitempty"`
+	ID      string     `xml:"id,omitempty"`
+	Title   string     `xml:"title,omitempty"`
+	Links   []atomLink `xml:"link"`
+	Updated string     `xml:"updated,omitempty"`
 }
 
 const atomNS = "http://www.w3.org/2005/Atom"
 
+// renderAtom renders a prepared Input. The feed's updated is the latest of
+// its entries' (see atomEntryTime), else feedUpdated.
 func renderAtom(in Input) ([]byte, error) {
 	ch := in.Channel
 	doc := &atomFeed{
@@ -70,36 +78,79 @@ func renderAtom(in Input) ([]byte, error) {
 			Updated:  atomTime(feedUpdated(in)),
 			Subtitle: ch.Description,
 		},
-		Links: []feeds.AtomLink{
+		Links: []atomLink{
 			{Href: channelURL(in.BaseURL, ch.ID), Rel: "alternate", Type: "text/html"},
-			{Href: feedURL(in.BaseURL, ch.ID, Atom), Rel: "self", Type: "application/atom+xml"},
+			{Href: selfURL(in, Atom), Rel: "self", Type: "application/atom+xml"},
 		},
 		Generator: generator,
 		Entries:   make([]*atomEntry, 0, len(in.Items)),
 	}
+	for _, h := range in.Hubs {
+		doc.Links = append(doc.Links, atomLink{Href: h, Rel: "hub"})
+	}
+	for _, l := range historyLinks(in, Atom) {
+		doc.Links = append(doc.Links, atomLink{Href: l.Href, Rel: l.Rel, Type: "application/atom+xml"})
+	}
+	if in.Archive.Full() {
+		doc.HistoryNS, doc.Archive = historyNS, &struct{}{}
+	}
 	if needsFeedAuthor(in.Items) {
 		doc.Author = &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: ch.Title}}
 	}
+	var latest time.Time
+	names := in.names()
 	for _, it := range in.Items {
 		src, ok := in.sourceOf(it.SourceID)
-		e := newAtomEntry(it, src, ok)
-		for _, v := range in.vias(it) {
-			e.Via = append(e.Via, atomLink{Href: v.Href, Rel: "via", Title: v.Source.Title})
+		if in.Archive.IsPage() {
+			// atom:source keeps the source feed as it was when the entry
+			// was copied (RFC 4287 §4.2.11): the first time it was seen.
+			// Unlike the source's last poll, that never changes a page.
+			src.Updated = it.FirstSeen
+		}
+		e, updated := newAtomEntry(it, src, ok, names)
+		if updated.After(latest) {
+			latest = updated
 		}
 		doc.Entries = append(doc.Entries, e)
+	}
+	if !latest.IsZero() {
+		doc.Updated = atomFracTime(latest)
 	}
 	return encodeXML(doc)
 }
 
-// newAtomEntry makes the entry of it. An untitled item gets an empty title
-// element: the aggregator does not invent titles. An undated item
-// (Dated=false) has no <published>; its <updated> is when it was first seen.
-func newAtomEntry(it feed.Item, src SourceInfo, hasSource bool) *atomEntry {
+// atomTitle is the title of an entry: the item's, else the start of its
+// text, else its link. RFC 4287 requires a title and readers list entries
+// by it; a blank one leaves nothing to click on.
+func atomTitle(it feed.Item) string {
+	if strings.TrimSpace(it.Title) != "" {
+		return it.Title
+	}
+	text := plainText(it.Summary)
+	if text == "" {
+		text = plainText(it.Content)
+	}
+	if r := []rune(text); len(r) > 80 {
+		text = strings.TrimSpace(string(r[:80])) + "…"
+	}
+	if text == "" {
+		text = it.Link
+	}
+	return text
+}
+
+// newAtomEntry makes the entry of it and returns it with its updated time.
+// An untitled item gets an empty title element: the aggregator does not
+// invent titles. An undated item (Dated=false) has no <published>; its
+// <updated> is when it was first seen. The other sources that carried the
+// story are rel="via" links titled with the source's name.
+func newAtomEntry(it feed.Item, src SourceInfo, hasSource bool, sources map[string]SourceInfo) (*atomEntry, time.Time) {
+	updated := atomEntryTime(it, it.Updated)
 	e := &atomEntry{
 		AtomEntry: feeds.AtomEntry{
-			Title:   it.Title,
+			Title:   atomTitle(it),
 			Id:      entryID(it),
-			Updated: atomTime(it.Updated),
+			Updated: atomFracTime(updated),
 		},
 		Lang: langTag(it.Language),
 	}
@@ -107,25 +158,36 @@ func newAtomEntry(it feed.Item, src SourceInfo, hasSource bool) *atomEntry {
 		e.Published = atomTime(it.Published)
 	}
 	if it.Link != "" {
-		e.Links = append(e.Links, feeds.AtomLink{Href: it.Link, Rel: "alternate"})
+		e.Links = append(e.Links, atomLink{Href: it.Link, Rel: "alternate"})
 	}
 	for _, enc := range it.Enclosures {
-		l := feeds.AtomLink{Href: enc.URL, Rel: "enclosure", Type: enc.Type}
+		l := atomLink{Href: enc.URL, Rel: "enclosure", Type: enc.Type}
 		if enc.Length > 0 {
 			l.Length = strconv.FormatInt(enc.Length, 10)
 		}
 		e.Links = append(e.Links, l)
 	}
+	for _, v := range viaLinks(it, sources) {
+		e.Links = append(e.Links, atomLink{Href: v.Href, Rel: "via", Title: v.Title})
+	}
 	if it.Summary != "" {
 		e.Summary = &feeds.AtomSummary{Content: it.Summary, Type: "html"}
 	}
 	// An entry without an alternate link must have content (RFC 4287
-	// §4.1.1.1 and §4.1.2): give it its summary, even an empty one.
+	// §4.1.1.1 and §4.1.2): give it its summary, even an empty one. One
+	// with a link but no text at all gets a plain-text summary of its
+	// title, else its link, which is what a reader would show for it
+	// anyway: an entry without textual content, or with a blank one, is
+	// one that readers may not display.
 	switch {
 	case it.Content != "":
 		e.Content = &feeds.AtomContent{Content: it.Content, Type: "html"}
 	case it.Link == "":
 		e.Content = &feeds.AtomContent{Content: it.Summary, Type: "html"}
+	case it.Summary == "" && strings.TrimSpace(it.Title) != "":
+		e.Summary = &feeds.AtomSummary{Content: it.Title, Type: "text"}
+	case it.Summary == "":
+		e.Summary = &feeds.AtomSummary{Content: it.Link, Type: "text"}
 	}
 	for _, p := range people(it.Authors) {
 		e.Authors = append(e.Authors, &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{
@@ -140,16 +202,16 @@ func newAtomEntry(it feed.Item, src SourceInfo, hasSource bool) *atomEntry {
 	if hasSource {
 		e.Source = newAtomSource(src)
 	}
-	return e
+	return e, updated
 }
 
 func newAtomSource(src SourceInfo) *atomSource {
 	s := &atomSource{ID: src.FeedURL, Title: src.Title}
 	if src.Link != "" {
-		s.Links = append(s.Links, feeds.AtomLink{Href: src.Link, Rel: "alternate", Type: "text/html"})
+		s.Links = append(s.Links, atomLink{Href: src.Link, Rel: "alternate", Type: "text/html"})
 	}
 	if src.FeedURL != "" {
-		s.Links = append(s.Links, feeds.AtomLink{Href: src.FeedURL, Rel: "self"})
+		s.Links = append(s.Links, atomLink{Href: src.FeedURL, Rel: "self"})
 	}
 	if !src.Updated.IsZero() {
 		s.Updated = atomTime(src.Updated)

@@ -18,6 +18,12 @@ type Reader interface {
 	// Items returns the newest items of the given sources, newest first,
 	// at most limit of them.
 	Items(sourceIDs []string, limit int) ([]feed.Item, error)
+	// ItemsAfter pages on from Items: up to limit items that come after
+	// the item after in the same order (Items when after is nil).
+	ItemsAfter(sourceIDs []string, after *feed.Item, limit int) ([]feed.Item, error)
+	// Lookup returns the items of the given sources stored under any of
+	// keys, skipping keys not found.
+	Lookup(sourceIDs, keys []string) ([]feed.Item, error)
 	// States returns what the poller remembers of every source it polled.
 	States() ([]feed.SourceState, error)
 }
@@ -27,7 +33,8 @@ type Reader interface {
 // Callers must not modify anything they reach through it.
 type Snapshot struct {
 	Channel feed.Channel
-	Items   []feed.Item           // newest first, at most Channel.Limit
+	Items   []feed.Item           // pinned first, then newest first; at most Channel.Limit
+	Pinned  int                   // how many of Items are pinned
 	Sources map[string]SourceInfo // every source the channel selects, by id
 	// AllSources is every configured source, by id: it names the origins of
 	// merged stories (Item.Origins), which may be sources the channel does
@@ -35,6 +42,12 @@ type Snapshot struct {
 	AllSources map[string]SourceInfo
 	Updated    time.Time            // the time the documents give as the channel's last update
 	Docs       map[Format]*Document // one per format of Formats
+	// Pages is the number of archive pages (see Archive), the open one
+	// included; 0 when the store keeps no archive order.
+	Pages int
+	// OpenPage holds the documents of the open (last) archive page.
+	OpenPage map[Format]*Document
+	ids      []string // the sources selected, for archive pages
 }
 
 // Cache holds the published snapshot of every configured channel.
@@ -46,6 +59,10 @@ type Snapshot struct {
 type Cache struct {
 	r       Reader
 	baseURL string
+	opts    Options
+	pages   *pageCache
+
+	now func() time.Time // clock for max_age; time.Now
 
 	mu  sync.Mutex // serialises Configure and Refresh; readers never take it
 	cur atomic.Pointer[generation]
@@ -62,8 +79,14 @@ type generation struct {
 // NewCache returns an empty cache that reads items from r and publishes
 // under baseURL (a trailing slash is dropped). It renders nothing until
 // Configure.
-func NewCache(r Reader, baseURL string) *Cache {
-	c := &Cache{r: r, baseURL: strings.TrimRight(baseURL, "/")}
+func NewCache(r Reader, baseURL string, opts ...Options) *Cache {
+	c := &Cache{r: r, baseURL: strings.TrimRight(baseURL, "/"), pages: newPageCache(maxFullPages), now: time.Now}
+	for _, o := range opts {
+		c.opts = o
+	}
+	if c.opts.PageSize <= 0 {
+		c.opts.PageSize = DefaultPageSize
+	}
 	c.cur.Store(&generation{})
 	return c
 }
@@ -92,6 +115,7 @@ func (c *Cache) Configure(channels []feed.Channel, sources []feed.Source) error 
 		g.snaps[i] = s
 		g.byID[ch.ID] = s
 	}
+	c.pages.reset() // a channel may select other sources now
 	c.cur.Store(g)
 	return nil
 }
@@ -101,6 +125,18 @@ func (c *Cache) Configure(channels []feed.Channel, sources []feed.Source) error 
 // nothing. A channel that fails to render keeps its previous snapshot and
 // its error is returned, joined with the others'.
 func (c *Cache) Refresh(sourceIDs ...string) error {
+	changed, err := c.refresh(sourceIDs)
+	if c.opts.OnChange != nil {
+		for _, s := range changed {
+			c.opts.OnChange(s)
+		}
+	}
+	return err
+}
+
+// refresh does Refresh's work under the lock and returns the snapshots
+// whose subscription documents changed.
+func (c *Cache) refresh(sourceIDs []string) ([]*Snapshot, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.cur.Load()
@@ -111,11 +147,11 @@ func (c *Cache) Refresh(sourceIDs ...string) error {
 		}
 	}
 	if len(todo) == 0 {
-		return nil
+		return nil, nil
 	}
 	states, err := c.states()
 	if err != nil {
-		return fmt.Errorf("refresh: %w", err)
+		return nil, fmt.Errorf("refresh: %w", err)
 	}
 	g := &generation{
 		channels: old.channels,
@@ -123,21 +159,27 @@ func (c *Cache) Refresh(sourceIDs ...string) error {
 		snaps:    slices.Clone(old.snaps),
 		byID:     maps.Clone(old.byID),
 	}
-	var errs []error
+	var (
+		errs    []error
+		changed []*Snapshot
+	)
 	for _, i := range todo {
 		s, err := c.render(old.channels[i], old.sources, states)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		if prev := old.snaps[i]; prev == nil || prev.Docs[Atom].ETag != s.Docs[Atom].ETag {
+			changed = append(changed, s)
+		}
 		g.snaps[i] = s
 		g.byID[s.Channel.ID] = s
 	}
 	c.cur.Store(g)
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("refresh: %w", err)
+		return changed, fmt.Errorf("refresh: %w", err)
 	}
-	return nil
+	return changed, nil
 }
 
 // Snapshot returns the published state of a channel, and false for an
@@ -167,7 +209,7 @@ func (c *Cache) states() (map[string]feed.SourceState, error) {
 
 // render reads a channel's items and renders its documents.
 func (c *Cache) render(ch feed.Channel, sources []feed.Source, states map[string]feed.SourceState) (*Snapshot, error) {
-	in := Input{Channel: ch, Sources: make(map[string]SourceInfo), BaseURL: c.baseURL,
+	in := Input{Channel: ch, Sources: make(map[string]SourceInfo), BaseURL: c.baseURL, Hubs: c.opts.Hubs,
 		AllSources: make(map[string]SourceInfo, len(sources))}
 	var ids []string
 	for _, s := range sources {
@@ -178,18 +220,27 @@ func (c *Cache) render(ch feed.Channel, sources []feed.Source, states map[string
 			in.Sources[s.ID] = si
 		}
 	}
+	var pinned int
 	if len(ids) > 0 { // never ask the store about "no sources"
-		items, err := c.r.Items(ids, ch.Limit)
+		sel, err := Select(c.r, ch, sources, c.now())
 		if err != nil {
 			return nil, fmt.Errorf("channel %s: read items: %w", ch.ID, err)
 		}
-		in.Items = items
+		in.Items, pinned = sel.Items, sel.Pinned
 	}
+	snap := &Snapshot{Channel: ch, Items: in.Items, Sources: in.Sources, Updated: feedUpdated(in), ids: ids}
+	if err := c.renderOpenPage(snap, in); err != nil {
+		return nil, err
+	}
+	in.Archive = Archive{Pages: snap.Pages}
 	docs, err := renderAll(in)
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Channel: ch, Items: in.Items, Sources: in.Sources, AllSources: in.AllSources, Updated: feedUpdated(in), Docs: docs}, nil
+	snap.Pinned = pinned
+	snap.AllSources = in.AllSources
+	snap.Docs = docs
+	return snap, nil
 }
 
 // sourceInfo is what items of s say about it, from its config and, once

@@ -1,8 +1,11 @@
 package publish
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"time"
 )
 
@@ -18,15 +21,44 @@ type Document struct {
 	// (HTTP dates have no fractions); the zero time for a channel without
 	// items, which the server then does not announce.
 	LastModified time.Time
+	// Gzip is Body gzip-compressed, once, when the document is rendered:
+	// the server never compresses per request. GzipETag is its own strong
+	// entity tag (RFC 9110 §8.8.3: another representation, another tag):
+	// ETag with "-gzip" inside the quotes.
+	Gzip     []byte
+	GzipETag string
+	// Immutable is true for a full archive page, which never changes.
+	Immutable bool
 }
 
-// newDocument renders in as format f.
+// gzipLevel is the compression of Document.Gzip. On the corpus channels
+// (360KB to 960KB of XML) level 9 gives 21.5–22.2% of the size against
+// 25–27% for level 1 and within 0.5% of level 6, for 6–15ms per document:
+// a cost paid once per render, while the bytes saved are paid on every
+// poll, so the smallest output wins.
+const gzipLevel = gzip.BestCompression
+
+// newDocument renders a prepared in as format f.
 func newDocument(in Input, f Format) (*Document, error) {
-	body, err := Render(in, f)
+	body, err := render(in, f)
 	if err != nil {
 		return nil, err
 	}
-	d := &Document{Format: f, Body: body, ETag: etag(body)}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzipLevel)
+	if err != nil {
+		return nil, fmt.Errorf("render %s %s: %w", in.Channel.ID, f, err)
+	}
+	zw.Write(body) // a bytes.Buffer does not fail
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("render %s %s: gzip: %w", in.Channel.ID, f, err)
+	}
+	tag := etag(body)
+	d := &Document{
+		Format: f, Body: body, ETag: tag,
+		Gzip: buf.Bytes(), GzipETag: tag[:len(tag)-1] + `-gzip"`,
+		Immutable: in.Archive.Full(),
+	}
 	if len(in.Items) > 0 {
 		d.LastModified = feedUpdated(in)
 	}
@@ -35,6 +67,7 @@ func newDocument(in Input, f Format) (*Document, error) {
 
 // renderAll renders in in every format.
 func renderAll(in Input) (map[Format]*Document, error) {
+	in = prepare(in)
 	docs := make(map[Format]*Document, len(Formats))
 	for _, f := range Formats {
 		d, err := newDocument(in, f)

@@ -4,8 +4,10 @@
 // server answers feed requests without touching the store or re-rendering.
 //
 // It is the only package that imports github.com/gorilla/feeds. It reads the
-// store only through the small Reader interface, and only when told to
-// (Configure, Refresh); it never writes to the store, polls, or speaks HTTP.
+// store only through the small Reader (and ArchiveReader) interfaces, and
+// only when told to (Configure, Refresh), or when a full archive page is
+// asked for that it does not hold (Archive); it never writes to the store,
+// polls, or speaks HTTP.
 // Rendering is deterministic: the same input gives byte-identical output, so
 // an ETag changes only when what a reader sees changes.
 package publish
@@ -79,12 +81,22 @@ type Input struct {
 	// AllSources is every configured source, by id: it names the origins
 	// of stories carried by sources the channel does not select. May be nil.
 	AllSources map[string]SourceInfo
+	// Hubs are the WebSub hubs the document advertises (rel="hub").
+	Hubs []string
+	// Archive places the document in the channel's RFC 5005 archive; the
+	// zero value is a channel without archives.
+	Archive Archive
 }
 
-// Render returns the document of format f for in. The same Input always
-// gives the same bytes. The error wraps ErrUnknownFormat for an unknown f,
+// Render returns the document of format f for in (see prepare for what is
+// done to the items first). The same Input always gives the same bytes. The error wraps ErrUnknownFormat for an unknown f,
 // or is a marshalling error.
 func Render(in Input, f Format) ([]byte, error) {
+	return render(prepare(in), f)
+}
+
+// render renders an Input that prepare has readied.
+func render(in Input, f Format) ([]byte, error) {
 	var (
 		b   []byte
 		err error

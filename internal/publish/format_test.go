@@ -97,6 +97,48 @@ func mixedInput() Input {
 	}
 }
 
+// mergedInput is a full archive page (fh:archive, prev/next/current links)
+// of a channel with a hub: XHTML content with relative links, a Korean
+// language tag, a story merged from two sources (rel="via"), and a copy of
+// it under the same upstream id, which the document leaves out.
+func mergedInput() Input {
+	in := mixedInput()
+	var items []feed.Item
+	items = append(items,
+		feed.Item{ // XHTML content (as parse leaves it), relative URLs, a story merged from another source
+			SourceID: "beta", Key: "id:https://beta.example/xhtml/1", ID: "https://beta.example/xhtml/1",
+			Link:      "https://beta.example/xhtml/1",
+			Title:     "XHTML & relative links",
+			Content:   `<div xmlns="http://www.w3.org/1999/xhtml"><p>Line<br/>break, <a href="/about">about</a>, <img src="img/x.png" alt="x"/></p></div>`,
+			Language:  "ko-KR",
+			Published: time.Date(2024, 2, 19, 8, 0, 0, 0, time.UTC),
+			Updated:   time.Date(2024, 2, 19, 8, 0, 0, 0, time.UTC),
+			FirstSeen: time.Date(2024, 2, 19, 8, 1, 0, 0, time.UTC),
+			Dated:     true,
+			Seq:       7,
+			Origins: []feed.Origin{
+				{SourceID: "beta", Key: "id:https://beta.example/xhtml/1", Link: "https://beta.example/xhtml/1", Rule: "link"},
+				{SourceID: "alpha", Key: "id:https://alpha.example/copy/1", Link: "https://alpha.example/copy/1", Rule: "link"},
+			},
+		},
+		feed.Item{ // the same upstream id from another source: left out of the document
+			SourceID: "alpha", Key: "id:https://beta.example/xhtml/1", ID: "https://beta.example/xhtml/1",
+			Link:      "https://alpha.example/copy/1",
+			Title:     "XHTML & relative links (copy)",
+			Summary:   "<p>copy</p>",
+			Published: time.Date(2024, 2, 19, 7, 0, 0, 0, time.UTC),
+			Updated:   time.Date(2024, 2, 19, 7, 0, 0, 0, time.UTC),
+			FirstSeen: time.Date(2024, 2, 19, 8, 2, 0, 0, time.UTC),
+			Dated:     true,
+		},
+	)
+	in.Channel.ID = "merged"
+	in.Items = items
+	in.Hubs = []string{testBase + "/websub"}
+	in.Archive = Archive{Page: 2, Pages: 3}
+	return in
+}
+
 // emptyInput is a channel whose one source has no items yet.
 func emptyInput() Input {
 	return Input{
@@ -109,7 +151,9 @@ func emptyInput() Input {
 	}
 }
 
-func goldenInputs() []Input { return []Input{mixedInput(), emptyInput(), mergedInput()} }
+func goldenInputs() []Input {
+	return []Input{mixedInput(), emptyInput(), mergedInput(), originsInput()}
+}
 
 func goldenPath(channelID string, f Format) string {
 	return filepath.Join("testdata", "golden", channelID+"."+string(f))
@@ -297,7 +341,7 @@ var (
 	}
 	mixedGUIDs = []string{
 		"https://alpha.example/posts/1",
-		"12345",
+		"urn:uuid:0429ddfd-e927-59dd-91db-c71afbc964d4",
 		"urn:uuid:3bb2dec2-f480-5656-a5d2-8c7c76826428",
 		"tag:alpha.example,2024:post-9",
 	}

@@ -20,12 +20,13 @@ var itemNamespace = uuid.UUID{
 	0x96, 0xe2, 0xe7, 0x2d, 0x82, 0x83, 0x95, 0x8e,
 }
 
-// entryID is the id an item is published under in Atom and JSON Feed: the
-// upstream id when it is an absolute IRI, else a name-based (SHA-1) UUID of
-// the source id and the item key, which is stable across polls.
+// entryID is the id an item is published under in Atom, RSS and JSON
+// Feed: the upstream id when it is a canonical URI of a registered scheme
+// ([canonicalID]), else a name-based (SHA-1) UUID of the source id and the
+// item key, which is stable across polls.
 func entryID(it feed.Item) string {
-	if isAbsoluteIRI(it.ID) {
-		return it.ID
+	if id := iriToURI(it.ID); canonicalID(id) {
+		return id
 	}
 	return generatedID(it)
 }
@@ -98,8 +99,11 @@ func atomTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // rssTime formats t for RSS 2.0: RFC 822 with a four-digit year, in UTC.
 func rssTime(t time.Time) string { return t.UTC().Format(time.RFC1123Z) }
 
-// xmlChars replaces the characters XML 1.0 forbids with U+FFFD, as
-// encoding/xml does for character data; CDATA sections are written verbatim.
+// xmlChars removes the characters XML 1.0 forbids (C0 controls but tab
+// and line breaks, surrogates, U+FFFE and U+FFFF): they carry no text, and
+// the U+FFFD that encoding/xml would write instead is itself flagged by
+// feed validators. Bytes that are not UTF-8 become U+FFFD. CDATA sections
+// are written verbatim, so their text must go through here first.
 func xmlChars(s string) string {
 	ok := func(r rune) bool {
 		return r == '\t' || r == '\n' || r == '\r' ||
@@ -108,10 +112,10 @@ func xmlChars(s string) string {
 	for _, r := range s {
 		if !ok(r) || r == utf8.RuneError {
 			return strings.Map(func(r rune) rune {
-				if ok(r) {
+				if ok(r) || r == utf8.RuneError {
 					return r
 				}
-				return utf8.RuneError
+				return -1
 			}, s)
 		}
 	}

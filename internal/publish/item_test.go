@@ -27,7 +27,11 @@ func TestEntryID(t *testing.T) {
 		{"http URL", "https://x.example/posts/1", true},
 		{"tag URI", "tag:x.example,2024:1", true},
 		{"urn", "urn:uuid:7d5bb8a6-5bd5-4a34-a0d5-5a5b1f0a0d6d", true},
-		{"Korean IRI", "https://x.example/글/1", true},
+		{"Korean IRI, as a URI", "https://x.example/%EA%B8%80/1", true},
+		{"non-canonical: upper-case host", "https://X.example/1", false},
+		{"non-canonical: empty port", "http://daily.hankooki.comhttp://daily.hankooki.com/1", false},
+		{"non-canonical: encoded letter", "https://x.example/%41", false},
+		{"unregistered scheme", "yt:video:5shykyfmb28", false},
 		{"number", "12345", false},
 		{"relative path", "/posts/1", false},
 		{"space", "https://x.example/a b", false},
@@ -51,6 +55,16 @@ func TestEntryID(t *testing.T) {
 				t.Errorf("entryID not deterministic: %q then %q", got, again)
 			}
 		})
+	}
+}
+
+// TestEntryIDFromIRI checks that an IRI id is published as the URI it maps
+// to (RFC 3987 §3.1): atom:id must be ASCII for the W3C validator.
+func TestEntryIDFromIRI(t *testing.T) {
+	it := testItem("src", "id:x")
+	it.ID = "https://x.example/글/1"
+	if got, want := entryID(it), "https://x.example/%EA%B8%80/1"; got != want {
+		t.Errorf("entryID = %q, want %q", got, want)
 	}
 }
 
@@ -99,7 +113,7 @@ func TestPlainText(t *testing.T) {
 func TestXMLChars(t *testing.T) {
 	for in, want := range map[string]string{
 		"ok 한국어\t\n":  "ok 한국어\t\n",
-		"a\x00b\x0bc": "a\uFFFDb\uFFFDc",
+		"a\x00b\x0bc": "abc",
 		"bad \xff":    "bad \uFFFD",
 		"\U0001F600":  "\U0001F600",
 	} {

@@ -47,16 +47,14 @@ type jsonSource struct {
 	Title   string `json:"title,omitempty"`
 	URL     string `json:"url,omitempty"`
 	FeedURL string `json:"feed_url,omitempty"`
-	// Also lists the other sources that carried the story (origin.go).
-	Also []jsonAlso `json:"also,omitempty"`
+	// Also lists the other sources' copies of the story, as Atom's
+	// rel="via" links do.
+	Also []jsonVia `json:"also,omitempty"`
 }
 
-// jsonAlso is another source's copy of an item.
-type jsonAlso struct {
-	ID    string `json:"id"`
-	Title string `json:"title,omitempty"`
+type jsonVia struct {
 	URL   string `json:"url"`
-	Rule  string `json:"rule,omitempty"` // "link" or "title": why it is the same story
+	Title string `json:"title,omitempty"`
 }
 
 const jsonFeedVersion = "https://jsonfeed.org/version/1.1"
@@ -68,23 +66,28 @@ func renderJSON(in Input) ([]byte, error) {
 			Version:     jsonFeedVersion,
 			Title:       ch.Title,
 			HomePageUrl: channelURL(in.BaseURL, ch.ID),
-			FeedUrl:     feedURL(in.BaseURL, ch.ID, JSON),
+			FeedUrl:     selfURL(in, JSON),
 			Description: ch.Description,
 		},
 		Items: make([]*jsonItem, 0, len(in.Items)),
 	}
+	for _, h := range in.Hubs {
+		doc.Hubs = append(doc.Hubs, &feeds.JSONHub{Type: "WebSub", Url: h})
+	}
+	// JSON Feed pages with next_url: the subscription document leads to
+	// the open archive page, and each page to the one before it.
+	for _, l := range historyLinks(in, JSON) {
+		if l.Rel == "prev-archive" {
+			doc.NextUrl = l.Href
+		}
+	}
 	if needsFeedAuthor(in.Items) {
 		doc.Authors = []*feeds.JSONAuthor{{Name: ch.Title}}
 	}
+	names := in.names()
 	for _, it := range in.Items {
 		src, ok := in.sourceOf(it.SourceID)
-		j := newJSONItem(it, src, ok)
-		if j.Source != nil {
-			for _, v := range in.vias(it) {
-				j.Source.Also = append(j.Source.Also, jsonAlso{ID: v.Source.ID, Title: v.Source.Title, URL: v.Href, Rule: v.Rule})
-			}
-		}
-		doc.Items = append(doc.Items, j)
+		doc.Items = append(doc.Items, newJSONItem(it, src, ok, names))
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -100,7 +103,7 @@ func renderJSON(in Input) ([]byte, error) {
 // summary; an item with neither has an empty content_text, since one of the
 // two is required. The summary, HTML in the store, is published as the
 // plain text JSON Feed wants. An undated item has no date_published.
-func newJSONItem(it feed.Item, src SourceInfo, hasSource bool) *jsonItem {
+func newJSONItem(it feed.Item, src SourceInfo, hasSource bool, sources map[string]SourceInfo) *jsonItem {
 	j := &jsonItem{
 		JSONItem: feeds.JSONItem{
 			Id:           entryID(it),
@@ -145,6 +148,9 @@ func newJSONItem(it feed.Item, src SourceInfo, hasSource bool) *jsonItem {
 	}
 	if hasSource {
 		j.Source = &jsonSource{ID: src.ID, Title: src.Title, URL: src.Link, FeedURL: src.FeedURL}
+		for _, v := range viaLinks(it, sources) {
+			j.Source.Also = append(j.Source.Also, jsonVia{URL: v.Href, Title: v.Title})
+		}
 	}
 	return j
 }

@@ -1,19 +1,11 @@
 package publish
 
-import "github.com/kpolicy/aggregator/internal/feed"
-
 // A story carried by several sources is published once, under its first
 // origin (Atom <source>, RSS <source>, JSON Feed "_source"), and names the
 // other sources that carried it: Atom <link rel="via"> (RFC 4287 §4.2.7.2:
 // the source of the information) with the carrying source's title, the same
-// element as atom:link in RSS items, and "also" in JSON Feed's "_source".
-
-// via is another source's copy of an item, as published.
-type via struct {
-	Source SourceInfo
-	Href   string // the copy's link, else the source's home page or feed
-	Rule   string // what merged it: "link" or "title"
-}
+// element as atom:link in RSS items, and "also" in JSON Feed's "_source"
+// (viaLinks in archive.go).
 
 // sourceOf returns what is known of the source id: from the channel's
 // sources, else from every configured source (a story a channel shows
@@ -26,31 +18,18 @@ func (in Input) sourceOf(id string) (SourceInfo, bool) {
 	return si, ok
 }
 
-// vias returns the other origins of it that can be linked to, in order,
-// one per source (a source may have listed two copies of a story).
-func (in Input) vias(it feed.Item) []via {
-	var out []via
-	seen := map[string]bool{it.SourceID: true}
-	for _, o := range it.Origins {
-		if seen[o.SourceID] {
-			continue
-		}
-		seen[o.SourceID] = true
-		si, ok := in.sourceOf(o.SourceID)
-		if !ok {
-			si = SourceInfo{ID: o.SourceID, Title: o.SourceID}
-		}
-		href := o.Link
-		if !isHTTPURL(href) {
-			href = si.Link
-		}
-		if !isHTTPURL(href) {
-			href = si.FeedURL
-		}
-		if !isHTTPURL(href) {
-			continue
-		}
-		out = append(out, via{Source: si, Href: href, Rule: o.Rule})
+// names returns every source the documents may name, by id: all configured
+// sources, with the channel's own taking precedence.
+func (in Input) names() map[string]SourceInfo {
+	if len(in.AllSources) == 0 {
+		return in.Sources
+	}
+	out := make(map[string]SourceInfo, len(in.AllSources)+len(in.Sources))
+	for id, si := range in.AllSources {
+		out[id] = si
+	}
+	for id, si := range in.Sources {
+		out[id] = si
 	}
 	return out
 }

@@ -13,10 +13,10 @@ import (
 	"github.com/kpolicy/aggregator/internal/feed"
 )
 
-// mergedInput is the "merged" golden channel: it selects only hani, yet
+// originsInput is the "origins" golden channel: it selects only hani, yet
 // shows the Yonhap story hani carried, attributed to yonhap (its first
 // origin), with hani and kmib as the other sources that carried it.
-func mergedInput() Input {
+func originsInput() Input {
 	pub := time.Date(2025, 3, 1, 9, 30, 0, 0, kst)
 	sources := map[string]SourceInfo{
 		"yonhap": {ID: "yonhap", Title: "연합뉴스", FeedURL: "https://www.yna.co.kr/rss/news.xml", Link: "https://www.yna.co.kr/"},
@@ -24,7 +24,7 @@ func mergedInput() Input {
 		"kmib":   {ID: "kmib", Title: "국민일보", FeedURL: "https://rss.kmib.co.kr/data/kmibPolRss.xml", Link: "https://www.kmib.co.kr/"},
 	}
 	return Input{
-		Channel: feed.Channel{ID: "merged", Title: "한겨레 only", Sources: []string{"hani"}, Limit: 10},
+		Channel: feed.Channel{ID: "origins", Title: "한겨레 only", Sources: []string{"hani"}, Limit: 10},
 		Items: []feed.Item{{
 			SourceID: "yonhap", Key: "id:AKR20250301000100504", ID: "AKR20250301000100504",
 			Link:      "https://www.yna.co.kr/view/AKR20250301000100504?input=1195m",
@@ -45,7 +45,7 @@ func mergedInput() Input {
 }
 
 func TestOriginsPublished(t *testing.T) {
-	in := mergedInput()
+	in := originsInput()
 	wantVia := []string{
 		"http://www.yna.co.kr/view/AKR20250301000100504?input=1195m 한겨레",
 		"https://news.kmib.co.kr/article/view.asp?arcid=0020912345 국민일보",
@@ -123,9 +123,9 @@ func TestOriginsPublished(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := doc.Items[0].Source
-		want := []jsonAlso{
-			{ID: "hani", Title: "한겨레", URL: "http://www.yna.co.kr/view/AKR20250301000100504?input=1195m", Rule: "link"},
-			{ID: "kmib", Title: "국민일보", URL: "https://news.kmib.co.kr/article/view.asp?arcid=0020912345", Rule: "title"},
+		want := []jsonVia{
+			{Title: "한겨레", URL: "http://www.yna.co.kr/view/AKR20250301000100504?input=1195m"},
+			{Title: "국민일보", URL: "https://news.kmib.co.kr/article/view.asp?arcid=0020912345"},
 		}
 		if s.ID != "yonhap" || !slices.Equal(s.Also, want) {
 			t.Errorf("_source = %+v, want yonhap with also %+v", s, want)

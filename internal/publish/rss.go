@@ -2,6 +2,7 @@ package publish
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/gorilla/feeds"
 
@@ -20,54 +21,72 @@ type rssDoc struct {
 	feeds.RssFeedXml
 	AtomNamespace string      `xml:"xmlns:atom,attr"`
 	DCNamespace   string      `xml:"xmlns:dc,attr"`
+	HistoryNS     string      `xml:"xmlns:fh,attr,omitempty"`
 	Channel       *rssChannel `xml:"channel"`
 }
 
 // rssChannel is the <channel> element.
 type rssChannel struct {
 	feeds.RssFeed
-	Self  *rssAtomLink `xml:"atom:link"`
-	Items []*rssItem   `xml:"item"`
+	Title       *rssText      `xml:"title"`
+	Description *rssText      `xml:"description"`
+	AtomLinks   []rssAtomLink `xml:"atom:link"`
+	Archive     *struct{}     `xml:"fh:archive"`
+	Items       []*rssItem    `xml:"item"`
 }
 
-// rssAtomLink is the channel's atom:link, the RSS Advisory Board's way of
-// saying where the document is served.
+// rssAtomLink is an atom:link inside RSS: the channel's self, hub and
+// archive links (the RSS Advisory Board's way of saying where the document
+// is served), and an item's via links.
 type rssAtomLink struct {
-	Href string `xml:"href,attr"`
-	Rel  string `xml:"rel,attr"`
-	Type string `xml:"type,attr"`
+	Href  string `xml:"href,attr"`
+	Rel   string `xml:"rel,attr"`
+	Type  string `xml:"type,attr,omitempty"`
+	Title string `xml:"title,attr,omitempty"`
 }
 
 // rssItem is one <item>.
 type rssItem struct {
 	feeds.RssItem
-	Title      string        `xml:"title,omitempty"`
+	Title      *rssText      `xml:"title,omitempty"`
 	Link       string        `xml:"link,omitempty"`
-	Creators   []string      `xml:"dc:creator"`
+	Creators   []*rssText    `xml:"dc:creator"`
 	Categories []rssCategory `xml:"category"`
 	Language   string        `xml:"dc:language,omitempty"`
 	Source     *rssSource    `xml:"source"`
-	Via        []rssViaLink  `xml:"atom:link"` // the other sources that carried it (origin.go)
-}
-
-// rssViaLink is an atom:link rel="via" in an RSS item: RSS has no element
-// for a story's other sources, and the atom namespace is declared anyway.
-type rssViaLink struct {
-	Href  string `xml:"href,attr"`
-	Rel   string `xml:"rel,attr"`
-	Title string `xml:"title,attr,omitempty"`
+	AtomLinks  []rssAtomLink `xml:"atom:link"`
 }
 
 type rssCategory struct {
 	Domain string `xml:"domain,attr,omitempty"`
-	Term   string `xml:",chardata"`
+	Term   string `xml:",innerxml"`
 }
 
 type rssSource struct {
 	URL   string `xml:"url,attr"`
-	Title string `xml:",chardata"`
+	Title string `xml:",innerxml"`
 }
 
+// rssText is a plain-text element of RSS. RSS never said whether such text
+// may hold HTML, so the RSS Profile asks that "&", "<" and ">" in it be
+// written as hexadecimal character references, which readers of either
+// opinion decode to the same characters.
+type rssText struct {
+	Raw string `xml:",innerxml"`
+}
+
+// plain returns s as an rssText.
+func plain(s string) *rssText { return &rssText{Raw: hexEscape(s)} }
+
+// hexEscape escapes s for XML character data, with hexadecimal references
+// for the markup characters; characters XML forbids become U+FFFD.
+func hexEscape(s string) string {
+	return hexReplacer.Replace(xmlChars(s))
+}
+
+var hexReplacer = strings.NewReplacer("&", "&#x26;", "<", "&#x3C;", ">", "&#x3E;", "\r", "&#xD;")
+
+// renderRSS renders a prepared Input.
 func renderRSS(in Input) ([]byte, error) {
 	ch := in.Channel
 	desc := ch.Description
@@ -76,22 +95,25 @@ func renderRSS(in Input) ([]byte, error) {
 	}
 	c := &rssChannel{
 		RssFeed: feeds.RssFeed{
-			Title:         ch.Title,
 			Link:          channelURL(in.BaseURL, ch.ID),
-			Description:   desc,
 			LastBuildDate: rssTime(feedUpdated(in)),
 			Generator:     generator,
 		},
-		Self:  &rssAtomLink{Href: feedURL(in.BaseURL, ch.ID, RSS), Rel: "self", Type: "application/rss+xml"},
-		Items: make([]*rssItem, 0, len(in.Items)),
+		Title:       plain(ch.Title),
+		Description: plain(desc),
+		AtomLinks:   []rssAtomLink{{Href: selfURL(in, RSS), Rel: "self", Type: "application/rss+xml"}},
+		Items:       make([]*rssItem, 0, len(in.Items)),
 	}
+	for _, h := range in.Hubs {
+		c.AtomLinks = append(c.AtomLinks, rssAtomLink{Href: h, Rel: "hub"})
+	}
+	for _, l := range historyLinks(in, RSS) {
+		c.AtomLinks = append(c.AtomLinks, rssAtomLink{Href: l.Href, Rel: l.Rel, Type: "application/rss+xml"})
+	}
+	names := in.names()
 	for _, it := range in.Items {
 		src, ok := in.sourceOf(it.SourceID)
-		r := newRSSItem(it, src, ok)
-		for _, v := range in.vias(it) {
-			r.Via = append(r.Via, rssViaLink{Href: v.Href, Rel: "via", Title: v.Source.Title})
-		}
-		c.Items = append(c.Items, r)
+		c.Items = append(c.Items, newRSSItem(it, src, ok, names))
 	}
 	doc := &rssDoc{
 		RssFeedXml: feeds.RssFeedXml{
@@ -102,27 +124,33 @@ func renderRSS(in Input) ([]byte, error) {
 		DCNamespace:   "http://purl.org/dc/elements/1.1/",
 		Channel:       c,
 	}
+	if in.Archive.Full() {
+		doc.HistoryNS, c.Archive = historyNS, &struct{}{}
+	}
 	return encodeXML(doc)
 }
 
 // newRSSItem makes the <item> of it.
 //
-// The guid is the upstream id, a permalink only when the feed said so and
-// it is an http(s) URL; an item without upstream id gets the urn:uuid that
-// Atom uses. The description is the summary, else the content. <author>,
-// which RSS defines as an email address, is used only for an author with
-// one ("email (Name)"); every other author is a dc:creator. Only the first
-// enclosure is kept: RSS 2.0 allows one per item. An undated item's pubDate
-// is when the aggregator first saw it, since RSS has no other date.
-func newRSSItem(it feed.Item, src SourceInfo, hasSource bool) *rssItem {
+// The guid is the entry id Atom uses; it is a permalink only when the feed
+// said so, it is an http(s) URL and it is the upstream id unchanged. The
+// description is the summary, else the content. <author>, which RSS
+// defines as an email address with the name in parentheses, is used only
+// for an author with both; every other author is a dc:creator. Only the
+// first enclosure is kept: RSS 2.0 allows one per item. An undated item's
+// pubDate is when the aggregator first saw it, since RSS has no other date.
+// The other sources that carried the story are atom:link rel="via".
+func newRSSItem(it feed.Item, src SourceInfo, hasSource bool, sources map[string]SourceInfo) *rssItem {
 	r := &rssItem{
 		RssItem: feeds.RssItem{
 			Description: it.Summary,
 			PubDate:     rssTime(it.Published),
 		},
-		Title:    it.Title,
 		Link:     it.Link,
 		Language: langTag(it.Language),
+	}
+	if it.Title != "" {
+		r.Title = plain(it.Title)
 	}
 	if r.Description == "" {
 		r.Description = it.Content
@@ -130,27 +158,21 @@ func newRSSItem(it feed.Item, src SourceInfo, hasSource bool) *rssItem {
 	if it.Content != "" {
 		r.Content = &feeds.RssContent{Content: xmlChars(it.Content)}
 	}
-	switch {
-	case it.ID == "":
-		r.Guid = &feeds.RssGuid{Id: generatedID(it), IsPermaLink: "false"}
-	case it.IDIsPermaLink && isHTTPURL(it.ID):
-		r.Guid = &feeds.RssGuid{Id: it.ID, IsPermaLink: "true"}
-	default:
-		r.Guid = &feeds.RssGuid{Id: it.ID, IsPermaLink: "false"}
+	id := entryID(it)
+	r.Guid = &feeds.RssGuid{Id: id, IsPermaLink: "false"}
+	if it.IDIsPermaLink && id == it.ID && isHTTPURL(id) {
+		r.Guid.IsPermaLink = "true"
 	}
 	for _, p := range people(it.Authors) {
-		if r.Author == "" && email(p.Email) != "" {
-			r.Author = p.Email
-			if p.Name != "" {
-				r.Author += " (" + p.Name + ")"
-			}
+		if r.Author == "" && email(p.Email) != "" && p.Name != "" {
+			r.Author = p.Email + " (" + p.Name + ")"
 			continue
 		}
-		r.Creators = append(r.Creators, displayName(p))
+		r.Creators = append(r.Creators, plain(displayName(p)))
 	}
 	for _, c := range it.Categories {
 		if c.Term != "" {
-			r.Categories = append(r.Categories, rssCategory{Domain: c.Scheme, Term: c.Term})
+			r.Categories = append(r.Categories, rssCategory{Domain: c.Scheme, Term: hexEscape(c.Term)})
 		}
 	}
 	if len(it.Enclosures) > 0 {
@@ -162,7 +184,10 @@ func newRSSItem(it feed.Item, src SourceInfo, hasSource bool) *rssItem {
 		}
 	}
 	if hasSource && src.FeedURL != "" {
-		r.Source = &rssSource{URL: src.FeedURL, Title: src.Title}
+		r.Source = &rssSource{URL: src.FeedURL, Title: hexEscape(src.Title)}
+	}
+	for _, v := range viaLinks(it, sources) {
+		r.AtomLinks = append(r.AtomLinks, rssAtomLink{Href: v.Href, Rel: "via", Title: v.Title})
 	}
 	return r
 }

@@ -11,8 +11,7 @@ import (
 )
 
 // handleFeed serves /feeds/{channel}.{atom|rss|json} from the rendered
-// document, answering conditional requests (If-None-Match before
-// If-Modified-Since, per RFC 9110) and HEAD through http.ServeContent.
+// document; see serveDocument.
 func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	dot := strings.LastIndexByte(file, '.')
@@ -36,9 +35,92 @@ func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, fmt.Errorf("channel %s has no %s document", id, format))
 		return
 	}
+	for _, hub := range s.hubs {
+		w.Header().Add("Link", "<"+hub+`>; rel="hub"`)
+	}
+	if s.baseURL != "" {
+		w.Header().Add("Link", "<"+s.baseURL+r.URL.EscapedPath()+`>; rel="self"`)
+	}
+	s.serveDocument(w, r, doc)
+}
+
+// serveDocument writes a rendered document: its identity or its gzip
+// representation (each with its own strong ETag), Last-Modified,
+// Cache-Control (long and immutable for a full archive page) and
+// Vary: Accept-Encoding, answering conditional requests per RFC 9110
+// §13.2.2: If-None-Match, when present, decides alone, by weak comparison
+// against either representation's tag; else If-Modified-Since. HEAD gets
+// the headers of GET.
+func (s *Server) serveDocument(w http.ResponseWriter, r *http.Request, doc *publish.Document) {
 	h := w.Header()
-	h.Set("Content-Type", format.ContentType())
-	h.Set("ETag", doc.ETag)
-	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(s.maxAge.Seconds())))
-	http.ServeContent(w, r, "", doc.LastModified, bytes.NewReader(doc.Body))
+	h.Set("Content-Type", doc.Format.ContentType())
+	h.Add("Vary", "Accept-Encoding")
+	if doc.Immutable {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(s.maxAge.Seconds())))
+	}
+	body, tag := doc.Body, doc.ETag
+	if doc.Gzip != nil && acceptsGzip(r) {
+		body, tag = doc.Gzip, doc.GzipETag
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("ETag", tag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		if etagListMatches(inm, doc.ETag) || etagListMatches(inm, doc.GzipETag) {
+			notModified(w, doc)
+			return
+		}
+		// Not a match: If-Modified-Since must be ignored (RFC 9110 §13.1.3),
+		// and http.ServeContent, which sees the same tag, agrees.
+	}
+	http.ServeContent(w, r, "", doc.LastModified, bytes.NewReader(body))
+}
+
+// notModified answers 304 with the validators and nothing else.
+func notModified(w http.ResponseWriter, doc *publish.Document) {
+	h := w.Header()
+	h.Del("Content-Type")
+	h.Del("Content-Encoding")
+	if !doc.LastModified.IsZero() {
+		h.Set("Last-Modified", doc.LastModified.UTC().Format(http.TimeFormat))
+	}
+	w.WriteHeader(http.StatusNotModified)
+}
+
+// etagListMatches reports whether an If-None-Match value ("*" or a list of
+// entity tags) matches tag by weak comparison: opaque tags equal, W/
+// prefixes ignored.
+func etagListMatches(list, tag string) bool {
+	if tag == "" {
+		return false
+	}
+	tag = strings.TrimPrefix(tag, "W/")
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding admits gzip
+// (or "*") with a non-zero quality.
+func acceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			coding = strings.ToLower(strings.TrimSpace(coding))
+			if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+				continue
+			}
+			q := strings.ReplaceAll(strings.ToLower(params), " ", "")
+			if strings.HasPrefix(q, "q=0") && strings.Trim(q[3:], ".0") == "" {
+				return false
+			}
+			return true
+		}
+	}
+	return false
 }

@@ -6,4 +6,17 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /feeds/{file}", s.handleFeed)
 	s.mux.HandleFunc("GET /style.css", s.handleStyle)
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
+	s.mux.HandleFunc("GET /sources.opml", s.handleOPML)
+	s.mux.HandleFunc("GET /status", s.handleStatus)
+	s.mux.HandleFunc("GET /feeds/{channel}/archive/{file}", s.handleArchive)
+	if s.websub != nil {
+		s.mux.Handle("POST /websub", s.websub)
+	}
+	s.mux.HandleFunc("GET /items/{ref}", s.handleItem)
+	s.mux.HandleFunc("GET /search", s.handleSearch)
+	s.mux.HandleFunc("GET /opensearch.xml", s.handleOpenSearch)
+	s.mux.HandleFunc("GET /status/subscribers", s.handleSubscribers)
+	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
+	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
+	s.mux.HandleFunc("GET /admin/backup", s.admin(s.handleBackup))
 }

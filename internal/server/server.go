@@ -2,7 +2,8 @@
 // responses served from the in-memory rendered documents, and the HTML pages.
 //
 // It never renders a feed nor queries the store while answering a feed
-// request: documents come ready-made from the publish cache. It does not poll
+// request: documents come ready-made from the publish cache (which renders
+// a full archive page on its first request, then keeps it). It does not poll
 // and does not write to the store.
 package server
 
@@ -11,6 +12,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
@@ -33,6 +35,23 @@ type Options struct {
 	// MaxAge is the Cache-Control max-age of feed documents (default 5 minutes).
 	MaxAge time.Duration
 	Logger *slog.Logger
+	// Sources lists the configured sources, as they are after reloads, for
+	// GET /sources.opml and GET /status; nil makes /sources.opml a 404.
+	Sources SourceList
+	// States feeds GET /status with what the store saved per source. A nil
+	// States shows none polled.
+	States States
+	// BaseURL is the public address the documents name themselves by; it
+	// makes the rel="self" Link header of feed responses.
+	BaseURL string
+	// Hubs are the WebSub hubs named in rel="hub" Link headers.
+	Hubs []string
+	// WebSub, when set, answers POST /websub (the hub).
+	WebSub http.Handler
+
+	// The rest is optional (see extras.go): nil leaves the routes that
+	// need it answering 404 or 503.
+	Extras
 }
 
 //go:embed templates
@@ -40,12 +59,19 @@ var templateFS embed.FS
 
 // Server is the aggregator's http.Handler.
 type Server struct {
-	feeds  Feeds
-	health Health
-	maxAge time.Duration
-	log    *slog.Logger
-	pages  *template.Template
-	mux    *http.ServeMux
+	feeds   Feeds
+	health  Health
+	sources SourceList // for GET /sources.opml and GET /status
+	states  States
+	maxAge  time.Duration
+	log     *slog.Logger
+	pages   *template.Template
+	mux     *http.ServeMux
+
+	baseURL string
+	hubs    []string
+	websub  http.Handler
+	extras
 }
 
 // New returns the handler serving every route of routes.go.
@@ -57,19 +83,26 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		feeds:  feeds,
-		health: health,
-		maxAge: o.MaxAge,
-		log:    o.Logger,
-		pages:  template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
-		mux:    http.NewServeMux(),
+		feeds:   feeds,
+		health:  health,
+		sources: o.Sources,
+		states:  o.States,
+		maxAge:  o.MaxAge,
+		log:     o.Logger,
+		mux:     http.NewServeMux(),
+
+		baseURL: strings.TrimRight(o.BaseURL, "/"),
+		hubs:    o.Hubs,
+		websub:  o.WebSub,
+		extras:  newExtras(o.Extras),
 	}
+	s.pages = template.Must(template.New("").Funcs(s.funcs()).ParseFS(templateFS, "templates/*.html"))
 	s.routes()
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	securityHeaders(s.mux).ServeHTTP(w, r)
+	securityHeaders(s.observe(s.mux)).ServeHTTP(w, r)
 }
 
 // Error writes err as the response: the status its feed.ErrorCode maps to

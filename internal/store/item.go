@@ -48,6 +48,9 @@ const maxKeyLen = bbolt.MaxKeySize - 8
 // the source's items ([feed.LinksIdentify]) and no other item of the poll
 // has the same one.
 //
+// An item whose key has a tombstone (it was pruned, see [DB.Prune]) is not
+// stored again and counts as Unchanged.
+//
 // An item key that occurs twice in items is stored once; the later
 // occurrence is compared with the earlier. state.SourceID is set to
 // sourceID and state.Items to the number of items the source delivered
@@ -85,7 +88,12 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 			return err
 		}
 		n := ib.Sequence()
+		graves := tombstones(tx, id)
 		for _, it := range items {
+			if buried(graves, []byte(it.Key)) { // pruned: see prune.go
+				counts.Unchanged++
+				continue
+			}
 			it = storableItem(it)
 			it.SourceID = sourceID
 			it.Origins = nil
@@ -121,6 +129,12 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 				}
 				switch {
 				case m == nil: // a story of its own
+					if it.Seq, err = nextSeq(tx, sourceID, it.Key); err != nil {
+						return err
+					}
+					if it.Rev, err = nextRev(tx, it, 0); err != nil {
+						return err
+					}
 					if err := putItem(ib, tb, it, nil); err != nil {
 						return err
 					}
@@ -164,8 +178,12 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 			}
 			it.FirstSeen, it.Published, it.Dated = old.FirstSeen, old.Published, old.Dated
 			it.Origins = old.Origins
+			it.Seq = old.Seq
 			if !it.Updated.After(old.Updated) {
 				it.Updated = now
+			}
+			if it.Rev, err = nextRev(tx, it, old.Rev); err != nil {
+				return err
 			}
 			if err := putItem(ib, tb, it, indexKey(old)); err != nil {
 				return err

@@ -28,6 +28,8 @@ type itemRecord struct {
 	Updated       time.Time         `json:"updated,omitzero"`
 	FirstSeen     time.Time         `json:"first_seen,omitzero"`
 	Dated         bool              `json:"dated,omitempty"`
+	Seq           uint64            `json:"seq,omitempty"`
+	Rev           uint64            `json:"rev,omitempty"`
 	Origins       []originRecord    `json:"origins,omitempty"`
 }
 
@@ -65,6 +67,8 @@ func encodeItem(it feed.Item) ([]byte, error) {
 		Language:  it.Language,
 		Published: jsonTime(it.Published), Updated: jsonTime(it.Updated), FirstSeen: jsonTime(it.FirstSeen),
 		Dated: it.Dated,
+		Seq:   it.Seq,
+		Rev:   it.Rev,
 	}
 	for _, p := range it.Authors {
 		r.Authors = append(r.Authors, personRecord(p))
@@ -107,6 +111,8 @@ func decodeItem(sourceID, key string, data []byte) (feed.Item, error) {
 		Language:  r.Language,
 		Published: r.Published, Updated: r.Updated, FirstSeen: r.FirstSeen,
 		Dated: r.Dated,
+		Seq:   r.Seq,
+		Rev:   r.Rev,
 	}
 	for _, p := range r.Authors {
 		it.Authors = append(it.Authors, feed.Person(p))
@@ -138,8 +144,16 @@ type stateRecord struct {
 	Title        string    `json:"title,omitempty"`
 	Link         string    `json:"link,omitempty"`
 	Items        int       `json:"items,omitempty"`
-	Warning      string    `json:"warning,omitempty"`
-	Identity     string    `json:"identity,omitempty"`
+
+	ConfiguredURL  string        `json:"configured_url,omitempty"`
+	AdoptedURL     string        `json:"adopted_url,omitempty"`
+	RedirectTarget string        `json:"redirect_target,omitempty"`
+	RedirectCount  int           `json:"redirect_count,omitempty"`
+	Retired        bool          `json:"retired,omitempty"`
+	TTL            time.Duration `json:"ttl,omitempty"`
+	LastChange     time.Time     `json:"last_change,omitzero"`
+	Warning        string        `json:"warning,omitempty"`
+	Identity       string        `json:"identity,omitempty"`
 }
 
 func encodeState(s feed.SourceState) ([]byte, error) {
@@ -150,7 +164,9 @@ func encodeState(s feed.SourceState) ([]byte, error) {
 		LastError: s.LastError, Errors: s.Errors,
 		NextPoll: jsonTime(s.NextPoll),
 		Title:    s.Title, Link: s.Link, Items: s.Items,
-		Warning: s.Warning, Identity: s.Identity,
+		ConfiguredURL: s.ConfiguredURL, AdoptedURL: s.AdoptedURL,
+		RedirectTarget: s.RedirectTarget, RedirectCount: s.RedirectCount,
+		Retired: s.Retired, TTL: s.TTL, LastChange: jsonTime(s.LastChange), Warning: s.Warning, Identity: s.Identity,
 	})
 }
 
@@ -167,7 +183,9 @@ func decodeState(sourceID string, data []byte) (feed.SourceState, error) {
 		LastError: r.LastError, Errors: r.Errors,
 		NextPoll: r.NextPoll,
 		Title:    r.Title, Link: r.Link, Items: r.Items,
-		Warning: r.Warning, Identity: r.Identity,
+		ConfiguredURL: r.ConfiguredURL, AdoptedURL: r.AdoptedURL,
+		RedirectTarget: r.RedirectTarget, RedirectCount: r.RedirectCount,
+		Retired: r.Retired, TTL: r.TTL, LastChange: r.LastChange, Warning: r.Warning, Identity: r.Identity,
 	}, nil
 }
 

@@ -11,7 +11,11 @@
 //	items   / <source id> / <item key>                       → item, JSON (itemRecord)
 //	bytime  / <source id> / <8-byte inverted sort time><key> → empty
 //	sources / <source id>                                    → source state, JSON (stateRecord)
+//	tombstones / <source id> / <item key>                    → when pruned, 8-byte Unix seconds (prune.go)
 //	meta    / "schema"                                       → schema version, decimal ASCII
+//	byseq   / <8-byte seq>                                   → source id, 0, item key (archive.go)
+//	byrev   / <8-byte rev>                                   → source id, 0, item key (rev.go)
+//	websub  / <topic> 0 <callback>                           → subscription, JSON (websub.go)
 //	aliases / <source id> / <item key>                       → the story the key names, JSON (aliasRecord)
 //	links   / <canonical link key>                           → ref of the story with that link
 //	titles  / <title hash><8-byte sort stamp><ref>           → empty
@@ -93,6 +97,9 @@ var (
 	// ErrSchema means the file was written by a newer aggregator, or by a
 	// program that is not the aggregator at all.
 	ErrSchema = errors.New("database schema not supported")
+	// ErrFull means a write would grow the file past Options.MaxSize, or
+	// the disk has no room left; nothing of that write was stored.
+	ErrFull = errors.New("database is full")
 )
 
 // Options tunes Open. The zero value is usable.
@@ -105,6 +112,13 @@ type Options struct {
 	// title may be and still be stored as one story; 0 turns the title
 	// rule off. feeds.yaml's dedupe.title_window.
 	TitleWindow time.Duration
+	// ReadOnly opens an existing file for reading only, sharing its lock
+	// with other readers; every write fails. The file must exist and be
+	// initialised.
+	ReadOnly bool
+	// MaxSize caps the file in bytes: a write that would grow it further
+	// fails with ErrFull and stores nothing. 0 means no cap.
+	MaxSize int64
 }
 
 // DB is an open store. Its methods are safe for concurrent use: reads run
@@ -128,7 +142,11 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	// bbolt trusts the file's meta page and maps the file: a truncated file
@@ -137,17 +155,25 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := checkHeader(path); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	b, err := openBolt(path, opts.Timeout)
+	b, err := openBolt(path, opts.Timeout, opts.ReadOnly, opts.MaxSize)
 	switch {
 	case errors.Is(err, bbolt.ErrTimeout):
-		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+		return nil, fmt.Errorf("open %s: %w%s", path, ErrLocked, lockHolder(path))
 	case errors.Is(err, bbolt.ErrInvalid), errors.Is(err, bbolt.ErrChecksum), errors.Is(err, bbolt.ErrVersionMismatch):
 		return nil, fmt.Errorf("open %s: %w (%v)", path, ErrCorrupt, err)
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := &DB{bolt: b, path: path, now: opts.Now, titleWindow: opts.TitleWindow}
-	if err := db.init(); err != nil {
+	err = db.init()
+	if err == nil {
+		err = db.initSeq()
+	}
+	if err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.initRev(); err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -157,14 +183,14 @@ func Open(path string, opts Options) (*DB, error) {
 // openBolt opens the file with bbolt, turning a panic or a memory fault on
 // a damaged file into ErrCorrupt. After such a panic bbolt's file handle
 // leaks; that is the price of not crashing.
-func openBolt(path string, timeout time.Duration) (b *bbolt.DB, err error) {
+func openBolt(path string, timeout time.Duration, readOnly bool, maxSize int64) (b *bbolt.DB, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			b, err = nil, fmt.Errorf("%w (bbolt: %v)", ErrCorrupt, p)
 		}
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
+	return bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, ReadOnly: readOnly, MaxSize: int(maxSize)})
 }
 
 // init checks the schema version and creates the top-level buckets.
@@ -271,7 +297,7 @@ func (db *DB) view(fn func(*bbolt.Tx) error) (err error) {
 func (db *DB) update(fn func(*bbolt.Tx) error) (err error) {
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return db.bolt.Update(fn)
+	return full(db.bolt.Update(fn))
 }
 
 // guard turns a panic inside a transaction (bbolt reading a damaged page, or

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// findChromium returns the path of a Chromium or Chrome binary, or "".
+func findChromium() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestBrowser drives headless Chromium over the real server after a poll:
+// the index, a channel page, an item page and a search for a Korean word
+// must render with the expected text and no console error (a CSP
+// violation, a failed load, a script error), and each is screenshotted into
+// $AGGREGATOR_ARTIFACTS (a temporary directory when unset), with the index
+// also at phone width and in dark mode.
+func TestBrowser(t *testing.T) {
+	bin := findChromium()
+	if bin == "" {
+		t.Skip("chromium is not installed (apt-get install chromium): skipping the browser test")
+	}
+	artifacts := os.Getenv("AGGREGATOR_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = t.TempDir()
+	}
+	artifacts = filepath.Join(artifacts, "browser")
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", artifacts)
+
+	o := newOrigin(t)
+	base, _ := startServe(t, "-config", writeConfig(t, o.URL, ""))
+	waitForItems(t, base, "think-tanks", 3)
+	item := waitForSearch(t, base, "협력")
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(bin),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelTimeout()
+
+	// Collect every console message, exception and browser log entry while
+	// the pages load.
+	var (
+		mu       sync.Mutex
+		messages []chromedp.ConsoleMessage
+	)
+	consoleCtx, stopConsole := context.WithCancel(ctx)
+	console := chromedp.Console(consoleCtx)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for m, err := range console {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			messages = append(messages, m)
+			mu.Unlock()
+		}
+	}()
+
+	for _, page := range []struct {
+		name, path string
+		want       []string
+	}{
+		{"index", "/", []string{"Think tanks", "Satellite Imagery of Yongbyon", "한반도 정세와 경제 협력"}},
+		{"channel", "/channels/the-peninsula", []string{"The Peninsula", "Subscribe", "Alliance Politics After the Summit", "by Jane Kim", "Alliance"}},
+		{"item", item, []string{"한반도 정세와 경제 협력", "남북 경제 협력의 전망을 살펴본다.", "Return to The Peninsula", "Return to Think tanks"}},
+		{"search", "/search?q=" + url.QueryEscape("협력"), []string{"Total index: 3 publications", "1 result", "한반도 정세와 경제 협력"}},
+	} {
+		t.Run(page.name, func(t *testing.T) {
+			if err := chromedp.Do(ctx, chromedp.Navigate(base+page.path), chromedp.WaitReady(chromedp.CSS("footer"))); err != nil {
+				t.Fatalf("%s: %v", page.path, err)
+			}
+			text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(artifacts, page.name+".png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range page.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("%s shows no %q; its text:\n%s", page.path, w, text)
+				}
+			}
+			if page.name == "search" {
+				if marked, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main mark"))); err != nil || marked != "협력" {
+					t.Errorf("search highlights %q (%v), want 협력", marked, err)
+				}
+			}
+		})
+	}
+
+	// The index on a phone, and a channel in dark mode.
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
+		chromedp.Navigate(base+"/"), chromedp.WaitReady(chromedp.CSS("footer")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, filepath.Join(artifacts, "index-phone.png"))
+	err = chromedp.Do(ctx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+			})
+			return err
+		}),
+		chromedp.Navigate(base+"/channels/think-tanks"), chromedp.WaitReady(chromedp.CSS("footer")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, filepath.Join(artifacts, "channel-dark.png"))
+
+	stopConsole()
+	<-collected
+	mu.Lock()
+	defer mu.Unlock()
+	for _, m := range messages {
+		if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.IsException() {
+			t.Errorf("browser console: %s (%s)", m, m.URL)
+		}
+	}
+}
+
+func shot(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitForSearch waits for the background indexer to index the polled
+// items, until a search for q finds one, and returns its item page path.
+func waitForSearch(t *testing.T, base, q string) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, body := get(t, base+"/search?format=json&q="+url.QueryEscape(q))
+		var res struct {
+			Total   int
+			Results []struct{ URL string }
+		}
+		if resp.StatusCode == 200 && json.Unmarshal(body, &res) == nil && len(res.Results) > 0 {
+			return res.Results[0].URL
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("search for %q never found anything; last response %d: %.300s", q, resp.StatusCode, body)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}

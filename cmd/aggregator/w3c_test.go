@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kpolicy/aggregator/internal/config"
+	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/publish"
+	"github.com/kpolicy/aggregator/internal/store"
+)
+
+// corpusChannels polls every file of corpus/real from a local origin into a
+// fresh store and returns the config (one channel per corpus directory) and
+// a cache publishing it.
+func corpusChannels(t *testing.T) (config.Config, *publish.Cache) {
+	t.Helper()
+	dir := filepath.Join(corpusDir(t), "real")
+	origin := newFileOrigin(t, dir)
+	cfg := config.Default()
+	cfg.Fetch.AllowPrivateNetworks = true
+	cfg.Server.BaseURL = "http://aggregator.test"
+	groups := map[string][]string{}
+	files := corpusFiles(t, dir)
+	for i, f := range files {
+		id := fmt.Sprintf("%03d-%s", i, strings.Trim(nonID.ReplaceAllString(strings.ToLower(f), "-"), "-"))
+		if len(id) > 60 {
+			id = id[:60]
+		}
+		cfg.Sources = append(cfg.Sources, feed.Source{ID: id, URL: origin + "/" + f, Interval: cfg.Fetch.Interval})
+		group := strings.SplitN(f, "/", 2)[0]
+		groups[group] = append(groups[group], id)
+	}
+	for _, g := range sortedKeys(groups) {
+		cfg.Channels = append(cfg.Channels, feed.Channel{ID: g, Title: "Corpus: " + g, Description: "Every feed under real/" + g, Sources: groups[g], Limit: 200})
+	}
+	db, err := store.Open(filepath.Join(t.TempDir(), "corpus.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	newPoller(cfg, db, nil).PollAll(context.Background(), cfg.Sources)
+	cache := publish.NewCache(db, cfg.Server.BaseURL)
+	if err := cache.Configure(cfg.Channels, cfg.Sources); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, cache
+}
+
+// w3cValidator returns the path of ../shared/tools/w3c-validate, or skips
+// the test when the W3C Feed Validator's source is not on this machine (it
+// is never committed, and CI cannot fetch it).
+func w3cValidator(t *testing.T) string {
+	t.Helper()
+	src := os.Getenv("FEEDVALIDATOR_SRC")
+	if src == "" {
+		src = "/tmp/feedvalidator/src"
+	}
+	if _, err := os.Stat(filepath.Join(src, "feedvalidator")); err != nil {
+		t.Skipf("the W3C Feed Validator is not at %s (set FEEDVALIDATOR_SRC, or unpack github.com/w3c/feedvalidator under /tmp/feedvalidator): not validating", src)
+	}
+	tool := filepath.Join(filepath.Dir(corpusDir(t)), "tools", "w3c-validate")
+	if _, err := os.Stat(tool); err != nil {
+		t.Skipf("%s: %v", tool, err)
+	}
+	return tool
+}
+
+// TestCorpusW3C runs the W3C Feed Validator at level AA (errors and
+// warnings) on the Atom and RSS documents of every corpus channel: each
+// must report no event at all.
+func TestCorpusW3C(t *testing.T) {
+	tool := w3cValidator(t)
+	cfg, cache := corpusChannels(t)
+	out := t.TempDir()
+	if d := os.Getenv("W3C_KEEP"); d != "" {
+		out = d // keep the documents for a look
+	}
+	for _, snap := range cache.Channels() {
+		for _, f := range []publish.Format{publish.Atom, publish.RSS} {
+			// The subscription document, the first (full) archive page and
+			// the open one.
+			docs := map[string]*publish.Document{"": snap.Docs[f]}
+			for _, page := range []int{1, snap.Pages} {
+				d, err := cache.Archive(snap.Channel.ID, page, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				docs[fmt.Sprintf("/archive/%d", page)] = d
+			}
+			for _, path := range sortedKeys(docs) {
+				name := snap.Channel.ID + path + "." + string(f)
+				p := filepath.Join(out, strings.ReplaceAll(name, "/", "_"))
+				if err := os.WriteFile(p, docs[path].Body, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				base := cfg.Server.BaseURL + "/feeds/" + name
+				report, err := exec.Command(tool, p, "--base", base, "--type", f.ContentType()).CombinedOutput()
+				t.Logf("%s: %s", name, strings.TrimSpace(string(report)))
+				if err != nil {
+					t.Errorf("%s: W3C validator: %v", name, err)
+				}
+			}
+		}
+	}
+}
+
+// corpusFiles lists the files under dir, slash-separated and relative.
+func corpusFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, path)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// newFileOrigin serves dir on loopback and returns its URL.
+func newFileOrigin(t *testing.T, dir string) string {
+	t.Helper()
+	o := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(o.Close)
+	return o.URL
+}
+
+// TestCorpusArchivesCheckFeed runs check-feed (jing, feedparser, the JSON
+// Feed schema) on the first and the open archive page of every corpus
+// channel in every format; TestCorpusEndToEnd checks the subscription
+// documents.
+func TestCorpusArchivesCheckFeed(t *testing.T) {
+	corpusDir(t)
+	if _, err := exec.LookPath("jing"); err != nil {
+		t.Skip("jing is not installed (apt-get install -y jing python3-feedparser python3-jsonschema): not checking")
+	}
+	_, cache := corpusChannels(t)
+	out := t.TempDir()
+	var paths []string
+	for _, snap := range cache.Channels() {
+		pages := []int{1}
+		if snap.Pages > 1 {
+			pages = append(pages, snap.Pages)
+		}
+		for _, f := range publish.Formats {
+			for _, page := range pages {
+				d, err := cache.Archive(snap.Channel.ID, page, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := filepath.Join(out, fmt.Sprintf("%s_archive_%d.%s", snap.Channel.ID, page, f))
+				if err := os.WriteFile(p, d.Body, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				paths = append(paths, p)
+			}
+		}
+	}
+	report, err := exec.Command(filepath.Join(filepath.Dir(corpusDir(t)), "tools", "check-feed"), paths...).CombinedOutput()
+	t.Logf("check-feed:\n%s", report)
+	if err != nil {
+		t.Errorf("check-feed failed: %v", err)
+	}
+}

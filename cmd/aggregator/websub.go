@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"strings"
+
+	"github.com/kpolicy/aggregator/internal/config"
+	"github.com/kpolicy/aggregator/internal/fetch"
+	"github.com/kpolicy/aggregator/internal/publish"
+	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/websub"
+)
+
+// hubPath is where the WebSub hub takes subscription requests.
+const hubPath = "/websub"
+
+// topics tells the hub which URLs are channel documents and gives their
+// current bytes: the topics are the subscription documents,
+// BASE/feeds/CHANNEL.FORMAT.
+type topics struct {
+	cache *publish.Cache
+	base  string
+}
+
+func (t topics) Document(topic string) (string, []byte, bool) {
+	file, ok := strings.CutPrefix(topic, t.base+"/feeds/")
+	dot := strings.LastIndexByte(file, '.')
+	if !ok || dot <= 0 || strings.Contains(file, "/") {
+		return "", nil, false
+	}
+	f, err := publish.ParseFormat(file[dot+1:])
+	if err != nil {
+		return "", nil, false
+	}
+	snap, ok := t.cache.Snapshot(file[:dot])
+	if !ok || snap.Docs[f] == nil {
+		return "", nil, false
+	}
+	return f.ContentType(), snap.Docs[f].Body, true
+}
+
+// topicURLs are the topics of a channel, one per format.
+func topicURLs(base, channelID string) []string {
+	var out []string
+	for _, f := range publish.Formats {
+		out = append(out, base+"/feeds/"+channelID+"."+string(f))
+	}
+	return out
+}
+
+// newHub wires the WebSub hub: the fetcher's guarded client (so callbacks
+// on private addresses are refused at dial time too, unless
+// fetch.allow_private_networks), its own Timeout per request.
+func newHub(cfg config.Config, db *store.DB, cache *publish.Cache, opts websub.Options) *websub.Hub {
+	client := fetch.NewClient(fetch.Options{
+		UserAgent:    cfg.Fetch.UserAgentString(version()),
+		Timeout:      cfg.Fetch.Timeout,
+		AllowPrivate: cfg.Fetch.AllowPrivateNetworks,
+	})
+	opts.URL = cfg.Server.BaseURL + hubPath
+	opts.Client = client.HTTPClient()
+	opts.ExternalHubs = cfg.Publish.Hubs
+	if !cfg.Fetch.AllowPrivateNetworks {
+		opts.CheckHost = func(ctx context.Context, host string) error { return fetch.CheckHost(ctx, host) }
+	}
+	return websub.New(db, topics{cache: cache, base: cfg.Server.BaseURL}, opts)
+}

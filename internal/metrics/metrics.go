@@ -1,0 +1,212 @@
+// Package metrics owns the aggregator's Prometheus metrics: what the poller,
+// the feed server, WebSub and the store report, registered on a registry
+// that the caller builds (never the global default one), and the /metrics
+// handler over it.
+//
+// It only counts: it does not poll, store or serve anything else.
+package metrics
+
+import (
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/fetch"
+)
+
+// Options names the values read when metrics are scraped. Nil fields leave
+// their metrics out.
+type Options struct {
+	StoreSize   func() (int64, error)       // bytes of the database file
+	StoreItems  func() (int, error)         // items stored
+	IndexItems  func() (uint64, error)      // items in the search index
+	Subscribers func() []feed.SubscriberDay // today's subscriber statistics, per channel
+}
+
+// Metrics is the set of the aggregator's metrics. Its methods are safe for
+// concurrent use and do nothing on a nil *Metrics.
+type Metrics struct {
+	gatherer    prometheus.Gatherer
+	polls       *prometheus.CounterVec
+	responses   *prometheus.CounterVec
+	items       *prometheus.CounterVec
+	pollSeconds *prometheus.HistogramVec
+	output      *prometheus.CounterVec
+	websub      *prometheus.CounterVec
+}
+
+// Poll results, the "result" label of aggregator_polls_total.
+const (
+	ResultOK          = "ok"           // a body was parsed and stored
+	ResultNotModified = "not_modified" // 304
+	ResultUnchanged   = "unchanged"    // 200 with the same body as last time
+	ResultError       = "error"
+)
+
+// New registers the metrics on reg and returns them. reg must also be a
+// prometheus.Gatherer (a *prometheus.Registry is both) for Handler.
+func New(reg *prometheus.Registry, o Options) (*Metrics, error) {
+	m := &Metrics{
+		gatherer: reg,
+		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aggregator_polls_total",
+			Help: "Polls of each source by result: ok, not_modified, unchanged (same body), error.",
+		}, []string{"source", "result"}),
+		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aggregator_poll_responses_total",
+			Help: "HTTP responses to polls by host and status code (0: no response). The 304 ratio is code=\"304\" over the sum.",
+		}, []string{"host", "code"}),
+		items: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aggregator_items_total",
+			Help: "Items seen by polls, by what happened to them: new, updated, unchanged, merged, filtered.",
+		}, []string{"change"}),
+		pollSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "aggregator_poll_duration_seconds",
+			Help:    "Time one poll took, request to stored items, by result.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 60},
+		}, []string{"result"}),
+		output: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aggregator_feed_requests_total",
+			Help: "Requests for published feeds by channel, format and status code.",
+		}, []string{"channel", "format", "code"}),
+		websub: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aggregator_websub_deliveries_total",
+			Help: "WebSub content distributions to subscribers, by result (ok, error).",
+		}, []string{"result"}),
+	}
+	cs := []prometheus.Collector{m.polls, m.responses, m.items, m.pollSeconds, m.output, m.websub}
+	if o.StoreSize != nil {
+		cs = append(cs, gaugeFunc("aggregator_store_size_bytes", "Size of the database file.", func() (float64, error) {
+			n, err := o.StoreSize()
+			return float64(n), err
+		}))
+	}
+	if o.StoreItems != nil {
+		cs = append(cs, gaugeFunc("aggregator_store_items", "Items stored.", func() (float64, error) {
+			n, err := o.StoreItems()
+			return float64(n), err
+		}))
+	}
+	if o.IndexItems != nil {
+		cs = append(cs, gaugeFunc("aggregator_search_index_items", "Items in the search index.", func() (float64, error) {
+			n, err := o.IndexItems()
+			return float64(n), err
+		}))
+	}
+	if o.Subscribers != nil {
+		cs = append(cs, subscribers{o.Subscribers})
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, change := range []string{"new", "updated", "unchanged", "merged", "filtered"} {
+		m.items.WithLabelValues(change) // present from the start, at 0
+	}
+	return m, nil
+}
+
+// gaugeFunc is a gauge read when scraped; a failing read reports NaN
+// rather than failing the scrape.
+func gaugeFunc(name, help string, read func() (float64, error)) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+		v, err := read()
+		if err != nil {
+			return math.NaN()
+		}
+		return v
+	})
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{})
+}
+
+// Poll counts one poll's outcome.
+func (m *Metrics) Poll(r fetch.Result) {
+	if m == nil {
+		return
+	}
+	result := ResultOK
+	switch {
+	case r.Err != nil:
+		result = ResultError
+	case r.NotModified:
+		result = ResultNotModified
+	case r.Skipped:
+		result = ResultUnchanged
+	}
+	m.polls.WithLabelValues(r.SourceID, result).Inc()
+	host := ""
+	if u, err := url.Parse(r.URL); err == nil {
+		host = u.Hostname()
+	}
+	m.responses.WithLabelValues(host, strconv.Itoa(r.Status)).Inc()
+	m.pollSeconds.WithLabelValues(result).Observe(r.Duration.Seconds())
+	m.Items("new", r.Counts.New)
+	m.Items("updated", r.Counts.Updated)
+	m.Items("unchanged", r.Counts.Unchanged)
+}
+
+// Items adds n to the items counted under change (new, updated, unchanged,
+// merged, filtered).
+func (m *Metrics) Items(change string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.items.WithLabelValues(change).Add(float64(n))
+}
+
+// Output counts one request for a published feed.
+func (m *Metrics) Output(channel, format string, status int) {
+	if m == nil {
+		return
+	}
+	m.output.WithLabelValues(channel, format, strconv.Itoa(status)).Inc()
+}
+
+// WebSubDelivery counts one delivery to a WebSub subscriber; err nil is a
+// success.
+func (m *Metrics) WebSubDelivery(err error) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.websub.WithLabelValues(result).Inc()
+}
+
+// subscribers reports today's subscriber statistics per channel.
+type subscribers struct{ read func() []feed.SubscriberDay }
+
+var (
+	subscribersDesc = prometheus.NewDesc("aggregator_feed_subscribers",
+		"Estimated subscribers of a channel today (UTC): distinct clients plus the subscribers feed readers report.", []string{"channel"}, nil)
+	clientsDesc = prometheus.NewDesc("aggregator_feed_clients",
+		"Distinct clients (address and User-Agent) that requested a channel's feeds today (UTC).", []string{"channel"}, nil)
+	reportedDesc = prometheus.NewDesc("aggregator_feed_reported_subscribers",
+		"Subscribers that feed readers reported in their User-Agent today (UTC).", []string{"channel"}, nil)
+)
+
+func (s subscribers) Describe(ch chan<- *prometheus.Desc) {
+	ch <- subscribersDesc
+	ch <- clientsDesc
+	ch <- reportedDesc
+}
+
+func (s subscribers) Collect(ch chan<- prometheus.Metric) {
+	for _, d := range s.read() {
+		ch <- prometheus.MustNewConstMetric(subscribersDesc, prometheus.GaugeValue, float64(d.Subscribers()), d.Channel)
+		ch <- prometheus.MustNewConstMetric(clientsDesc, prometheus.GaugeValue, float64(d.Clients), d.Channel)
+		ch <- prometheus.MustNewConstMetric(reportedDesc, prometheus.GaugeValue, float64(d.Reported), d.Channel)
+	}
+}

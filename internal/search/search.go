@@ -1,0 +1,213 @@
+// Package search owns the full-text index of every stored item: a bleve
+// (scorch) index in its own directory beside the database file, fed from
+// the store's write order (feed.Item.Rev) so that it catches up after a
+// crash, and queried by the server's search page.
+//
+// The mapping is lean: it indexes only what a query filters or matches on
+// (title, text, source, published) and stores nothing but the document id
+// (the item's [feed.Item.Ref]) and the published date's doc values for
+// sorting; titles and snippets come back from the store. Text is analysed
+// with bleve's cjk analyzer (Unicode word segmentation, lower case, Han and
+// Kana cut into overlapping bigrams) after Hangul words have been cut into
+// bigrams here (hangulBigrams), so that "뉴스" finds "뉴스를".
+//
+// It must not write to the store except the "last indexed" number, and it
+// never runs in the request path except for Search.
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/lang/cjk"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+// doc is what is indexed of an item.
+type doc struct {
+	Title     string    `json:"title"`
+	Text      string    `json:"text"` // title, summary and content as plain text
+	Source    string    `json:"source"`
+	Published time.Time `json:"published"`
+}
+
+// Index is an open search index. Its methods are safe for concurrent use.
+type Index struct {
+	bleve bleve.Index
+	dir   string
+}
+
+// Open opens the index in dir, creating it (and dir) when missing.
+func Open(dir string) (*Index, error) {
+	b, err := bleve.Open(dir)
+	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
+		b, err = bleve.New(dir, newMapping())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open search index %s: %w", dir, err)
+	}
+	return &Index{bleve: b, dir: dir}, nil
+}
+
+// Remove deletes the index directory dir; the index must be closed.
+func Remove(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove search index: %w", err)
+	}
+	return nil
+}
+
+func newMapping() mapping.IndexMapping {
+	text := func() *mapping.FieldMapping {
+		f := bleve.NewTextFieldMapping()
+		f.Analyzer = cjk.AnalyzerName
+		f.Store, f.IncludeTermVectors, f.IncludeInAll, f.DocValues = false, false, false, false
+		return f
+	}
+	source := bleve.NewKeywordFieldMapping()
+	source.Analyzer = keyword.Name
+	source.Store, source.IncludeTermVectors, source.IncludeInAll, source.DocValues = false, false, false, false
+	published := bleve.NewDateTimeFieldMapping()
+	published.Store, published.IncludeInAll, published.DocValues = false, false, true
+
+	dm := bleve.NewDocumentStaticMapping()
+	dm.AddFieldMappingsAt("title", text())
+	dm.AddFieldMappingsAt("text", text())
+	dm.AddFieldMappingsAt("source", source)
+	dm.AddFieldMappingsAt("published", published)
+
+	im := bleve.NewIndexMapping()
+	im.DefaultMapping = dm
+	im.DefaultAnalyzer = cjk.AnalyzerName
+	im.StoreDynamic, im.IndexDynamic, im.DocValuesDynamic = false, false, false
+	return im
+}
+
+// Close closes the index.
+func (ix *Index) Close() error {
+	if err := ix.bleve.Close(); err != nil {
+		return fmt.Errorf("close search index %s: %w", ix.dir, err)
+	}
+	return nil
+}
+
+// Add indexes items in one batch, replacing earlier versions of the same
+// items.
+func (ix *Index) Add(items []feed.Item) error {
+	b := ix.bleve.NewBatch()
+	for _, it := range items {
+		body := Text(it.Summary)
+		if c := Text(it.Content); c != "" && c != body {
+			body += "\n" + c
+		}
+		d := doc{Title: hangulBigrams(it.Title), Text: hangulBigrams(it.Title + "\n" + body), Source: it.SourceID, Published: it.Sort().UTC()}
+		if err := b.Index(it.Ref(), d); err != nil {
+			return fmt.Errorf("index %s %s: %w", it.SourceID, it.Key, err)
+		}
+	}
+	if err := ix.bleve.Batch(b); err != nil {
+		return fmt.Errorf("index batch: %w", err)
+	}
+	return nil
+}
+
+// Count returns the number of items in the index.
+func (ix *Index) Count() (uint64, error) {
+	n, err := ix.bleve.DocCount()
+	if err != nil {
+		return 0, fmt.Errorf("count search index: %w", err)
+	}
+	return n, nil
+}
+
+// Query is a search. Zero fields do not filter.
+type Query struct {
+	Text    string   // words to find, all of them (any order); empty matches every item
+	Sources []string // only items of these sources; non-nil and empty matches nothing
+	From    time.Time
+	To      time.Time // inclusive
+	Newest  bool      // newest first instead of by relevance
+	Offset  int
+	Limit   int // 10 when zero
+}
+
+// Result is one page of hits and the number of items that match.
+type Result struct {
+	Total uint64
+	Hits  []Hit
+}
+
+// Hit is one matching item.
+type Hit struct {
+	Ref   string // the item's feed.Item.Ref
+	Score float64
+}
+
+// Search runs q. A query that is empty once analysed (only punctuation)
+// matches nothing.
+func (ix *Index) Search(ctx context.Context, q Query) (Result, error) {
+	if q.Limit <= 0 {
+		q.Limit = 10
+	}
+	var must []query.Query
+	words := hangulBigrams(q.Text)
+	if q.Text != "" {
+		text := bleve.NewMatchQuery(words)
+		text.SetField("text")
+		text.SetOperator(query.MatchQueryOperatorAnd)
+		must = append(must, text)
+	}
+	if q.Sources != nil {
+		var any []query.Query
+		for _, s := range q.Sources {
+			t := bleve.NewTermQuery(s)
+			t.SetField("source")
+			any = append(any, t)
+		}
+		if len(any) == 0 {
+			return Result{}, nil
+		}
+		must = append(must, bleve.NewDisjunctionQuery(any...))
+	}
+	if !q.From.IsZero() || !q.To.IsZero() {
+		inclusive := true
+		r := bleve.NewDateRangeInclusiveQuery(q.From, q.To, &inclusive, &inclusive)
+		r.SetField("published")
+		must = append(must, r)
+	}
+	var qq query.Query = bleve.NewMatchAllQuery()
+	if len(must) > 0 {
+		b := bleve.NewBooleanQuery()
+		b.AddMust(must...)
+		if q.Text != "" {
+			title := bleve.NewMatchQuery(words)
+			title.SetField("title")
+			title.SetBoost(2)
+			b.AddShould(title)
+		}
+		qq = b
+	}
+	req := bleve.NewSearchRequestOptions(qq, q.Limit, q.Offset, false)
+	if q.Newest || q.Text == "" {
+		req.SortBy([]string{"-published", "_id"})
+	} else {
+		req.SortBy([]string{"-_score", "-published", "_id"})
+	}
+	res, err := ix.bleve.SearchInContext(ctx, req)
+	if err != nil {
+		return Result{}, fmt.Errorf("search %q: %w", q.Text, err)
+	}
+	out := Result{Total: res.Total, Hits: make([]Hit, 0, len(res.Hits))}
+	for _, h := range res.Hits {
+		out.Hits = append(out.Hits, Hit{Ref: h.ID, Score: h.Score})
+	}
+	return out, nil
+}

@@ -1,0 +1,183 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/store"
+)
+
+func openStore(t testing.TB) *store.DB {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "a.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Check(); err != nil {
+			t.Error(err)
+		}
+		db.Close()
+	})
+	return db
+}
+
+func openIndex(t testing.TB, dir string) *Index {
+	t.Helper()
+	ix, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	return ix
+}
+
+func item(src, key, title, summary string, pub time.Time) feed.Item {
+	return feed.Item{SourceID: src, Key: key, Title: title, Summary: summary, Published: pub, Dated: true, Link: "https://example.org/" + key}
+}
+
+var day0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+func save(t testing.TB, db *store.DB, src string, items ...feed.Item) {
+	t.Helper()
+	if _, err := db.SavePoll(src, items, feed.SourceState{SourceID: src}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func refs(t *testing.T, ix *Index, q Query) []string {
+	t.Helper()
+	res, err := ix.Search(context.Background(), q)
+	if err != nil {
+		t.Fatalf("Search(%+v): %v", q, err)
+	}
+	var out []string
+	for _, h := range res.Hits {
+		_, key, ok := feed.ParseItemRef(h.Ref)
+		if !ok {
+			t.Fatalf("hit %q is not an item ref", h.Ref)
+		}
+		out = append(out, key)
+	}
+	if int(res.Total) < len(out) {
+		t.Errorf("total %d < %d hits", res.Total, len(out))
+	}
+	return out
+}
+
+func TestSearch(t *testing.T) {
+	db := openStore(t)
+	save(t, db, "yonhap",
+		item("yonhap", "k1", "북한 미사일 발사", "<p>합참은 오늘 <b>뉴스를</b> 통해 발표했다.</p>", day0),
+		item("yonhap", "k2", "경제 소식", "<p>수출이 늘었다.</p>", day0.Add(48*time.Hour)),
+	)
+	save(t, db, "38north",
+		item("38north", "e1", "Missile Launches Reviewed", "<p>Pyongyang tested a new missile.</p>", day0.Add(24*time.Hour)),
+		item("38north", "e2", "Satellite imagery", "<p>Yongbyon &amp; the missile programme's reactor.</p>", day0.Add(72*time.Hour)),
+	)
+	ix := openIndex(t, filepath.Join(t.TempDir(), "idx"))
+	n, err := ix.Sync(context.Background(), db)
+	if err != nil || n != 4 {
+		t.Fatalf("Sync = %d, %v; want 4", n, err)
+	}
+	if c, _ := ix.Count(); c != 4 {
+		t.Errorf("Count = %d, want 4", c)
+	}
+
+	for _, tc := range []struct {
+		name string
+		q    Query
+		want []string
+	}{
+		{"a Hangul word inside a longer one", Query{Text: "뉴스"}, []string{"k1"}},
+		{"a Hangul word in a title", Query{Text: "미사일"}, []string{"k1"}},
+		{"English, any case, relevance puts the title match first", Query{Text: "MISSILE"}, []string{"e1", "e2"}},
+		{"newest first", Query{Text: "missile", Newest: true}, []string{"e2", "e1"}},
+		{"every word must match", Query{Text: "missile reactor"}, []string{"e2"}},
+		{"by source", Query{Text: "missile", Sources: []string{"yonhap"}}, nil},
+		{"empty source list matches nothing", Query{Sources: []string{}}, nil},
+		{"no words lists newest first", Query{Sources: []string{"yonhap"}}, []string{"k2", "k1"}},
+		{"date range, inclusive", Query{From: day0.Add(24 * time.Hour), To: day0.Add(48 * time.Hour)}, []string{"k2", "e1"}},
+		{"no match", Query{Text: "banana"}, nil},
+		{"paging", Query{Newest: true, Offset: 1, Limit: 2}, []string{"k2", "e1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := refs(t, ix, tc.q); !slices.Equal(got, tc.want) {
+				t.Errorf("Search(%+v) = %v, want %v", tc.q, got, tc.want)
+			}
+		})
+	}
+
+	t.Run("an edited item is re-indexed, a new one added", func(t *testing.T) {
+		edited := item("yonhap", "k2", "경제 소식", "<p>반도체 수출이 늘었다.</p>", day0.Add(48*time.Hour))
+		save(t, db, "yonhap", edited, item("yonhap", "k3", "반도체", "", day0))
+		if n, err := ix.Sync(context.Background(), db); err != nil || n != 2 {
+			t.Fatalf("Sync = %d, %v; want the 2 written since", n, err)
+		}
+		if got := refs(t, ix, Query{Text: "반도체", Newest: true}); !slices.Equal(got, []string{"k2", "k3"}) {
+			t.Errorf("반도체 = %v", got)
+		}
+		if c, _ := ix.Count(); c != 5 {
+			t.Errorf("Count = %d, want 5 (an edit replaces)", c)
+		}
+	})
+
+	t.Run("a new index catches up from the recorded seq, Rebuild from zero", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "idx2")
+		ix2, n, err := Rebuild(context.Background(), dir, db)
+		if err != nil || n != 5 {
+			t.Fatalf("Rebuild = %d, %v", n, err)
+		}
+		defer ix2.Close()
+		if n, err := ix2.Sync(context.Background(), db); err != nil || n != 0 {
+			t.Errorf("Sync after Rebuild = %d, %v; want nothing to do", n, err)
+		}
+	})
+}
+
+func TestSnippet(t *testing.T) {
+	for _, tc := range []struct{ text, q, want string }{
+		{"합참은 오늘 뉴스를 통해", "뉴스", "합참은 오늘 <mark>뉴스</mark>를 통해"},
+		{"A <b> & Missile test", "missile", "A &lt;b&gt; &amp; <mark>Missile</mark> test"},
+		{"북한뉴스 보도", "한뉴스", "북<mark>한뉴스</mark> 보도"},
+		{"no match here", "zzz", "no match here"},
+		{"0123456789 abcdefghij target tail", "target", "…defghij <mark>target</mark> tail"},
+	} {
+		if got := Snippet(tc.text, tc.q, 24); got != tc.want {
+			t.Errorf("Snippet(%q, %q) = %q, want %q", tc.text, tc.q, got, tc.want)
+		}
+	}
+	if got, want := strings.Join(strings.Fields(hangulBigrams("북한뉴스를 a 북 3개월x")), " "), "북한 한뉴 뉴스 스를 a 북 3 개월 x"; got != want {
+		t.Errorf("hangulBigrams = %q, want %q", got, want)
+	}
+	if got, want := Text("<p>a&amp;b</p><p>c\n\n d</p>"), "a&b c d"; got != want {
+		t.Errorf("Text = %q, want %q", got, want)
+	}
+}
+
+func BenchmarkSearch(b *testing.B) {
+	db := openStore(b)
+	for s := range 5 {
+		src := fmt.Sprintf("s%d", s)
+		var items []feed.Item
+		for i := range 400 {
+			items = append(items, item(src, fmt.Sprint(i), fmt.Sprintf("북한 뉴스 %d", i), "<p>한반도 정세와 missile 소식을 전하는 기사 본문입니다.</p>", day0.Add(time.Duration(i)*time.Hour)))
+		}
+		save(b, db, src, items...)
+	}
+	ix := openIndex(b, filepath.Join(b.TempDir(), "idx"))
+	if _, err := ix.Sync(context.Background(), db); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := ix.Search(context.Background(), Query{Text: "뉴스"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

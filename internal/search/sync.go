@@ -1,0 +1,71 @@
+package search
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+// Store is what the index is fed from: the store's write order and the
+// number of the last write the index holds.
+type Store interface {
+	ItemsSince(seq uint64, limit int) ([]feed.Item, error)
+	IndexedRev() (uint64, error)
+	SetIndexedRev(seq uint64) error
+}
+
+// syncBatch is the number of items indexed and recorded at a time: a crash
+// loses at most one batch of work, which the next Sync redoes.
+const syncBatch = 500
+
+// Sync indexes every item written since the last Sync (or since the store
+// was new), a batch at a time, recording after each batch the last Seq the
+// index holds. It returns the number of items indexed. Cancelling ctx stops
+// it between batches, with what was done recorded.
+func (ix *Index) Sync(ctx context.Context, st Store) (int, error) {
+	seq, err := st.IndexedRev()
+	if err != nil {
+		return 0, fmt.Errorf("sync search index: %w", err)
+	}
+	n := 0
+	for ctx.Err() == nil {
+		items, err := st.ItemsSince(seq, syncBatch)
+		if err != nil {
+			return n, fmt.Errorf("sync search index: %w", err)
+		}
+		if len(items) == 0 {
+			return n, nil
+		}
+		if err := ix.Add(items); err != nil {
+			return n, fmt.Errorf("sync search index: %w", err)
+		}
+		seq = items[len(items)-1].Rev
+		if err := st.SetIndexedRev(seq); err != nil {
+			return n, fmt.Errorf("sync search index: %w", err)
+		}
+		n += len(items)
+	}
+	return n, fmt.Errorf("sync search index: %w", ctx.Err())
+}
+
+// Rebuild deletes the index in dir and indexes every stored item again.
+// Nothing else may have the index open.
+func Rebuild(ctx context.Context, dir string, st Store) (*Index, int, error) {
+	if err := Remove(dir); err != nil {
+		return nil, 0, err
+	}
+	if err := st.SetIndexedRev(0); err != nil {
+		return nil, 0, fmt.Errorf("rebuild search index: %w", err)
+	}
+	ix, err := Open(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := ix.Sync(ctx, st)
+	if err != nil {
+		_ = ix.Close()
+		return nil, n, err
+	}
+	return ix, n, nil
+}

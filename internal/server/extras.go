@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/microcosm-cc/bluemonday"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/search"
+)
+
+// Items is what the item pages and the channel pages past the published
+// snapshot read from the store.
+type Items interface {
+	// Item returns a stored item, or a feed.ENOTFOUND error.
+	Item(sourceID, key string) (feed.Item, error)
+	// Items returns the newest limit items of the sources, newest first.
+	Items(sourceIDs []string, limit int) ([]feed.Item, error)
+}
+
+// Searcher is the full-text index.
+type Searcher interface {
+	Search(ctx context.Context, q search.Query) (search.Result, error)
+	Count() (uint64, error)
+}
+
+// Backuper writes a consistent copy of the database.
+type Backuper interface {
+	Backup(w io.Writer) (int64, error)
+}
+
+// FeedRecorder counts requests for published feeds (the metrics).
+type FeedRecorder interface {
+	Output(channel, format string, status int)
+}
+
+// Extras are the server's optional collaborators, set by the command that
+// wires it.
+type Extras struct {
+	BaseURL     string       // public address, for the OpenSearch document; "" → taken from the request
+	Items       Items        // item pages, deep channel pages, search results
+	Search      Searcher     // /search; nil → 503
+	Subscribers *Subscribers // subscriber statistics; nil → not counted
+	Feeds       FeedRecorder // metrics of feed requests; nil → not counted
+	Metrics     http.Handler // GET /metrics; nil → 404
+	// Ready reports whether the program is ready for traffic (store open,
+	// config loaded, first poll done); nil means ready.
+	Ready func() error
+	// AdminToken guards /admin/*: requests must carry "Authorization:
+	// Bearer TOKEN". Empty disables the admin routes (404).
+	AdminToken string
+	Backup     Backuper
+}
+
+// extras is Extras plus what the server builds from them once.
+type extras struct {
+	Extras
+	// policy sanitises item HTML again at render: it was sanitised at
+	// ingest, but the store is not trusted to hold only what parse wrote.
+	policy *bluemonday.Policy
+}
+
+func newExtras(e Extras) extras {
+	p := bluemonday.UGCPolicy()
+	p.AddTargetBlankToFullyQualifiedLinks(false)
+	return extras{Extras: e, policy: p}
+}

@@ -1,0 +1,245 @@
+package server
+
+import (
+	"encoding/json"
+	"html"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/publish"
+	"github.com/kpolicy/aggregator/internal/search"
+)
+
+// searchPageSize is the number of results on one search page.
+const searchPageSize = 20
+
+// maxSearchOffset bounds paging into a result list.
+const maxSearchOffset = 10_000
+
+type searchForm struct {
+	Q, Channel, Source, From, To, Sort string
+	Page                               int
+}
+
+type searchPage struct {
+	Form     searchForm
+	Total    uint64 // items matching
+	Index    uint64 // items in the index
+	Results  []searchResult
+	Channels []*publish.Snapshot
+	Sources  []publish.SourceInfo
+	Prev     string
+	Next     string
+	First    int // 1-based number of the first result shown
+	Searched bool
+}
+
+type searchResult struct {
+	Ref       string        `json:"id"`
+	URL       string        `json:"url"` // the item page
+	Link      string        `json:"link,omitempty"`
+	Title     string        `json:"title"`
+	Source    string        `json:"source"`
+	SourceID  string        `json:"source_id"`
+	Published time.Time     `json:"published"`
+	Snippet   template.HTML `json:"snippet"` // HTML: escaped text, matched words in <mark>
+	Score     float64       `json:"score"`
+}
+
+func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+	if s.Search == nil || s.Items == nil {
+		http.Error(w, "search is not available", http.StatusServiceUnavailable)
+		return
+	}
+	q := r.URL.Query()
+	f := searchForm{
+		Q: strings.TrimSpace(q.Get("q")), Channel: q.Get("channel"), Source: q.Get("source"),
+		From: q.Get("from"), To: q.Get("to"), Sort: q.Get("sort"), Page: 1,
+	}
+	query := search.Query{Text: f.Q, Limit: searchPageSize}
+	switch f.Sort {
+	case "", "relevance":
+		f.Sort = "relevance"
+	case "newest":
+		query.Newest = true
+	default:
+		s.Error(w, r, feed.Errorf(feed.EINVALID, "sort must be relevance or newest"))
+		return
+	}
+	if p := q.Get("page"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || (n-1)*searchPageSize > maxSearchOffset {
+			s.Error(w, r, feed.Errorf(feed.EINVALID, "page must be a whole number from 1 to %d", maxSearchOffset/searchPageSize+1))
+			return
+		}
+		f.Page = n
+	}
+	query.Offset = (f.Page - 1) * searchPageSize
+	var err error
+	if query.From, err = parseDay(f.From, false); err != nil {
+		s.Error(w, r, feed.Errorf(feed.EINVALID, "from must be a date, YYYY-MM-DD"))
+		return
+	}
+	if query.To, err = parseDay(f.To, true); err != nil {
+		s.Error(w, r, feed.Errorf(feed.EINVALID, "to must be a date, YYYY-MM-DD"))
+		return
+	}
+	if f.Channel != "" {
+		snap, ok := s.feeds.Snapshot(f.Channel)
+		if !ok {
+			s.Error(w, r, feed.Errorf(feed.EINVALID, "no such channel %q", f.Channel))
+			return
+		}
+		query.Sources = []string{}
+		for id := range snap.Sources {
+			if f.Source == "" || f.Source == id {
+				query.Sources = append(query.Sources, id)
+			}
+		}
+	} else if f.Source != "" {
+		query.Sources = []string{f.Source}
+	}
+
+	v := searchPage{Form: f, Channels: s.feeds.Channels(), Sources: s.allSources()}
+	if v.Index, err = s.Search.Count(); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	v.Searched = f.Q != "" || query.Sources != nil || !query.From.IsZero() || !query.To.IsZero()
+	if v.Searched {
+		res, err := s.Search.Search(r.Context(), query)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		v.Total, v.First = res.Total, query.Offset+1
+		for _, h := range res.Hits {
+			src, key, ok := feed.ParseItemRef(h.Ref)
+			if !ok {
+				continue
+			}
+			it, err := s.Items.Item(src, key)
+			if feed.ErrorCode(err) == feed.ENOTFOUND {
+				continue // indexed, then gone from the store
+			} else if err != nil {
+				s.Error(w, r, err)
+				return
+			}
+			text := search.Text(it.Summary)
+			if text == "" {
+				text = search.Text(it.Content)
+			}
+			v.Results = append(v.Results, searchResult{
+				Ref: h.Ref, URL: "/items/" + h.Ref, Link: it.Link, Title: it.Title,
+				Source: s.sourceInfo(src).Title, SourceID: src, Published: it.Sort().UTC(),
+				Snippet: template.HTML(search.Snippet(text, f.Q, 240)), Score: h.Score,
+			})
+		}
+		if f.Page > 1 {
+			v.Prev = f.url(f.Page - 1)
+		}
+		if uint64(query.Offset+searchPageSize) < res.Total && query.Offset+searchPageSize <= maxSearchOffset {
+			v.Next = f.url(f.Page + 1)
+		}
+	}
+
+	if q.Get("format") == "json" {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		results := v.Results
+		if results == nil {
+			results = []searchResult{}
+		}
+		json.NewEncoder(w).Encode(struct {
+			Total   uint64         `json:"total"`
+			Index   uint64         `json:"index"`
+			Page    int            `json:"page"`
+			Results []searchResult `json:"results"`
+		}{v.Total, v.Index, f.Page, results})
+		return
+	}
+	s.render(w, r, "search.html", v)
+}
+
+// url is the search page with this form's fields and another page number.
+func (f searchForm) url(page int) string {
+	q := url.Values{}
+	for k, v := range map[string]string{"q": f.Q, "channel": f.Channel, "source": f.Source, "from": f.From, "to": f.To} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.Sort != "relevance" {
+		q.Set("sort", f.Sort)
+	}
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	return "/search?" + q.Encode()
+}
+
+// parseDay reads YYYY-MM-DD as the start of that day (UTC), or its last
+// instant when end is set; "" is the zero time.
+func parseDay(s string, end bool) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return t, err
+	}
+	if end {
+		t = t.Add(24*time.Hour - time.Nanosecond)
+	}
+	return t, nil
+}
+
+// allSources lists every source any channel selects, by title.
+func (s *Server) allSources() []publish.SourceInfo {
+	seen := map[string]bool{}
+	var out []publish.SourceInfo
+	for _, snap := range s.feeds.Channels() {
+		for id, si := range snap.Sources {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, si)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b publish.SourceInfo) int {
+		return strings.Compare(strings.ToLower(a.Title), strings.ToLower(b.Title))
+	})
+	return out
+}
+
+const openSearchTemplate = `<?xml version="1.0" encoding="UTF-8"?>
+<OpenSearchDescription xmlns="http://a9.com/-/spec/opensearch/1.1/">
+<ShortName>Aggregator</ShortName>
+<Description>Search every item the aggregator has collected</Description>
+<InputEncoding>UTF-8</InputEncoding>
+<Url type="text/html" method="get" template="{{.}}/search?q={searchTerms}&amp;page={startPage?}"/>
+<Url type="application/json" method="get" template="{{.}}/search?q={searchTerms}&amp;page={startPage?}&amp;format=json"/>
+</OpenSearchDescription>
+`
+
+// handleOpenSearch serves the OpenSearch 1.1 description document that
+// lets a browser add the site's search.
+func (s *Server) handleOpenSearch(w http.ResponseWriter, r *http.Request) {
+	base := strings.TrimRight(s.BaseURL, "/")
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	w.Header().Set("Content-Type", "application/opensearchdescription+xml; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Write([]byte(strings.ReplaceAll(openSearchTemplate, "{{.}}", html.EscapeString(base))))
+}

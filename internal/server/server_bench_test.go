@@ -1,0 +1,81 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/publish"
+)
+
+// benchItems is a store of 50 items of one source, for a publish.Cache.
+type benchItems []feed.Item
+
+func (b benchItems) Items([]string, int) ([]feed.Item, error)       { return b, nil }
+func (b benchItems) States() ([]feed.SourceState, error)            { return nil, nil }
+func (b benchItems) Lookup([]string, []string) ([]feed.Item, error) { return nil, nil }
+
+// ItemsAfter serves only the first page: the 50 items are the whole store.
+func (b benchItems) ItemsAfter(ids []string, after *feed.Item, limit int) ([]feed.Item, error) {
+	if after != nil {
+		return nil, nil
+	}
+	return b, nil
+}
+
+// discard is a ResponseWriter that keeps only the status and headers, so
+// the benchmark measures the handler, not a recorder's buffer.
+type discard struct {
+	h      http.Header
+	status int
+}
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(code int)        { d.status = code }
+
+// ReadFrom copies as net/http's response does: through a pooled buffer.
+func (d *discard) ReadFrom(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }
+
+// BenchmarkFeedHandler is the HTTP handler serving a rendered channel of
+// 50 items: a full GET per format, and a conditional GET answered 304.
+func BenchmarkFeedHandler(b *testing.B) {
+	items := make(benchItems, 50)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range items {
+		items[i] = feed.Item{SourceID: "src", Key: fmt.Sprintf("id:%d", i), ID: fmt.Sprintf("https://src.example/%d", i),
+			Link: fmt.Sprintf("https://src.example/%d", i), Title: fmt.Sprintf("Story %d 뉴스", i),
+			Summary: "<p>A summary of the story, with <b>markup</b>.</p>", Published: at.Add(-time.Duration(i) * time.Hour),
+			Updated: at.Add(-time.Duration(i) * time.Hour), Dated: true}
+	}
+	cache := publish.NewCache(items, "https://agg.example")
+	if err := cache.Configure([]feed.Channel{{ID: "news", Title: "News", Sources: []string{"src"}, Limit: 50}},
+		[]feed.Source{{ID: "src", URL: "https://src.example/feed"}}); err != nil {
+		b.Fatal(err)
+	}
+	s := New(cache, fakeHealth{}, Options{})
+	serve := func(b *testing.B, path, etag string, want int) {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			w := &discard{h: http.Header{}}
+			s.ServeHTTP(w, req)
+			if w.status != want && !(want == 200 && w.status == 0) {
+				b.Fatalf("GET %s: status %d, want %d", path, w.status, want)
+			}
+		}
+	}
+	for _, f := range publish.Formats {
+		b.Run(string(f), func(b *testing.B) { serve(b, "/feeds/news."+string(f), "", http.StatusOK) })
+	}
+	snap, _ := cache.Snapshot("news")
+	etag := snap.Docs[publish.Atom].ETag
+	b.Run("atom-304", func(b *testing.B) { serve(b, "/feeds/news.atom", etag, http.StatusNotModified) })
+}

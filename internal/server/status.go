@@ -1,0 +1,129 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+// States is what the status page needs from the store: the saved state of
+// every source polled so far. *store.DB implements it.
+type States interface {
+	States() ([]feed.SourceState, error)
+}
+
+// SourceStatus is one source as GET /status shows it: the configured source
+// and what the poller last recorded about it. The JSON names are part of
+// the /status?format=json contract.
+type SourceStatus struct {
+	ID             string    `json:"id"`
+	Title          string    `json:"title,omitempty"`
+	ConfiguredURL  string    `json:"configured_url"`
+	CurrentURL     string    `json:"current_url"`         // polled: the adopted redirect target, else the configured URL
+	FinalURL       string    `json:"final_url,omitempty"` // where the last poll ended after redirects
+	Disabled       bool      `json:"disabled"`
+	Retired        bool      `json:"retired"`
+	Polled         bool      `json:"polled"`
+	LastStatus     int       `json:"last_status,omitempty"`
+	LastPoll       time.Time `json:"last_poll,omitzero"`
+	LastSuccess    time.Time `json:"last_success,omitzero"`
+	LastError      string    `json:"last_error,omitempty"`
+	Errors         int       `json:"consecutive_errors"`
+	NextPoll       time.Time `json:"next_poll,omitzero"`
+	Items          int       `json:"items"`
+	ETag           string    `json:"etag,omitempty"`
+	LastModified   string    `json:"last_modified,omitempty"`
+	RedirectTarget string    `json:"redirect_target,omitempty"`
+	RedirectCount  int       `json:"redirect_count,omitempty"`
+	Warning        string    `json:"warning,omitempty"`
+}
+
+// StatusOf joins each configured source with its saved state, in the order
+// of sources; a source never polled has Polled false.
+func StatusOf(sources []feed.Source, states []feed.SourceState) []SourceStatus {
+	byID := make(map[string]feed.SourceState, len(states))
+	for _, st := range states {
+		byID[st.SourceID] = st
+	}
+	out := make([]SourceStatus, 0, len(sources))
+	for _, src := range sources {
+		s := SourceStatus{ID: src.ID, Title: src.Title, ConfiguredURL: src.URL, CurrentURL: src.URL, Disabled: src.Disabled}
+		st, ok := byID[src.ID]
+		// A state written for another URL belongs to the source's old
+		// configuration: its retirement and redirect no longer apply.
+		current := ok && (st.ConfiguredURL == "" || st.ConfiguredURL == src.URL)
+		if ok {
+			s.Polled = st.Polled()
+			s.FinalURL = st.URL
+			s.LastStatus, s.LastPoll, s.LastSuccess = st.LastStatus, st.LastPoll, st.LastSuccess
+			s.LastError, s.Errors, s.NextPoll = st.LastError, st.Errors, st.NextPoll
+			s.Items, s.ETag, s.LastModified = st.Items, st.ETag, st.LastModified
+			if s.Title == "" {
+				s.Title = st.Title
+			}
+		}
+		if current {
+			s.CurrentURL = st.PollURL(src.URL)
+			s.Retired = st.Retired
+			s.RedirectTarget, s.RedirectCount = st.RedirectTarget, st.RedirectCount
+			s.Warning = st.Warning
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+type statusPage struct {
+	Sources []SourceStatus
+	Failing int
+	Retired int
+}
+
+// handleStatus answers GET /status: an HTML page, or JSON with
+// ?format=json. Without a States the sources are listed as never polled.
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	var states []feed.SourceState
+	if s.states != nil {
+		var err error
+		if states, err = s.states.States(); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	}
+	list := StatusOf(s.sourceList(), states)
+	switch r.URL.Query().Get("format") {
+	case "json":
+		body, err := json.MarshalIndent(struct {
+			Sources []SourceStatus `json:"sources"`
+		}{list}, "", "  ")
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(append(body, '\n'))
+	case "", "html":
+		page := statusPage{Sources: list}
+		for _, st := range list {
+			if st.Retired {
+				page.Retired++
+			} else if st.Errors > 0 {
+				page.Failing++
+			}
+		}
+		s.render(w, r, "status.html", page)
+	default:
+		s.Error(w, r, feed.Errorf(feed.EINVALID, "format must be html or json"))
+	}
+}
+
+// sourceList returns the configured sources as they are now, or none.
+func (s *Server) sourceList() []feed.Source {
+	if s.sources == nil {
+		return nil
+	}
+	return s.sources.Sources()
+}

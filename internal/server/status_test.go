@@ -1,0 +1,129 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+type fakeStates struct {
+	states []feed.SourceState
+	err    error
+}
+
+func (f fakeStates) States() ([]feed.SourceState, error) { return f.states, f.err }
+
+// sourceList is a fixed SourceList.
+type sourceList []feed.Source
+
+func (l sourceList) Sources() []feed.Source { return l }
+
+func statusServer(t *testing.T, states States) *Server {
+	t.Helper()
+	sources := []feed.Source{
+		{ID: "kei", URL: "https://keia.org/feed/", Title: "KEI"},
+		{ID: "moved", URL: "https://old.example.org/rss"},
+		{ID: "gone", URL: "https://gone.example.org/rss"},
+		{ID: "fresh", URL: "https://fresh.example.org/rss", Disabled: true},
+	}
+	return New(fakeFeeds{}, fakeHealth{}, Options{States: states, Sources: sourceList(sources)})
+}
+
+func sampleStates() []feed.SourceState {
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	return []feed.SourceState{
+		{SourceID: "kei", URL: "https://keia.org/feed/", ConfiguredURL: "https://keia.org/feed/", ETag: `"abc"`,
+			LastModified: "Sun, 01 Mar 2026 08:00:00 GMT", LastStatus: 304, LastPoll: at, LastSuccess: at,
+			NextPoll: at.Add(time.Hour), Items: 12},
+		{SourceID: "moved", URL: "https://new.example.org/rss", ConfiguredURL: "https://old.example.org/rss",
+			AdoptedURL: "https://new.example.org/rss", LastStatus: 503, LastPoll: at, LastSuccess: at.Add(-time.Hour),
+			LastError: "fetch https://new.example.org/rss: unexpected HTTP status 503 Service Unavailable <b>", Errors: 2,
+			NextPoll: at.Add(2 * time.Hour), Items: 3},
+		{SourceID: "gone", URL: "https://gone.example.org/rss", ConfiguredURL: "https://gone.example.org/rss",
+			Retired: true, LastStatus: 410, LastPoll: at, LastError: "unexpected HTTP status 410 Gone", Errors: 1},
+		{SourceID: "removed-from-config", URL: "https://x.example/"},
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	resp, body := do(t, statusServer(t, fakeStates{states: sampleStates()}), "GET", "/status?format=json")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var got struct{ Sources []map[string]any }
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Sources) != 4 {
+		t.Fatalf("%d sources, want the 4 configured:\n%s", len(got.Sources), body)
+	}
+	kei, moved, gone, fresh := got.Sources[0], got.Sources[1], got.Sources[2], got.Sources[3]
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"kei.id", kei["id"], "kei"},
+		{"kei.last_status", kei["last_status"], 304.0},
+		{"kei.etag", kei["etag"], `"abc"`},
+		{"kei.last_modified", kei["last_modified"], "Sun, 01 Mar 2026 08:00:00 GMT"},
+		{"kei.items", kei["items"], 12.0},
+		{"kei.next_poll", kei["next_poll"], "2026-03-01T10:00:00Z"},
+		{"kei.last_success", kei["last_success"], "2026-03-01T09:00:00Z"},
+		{"kei.retired", kei["retired"], false},
+		{"moved.configured_url", moved["configured_url"], "https://old.example.org/rss"},
+		{"moved.current_url", moved["current_url"], "https://new.example.org/rss"},
+		{"moved.consecutive_errors", moved["consecutive_errors"], 2.0},
+		{"moved.last_error", moved["last_error"], "fetch https://new.example.org/rss: unexpected HTTP status 503 Service Unavailable <b>"},
+		{"gone.retired", gone["retired"], true},
+		{"gone.last_status", gone["last_status"], 410.0},
+		{"fresh.polled", fresh["polled"], false},
+		{"fresh.disabled", fresh["disabled"], true},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s=%v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestStatusHTML(t *testing.T) {
+	resp, body := do(t, statusServer(t, fakeStates{states: sampleStates()}), "GET", "/status")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{
+		"4 sources, 1 failing, 1 retired",
+		`id="source-kei"`, "KEI", "304", `ETag <code>&#34;abc&#34;</code>`, "Last-Modified <code>Sun, 01 Mar 2026 08:00:00 GMT</code>",
+		"Items stored</dt><dd>12", `datetime="2026-03-01T10:00:00Z"`,
+		"Polled URL (permanent redirect adopted)", "https://new.example.org/rss", "https://old.example.org/rss",
+		"503 Service Unavailable &lt;b&gt;", "Consecutive errors</dt><dd>2",
+		`<span class="flag">retired</span>`, "not polled (retired)",
+		"Polled</dt><dd>not yet",
+		`href="/status?format=json"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("status page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "removed-from-config") {
+		t.Error("status page shows a source no longer configured")
+	}
+}
+
+func TestStatusErrors(t *testing.T) {
+	if resp, body := do(t, statusServer(t, fakeStates{err: errors.New("bucket corrupt")}), "GET", "/status"); resp.StatusCode != 500 || strings.Contains(body, "bucket corrupt") {
+		t.Errorf("store failure: %d %q, want 500 without the cause", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, statusServer(t, nil), "GET", "/status?format=xml"); resp.StatusCode != 400 {
+		t.Errorf("unknown format: %d, want 400", resp.StatusCode)
+	}
+	if resp, body := do(t, statusServer(t, nil), "GET", "/status"); resp.StatusCode != 200 || !strings.Contains(body, "not yet") {
+		t.Errorf("no States: %d, want every source shown as not polled", resp.StatusCode)
+	}
+	if _, body := do(t, statusServer(t, nil), "GET", "/"); !strings.Contains(body, `href="/status"`) {
+		t.Error("the footer does not link to /status")
+	}
+}

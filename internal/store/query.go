@@ -1,0 +1,145 @@
+package store
+
+import (
+	"bytes"
+	"container/heap"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+// ItemsAfter returns up to limit items of the given sources that come after
+// the item after in the order of [DB.Items] (newest first by
+// [feed.Item.Sort], then source id, then key); with after nil it is Items.
+// after need not be stored any more: only its source id, key and sort time
+// are used. Calling it again with the last item returned pages through a
+// channel in bounded read transactions, so a caller that filters items can
+// read just as many as it needs.
+func (db *DB) ItemsAfter(sourceIDs []string, after *feed.Item, limit int) ([]feed.Item, error) {
+	if after == nil {
+		return db.Items(sourceIDs, limit)
+	}
+	if limit <= 0 || len(sourceIDs) == 0 {
+		return nil, nil
+	}
+	ids := slices.Clone(sourceIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	var stamp [8]byte
+	binary.BigEndian.PutUint64(stamp[:], sortStamp(storableItem(*after).Sort()))
+	next := stampAfter(stamp)
+
+	var out []feed.Item
+	err := db.view(func(tx *bbolt.Tx) error {
+		items, index := tx.Bucket(bucketItems), tx.Bucket(bucketByTime)
+		h := make(cursorHeap, 0, len(ids))
+		for _, id := range ids {
+			ib, tb := items.Bucket([]byte(id)), index.Bucket([]byte(id))
+			if ib == nil || tb == nil {
+				continue
+			}
+			c := tb.Cursor()
+			var k []byte
+			switch {
+			case id < after.SourceID: // equal stamps of this source come before after
+				if next == nil {
+					continue
+				}
+				k, _ = c.Seek(next)
+			case id > after.SourceID: // equal stamps of this source come after it
+				k, _ = c.Seek(stamp[:])
+			default:
+				seek := append(stamp[:], after.Key...)
+				k, _ = c.Seek(seek)
+				if k != nil && bytes.Equal(k, seek) {
+					k, _ = c.Next()
+				}
+			}
+			if k == nil {
+				continue
+			}
+			if !validIndexKey(k) {
+				return fmt.Errorf("source %q: bad index key %s", id, clip(k))
+			}
+			h = append(h, &sourceCursor{id: id, items: ib, cursor: c, key: k})
+		}
+		heap.Init(&h)
+		out = make([]feed.Item, 0, min(limit, 64))
+		for len(h) > 0 && len(out) < limit {
+			sc := h[0]
+			key := sc.key[8:]
+			v := sc.items.Get(key)
+			if v == nil {
+				return fmt.Errorf("source %q: index names missing item %s", sc.id, clip(key))
+			}
+			it, err := decodeItem(sc.id, string(key), v)
+			if err != nil {
+				return fmt.Errorf("source %q item %s: %w", sc.id, clip(key), err)
+			}
+			out = append(out, it)
+			sc.key, _ = sc.cursor.Next()
+			switch {
+			case sc.key == nil:
+				heap.Pop(&h)
+			case !validIndexKey(sc.key):
+				return fmt.Errorf("source %q: bad index key %s", sc.id, clip(sc.key))
+			default:
+				heap.Fix(&h, 0)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("items after %s %s: %w", after.SourceID, after.Key, err)
+	}
+	return out, nil
+}
+
+// stampAfter returns the smallest 8-byte prefix greater than stamp, nil
+// when stamp is the largest.
+func stampAfter(stamp [8]byte) []byte {
+	n := binary.BigEndian.Uint64(stamp[:])
+	if n == ^uint64(0) {
+		return nil
+	}
+	return binary.BigEndian.AppendUint64(nil, n+1)
+}
+
+// Lookup returns the stored items of the given sources whose key is one of
+// keys, in the order of keys then sourceIDs; keys that no source has are
+// skipped. It reads one entry per source and key, however large the store.
+func (db *DB) Lookup(sourceIDs, keys []string) ([]feed.Item, error) {
+	var out []feed.Item
+	err := db.view(func(tx *bbolt.Tx) error {
+		items := tx.Bucket(bucketItems)
+		for _, k := range keys {
+			if k == "" || len(k) > maxKeyLen {
+				continue
+			}
+			for _, id := range sourceIDs {
+				b := items.Bucket([]byte(id))
+				if b == nil {
+					continue
+				}
+				v := b.Get([]byte(k))
+				if v == nil {
+					continue
+				}
+				it, err := decodeItem(id, k, v)
+				if err != nil {
+					return fmt.Errorf("source %q item %s: %w", id, clip([]byte(k)), err)
+				}
+				out = append(out, it)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lookup: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,79 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+func TestItemsAfterPagesLikeItems(t *testing.T) {
+	db := openTest(t, Options{Now: newClock().Now})
+	// Three outlets; items at the same hour in different sources, and two
+	// at the same hour in one source, so ties order by source then key.
+	for _, src := range []string{"hani", "khan", "yonhap"} {
+		items := manyItems(src, 7, day(0))
+		tie := newItem("id:"+src+"/tie", "tie", day(0).Add(3*time.Hour))
+		tie.SourceID = src
+		mustSave(t, db, src, append(items, tie)...)
+	}
+	ids := []string{"yonhap", "hani", "khan", "missing"}
+	all, err := db.Items(ids, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(all), 24; got != want {
+		t.Fatalf("Items=%d, want %d", got, want)
+	}
+	for _, size := range []int{1, 2, 5, 24, 30} {
+		var got []feed.Item
+		var after *feed.Item
+		for pages := 0; pages < 100; pages++ {
+			page, err := db.ItemsAfter(ids, after, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, page...)
+			if len(page) < size {
+				break
+			}
+			after = &page[len(page)-1]
+		}
+		if !slices.Equal(keys(got), keys(all)) {
+			t.Errorf("pages of %d:\n%v\nwant\n%v", size, keys(got), keys(all))
+		}
+	}
+}
+
+func TestItemsAfterPrunedCursor(t *testing.T) {
+	db := openTest(t, Options{Now: newClock().Now})
+	mustSave(t, db, "kei", manyItems("kei", 5, day(0))...)
+	// A cursor item that is not stored (pruned meanwhile) still pages on.
+	gone := newItem("id:kei/gone", "gone", day(0).Add(150*time.Minute))
+	gone.SourceID = "kei"
+	got, err := db.ItemsAfter([]string{"kei"}, &gone, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"id:kei/000002", "id:kei/000001", "id:kei/000000"}; !slices.Equal(keys(got), want) {
+		t.Errorf("after a missing item: %v, want %v", keys(got), want)
+	}
+}
+
+func TestLookup(t *testing.T) {
+	db := openTest(t, Options{Now: newClock().Now})
+	mustSave(t, db, "kei", manyItems("kei", 3, day(0))...)
+	mustSave(t, db, "38north", manyItems("38north", 3, day(0))...)
+	got, err := db.Lookup([]string{"kei", "38north"}, []string{"id:38north/000002", "id:nope", "", "id:kei/000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"id:38north/000002", "id:kei/000000"}; !slices.Equal(keys(got), want) {
+		t.Errorf("Lookup=%v, want %v", keys(got), want)
+	}
+	if got[0].SourceID != "38north" || got[0].Title != fmt.Sprintf("Story %d of %s", 2, "38north") {
+		t.Errorf("Lookup item=%+v", got[0])
+	}
+}
