@@ -92,6 +92,13 @@ func (b *syncBuffer) String() string {
 // a function that stops it and returns run's error.
 func startServe(t *testing.T, args ...string) (string, func() error) {
 	t.Helper()
+	base, _, stop := startServeLogged(t, args...)
+	return base, stop
+}
+
+// startServeLogged is startServe that also hands back the log.
+func startServeLogged(t *testing.T, args ...string) (string, *syncBuffer, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	stderr := &syncBuffer{}
@@ -138,7 +145,7 @@ func startServe(t *testing.T, args ...string) (string, func() error) {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return base, stop
+	return base, stderr, stop
 }
 
 func get(t *testing.T, url string, header ...string) (*http.Response, []byte) {

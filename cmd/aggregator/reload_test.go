@@ -3,12 +3,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,54 +14,6 @@ import (
 	"testing"
 	"time"
 )
-
-// startServeLogged is startServe that also hands back the log.
-func startServeLogged(t *testing.T, args ...string) (string, *syncBuffer, func() error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	stderr := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"serve"}, args...), noenv, pw, stderr)
-		pw.Close()
-	}()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if _, a, ok := strings.Cut(sc.Text(), "listening on "); ok {
-				addr <- a
-			}
-		}
-	}()
-	var base string
-	select {
-	case base = <-addr:
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve exited early: %v\n%s", err, stderr.String())
-	case <-time.After(10 * time.Second):
-		cancel()
-		t.Fatalf("serve did not report its address\n%s", stderr.String())
-	}
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(40 * time.Second):
-			return fmt.Errorf("serve did not stop\n%s", stderr.String())
-		}
-	}
-	t.Cleanup(func() { stop() })
-	return base, stderr, stop
-}
 
 // saveLikeAnEditor replaces path by writing a temporary file beside it and
 // renaming it over, as vim and most editors do.

@@ -78,6 +78,7 @@ func Select(r Reader, ch feed.Channel, sources []feed.Source, now time.Time) (Se
 	walk := cc.Walk(now)
 	var after *feed.Item
 	examined := 0
+	seen := map[[2]string]bool{}
 	// Walk until the channel is full; past that, only while a pin given
 	// by link is still unresolved (an item keyed by its GUID is not found
 	// by Lookup under its link), and never past maxExamined.
@@ -99,6 +100,14 @@ func Select(r Reader, ch feed.Channel, sources []feed.Source, now time.Time) (Se
 			return sel, fmt.Errorf("select %s: %w", ch.ID, err)
 		}
 		for _, it := range page {
+			// A story merged from several sources has an entry in each at
+			// the same time; one on either side of a page boundary comes
+			// back on the next page too.
+			if r := [2]string{it.SourceID, it.Key}; seen[r] {
+				continue
+			} else {
+				seen[r] = true
+			}
 			examined++
 			if full && cc.Pinned(it) < 0 {
 				continue // only looking for pins now

@@ -2,11 +2,9 @@ package store
 
 import (
 	"bytes"
-	"container/heap"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"go.etcd.io/bbolt"
@@ -259,58 +257,7 @@ func (db *DB) Item(sourceID, key string) (feed.Item, error) {
 // a heap, so it reads about limit·log(len(sourceIDs)) entries however large
 // the store is.
 func (db *DB) Items(sourceIDs []string, limit int) ([]feed.Item, error) {
-	if limit <= 0 || len(sourceIDs) == 0 {
-		return nil, nil
-	}
-	ids := slices.Clone(sourceIDs)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-
-	var out []feed.Item
-	err := db.view(func(tx *bbolt.Tx) error {
-		items, index, aliases := tx.Bucket(bucketItems), tx.Bucket(bucketByTime), tx.Bucket(bucketAliases)
-		seen := map[ref]bool{}
-		h := make(cursorHeap, 0, len(ids))
-		for _, id := range ids {
-			ib, tb := items.Bucket([]byte(id)), index.Bucket([]byte(id))
-			if ib == nil || tb == nil {
-				continue
-			}
-			c := tb.Cursor()
-			k, _ := c.First()
-			if k == nil {
-				continue
-			}
-			if !validIndexKey(k) {
-				return fmt.Errorf("source %q: bad index key %s", id, clip(k))
-			}
-			h = append(h, &sourceCursor{id: id, items: ib, cursor: c, key: k})
-		}
-		heap.Init(&h)
-		out = make([]feed.Item, 0, min(limit, 64))
-		for len(h) > 0 && len(out) < limit {
-			sc := h[0]
-			key := sc.key[8:]
-			it, ok, err := storyAt(items, aliases, sc, key)
-			if err != nil {
-				return err
-			}
-			if r := (ref{it.SourceID, it.Key}); ok && !seen[r] {
-				seen[r] = true
-				out = append(out, it)
-			}
-			sc.key, _ = sc.cursor.Next()
-			switch {
-			case sc.key == nil:
-				heap.Pop(&h)
-			case !validIndexKey(sc.key):
-				return fmt.Errorf("source %q: bad index key %s", sc.id, clip(sc.key))
-			default:
-				heap.Fix(&h, 0)
-			}
-		}
-		return nil
-	})
+	out, err := db.walk(sourceIDs, nil, limit)
 	if err != nil {
 		return nil, fmt.Errorf("items: %w", err)
 	}

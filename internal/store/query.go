@@ -20,9 +20,18 @@ import (
 // channel in bounded read transactions, so a caller that filters items can
 // read just as many as it needs.
 func (db *DB) ItemsAfter(sourceIDs []string, after *feed.Item, limit int) ([]feed.Item, error) {
-	if after == nil {
-		return db.Items(sourceIDs, limit)
+	out, err := db.walk(sourceIDs, after, limit)
+	if err != nil && after != nil {
+		return nil, fmt.Errorf("items after %s %s: %w", after.SourceID, after.Key, err)
 	}
+	return out, err
+}
+
+// walk is Items and ItemsAfter: it merges one cursor per source over the
+// bytime index, from the top or from just after after, and returns up to
+// limit stories, each once (a story's merged copies have entries in their
+// own sources too).
+func (db *DB) walk(sourceIDs []string, after *feed.Item, limit int) ([]feed.Item, error) {
 	if limit <= 0 || len(sourceIDs) == 0 {
 		return nil, nil
 	}
@@ -30,12 +39,16 @@ func (db *DB) ItemsAfter(sourceIDs []string, after *feed.Item, limit int) ([]fee
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	var stamp [8]byte
-	binary.BigEndian.PutUint64(stamp[:], sortStamp(storableItem(*after).Sort()))
-	next := stampAfter(stamp)
+	var next []byte
+	if after != nil {
+		binary.BigEndian.PutUint64(stamp[:], sortStamp(storableItem(*after).Sort()))
+		next = stampAfter(stamp)
+	}
 
 	var out []feed.Item
 	err := db.view(func(tx *bbolt.Tx) error {
-		items, index := tx.Bucket(bucketItems), tx.Bucket(bucketByTime)
+		items, index, aliases := tx.Bucket(bucketItems), tx.Bucket(bucketByTime), tx.Bucket(bucketAliases)
+		seen := map[ref]bool{}
 		h := make(cursorHeap, 0, len(ids))
 		for _, id := range ids {
 			ib, tb := items.Bucket([]byte(id)), index.Bucket([]byte(id))
@@ -45,6 +58,8 @@ func (db *DB) ItemsAfter(sourceIDs []string, after *feed.Item, limit int) ([]fee
 			c := tb.Cursor()
 			var k []byte
 			switch {
+			case after == nil:
+				k, _ = c.First()
 			case id < after.SourceID: // equal stamps of this source come before after
 				if next == nil {
 					continue
@@ -71,16 +86,14 @@ func (db *DB) ItemsAfter(sourceIDs []string, after *feed.Item, limit int) ([]fee
 		out = make([]feed.Item, 0, min(limit, 64))
 		for len(h) > 0 && len(out) < limit {
 			sc := h[0]
-			key := sc.key[8:]
-			v := sc.items.Get(key)
-			if v == nil {
-				return fmt.Errorf("source %q: index names missing item %s", sc.id, clip(key))
-			}
-			it, err := decodeItem(sc.id, string(key), v)
+			it, ok, err := storyAt(items, aliases, sc, sc.key[8:])
 			if err != nil {
-				return fmt.Errorf("source %q item %s: %w", sc.id, clip(key), err)
+				return err
 			}
-			out = append(out, it)
+			if r := (ref{it.SourceID, it.Key}); ok && !seen[r] {
+				seen[r] = true
+				out = append(out, it)
+			}
 			sc.key, _ = sc.cursor.Next()
 			switch {
 			case sc.key == nil:
@@ -94,7 +107,7 @@ func (db *DB) ItemsAfter(sourceIDs []string, after *feed.Item, limit int) ([]fee
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("items after %s %s: %w", after.SourceID, after.Key, err)
+		return nil, err
 	}
 	return out, nil
 }

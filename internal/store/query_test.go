@@ -77,3 +77,41 @@ func TestLookup(t *testing.T) {
 		t.Errorf("Lookup item=%+v", got[0])
 	}
 }
+
+// TestItemsAfterMergedCopies pages through two sources, one of which
+// carries copies of the other's stories: no page fails on a copy's index
+// entry, and every story comes back (paging callers drop the one a page
+// boundary may repeat).
+func TestItemsAfterMergedCopies(t *testing.T) {
+	db := openTest(t, Options{Now: newClock().Now, TitleWindow: 48 * time.Hour})
+	var first, copies []feed.Item
+	for i := range 6 {
+		it := newItem(fmt.Sprintf("id:a-%d", i), fmt.Sprintf("첫 번째 출처의 기사 번호 %d", i), day(i))
+		first = append(first, it)
+		c := it
+		c.Key = fmt.Sprintf("id:b-%d", i)
+		copies = append(copies, c)
+	}
+	mustSave(t, db, "a", first...)
+	if c := mustSave(t, db, "b", copies...); c.Merged != 6 {
+		t.Fatalf("copies: %+v, want 6 merged", c)
+	}
+	got := map[string]bool{}
+	var after *feed.Item
+	for range 20 {
+		page, err := db.ItemsAfter([]string{"a", "b"}, after, 2)
+		if err != nil {
+			t.Fatalf("ItemsAfter: %v", err)
+		}
+		for _, it := range page {
+			got[it.SourceID+"/"+it.Key] = true
+		}
+		if len(page) < 2 {
+			break
+		}
+		after = &page[len(page)-1]
+	}
+	if len(got) != 6 {
+		t.Errorf("paged through %d stories (%v), want the 6 of source a", len(got), got)
+	}
+}
