@@ -242,3 +242,29 @@ func TestRetries(t *testing.T) {
 		t.Errorf("%d attempts, %d subscriptions; want 3 and 1", p, st.len())
 	}
 }
+
+// TestExternalHubPing checks that a change is announced to a configured
+// external hub as the publish ping public hubs expect:
+// hub.mode=publish&hub.url=TOPIC, form-encoded.
+func TestExternalHubPing(t *testing.T) {
+	type ping struct{ contentType, mode, url string }
+	got := make(chan ping, 4)
+	ext := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		got <- ping{r.Header.Get("Content-Type"), r.PostForm.Get("hub.mode"), r.PostForm.Get("hub.url")}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer ext.Close()
+	h, _ := newHub(t, Options{ExternalHubs: []string{ext.URL}})
+	if err := h.Publish(topic); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-got:
+		if p.contentType != "application/x-www-form-urlencoded" || p.mode != "publish" || p.url != topic {
+			t.Errorf("ping = %+v, want a form with hub.mode=publish and hub.url=%s", p, topic)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the external hub was not pinged")
+	}
+}
