@@ -7,7 +7,8 @@ import (
 	"github.com/kpolicy/aggregator/internal/store"
 )
 
-// runCount prints how many items a store holds (after the aggregator that
+// runCount prints how many items a store holds, merged copies included, and
+// how many stories (after the aggregator that
 // wrote it has exited: bbolt allows one process at a time).
 func runCount(args []string) error {
 	fs := flag.NewFlagSet("count", flag.ContinueOnError)
@@ -20,10 +21,25 @@ func runCount(args []string) error {
 		return err
 	}
 	defer db.Close()
-	n, err := db.Count()
+	stories, err := db.Count()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("store.items %d\n", n)
+	// A copy of a story that another source delivered first is stored as
+	// an origin of that story, not lost: each source's count holds its own
+	// items and its merged copies.
+	states, err := db.States()
+	if err != nil {
+		return err
+	}
+	items := 0
+	for _, st := range states {
+		n, err := db.SourceItemCount(st.SourceID)
+		if err != nil {
+			return err
+		}
+		items += n
+	}
+	fmt.Printf("store.items %d\nstore.stories %d\n", items, stories)
 	return nil
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,22 +21,15 @@ func runBackup(args []string, getenv func(string) string, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "Usage: aggregator backup [FLAGS] FILE\n\nWrites a consistent copy of the database to FILE (- for standard output).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlagsArgs(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return fmt.Errorf("%w: backup needs one FILE", errUsage)
 	}
 	dst := fs.Arg(0)
-	cfg, err := loadConfig(f)
-	if err != nil {
-		return err
-	}
-	db, err := openStore(cfg)
+	cfg, db, err := loadAndOpen(f)
 	if err != nil {
 		return err
 	}
@@ -106,11 +97,7 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(f)
-	if err != nil {
-		return err
-	}
-	db, err := openStore(cfg)
+	cfg, db, err := loadAndOpen(f)
 	if err != nil {
 		return err
 	}

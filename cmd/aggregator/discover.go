@@ -23,11 +23,8 @@ func runDiscover(ctx context.Context, args []string, getenv func(string) string,
 		fmt.Fprintf(stderr, "Usage: aggregator discover [FLAGS] URL\n\nLists the feeds a web page links to. The config supplies the User-Agent,\ntimeout, body limit and allow_private_networks; without one, the defaults.\n\nFlags (each defaults from the environment variable named):\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlagsArgs(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

@@ -19,11 +19,7 @@ func runFetch(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(f)
-	if err != nil {
-		return err
-	}
-	db, err := openStore(cfg)
+	cfg, db, err := loadAndOpen(f)
 	if err != nil {
 		return err
 	}

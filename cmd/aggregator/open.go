@@ -22,3 +22,14 @@ func openStore(cfg config.Config) (*store.DB, error) {
 	}
 	return db, err
 }
+
+// loadAndOpen reads the config, applies the command-line overrides and
+// opens its database: the start of every command that works on the store.
+func loadAndOpen(f flags) (config.Config, *store.DB, error) {
+	cfg, err := loadConfig(f)
+	if err != nil {
+		return cfg, nil, err
+	}
+	db, err := openStore(cfg)
+	return cfg, db, err
+}

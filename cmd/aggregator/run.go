@@ -113,15 +113,25 @@ func newFlagSet(name string, getenv func(string) string, stderr io.Writer, f *fl
 // errHelp reports that -help was given and answered: the command exits 0.
 var errHelp = errors.New("help shown")
 
+// parseFlags parses a command's flags and refuses positional arguments.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := parseFlagsArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+// parseFlagsArgs parses a command's flags and leaves its positional
+// arguments in fs.Args(): errHelp after -help, errUsage for a bad flag.
+func parseFlagsArgs(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	return nil
 }

@@ -135,7 +135,7 @@ func canonicalQuery(raw string) string {
 			continue
 		}
 		// White space is escaped, so that the URL survives being trimmed.
-		part = strings.NewReplacer(" ", "%20", "\t", "%09", "\n", "%0A", "\r", "%0D").Replace(part)
+		part = spaceEscaper.Replace(part)
 		ps = append(ps, param{name, upperEscapes(part)})
 	}
 	slices.SortStableFunc(ps, func(a, b param) int { return strings.Compare(a.name, b.name) })
@@ -172,3 +172,8 @@ func upperHex(c byte) byte {
 	}
 	return c
 }
+
+// spaceEscaper percent-encodes white space in a query part. It is built
+// once: building a Replacer per URL showed as 7% of all allocation while
+// ingesting the corpus (bench/run's heap profile).
+var spaceEscaper = strings.NewReplacer(" ", "%20", "\t", "%09", "\n", "%0A", "\r", "%0D")
