@@ -5,7 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
+	"sync"
 	"time"
 )
 
@@ -21,20 +21,44 @@ type Document struct {
 	// (HTTP dates have no fractions); the zero time for a channel without
 	// items, which the server then does not announce.
 	LastModified time.Time
-	// Gzip is Body gzip-compressed, once, when the document is rendered:
-	// the server never compresses per request. GzipETag is its own strong
-	// entity tag (RFC 9110 §8.8.3: another representation, another tag):
-	// ETag with "-gzip" inside the quotes.
+	// Gzip is Body gzip-compressed when set at construction; otherwise
+	// Gzipped compresses Body on first use. Read it through Gzipped.
+	// GzipETag is its own strong entity tag (RFC 9110 §8.8.3: another
+	// representation, another tag): ETag with "-gzip" inside the quotes.
 	Gzip     []byte
 	GzipETag string
+	gzipOnce sync.Once
 	// Immutable is true for a full archive page, which never changes.
 	Immutable bool
+}
+
+// Gzipped returns Body gzip-compressed. A document is compressed at most
+// once, by the first request that accepts gzip, never per request; a render
+// that no gzip client reads before the next one costs no compression, which
+// keeps compression out of the re-render after every poll (bench/run:
+// 6.4 ms with it, for 50 items in three formats).
+func (d *Document) Gzipped() []byte {
+	d.gzipOnce.Do(func() {
+		if d.Gzip == nil {
+			d.Gzip = gzipBytes(d.Body)
+		}
+	})
+	return d.Gzip
+}
+
+// gzipBytes compresses b at gzipLevel.
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzipLevel) // the level is valid
+	zw.Write(b)                                   // a bytes.Buffer does not fail
+	zw.Close()
+	return buf.Bytes()
 }
 
 // gzipLevel is the compression of Document.Gzip. On the corpus channels
 // (360KB to 960KB of XML) level 9 gives 21.5–22.2% of the size against
 // 25–27% for level 1 and within 0.5% of level 6, for 6–15ms per document:
-// a cost paid once per render, while the bytes saved are paid on every
+// a cost paid once per document, while the bytes saved are paid on every
 // poll, so the smallest output wins.
 const gzipLevel = gzip.BestCompression
 
@@ -44,19 +68,10 @@ func newDocument(in Input, f Format) (*Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzipLevel)
-	if err != nil {
-		return nil, fmt.Errorf("render %s %s: %w", in.Channel.ID, f, err)
-	}
-	zw.Write(body) // a bytes.Buffer does not fail
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("render %s %s: gzip: %w", in.Channel.ID, f, err)
-	}
 	tag := etag(body)
 	d := &Document{
 		Format: f, Body: body, ETag: tag,
-		Gzip: buf.Bytes(), GzipETag: tag[:len(tag)-1] + `-gzip"`,
+		GzipETag:  tag[:len(tag)-1] + `-gzip"`,
 		Immutable: in.Archive.Full(),
 	}
 	if len(in.Items) > 0 {

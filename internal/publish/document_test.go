@@ -1,7 +1,11 @@
 package publish
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -57,5 +61,37 @@ func TestRenderAll(t *testing.T) {
 	}
 	if len(docs) != len(Formats) {
 		t.Errorf("%d documents, want %d", len(docs), len(Formats))
+	}
+}
+
+// TestGzippedOnceAndLazily checks that a rendered document is not
+// compressed at render time, and that concurrent first requests share one
+// compression whose bytes decompress to Body.
+func TestGzippedOnceAndLazily(t *testing.T) {
+	d, err := newDocument(mixedInput(), Atom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Gzip != nil {
+		t.Fatal("the render compressed the document; it should wait for a gzip request")
+	}
+	var wg sync.WaitGroup
+	got := make([][]byte, 8)
+	for i := range got {
+		wg.Go(func() { got[i] = d.Gzipped() })
+	}
+	wg.Wait()
+	for i := range got {
+		if &got[i][0] != &got[0][0] {
+			t.Fatalf("call %d compressed again", i)
+		}
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(got[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(plain, d.Body) {
+		t.Errorf("gzip does not decompress to Body (err %v, %d vs %d bytes)", err, len(plain), len(d.Body))
 	}
 }

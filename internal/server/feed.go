@@ -60,9 +60,10 @@ func (s *Server) serveDocument(w http.ResponseWriter, r *http.Request, doc *publ
 	} else {
 		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(s.maxAge.Seconds())))
 	}
-	body, tag := doc.Body, doc.ETag
-	if doc.Gzip != nil && acceptsGzip(r) {
-		body, tag = doc.Gzip, doc.GzipETag
+	gz := acceptsGzip(r)
+	tag := doc.ETag
+	if gz {
+		tag = doc.GzipETag
 		h.Set("Content-Encoding", "gzip")
 	}
 	h.Set("ETag", tag)
@@ -73,6 +74,10 @@ func (s *Server) serveDocument(w http.ResponseWriter, r *http.Request, doc *publ
 		}
 		// Not a match: If-Modified-Since must be ignored (RFC 9110 §13.1.3),
 		// and http.ServeContent, which sees the same tag, agrees.
+	}
+	body := doc.Body
+	if gz {
+		body = doc.Gzipped() // after the 304 check: a conditional hit compresses nothing
 	}
 	http.ServeContent(w, r, "", doc.LastModified, bytes.NewReader(body))
 }
