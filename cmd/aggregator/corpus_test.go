@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/fetch"
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/store"
 )
@@ -35,40 +33,36 @@ func corpusDir(t *testing.T) string {
 
 var nonID = regexp.MustCompile(`[^a-z0-9]+`)
 
-// TestCorpusEndToEnd serves every file of corpus/real from a local origin,
-// polls each as a source, and checks the whole path: no panic, a recorded
-// reason for every rejected file, as many stored items as gofeed finds
-// distinct identities, and published channels that independent checkers
-// accept.
-func TestCorpusEndToEnd(t *testing.T) {
-	dir := filepath.Join(corpusDir(t), "real")
-	origin := httptest.NewServer(http.FileServer(http.Dir(dir)))
-	defer origin.Close()
+// corpusRun is corpus/real served by a local origin and polled once, each
+// file as a source, into a fresh store; the sources are grouped into one
+// channel per top directory.
+type corpusRun struct {
+	dir     string // corpus/real
+	origin  string // the origin's URL
+	files   []string
+	fileOf  map[string]string // source id → file, relative to dir
+	cfg     config.Config
+	db      *store.DB
+	results []fetch.Result
+}
 
-	var files []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(dir, path)
-			files = append(files, filepath.ToSlash(rel))
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+func pollCorpus(t *testing.T) *corpusRun {
+	t.Helper()
+	r := &corpusRun{dir: filepath.Join(corpusDir(t), "real"), fileOf: map[string]string{}}
+	r.origin = newFileOrigin(t, r.dir)
+	r.files = corpusFiles(t, r.dir)
 	cfg := config.Default()
 	cfg.Fetch.AllowPrivateNetworks = true
 	cfg.Fetch.HostGap = 0 // one local origin serves every file
 	cfg.Server.BaseURL = "http://aggregator.test"
 	groups := map[string][]string{}
-	fileOf := map[string]string{}
-	for i, f := range files {
+	for i, f := range r.files {
 		id := fmt.Sprintf("%03d-%s", i, strings.Trim(nonID.ReplaceAllString(strings.ToLower(f), "-"), "-"))
 		if len(id) > 60 {
 			id = id[:60]
 		}
-		fileOf[id] = f
-		cfg.Sources = append(cfg.Sources, feed.Source{ID: id, URL: origin.URL + "/" + f, Interval: cfg.Fetch.Interval})
+		r.fileOf[id] = f
+		cfg.Sources = append(cfg.Sources, feed.Source{ID: id, URL: r.origin + "/" + f, Interval: cfg.Fetch.Interval})
 		group := strings.SplitN(f, "/", 2)[0]
 		groups[group] = append(groups[group], id)
 	}
@@ -79,16 +73,37 @@ func TestCorpusEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	r.cfg, r.db = cfg, db
+	r.results = newPoller(cfg, db, nil).PollAll(context.Background(), cfg.Sources)
+	return r
+}
 
-	results := newPoller(cfg, db, nil).PollAll(context.Background(), cfg.Sources)
+// cache publishes the run's channels.
+func (r *corpusRun) cache(t *testing.T) *publish.Cache {
+	t.Helper()
+	c := publish.NewCache(r.db, r.cfg.Server.BaseURL)
+	if err := c.Configure(r.cfg.Channels, r.cfg.Sources); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestCorpusEndToEnd serves every file of corpus/real from a local origin,
+// polls each as a source, and checks the whole path: no panic, a recorded
+// reason for every rejected file, as many stored items as gofeed finds
+// distinct identities, and published channels that independent checkers
+// accept.
+func TestCorpusEndToEnd(t *testing.T) {
+	run := pollCorpus(t)
+	dir, files, fileOf, db, results := run.dir, run.files, run.fileOf, run.db, run.results
 	reasons := map[string]int{}
 	var parsed, items int
 	for _, r := range results {
 		file := fileOf[r.SourceID]
 		if r.Err != nil {
 			reason := r.Err.Error()
-			reason = strings.ReplaceAll(reason, origin.URL, "")
+			reason = strings.ReplaceAll(reason, run.origin, "")
 			reasons[reason]++
 			t.Logf("rejected %s: %v", file, reason)
 			continue
@@ -124,10 +139,7 @@ func TestCorpusEndToEnd(t *testing.T) {
 		t.Fatal("no corpus file parsed")
 	}
 
-	cache := publish.NewCache(db, cfg.Server.BaseURL)
-	if err := cache.Configure(cfg.Channels, cfg.Sources); err != nil {
-		t.Fatal(err)
-	}
+	cache := run.cache(t)
 	checkFeed := filepath.Join(filepath.Dir(corpusDir(t)), "tools", "check-feed")
 	if _, err := exec.LookPath("jing"); err != nil {
 		t.Skip("jing is not installed (apt-get install -y jing python3-feedparser python3-jsonschema): not checking the published feeds")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,46 +11,14 @@ import (
 	"testing"
 
 	"github.com/kpolicy/aggregator/internal/config"
-	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/publish"
-	"github.com/kpolicy/aggregator/internal/store"
 )
 
-// corpusChannels polls every file of corpus/real from a local origin into a
-// fresh store and returns the config (one channel per corpus directory) and
-// a cache publishing it.
+// corpusChannels polls corpus/real (pollCorpus) and publishes it.
 func corpusChannels(t *testing.T) (config.Config, *publish.Cache) {
 	t.Helper()
-	dir := filepath.Join(corpusDir(t), "real")
-	origin := newFileOrigin(t, dir)
-	cfg := config.Default()
-	cfg.Fetch.AllowPrivateNetworks = true
-	cfg.Server.BaseURL = "http://aggregator.test"
-	groups := map[string][]string{}
-	files := corpusFiles(t, dir)
-	for i, f := range files {
-		id := fmt.Sprintf("%03d-%s", i, strings.Trim(nonID.ReplaceAllString(strings.ToLower(f), "-"), "-"))
-		if len(id) > 60 {
-			id = id[:60]
-		}
-		cfg.Sources = append(cfg.Sources, feed.Source{ID: id, URL: origin + "/" + f, Interval: cfg.Fetch.Interval})
-		group := strings.SplitN(f, "/", 2)[0]
-		groups[group] = append(groups[group], id)
-	}
-	for _, g := range sortedKeys(groups) {
-		cfg.Channels = append(cfg.Channels, feed.Channel{ID: g, Title: "Corpus: " + g, Description: "Every feed under real/" + g, Sources: groups[g], Limit: 200})
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "corpus.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	newPoller(cfg, db, nil).PollAll(context.Background(), cfg.Sources)
-	cache := publish.NewCache(db, cfg.Server.BaseURL)
-	if err := cache.Configure(cfg.Channels, cfg.Sources); err != nil {
-		t.Fatal(err)
-	}
-	return cfg, cache
+	r := pollCorpus(t)
+	return r.cfg, r.cache(t)
 }
 
 // w3cValidator returns the path of ../shared/tools/w3c-validate, or skips
