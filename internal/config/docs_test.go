@@ -1,15 +1,19 @@
 package config
 
-// Tests of the documentation: every key the decoder accepts is documented
-// in docs/configuration.md. The key list is asked of the decoder itself.
+// Tests of the documentation. They live here because the first of them
+// asks the decoder which keys feeds.yaml has; the others check the
+// repository's Markdown (README.md and docs/) as a whole, and sit beside it
+// rather than in a package of their own.
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 )
@@ -170,6 +174,173 @@ func heading(line string) (int, string) {
 		return 0, ""
 	}
 	return n, strings.TrimSpace(strings.TrimRight(line[n:], "#"))
+}
+
+// markdownFiles are the documents whose links are checked: README.md and
+// every page of docs/.
+func markdownFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no docs/*.md under %s", repoRoot)
+	}
+	return append([]string{filepath.Join(repoRoot, "README.md")}, files...)
+}
+
+var (
+	fence      = regexp.MustCompile("^\\s*(```|~~~)")
+	codeSpan   = regexp.MustCompile("`+[^`]*`+")
+	inlineLink = regexp.MustCompile(`\]\(([^)\s]+)(?:\s+"[^"]*")?\)`)
+	refLink    = regexp.MustCompile(`^\s*\[[^\]]+\]:\s*(\S+)`)
+	scheme     = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*:`)
+	linkText   = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
+)
+
+// TestDocLinks fails when a relative link in README.md or docs/*.md names
+// a file that does not exist, or an #anchor that is no heading of its
+// target. Links to other sites are not followed.
+func TestDocLinks(t *testing.T) {
+	anchors := map[string]map[string]bool{} // file → heading anchors
+	anchorsOf := func(file string) map[string]bool {
+		if a, ok := anchors[file]; ok {
+			return a
+		}
+		a := headingAnchors(readFile(t, file))
+		anchors[file] = a
+		return a
+	}
+	for _, file := range markdownFiles(t) {
+		rel, _ := filepath.Rel(repoRoot, file)
+		inCode := false
+		for n, line := range strings.Split(readFile(t, file), "\n") {
+			if fence.MatchString(line) {
+				inCode = !inCode
+				continue
+			}
+			if inCode {
+				continue
+			}
+			var targets []string
+			for _, m := range inlineLink.FindAllStringSubmatch(codeSpan.ReplaceAllString(line, ""), -1) {
+				targets = append(targets, m[1])
+			}
+			if m := refLink.FindStringSubmatch(line); m != nil {
+				targets = append(targets, m[1])
+			}
+			for _, target := range targets {
+				if scheme.MatchString(target) || strings.HasPrefix(target, "//") {
+					continue
+				}
+				where := fmt.Sprintf("%s:%d: link %q", rel, n+1, target)
+				path, anchor, _ := strings.Cut(target, "#")
+				dest := file
+				if path != "" {
+					dest = filepath.Join(filepath.Dir(file), filepath.FromSlash(path))
+					if _, err := os.Stat(dest); err != nil {
+						t.Errorf("%s: no such file or directory", where)
+						continue
+					}
+				}
+				if anchor == "" {
+					continue
+				}
+				if !strings.HasSuffix(dest, ".md") {
+					t.Errorf("%s: an #anchor needs a Markdown file", where)
+					continue
+				}
+				if !anchorsOf(dest)[anchor] {
+					t.Errorf("%s: %s has no heading with anchor #%s", where, filepath.Base(dest), anchor)
+				}
+			}
+		}
+		if inCode {
+			t.Errorf("%s: a code fence is never closed", rel)
+		}
+	}
+}
+
+// headingAnchors returns the anchors GitHub gives the headings of a
+// Markdown document: the text in lower case, without punctuation, spaces
+// as "-", and "-1", "-2"… after repeats.
+func headingAnchors(doc string) map[string]bool {
+	out := map[string]bool{}
+	seen := map[string]int{}
+	inCode := false
+	for _, line := range strings.Split(doc, "\n") {
+		if fence.MatchString(line) {
+			inCode = !inCode
+			continue
+		}
+		level, text := heading(line)
+		if inCode || level == 0 {
+			continue
+		}
+		text = linkText.ReplaceAllString(text, "$1")
+		var b strings.Builder
+		for _, r := range strings.ToLower(text) {
+			switch {
+			case r == ' ':
+				b.WriteByte('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsMark(r):
+				b.WriteRune(r)
+			}
+		}
+		a := b.String()
+		if n := seen[a]; n > 0 {
+			out[fmt.Sprintf("%s-%d", a, n)] = true
+		} else {
+			out[a] = true
+		}
+		seen[a]++
+	}
+	return out
+}
+
+func TestHeadingAnchors(t *testing.T) {
+	got := headingAnchors("# aggregator\n## `fetch`\n### History: archive pages (RFC 5005)\n```\n# not a heading\n```\n## Tests\n## Tests\n")
+	for _, want := range []string{"aggregator", "fetch", "history-archive-pages-rfc-5005", "tests", "tests-1"} {
+		if !got[want] {
+			t.Errorf("anchor %q missing from %v", want, got)
+		}
+	}
+	if got["not-a-heading"] {
+		t.Errorf("a line in a code block made an anchor: %v", got)
+	}
+}
+
+// TestLayoutListsEveryPackage fails when a Go package under cmd/, internal/
+// or bench/ is missing from the layout table of docs/README.md.
+func TestLayoutListsEveryPackage(t *testing.T) {
+	layout := readDoc(t, "docs/README.md")
+	var missing []string
+	for _, top := range []string{"cmd", "internal", "bench"} {
+		err := filepath.WalkDir(filepath.Join(repoRoot, top), func(path string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return err
+			}
+			if d.Name() == "testdata" || (strings.HasPrefix(d.Name(), ".") && path != repoRoot) {
+				return filepath.SkipDir
+			}
+			gofiles, _ := filepath.Glob(filepath.Join(path, "*.go"))
+			if len(gofiles) == 0 {
+				return nil
+			}
+			rel, _ := filepath.Rel(repoRoot, path)
+			if pkg := filepath.ToSlash(rel); !strings.Contains(layout, "`"+pkg+"`") {
+				missing = append(missing, pkg)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, pkg := range missing {
+		t.Errorf("package %s is not in the layout table of docs/README.md: add | `%s` | what it owns (its package doc comment) |", pkg, pkg)
+	}
 }
 
 // readDoc reads a file given by its path from the repository root.
