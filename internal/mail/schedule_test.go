@@ -16,7 +16,7 @@ func zone(t *testing.T, name string) *time.Location {
 	return loc
 }
 
-func daily(h, m int) feed.Digest  { return feed.Digest{Mode: feed.DigestDaily, Hour: h, Minute: m} }
+func daily(h, m int) feed.Digest { return feed.Digest{Mode: feed.DigestDaily, Hour: h, Minute: m} }
 func weekly(d time.Weekday, h, m int) feed.Digest {
 	return feed.Digest{Mode: feed.DigestWeekly, Weekday: d, Hour: h, Minute: m}
 }
