@@ -17,11 +17,12 @@ import (
 type Stub struct {
 	Addr string // 127.0.0.1:port
 
-	// Reply, when set, chooses the reply to a command ("MAIL", "RCPT",
-	// "DATA" for the end of the message data, with the recipient or
-	// sender as arg): a full reply line such as "550 5.1.1 no such
-	// user", "" for the usual success, or Drop to close the connection
-	// without a reply. It is called from the stub's goroutines.
+	// Reply, when set, chooses the reply to the greeting ("CONNECT") or a
+	// command ("MAIL" with the sender as arg, "RCPT" with the recipient,
+	// "DATA" at the end of the message data with the recipients): a full
+	// reply line such as "550 5.1.1 no such user", "" for the usual
+	// success, or Drop to close the connection without a reply. It is
+	// called from the stub's goroutines.
 	Reply func(cmd, arg string) string
 
 	ln    net.Listener
@@ -142,7 +143,7 @@ func (s *Stub) session(c net.Conn) {
 		}
 		return strings.TrimRight(string(line), "\r\n"), true
 	}
-	if !send("220 stub ESMTP") {
+	if !send(s.reply("CONNECT", "", "220 stub ESMTP")) {
 		return
 	}
 	var msg StubMessage
