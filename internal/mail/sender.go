@@ -160,6 +160,9 @@ func (ss *Session) dial(ctx context.Context) error {
 	err = ss.watch(ctx, func() error { return c.DialWithContext(ctx) })
 	if err != nil {
 		ss.closeConn()
+		if ctx.Err() != nil {
+			return &SendError{Kind: ErrTemporary, Stage: "connect", Err: ctx.Err()}
+		}
 		return classifyDial(err)
 	}
 	ss.client = c

@@ -502,3 +502,22 @@ func BenchmarkCompose(b *testing.B) {
 		}
 	}
 }
+
+// TestOpenHonoursContext: a server that accepts the connection but never
+// greets does not hold Open past its context.
+func TestOpenHonoursContext(t *testing.T) {
+	release := make(chan struct{})
+	stub := mailtest.StartStub(t, func(cmd, _ string) string {
+		if cmd == "CONNECT" {
+			<-release
+		}
+		return ""
+	})
+	t.Cleanup(func() { close(release) })
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	_, err := NewSender(mustServer(t, stub.SMTPURL()), SenderOptions{Timeout: 10 * time.Minute}).Open(ctx)
+	if !errors.Is(err, ErrTemporary) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Open past its context: %v, want ErrTemporary wrapping context.DeadlineExceeded", err)
+	}
+}
