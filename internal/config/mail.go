@@ -60,38 +60,28 @@ func (m Mail) GoString() string { return m.String() }
 func (d *decoder) mail(m *Mail) func(ast.Node, string) {
 	return func(n ast.Node, path string) {
 		d.mapping(n, path, []key{
-			{"smtp", func(n ast.Node, path string) {
-				if s, ok := d.scalar(n, path, "a URL"); ok {
-					srv, err := mail.ParseServer(s)
-					if err != nil {
-						d.bad(n, path, err.Error())
-						return
-					}
-					m.SMTP = srv
-				}
-			}},
-			{"from", func(n ast.Node, path string) {
-				if s, ok := d.scalar(n, path, "an address"); ok {
-					a, err := mail.ParseFrom(s)
-					if err != nil {
-						d.bad(n, path, err.Error())
-						return
-					}
-					m.From = a
-				}
-			}},
+			{"smtp", parsed(d, &m.SMTP, "a URL", mail.ParseServer)},
+			{"from", parsed(d, &m.From, "an address", mail.ParseFrom)},
 			{"postal_address", d.str(&m.PostalAddress)},
-			{"timezone", func(n ast.Node, path string) {
-				if s, ok := d.scalar(n, path, "a time zone"); ok {
-					loc, err := loadZone(s)
-					if err != nil {
-						d.bad(n, path, err.Error())
-						return
-					}
-					m.Timezone = loc
-				}
-			}},
+			{"timezone", parsed(d, &m.Timezone, "a time zone", loadZone)},
 		})
+	}
+}
+
+// parsed decodes a scalar with parse into dst; parse's error is the
+// problem.
+func parsed[T any](d *decoder, dst *T, want string, parse func(string) (T, error)) func(ast.Node, string) {
+	return func(n ast.Node, path string) {
+		s, ok := d.scalar(n, path, want)
+		if !ok {
+			return
+		}
+		v, err := parse(s)
+		if err != nil {
+			d.bad(n, path, err.Error())
+			return
+		}
+		*dst = v
 	}
 }
 

@@ -375,14 +375,7 @@ func TestSessionReusesAndRedials(t *testing.T) {
 // TestSendHonoursContext: a server that never answers DATA does not hold
 // Send past its context, however long the timeout.
 func TestSendHonoursContext(t *testing.T) {
-	release := make(chan struct{})
-	stub := mailtest.StartStub(t, func(cmd, _ string) string {
-		if cmd == "DATA" {
-			<-release
-		}
-		return ""
-	})
-	t.Cleanup(func() { close(release) }) // runs before the stub's cleanup
+	stub := silentStub(t, "DATA")
 	c := testComposer(t, testBase)
 	s := NewSender(mustServer(t, stub.SMTPURL()), SenderOptions{Timeout: 10 * time.Minute})
 	ss, err := s.Open(t.Context())
@@ -413,14 +406,7 @@ func BenchmarkSendMailpit(b *testing.B) {
 	for i := range items {
 		items[i].Key = fmt.Sprint(i)
 	}
-	msgs := make([]*Message, 1000)
-	for i := range msgs {
-		m, err := c.Mail(testList, fmt.Sprintf("reader%04d@example.org", i), Edition{Mode: feed.DigestDaily, Due: t0, Items: items}, t0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		msgs[i] = m
-	}
+	msgs := digests(b, c, 1000, items)
 	b.ReportMetric(float64(len(msgs[0].HTML)+len(msgs[0].Text))/1024, "KB/mail")
 	for _, sessions := range []int{1, 4} {
 		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) {
@@ -465,15 +451,7 @@ func BenchmarkSendStub(b *testing.B) {
 	stub := mailtest.StartStub(b, nil)
 	c := testComposer(b, testBase)
 	s := NewSender(mustServer(b, stub.SMTPURL()), SenderOptions{})
-	items := testItems()
-	msgs := make([]*Message, 1000)
-	for i := range msgs {
-		m, err := c.Mail(testList, fmt.Sprintf("reader%04d@example.org", i), Edition{Mode: feed.DigestDaily, Due: t0, Items: items}, t0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		msgs[i] = m
-	}
+	msgs := digests(b, c, 1000, testItems())
 	var sent int
 	start := time.Now()
 	for b.Loop() {
@@ -506,18 +484,37 @@ func BenchmarkCompose(b *testing.B) {
 // TestOpenHonoursContext: a server that accepts the connection but never
 // greets does not hold Open past its context.
 func TestOpenHonoursContext(t *testing.T) {
-	release := make(chan struct{})
-	stub := mailtest.StartStub(t, func(cmd, _ string) string {
-		if cmd == "CONNECT" {
-			<-release
-		}
-		return ""
-	})
-	t.Cleanup(func() { close(release) })
+	stub := silentStub(t, "CONNECT")
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	_, err := NewSender(mustServer(t, stub.SMTPURL()), SenderOptions{Timeout: 10 * time.Minute}).Open(ctx)
 	if !errors.Is(err, ErrTemporary) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Open past its context: %v, want ErrTemporary wrapping context.DeadlineExceeded", err)
 	}
+}
+
+// silentStub is a stub that never answers cmd, until the test ends.
+func silentStub(t *testing.T, cmd string) *mailtest.Stub {
+	release := make(chan struct{})
+	stub := mailtest.StartStub(t, func(c, _ string) string {
+		if c == cmd {
+			<-release
+		}
+		return ""
+	})
+	t.Cleanup(func() { close(release) }) // runs before the stub's own cleanup
+	return stub
+}
+
+// digests composes a daily digest of items for each of n addresses.
+func digests(b *testing.B, c *Composer, n int, items []feed.Item) []*Message {
+	msgs := make([]*Message, n)
+	for i := range msgs {
+		m, err := c.Mail(testList, fmt.Sprintf("reader%04d@example.org", i), Edition{Mode: feed.DigestDaily, Due: t0, Items: items}, t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs[i] = m
+	}
+	return msgs
 }
