@@ -48,9 +48,6 @@ func (e *SendError) Error() string {
 // Unwrap gives both the kind and the cause to errors.Is and errors.As.
 func (e *SendError) Unwrap() []error { return []error{e.Kind, e.Err} }
 
-// Temporary reports whether err is worth retrying later (ErrTemporary).
-func Temporary(err error) bool { return errors.Is(err, ErrTemporary) }
-
 // classifyDial classifies a failure to connect, greet, start TLS or
 // authenticate.
 func classifyDial(err error) *SendError {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	netmail "net/mail"
-	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -29,17 +28,6 @@ type Message struct {
 // Field is one header field.
 type Field struct {
 	Name, Value string
-}
-
-// Get returns the value of the header field name (case-insensitive), ""
-// when m has none.
-func (m *Message) Get(name string) string {
-	for _, f := range m.Header {
-		if strings.EqualFold(f.Name, name) {
-			return f.Value
-		}
-	}
-	return ""
 }
 
 // WriteTo writes m as it goes over SMTP (RFC 5322, MIME), for previews

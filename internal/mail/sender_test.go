@@ -166,7 +166,7 @@ func TestSendTemporaryFailure(t *testing.T) {
 	m := instant(t, c, "reader@example.org")
 	err = ss.Send(t.Context(), m)
 	var se *SendError
-	if !errors.Is(err, ErrTemporary) || !Temporary(err) || !errors.As(err, &se) || se.Code != 451 {
+	if !errors.Is(err, ErrTemporary) || !errors.As(err, &se) || se.Code != 451 {
 		t.Fatalf("Send while Mailpit answers 451: %v, want ErrTemporary 451", err)
 	}
 	mp.SetChaos(t, mailtest.ChaosTrigger{}, mailtest.ChaosTrigger{}, mailtest.ChaosTrigger{})
