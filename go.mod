@@ -17,6 +17,8 @@ require (
 	golang.org/x/time v0.16.0
 )
 
+require github.com/andybalholm/brotli v1.3.0
+
 require (
 	github.com/RoaringBitmap/roaring/v2 v2.14.5 // indirect
 	github.com/aymerick/douceur v0.2.0 // indirect
