@@ -58,4 +58,3 @@ func joined(err error) []error {
 	}
 	return []error{err}
 }
-
