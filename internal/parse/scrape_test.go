@@ -180,3 +180,18 @@ func TestPageDate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkScrapeListing reads the CSIS-like listing (four items, 6.8 KB)
+// as a poll does: guard, tree, selectors, normalising.
+func BenchmarkScrapeListing(b *testing.B) {
+	page, err := os.ReadFile("../scrape/testdata/csis-korea-chair-analysis.html")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := New()
+	for b.Loop() {
+		if _, err := p.ParseSource(page, "text/html", csisURL, csisSource); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
