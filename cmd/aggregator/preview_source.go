@@ -6,8 +6,6 @@ import (
 	"io"
 	"strings"
 
-	"golang.org/x/net/html"
-
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/fetch"
 	"github.com/kpolicy/aggregator/internal/parse"
@@ -98,32 +96,10 @@ func printPreviewItem(w io.Writer, n int, it feed.Item) {
 		}
 		fmt.Fprintf(w, "   author:  %s\n", strings.Join(names, ", "))
 	}
-	if s := summaryText(it.Summary); s != "" {
+	if s := parse.PlainText(it.Summary); s != "" {
 		fmt.Fprintf(w, "   summary: %s\n", clipRunes(s, summaryRunes))
 	}
 }
-
-// summaryText is the text of sanitised HTML, white space folded.
-func summaryText(s string) string {
-	var b strings.Builder
-	z := html.NewTokenizer(strings.NewReader(s))
-	for {
-		switch z.Next() {
-		case html.ErrorToken:
-			return strings.Join(strings.Fields(b.String()), " ")
-		case html.TextToken:
-			b.Write(z.Text())
-		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
-			if name, _ := z.TagName(); blockTags[string(name)] {
-				b.WriteByte(' ')
-			}
-		}
-	}
-}
-
-// blockTags end a run of text: a space stands for them.
-var blockTags = map[string]bool{"p": true, "br": true, "div": true, "li": true, "tr": true, "td": true,
-	"h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true, "blockquote": true, "img": true}
 
 func clipRunes(s string, n int) string {
 	if r := []rune(s); len(r) > n {
