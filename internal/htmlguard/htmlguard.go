@@ -10,7 +10,8 @@
 // makes 1.2 million nodes, 184 MB (measured with x/net v0.62.0). Check runs
 // the tokenizer alone, follows the stack and the list of open formatting
 // elements closely enough to bound depth, nodes and that work from above,
-// and refuses the page when a bound is passed.
+// and refuses the page when a bound is passed. Following them costs Check
+// about what it bounds: it stops as soon as a bound is passed.
 //
 // It owns only that estimate: it builds no tree and keeps no state.
 package htmlguard
@@ -35,9 +36,11 @@ const (
 	// counting the formatting elements the builder would re-create:
 	// about 40 MB of nodes.
 	MaxNodes = 250_000
-	// MaxWork bounds the sum of the stack depth at every start tag, the
-	// scans the builder makes; about 1 s of parsing.
-	MaxWork = 20_000_000
+	// MaxWork bounds the steps the builder takes looking down the stack
+	// of open elements and the list of formatting elements (at every
+	// start tag, and for every end tag and formatting element): about
+	// half a second of parsing. A large real page takes some 250,000.
+	MaxWork = 10_000_000
 )
 
 // ErrTooComplex is wrapped by the error Check returns for a page that
@@ -48,7 +51,7 @@ var ErrTooComplex = errors.New("HTML too complex to parse")
 type Cost struct {
 	Depth int // deepest nesting of elements
 	Nodes int // nodes of the tree, re-created formatting elements included
-	Work  int // the sum of the depth at every start tag
+	Work  int // steps down the stack and the list of formatting elements
 }
 
 // Check returns nil when the tree of page stays within the bounds, else an
@@ -154,19 +157,18 @@ func (g *guard) text() {
 	g.cost.Nodes++
 }
 
-// reconstruct re-opens the active formatting elements after the last
-// marker that are no longer on the stack, as the builder does.
+// reconstruct re-opens the active formatting elements that were closed
+// since the last one still open (or the last marker), as the builder does:
+// the cost is the elements it re-creates.
 func (g *guard) reconstruct() {
 	i := len(g.list)
-	for i > 0 && g.list[i-1] != nil {
+	for i > 0 && g.list[i-1] != nil && !g.list[i-1].onStack {
 		i--
 	}
 	for _, a := range g.list[i:] {
-		if !a.onStack {
-			a.onStack = true
-			g.push(open{name: a.name, fmt: a})
-			g.cost.Nodes++
-		}
+		a.onStack = true
+		g.push(open{name: a.name, fmt: a})
+		g.cost.Nodes++
 	}
 }
 
@@ -232,6 +234,7 @@ func (g *guard) implyTableParents(name string) {
 func (g *guard) noahsArk(key string) {
 	n, first := 0, -1
 	for i := len(g.list) - 1; i >= 0 && g.list[i] != nil; i-- {
+		g.cost.Work++
 		if g.list[i].key == key {
 			n++
 			first = i
@@ -247,12 +250,14 @@ func (g *guard) noahsArk(key string) {
 // marker from the list, and from the stack if it is there.
 func (g *guard) removeActive(name string) {
 	for i := len(g.list) - 1; i >= 0 && g.list[i] != nil; i-- {
+		g.cost.Work++
 		a := g.list[i]
 		if a.name != name {
 			continue
 		}
 		g.list = slices.Delete(g.list, i, i+1)
 		for j := len(g.stack) - 1; j >= 0; j-- {
+			g.cost.Work++
 			if g.stack[j].fmt == a {
 				g.stack = slices.Delete(g.stack, j, j+1)
 				break
@@ -274,6 +279,7 @@ func (g *guard) end(name string) {
 		// The adoption agency: the element is closed wherever it is, and
 		// may be cloned into the blocks inside it (a few times at most).
 		for i := len(g.list) - 1; i >= 0 && g.list[i] != nil; i-- {
+			g.cost.Work++
 			if a := g.list[i]; a.name == name {
 				g.list = slices.Delete(g.list, i, i+1)
 				if a.onStack {
@@ -307,6 +313,7 @@ func (g *guard) popTo(targets, boundary map[string]bool) {
 // which is reports true, unless an element of boundary comes first.
 func (g *guard) popWhere(is func(open) bool, boundary map[string]bool) {
 	for i := len(g.stack) - 1; i >= 0; i-- {
+		g.cost.Work++
 		o := g.stack[i]
 		if is(o) {
 			for _, p := range g.stack[i:] {

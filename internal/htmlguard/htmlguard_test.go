@@ -70,6 +70,7 @@ func TestCheckRefusesCostlyTrees(t *testing.T) {
 		{"unclosed formatting re-created in every div", string(bomb(4000)), "more than 250000 nodes"},
 		{"500 deep then 400,000 paragraphs", strings.Repeat("<div>", 500) + strings.Repeat("<p>a</p>", 400_000), "steps of tree building"},
 		{"300,000 empty spans", strings.Repeat("<span></span>", 300_000), "more than 250000 nodes"},
+		{"500 spans deep then a million stray end tags", strings.Repeat("<span>", 500) + strings.Repeat("</x>", 1_000_000), "steps of tree building"},
 		{"600 formatting elements left open in turn", distinctOpen(200) + "x", "nested more than 512 deep"},
 	}
 	for _, tt := range tests {
