@@ -44,6 +44,7 @@ type Config struct {
 	Sources  []feed.Source
 	Channels []feed.Channel
 	Publish  Publish
+	Mail     Mail
 }
 
 // Publish is how the channels are served to feed readers.
@@ -114,6 +115,7 @@ func Default() Config {
 		},
 		Dedupe:  Dedupe{TitleWindow: DefaultTitleWindow},
 		Publish: Publish{MaxAge: DefaultMaxAge, PageSize: DefaultPageSize},
+		Mail:    Mail{Timezone: time.UTC},
 	}
 }
 

@@ -334,6 +334,7 @@ func (d *decoder) config(root ast.Node) Config {
 				{"hubs", d.strs(&p.Hubs)},
 			})
 		}},
+		{"mail", d.mail(&c.Mail)},
 	})
 	return c
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/parse"
 	"github.com/kpolicy/aggregator/internal/search"
 )
 
@@ -63,7 +64,5 @@ type extras struct {
 }
 
 func newExtras(e Extras) extras {
-	p := bluemonday.UGCPolicy()
-	p.AddTargetBlankToFullyQualifiedLinks(false)
-	return extras{Extras: e, policy: p}
+	return extras{Extras: e, policy: parse.PagePolicy()}
 }
