@@ -43,6 +43,7 @@ type doc struct {
 type Index struct {
 	bleve bleve.Index
 	dir   string
+	slots chan struct{} // one per search running; see acquire
 }
 
 // Open opens the index in dir, creating it (and dir) when missing.
@@ -54,7 +55,7 @@ func Open(dir string) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", dir, err)
 	}
-	return &Index{bleve: b, dir: dir}, nil
+	return &Index{bleve: b, dir: dir, slots: make(chan struct{}, concurrentSearches)}, nil
 }
 
 // Remove deletes the index directory dir; the index must be closed.
@@ -130,10 +131,10 @@ func (ix *Index) Count() (uint64, error) {
 
 // Query is a search. Zero fields do not filter.
 type Query struct {
-	Text    string   // words to find, all of them (any order); empty matches every item
+	Text    string   // words to find, all of them (any order); empty matches every item; see MaxQueryBytes
 	Sources []string // only items of these sources; non-nil and empty matches nothing
 	From    time.Time
-	To      time.Time // inclusive
+	To      time.Time // inclusive; bounds past what the index holds (1677-12-01 to 2262-04-11) are open
 	Newest  bool      // newest first instead of by relevance
 	Offset  int
 	Limit   int // 10 when zero
@@ -152,13 +153,22 @@ type Hit struct {
 }
 
 // Search runs q. A query that is empty once analysed (only punctuation)
-// matches nothing.
+// matches nothing. A text over the bounds is ErrQueryTooLong; a search
+// that waited or ran too long (others hold every slot) is ErrBusy.
 func (ix *Index) Search(ctx context.Context, q Query) (Result, error) {
 	if q.Limit <= 0 {
 		q.Limit = 10
 	}
+	tw, err := queryWords(q.Text)
+	if err != nil {
+		return Result{}, err
+	}
+	var ok bool
+	if q.From, q.To, ok = clampDates(q.From, q.To); !ok {
+		return Result{}, nil
+	}
 	var must []query.Query
-	words := hangulBigrams(q.Text)
+	words := analysed(tw)
 	if q.Text != "" {
 		text := bleve.NewMatchQuery(words)
 		text.SetField("text")
@@ -201,9 +211,19 @@ func (ix *Index) Search(ctx context.Context, q Query) (Result, error) {
 	} else {
 		req.SortBy([]string{"-_score", "-published", "_id"})
 	}
+	release, err := ix.acquire(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("search %.40q: %w", q.Text, err)
+	}
+	defer release()
+	ctx, cancel := context.WithTimeoutCause(ctx, maxQueryTime, ErrBusy)
+	defer cancel()
 	res, err := ix.bleve.SearchInContext(ctx, req)
 	if err != nil {
-		return Result{}, fmt.Errorf("search %q: %w", q.Text, err)
+		if context.Cause(ctx) == ErrBusy {
+			err = ErrBusy
+		}
+		return Result{}, fmt.Errorf("search %.40q: %w", q.Text, err)
 	}
 	out := Result{Total: res.Total, Hits: make([]Hit, 0, len(res.Hits))}
 	for _, h := range res.Hits {
