@@ -11,6 +11,12 @@
 // Kana cut into overlapping bigrams) after Hangul words have been cut into
 // bigrams here (hangulBigrams), so that "뉴스" finds "뉴스를".
 //
+// An Indexer keeps the index up to date off the request path; a failed
+// write (a full disk) is an error, recorded and retried with backoff, never
+// a panic, and the index is reopened from what was persisted before the
+// next write (write.go). Search is bounded in length, words, time and
+// searches at once (query.go).
+//
 // It must not write to the store except the "last indexed" number, and it
 // never runs in the request path except for Search.
 package search
@@ -20,6 +26,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -41,9 +49,12 @@ type doc struct {
 
 // Index is an open search index. Its methods are safe for concurrent use.
 type Index struct {
-	bleve bleve.Index
 	dir   string
 	slots chan struct{} // one per search running; see acquire
+
+	mu     sync.RWMutex // held to read bleve; held exclusively to reopen it (write.go)
+	bleve  bleve.Index  // nil when a reopen failed
+	broken atomic.Bool  // a write failed: reopen before the next one
 }
 
 // Open opens the index in dir, creating it (and dir) when missing.
@@ -94,6 +105,11 @@ func newMapping() mapping.IndexMapping {
 
 // Close closes the index.
 func (ix *Index) Close() error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.bleve == nil {
+		return nil
+	}
 	if err := ix.bleve.Close(); err != nil {
 		return fmt.Errorf("close search index %s: %w", ix.dir, err)
 	}
@@ -101,9 +117,17 @@ func (ix *Index) Close() error {
 }
 
 // Add indexes items in one batch, replacing earlier versions of the same
-// items.
+// items. A failed write (a full disk) leaves the index as it was at the
+// last write that succeeded, and the next Add first reopens it (see
+// write); it never panics.
 func (ix *Index) Add(items []feed.Item) error {
-	b := ix.bleve.NewBatch()
+	return ix.write(func(b *bleve.Batch) error {
+		return fill(b, items)
+	})
+}
+
+// fill adds items to b.
+func fill(b *bleve.Batch, items []feed.Item) error {
 	for _, it := range items {
 		body := Text(it.Summary)
 		if c := Text(it.Content); c != "" && c != body {
@@ -114,15 +138,17 @@ func (ix *Index) Add(items []feed.Item) error {
 			return fmt.Errorf("index %s %s: %w", it.SourceID, it.Key, err)
 		}
 	}
-	if err := ix.bleve.Batch(b); err != nil {
-		return fmt.Errorf("index batch: %w", err)
-	}
 	return nil
 }
 
 // Count returns the number of items in the index.
 func (ix *Index) Count() (uint64, error) {
-	n, err := ix.bleve.DocCount()
+	b, done, err := ix.read()
+	if err != nil {
+		return 0, fmt.Errorf("count search index: %w", err)
+	}
+	defer done()
+	n, err := b.DocCount()
 	if err != nil {
 		return 0, fmt.Errorf("count search index: %w", err)
 	}
@@ -216,9 +242,14 @@ func (ix *Index) Search(ctx context.Context, q Query) (Result, error) {
 		return Result{}, fmt.Errorf("search %.40q: %w", q.Text, err)
 	}
 	defer release()
+	bi, done, err := ix.read()
+	if err != nil {
+		return Result{}, fmt.Errorf("search %.40q: %w", q.Text, err)
+	}
+	defer done()
 	ctx, cancel := context.WithTimeoutCause(ctx, maxQueryTime, ErrBusy)
 	defer cancel()
-	res, err := ix.bleve.SearchInContext(ctx, req)
+	res, err := bi.SearchInContext(ctx, req)
 	if err != nil {
 		if context.Cause(ctx) == ErrBusy {
 			err = ErrBusy
