@@ -11,7 +11,9 @@ import (
 
 func TestSearchIndexFailures(t *testing.T) {
 	m, err := New(prometheus.NewRegistry(), Options{
-		Indexing: func() search.IndexerState { return search.IndexerState{Failing: 3, Failures: 5, LastError: "no space left on device"} },
+		Indexing: func() search.IndexerState {
+			return search.IndexerState{Failing: 3, Failures: 5, LastError: "no space left on device"}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
