@@ -61,6 +61,10 @@ type Server struct {
 	// idle keep-alives); further connections wait to be accepted. 0 means
 	// DefaultMaxConnections.
 	MaxConnections int
+	// MaxConnectionsPerIP caps the HTTP connections of one client (an IPv4
+	// address, an IPv6 /64); further ones are closed at once. 0 means
+	// DefaultMaxConnectionsPerIP (or MaxConnections if that is smaller).
+	MaxConnectionsPerIP int
 }
 
 // Storage says where the database lives.

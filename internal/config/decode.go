@@ -286,6 +286,7 @@ func (d *decoder) config(root ast.Node) Config {
 				{"listen", d.str(&c.Server.Listen)},
 				{"base_url", d.str(&c.Server.BaseURL)},
 				{"max_connections", d.integer(&c.Server.MaxConnections)},
+				{"max_connections_per_ip", d.integer(&c.Server.MaxConnectionsPerIP)},
 			})
 		}},
 		{"storage", func(n ast.Node, path string) {
