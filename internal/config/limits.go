@@ -16,7 +16,7 @@ const (
 	DefaultMaxConnections      = 4096
 	DefaultMaxConnectionsPerIP = 64
 	maxMaxConnections          = 1 << 20
-	minMaxSize            = 1 << 20 // 1 MiB: bbolt needs a few pages, a poll a few more
+	minMaxSize                 = 1 << 20 // 1 MiB: bbolt needs a few pages, a poll a few more
 )
 
 // limits checks server.max_connections(_per_ip), storage.max_size and
