@@ -51,6 +51,11 @@ type Publish struct {
 	MaxAge   time.Duration // Cache-Control max-age of subscription documents
 	PageSize int           // items of a full archive page (RFC 5005)
 	Hubs     []string      // external WebSub hubs, advertised and pinged on change
+	// MaxSubscriptions and MaxSubscriptionsPerTopic cap the WebSub
+	// subscriptions the hub keeps (in all, and per feed document); 0 means
+	// websub.DefaultMaxSubscriptions(PerTopic), 10,000 and 1,000.
+	MaxSubscriptions         int
+	MaxSubscriptionsPerTopic int
 }
 
 // Server is where the aggregator listens and the public URL it is reached at.

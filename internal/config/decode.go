@@ -333,6 +333,8 @@ func (d *decoder) config(root ast.Node) Config {
 				{"max_age", d.duration(&p.MaxAge)},
 				{"page_size", d.integer(&p.PageSize)},
 				{"hubs", d.strs(&p.Hubs)},
+				{"max_subscriptions", d.integer(&p.MaxSubscriptions)},
+				{"max_subscriptions_per_topic", d.integer(&p.MaxSubscriptionsPerTopic)},
 			})
 		}},
 	})

@@ -17,6 +17,7 @@ const (
 	DefaultMaxConnectionsPerIP = 64
 	maxMaxConnections          = 1 << 20
 	minMaxSize                 = 1 << 20 // 1 MiB: bbolt needs a few pages, a poll a few more
+	maxSubscriptions           = 1_000_000
 )
 
 // limits checks server.max_connections(_per_ip), storage.max_size and
@@ -27,6 +28,12 @@ func (v *validator) limits(c Config) {
 	}
 	if n := c.Server.MaxConnectionsPerIP; n < 0 || n > c.Server.Connections() {
 		v.add("server.max_connections_per_ip", "must be between 1 and server.max_connections (%d), or 0 for the default %d (got %d)", c.Server.Connections(), DefaultMaxConnectionsPerIP, n)
+	}
+	if n := c.Publish.MaxSubscriptions; n < 0 || n > maxSubscriptions {
+		v.add("publish.max_subscriptions", "must be between 1 and %d, or 0 for the default (got %d)", maxSubscriptions, n)
+	}
+	if n := c.Publish.MaxSubscriptionsPerTopic; n < 0 || n > maxSubscriptions {
+		v.add("publish.max_subscriptions_per_topic", "must be between 1 and %d, or 0 for the default (got %d)", maxSubscriptions, n)
 	}
 	if n := c.Storage.MaxSize; n != 0 && n < minMaxSize {
 		v.add("storage.max_size", "must be 0 (no cap) or at least 1MiB (got %d bytes)", n)

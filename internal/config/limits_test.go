@@ -37,11 +37,12 @@ func TestLimits(t *testing.T) {
 		}
 	})
 	for name, tc := range map[string]struct{ yaml, want string }{
-		"negative connections":  {"server: {max_connections: -1}\n", "feeds.yaml:1: server.max_connections: must be between 1 and"},
-		"per IP over the total": {"server: {max_connections: 10, max_connections_per_ip: 11}\n", "feeds.yaml:1: server.max_connections_per_ip: must be between 1 and server.max_connections (10)"},
-		"negative per IP":       {"server: {max_connections_per_ip: -1}\n", "server.max_connections_per_ip: must be between 1 and"},
-		"tiny database":         {"storage: {max_size: 10KB}\n", "feeds.yaml:1: storage.max_size: must be 0 (no cap) or at least 1MiB"},
-		"unknown future mode":   {"fetch: {future_dates: drop}\n", `feeds.yaml:1: fetch.future_dates: must be "clamp" or "hide" (got "drop")`},
+		"negative connections":   {"server: {max_connections: -1}\n", "feeds.yaml:1: server.max_connections: must be between 1 and"},
+		"per IP over the total":  {"server: {max_connections: 10, max_connections_per_ip: 11}\n", "feeds.yaml:1: server.max_connections_per_ip: must be between 1 and server.max_connections (10)"},
+		"negative per IP":        {"server: {max_connections_per_ip: -1}\n", "server.max_connections_per_ip: must be between 1 and"},
+		"negative subscriptions": {"publish: {max_subscriptions: -1}\n", "feeds.yaml:1: publish.max_subscriptions: must be between 1 and"},
+		"tiny database":          {"storage: {max_size: 10KB}\n", "feeds.yaml:1: storage.max_size: must be 0 (no cap) or at least 1MiB"},
+		"unknown future mode":    {"fetch: {future_dates: drop}\n", `feeds.yaml:1: fetch.future_dates: must be "clamp" or "hide" (got "drop")`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse(strings.NewReader(tc.yaml), "feeds.yaml")
