@@ -96,6 +96,10 @@ func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(stri
 		IndexItems:  ix.Count,
 		Subscribers: subs.Today,
 		Indexing:    indexer.State,
+		WebSubSubs: func() (int, error) {
+			subs, err := db.Subscriptions("")
+			return len(subs), err
+		},
 	})
 	if err != nil {
 		_ = ix.Close()

@@ -18,6 +18,7 @@ import (
 // on the source, the server goes on serving what it stored, and with the cap
 // raised the next run stores the rest.
 func TestFullDatabase(t *testing.T) {
+	t.Parallel()
 	o := newGrowingOrigin(t, 20, 2000, 6000)
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "aggregator.db")
@@ -72,6 +73,7 @@ func TestFullDatabase(t *testing.T) {
 // and are recorded while the disk is full, and succeed without a restart
 // once there is room. It needs root and mount; it skips otherwise.
 func TestFullDisk(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	mnt := filepath.Join(dir, "disk")
 	if err := os.Mkdir(mnt, 0o755); err != nil {

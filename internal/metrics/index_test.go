@@ -14,12 +14,13 @@ func TestSearchIndexFailures(t *testing.T) {
 		Indexing: func() search.IndexerState {
 			return search.IndexerState{Failing: 3, Failures: 5, LastError: "no space left on device"}
 		},
+		WebSubSubs: func() (int, error) { return 7, nil },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	body := scrape(t, m)
-	for _, want := range []string{"aggregator_search_index_failing 3\n", "aggregator_search_index_errors_total 5\n"} {
+	for _, want := range []string{"aggregator_search_index_failing 3\n", "aggregator_search_index_errors_total 5\n", "aggregator_websub_subscriptions 7\n"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}

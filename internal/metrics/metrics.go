@@ -28,6 +28,7 @@ type Options struct {
 	IndexItems  func() (uint64, error)      // items in the search index
 	Subscribers func() []feed.SubscriberDay // today's subscriber statistics, per channel
 	Indexing    func() search.IndexerState  // the search indexer's failures
+	WebSubSubs  func() (int, error)         // WebSub subscriptions kept
 }
 
 // Metrics is the set of the aggregator's metrics. Its methods are safe for
@@ -102,6 +103,12 @@ func New(reg *prometheus.Registry, o Options) (*Metrics, error) {
 	}
 	if o.Subscribers != nil {
 		cs = append(cs, subscribers{o.Subscribers})
+	}
+	if o.WebSubSubs != nil {
+		cs = append(cs, gaugeFunc("aggregator_websub_subscriptions", "WebSub subscriptions the hub keeps (see publish.max_subscriptions).", func() (float64, error) {
+			n, err := o.WebSubSubs()
+			return float64(n), err
+		}))
 	}
 	if o.Indexing != nil {
 		cs = append(cs,
