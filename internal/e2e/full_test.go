@@ -19,7 +19,7 @@ import (
 // raised the next run stores the rest.
 func TestFullDatabase(t *testing.T) {
 	t.Parallel()
-	o := newGrowingOrigin(t, 20, 2000, 6000)
+	o := newGrowingOrigin(t, 60, 2000, 6000)
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "aggregator.db")
 	cfg := writeGrowingConfig(t, dir, o, 1, dbPath, "max_size: 1MiB", "")
@@ -84,7 +84,7 @@ func TestFullDisk(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
 
-	o := newGrowingOrigin(t, 20, 2000, 6000)
+	o := newGrowingOrigin(t, 60, 2000, 6000)
 	dbPath := filepath.Join(mnt, "aggregator.db")
 	cfg := writeGrowingConfig(t, dir, o, 1, dbPath, "", "")
 	p := serve(t, cfg)

@@ -102,7 +102,7 @@ var (
 	wrkSocket   = regexp.MustCompile(`Socket errors: (.*)`)
 )
 
-// TestLoad polls 1,000 sources while 256 connections of wrk read the
+// TestLoad polls 1,000 sources (250 under -race) while 256 connections of wrk read the
 // channels' feeds in every format: every request answered 2xx/3xx, no
 // socket error, polls go on, nothing logged as an error, memory bounded,
 // and the server alive and stopping cleanly after. 8 seconds by default,
@@ -119,8 +119,8 @@ func TestLoad(t *testing.T) {
 	origin := smallOrigin(t)
 	dir := t.TempDir()
 	// wrk's 256 connections come from one address.
-	p := serve(t, loadConfig(t, dir, origin, 1000, ", max_connections_per_ip: 512"))
-	waitPolls(t, p, 1000)
+	p := serve(t, loadConfig(t, dir, origin, loadSources, ", max_connections_per_ip: 512"))
+	waitPolls(t, p, loadSources)
 	for g := range 10 {
 		if n := jsonItems(t, fmt.Sprintf("%s/feeds/c%d.json", p.Base, g)); n == 0 {
 			t.Fatalf("channel c%d is empty after the first round of polls", g)
@@ -184,11 +184,15 @@ end
 	}
 }
 
+// loadSources is the number of sources TestLoad polls: 1,000, or 250
+// under the race detector, which polls them five to ten times slower.
+var loadSources = map[bool]int{false: 1000, true: 250}[raceEnabled]
+
 // wrkTimeout is how long a request may take before wrk counts it as
 // unanswered: the race detector slows the server five to ten times.
 var wrkTimeout = map[bool]string{false: "5s", true: "30s"}[raceEnabled]
 
-// maxLoadRSS bounds the server's memory under TestLoad: 1,000 sources, ten
+// maxLoadRSS bounds the server's memory under TestLoad: its sources, ten
 // channels of 50 items. It peaks near 75 MiB; the race detector multiplies
 // memory by 5 to 10.
 func maxLoadRSS() float64 {
