@@ -142,50 +142,28 @@ type Hub struct {
 // New returns a hub that keeps subscriptions in store and delivers the
 // documents topics gives.
 func New(store Store, topics Topics, o Options) *Hub {
-	if o.Lease <= 0 {
-		o.Lease = DefaultLease
-	}
-	if o.MinLease <= 0 {
-		o.MinLease = DefaultMinLease
-	}
-	if o.MaxLease <= 0 {
-		o.MaxLease = DefaultMaxLease
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
+	orDefault(&o.Lease, DefaultLease)
+	orDefault(&o.MinLease, DefaultMinLease)
+	orDefault(&o.MaxLease, DefaultMaxLease)
+	orDefault(&o.Timeout, DefaultTimeout)
 	if o.Retries < 0 {
 		o.Retries = 0
 	} else if o.Retries == 0 {
 		o.Retries = DefaultRetries
 	}
-	if o.Backoff <= 0 {
-		o.Backoff = DefaultBackoff
-	}
-	if o.Rate <= 0 {
-		o.Rate = rate.Every(6 * time.Second)
-	}
-	if o.Burst <= 0 {
-		o.Burst = 10
-	}
+	orDefault(&o.Backoff, DefaultBackoff)
+	orDefault(&o.Rate, rate.Every(6*time.Second))
+	orDefault(&o.Burst, 10)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.MaxSubscriptions <= 0 {
-		o.MaxSubscriptions = DefaultMaxSubscriptions
-	}
-	if o.MaxSubscriptionsPerTopic <= 0 {
-		o.MaxSubscriptionsPerTopic = DefaultMaxSubscriptionsPerTopic
-	}
-	if o.Workers <= 0 {
-		o.Workers = DefaultWorkers
-	}
-	if o.Queue <= 0 {
-		o.Queue = DefaultQueue
-	}
+	orDefault(&o.MaxSubscriptions, DefaultMaxSubscriptions)
+	orDefault(&o.MaxSubscriptionsPerTopic, DefaultMaxSubscriptionsPerTopic)
+	orDefault(&o.Workers, DefaultWorkers)
+	orDefault(&o.Queue, DefaultQueue)
 	// A callback is called where it is: a redirect elsewhere is an answer
 	// that is not 2xx, never followed.
 	client := *o.Client
@@ -200,6 +178,13 @@ func New(store Store, topics Topics, o Options) *Hub {
 		h.wg.Go(h.work)
 	}
 	return h
+}
+
+// orDefault sets *v to d when it is zero or negative.
+func orDefault[T int | time.Duration | rate.Limit](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
 
 // Close cancels pending verifications, deliveries and retries, and waits
