@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,17 +16,17 @@ import (
 // stalled is a backup reader that takes the first write and then waits
 // for release: a client reading /admin/backup at 1 KB/s, or not at all.
 type stalled struct {
-	started chan struct{}
+	started chan struct{} // closed at the first write
 	release chan struct{}
-	buf     bytes.Buffer
+	once    sync.Once
+	buf     bytes.Buffer // read once Backup has returned
 }
 
 func (s *stalled) Write(p []byte) (int, error) {
-	if s.started != nil {
+	s.once.Do(func() {
 		close(s.started)
-		s.started = nil
 		<-s.release
-	}
+	})
 	return s.buf.Write(p)
 }
 
