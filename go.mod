@@ -3,6 +3,8 @@ module github.com/kpolicy/aggregator
 go 1.26.0
 
 require (
+	github.com/PuerkitoBio/goquery v1.13.0
+	github.com/andybalholm/cascadia v1.3.4
 	github.com/axiomhq/hyperloglog v0.3.0
 	github.com/fsnotify/fsnotify v1.9.0
 	github.com/goccy/go-yaml v1.19.2
@@ -16,6 +18,8 @@ require (
 	golang.org/x/text v0.44.0
 	golang.org/x/time v0.16.0
 )
+
+require github.com/andybalholm/brotli v1.3.0
 
 require (
 	github.com/dgryski/go-metro v0.0.0-20250106013310-edb8663e5e33 // indirect
