@@ -17,7 +17,6 @@ import (
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/server"
 	"github.com/kpolicy/aggregator/internal/websub"
-	"golang.org/x/net/netutil"
 )
 
 // shutdownTimeout bounds the drain on SIGINT/SIGTERM: in-flight HTTP
@@ -86,10 +85,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	// Past the cap, connections wait in the kernel's backlog: idle or slow
-	// clients cannot use up the process's file descriptors.
-	ln = netutil.LimitListener(ln, cfg.Server.Connections())
+	// Past the cap, idle keep-alives are closed (oldest first) and then
+	// connections wait in the kernel's backlog; one client gets at most its
+	// share: idle or slow clients can neither use up the process's file
+	// descriptors nor keep a new client out.
+	lim := server.NewListener(ln, server.ListenerOptions{Max: cfg.Server.Connections(), PerClient: cfg.Server.ConnectionsPerIP()})
+	ln = lim
 	srv := &http.Server{
+		ConnState: lim.ConnState,
 		Handler: server.New(cache, db, server.Options{
 			Logger: log, MaxAge: cfg.Publish.MaxAge, BaseURL: cfg.Server.BaseURL, Hubs: hubs, WebSub: hub,
 			Sources: cache, States: db, Extras: site.extras,

@@ -112,7 +112,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "list for mapping",
 			src:  "server:\n  - listen\n",
-			want: []string{`feeds.yaml:1: server: must be a mapping with keys listen, base_url, max_connections (got a list)`},
+			want: []string{`feeds.yaml:1: server: must be a mapping with keys listen, base_url, max_connections, max_connections_per_ip (got a list)`},
 		},
 		{
 			name: "mapping for list",

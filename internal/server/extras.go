@@ -53,6 +53,9 @@ type Extras struct {
 	// Bearer TOKEN". Empty disables the admin routes (404).
 	AdminToken string
 	Backup     Backuper
+	// Indexing reports the search indexer's failures on GET /status; nil
+	// shows nothing.
+	Indexing func() search.IndexerState
 }
 
 // extras is Extras plus what the server builds from them once.
