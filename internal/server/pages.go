@@ -60,6 +60,11 @@ var templateFuncs = template.FuncMap{
 		return template.HTMLAttr(`type="` + mime + `"`)
 	},
 	"ref": func(it feed.Item) string { return it.Ref() },
+	// feedPath is where a channel's subscription document of format f is
+	// served (publish owns the scheme).
+	"feedPath": func(channel string, f publish.Format) string {
+		return publish.Location{Channel: channel, Format: f}.Path()
+	},
 	"add": func(ns ...int) int {
 		sum := 0
 		for _, n := range ns {
