@@ -114,6 +114,55 @@ func GUIDKey(id string) string {
 	return id
 }
 
+// IsTrackingParam reports whether the query parameter named name (as
+// written, percent-decoded) says how a reader reached a story rather than
+// which story it is: utm_*, fbclid, gclid, mc_cid, mc_eid and the rest of
+// trackingParams. CanonicalURL drops these from links, StripTracking from
+// any URL.
+func IsTrackingParam(name string) bool { return isTrackingParam(name) }
+
+// StripTracking returns u with its tracking parameters ([IsTrackingParam])
+// removed from the query, and nothing else changed: not the order of the
+// other parameters, their escaping, the fragment, nor a relative form. It is
+// for URLs that are not links of stories (images, links inside an item's
+// HTML), which must reach the same resource as before. A URL without
+// tracking parameters is returned as it is; a query left empty goes with
+// its "?".
+func StripTracking(u string) string {
+	q := strings.IndexByte(u, '?')
+	if q < 0 || strings.IndexByte(u[:q], '#') >= 0 {
+		return u // no query (a "?" after "#" is the fragment's)
+	}
+	end := len(u)
+	if h := strings.IndexByte(u[q:], '#'); h >= 0 {
+		end = q + h
+	}
+	var kept []string
+	dropped := false
+	for part := range strings.SplitSeq(u[q+1:end], "&") {
+		if part == "" {
+			continue // only written back when something is dropped
+		}
+		rawName, _, _ := strings.Cut(part, "=")
+		name, err := url.QueryUnescape(rawName)
+		if err != nil {
+			name = rawName
+		}
+		if name != "" && isTrackingParam(name) {
+			dropped = true
+			continue
+		}
+		kept = append(kept, part)
+	}
+	if !dropped {
+		return u
+	}
+	if len(kept) > 0 {
+		return u[:q+1] + strings.Join(kept, "&") + u[end:]
+	}
+	return u[:q] + u[end:]
+}
+
 // canonicalQuery drops tracking and empty parameters from a raw query and
 // sorts the rest by name, stably.
 func canonicalQuery(raw string) string {

@@ -134,3 +134,24 @@ func FuzzCanonicalURL(f *testing.F) {
 		}
 	})
 }
+
+func TestStripTracking(t *testing.T) {
+	for _, tt := range []struct{ name, in, want string }{
+		{"no query", "https://example.org/a.jpg", "https://example.org/a.jpg"},
+		{"nothing to strip, order and escapes kept", "https://img.example/x.jpg?w=100&h=62&crop=1&q=%ea", "https://img.example/x.jpg?w=100&h=62&crop=1&q=%ea"},
+		{"utm and click ids", "https://example.org/a?utm_source=rss&id=7&fbclid=IwAR0&gclid=x&mc_cid=1&mc_eid=2&UTM_Medium=m", "https://example.org/a?id=7"},
+		{"the whole query", "https://example.org/a?utm_source=rss&utm_medium=feed", "https://example.org/a"},
+		{"fragment kept", "https://example.org/a?utm_campaign=c#section-2", "https://example.org/a#section-2"},
+		{"question mark in the fragment", "https://example.org/a#x?utm_source=y", "https://example.org/a#x?utm_source=y"},
+		{"escaped name", "https://example.org/a?%75tm_source=x&b=1", "https://example.org/a?b=1"},
+		{"relative", "/story?id=3&utm_source=nl", "/story?id=3"},
+		{"empty parameters go with the tracking", "https://example.org/a?&b=1&&utm_source=x&", "https://example.org/a?b=1"},
+		{"http scheme and case kept", "HTTP://Example.ORG/A?fbclid=1", "HTTP://Example.ORG/A"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := StripTracking(tt.in); got != tt.want {
+				t.Errorf("StripTracking(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
