@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/tracking"
 )
 
 // prepare readies in's items for rendering, once for every format:
@@ -22,6 +23,9 @@ import (
 //     same entry, and a document must not list an id twice (RSS 2.0 guid,
 //     RFC 4287 §4.1.1);
 //   - characters XML forbids are removed from Title, Summary and Content;
+//   - tracking pixels and parameters are removed from Summary and Content
+//     (tracking.StripHTML): the parser removes them at ingest, and this
+//     cleans items stored before a rule existed;
 //   - Summary and Content are re-serialised through the HTML5 parser, so
 //     that readers (and the W3C validator's strict HTML5 parse) get
 //     well-formed markup, and every relative URL in href, src and the like
@@ -44,8 +48,8 @@ func prepare(in Input) Input {
 			}
 		}
 		it.Title = xmlChars(it.Title)
-		it.Summary = xmlChars(cleanHTML(it.Summary, base))
-		it.Content = xmlChars(cleanHTML(it.Content, base))
+		it.Summary = xmlChars(cleanHTML(tracking.StripHTML(it.Summary), base))
+		it.Content = xmlChars(cleanHTML(tracking.StripHTML(it.Content), base))
 		items = append(items, it)
 	}
 	in.Items = items
