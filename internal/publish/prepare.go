@@ -18,10 +18,13 @@ import (
 
 // prepare readies in's items for rendering, once for every format:
 //
-//   - an item whose entry id an earlier (newer) item of the document already
-//     has is left out: two sources carrying the same upstream id carry the
-//     same entry, and a document must not list an id twice (RSS 2.0 guid,
-//     RFC 4287 §4.1.1);
+//   - a document must not list an id twice (RSS 2.0 guid, RFC 4287
+//     §4.1.1), and every item is published: the store marks the items whose
+//     upstream id an earlier item carries (feed.Item.IDShared), so ids are
+//     unique already; should two still meet (two upstream ids that map to
+//     one URI), the later item gets its generated id, and only an item whose
+//     generated id is taken too (which two stored items cannot have) is
+//     left out;
 //   - characters XML forbids are removed from Title, Summary and Content;
 //   - tracking pixels and parameters are removed from Summary and Content
 //     (tracking.StripHTML): the parser removes them at ingest, and this
@@ -37,7 +40,10 @@ func prepare(in Input) Input {
 	for _, it := range in.Items {
 		id := entryID(it)
 		if seen[id] {
-			continue
+			it.IDShared = true
+			if id = entryID(it); seen[id] {
+				continue
+			}
 		}
 		seen[id] = true
 		base := it.Link

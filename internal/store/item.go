@@ -130,6 +130,9 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 					if it.Seq, err = nextSeq(tx, sourceID, it.Key); err != nil {
 						return err
 					}
+					if err := dd.claimID(&it); err != nil {
+						return err
+					}
 					if it.Rev, err = nextRev(tx, it, 0); err != nil {
 						return err
 					}
@@ -177,6 +180,11 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 			it.FirstSeen, it.Published, it.Dated = old.FirstSeen, old.Published, old.Dated
 			it.Origins = old.Origins
 			it.Seq = old.Seq
+			if it.ID == old.ID {
+				it.IDShared = old.IDShared // decided once: the published id stays
+			} else if err := dd.claimID(&it); err != nil {
+				return err
+			}
 			if !it.Updated.After(old.Updated) {
 				it.Updated = now
 			}

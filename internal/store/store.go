@@ -18,6 +18,7 @@
 //	byrev   / <8-byte rev>                                   → source id, 0, item key (rev.go)
 //	websub  / <topic> 0 <callback>                           → subscription, JSON (websub.go)
 //	aliases / <source id> / <item key>                       → the story the key names, JSON (aliasRecord)
+//	ids     / <upstream id>                                  → ref of the item that carried it first (ids.go)
 //	links   / <canonical link key>                           → ref of the story with that link
 //	titles  / <title hash><8-byte sort stamp><ref>           → empty
 //
@@ -179,6 +180,10 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	if err := db.initKeys(); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.initIDs(); err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
