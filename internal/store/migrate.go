@@ -91,7 +91,9 @@ var (
 // rules: every item whose key feed.UpgradedKey changes gets its new key as
 // an alias (rule rekey), so that the next poll, which delivers the new key,
 // finds the item (its first-seen date, published id and archive place)
-// instead of storing it again. Items are not renamed: their key is in every
+// instead of storing it again. Such a source's validators and body hash
+// are forgotten, so that the next poll parses its feed even if it has not
+// changed: the items the old rule folded together are then stored. Items are not renamed: their key is in every
 // index, in the search index and in item pages' URLs. An item already
 // stored, or an alias already recorded, under the new key is left alone.
 // A read-only open changes nothing.
@@ -139,11 +141,26 @@ func (db *DB) initKeys() error {
 					return err
 				}
 			}
-			return nil
+			return forgetBody(tx, src)
 		})
 		if err != nil {
 			return fmt.Errorf("upgrade item keys: %w", err)
 		}
 		return tx.Bucket(bucketMeta).Put(keyRules, currentKeyRules)
 	})
+}
+
+// forgetBody clears the validators and body hash of src's state, so that
+// its next poll fetches and parses the feed whatever the origin says.
+func forgetBody(tx *bbolt.Tx, src string) error {
+	v := tx.Bucket(bucketSources).Get([]byte(src))
+	if v == nil {
+		return nil
+	}
+	st, err := decodeState(src, v)
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	st.ETag, st.LastModified, st.BodyHash = "", "", ""
+	return putState(tx, st)
 }

@@ -47,8 +47,10 @@ func TestUpgradeFragmentKeys(t *testing.T) {
 			old = append(old, o)
 		}
 	}
-	if c := mustSave(t, db, "scripting", old...); c.New != 3 {
-		t.Fatalf("old poll: %+v", c)
+	st := state("scripting")
+	st.ETag, st.BodyHash = `"v1"`, "f00d"
+	if c, err := db.SavePoll("scripting", old, st); err != nil || c.New != 3 {
+		t.Fatalf("old poll: %+v %v", c, err)
 	}
 	before := map[string]feed.Item{}
 	for _, o := range old {
@@ -61,6 +63,9 @@ func TestUpgradeFragmentKeys(t *testing.T) {
 
 	clk.Advance(time.Hour)
 	db = openTestAt(t, path, Options{Now: clk.Now})
+	if st, err := db.State("scripting"); err != nil || st.ETag != "" || st.BodyHash != "" {
+		t.Errorf("after the upgrade the state keeps ETag %q, body hash %q (%v): the next poll would not parse the feed", st.ETag, st.BodyHash, err)
+	}
 	c := mustSave(t, db, "scripting", now...)
 	if want := (feed.PollCounts{New: 6, Updated: 3}); c != want {
 		t.Errorf("first poll after the upgrade = %+v, want %+v (the 3 known posts get their anchors back)", c, want)
