@@ -49,6 +49,10 @@ const maxKeyLen = bbolt.MaxKeySize - 8
 // An item whose key has a tombstone (it was pruned, see [DB.Prune]) is not
 // stored again and counts as Unchanged.
 //
+// A new item whose upstream id another stored item carries is stored with
+// IDShared set ([feed.Item.IDShared], ids.go); an edit keeps the mark
+// unless it changes the id. Whatever IDShared items come with is ignored.
+//
 // An item key that occurs twice in items is stored once; the later
 // occurrence is compared with the earlier. state.SourceID is set to
 // sourceID and state.Items to the number of items the source delivered
