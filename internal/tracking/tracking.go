@@ -165,14 +165,34 @@ func retokenize(raw string) html.Token {
 }
 
 // mayTrack is a cheap test that s has something StripHTML could remove:
-// an image, or a URL with a query.
+// an image, or a query parameter whose name is a tracking parameter's
+// (after a "?" or an "&", escaped or not, percent-encoded or not; any
+// character reference counts). It may say yes for text that only looks so,
+// never no for markup that has either.
 func mayTrack(s string) bool {
-	if strings.IndexByte(s, '?') >= 0 {
-		return true
-	}
 	for i := 0; i+3 <= len(s); i++ {
-		if strings.EqualFold(s[i:i+3], "img") {
-			return true
+		switch c := s[i]; {
+		case c == 'i' || c == 'I':
+			if strings.EqualFold(s[i:i+3], "img") {
+				return true
+			}
+		case c == '?' || c == '&':
+			name := s[i+1:]
+			if c == '&' {
+				name = strings.TrimPrefix(name, "amp;")
+			}
+			if c == '&' && strings.HasPrefix(name, "#") {
+				return true // a character reference: what it spells is not known here
+			}
+			if end := strings.IndexAny(name, "=&#\"' >"); end >= 0 {
+				name = name[:end]
+			}
+			if u, err := url.QueryUnescape(name); err == nil {
+				name = u
+			}
+			if len(name) <= 64 && feed.IsTrackingParam(name) {
+				return true
+			}
 		}
 	}
 	return false
