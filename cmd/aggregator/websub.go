@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"strings"
 
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/fetch"
@@ -23,27 +22,22 @@ type topics struct {
 }
 
 func (t topics) Document(topic string) (string, []byte, bool) {
-	file, ok := strings.CutPrefix(topic, t.base+"/feeds/")
-	dot := strings.LastIndexByte(file, '.')
-	if !ok || dot <= 0 || strings.Contains(file, "/") {
+	loc, err := publish.ParseURL(t.base, topic)
+	if err != nil || loc.Page > 0 {
 		return "", nil, false
 	}
-	f, err := publish.ParseFormat(file[dot+1:])
-	if err != nil {
+	snap, ok := t.cache.Snapshot(loc.Channel)
+	if !ok || snap.Docs[loc.Format] == nil {
 		return "", nil, false
 	}
-	snap, ok := t.cache.Snapshot(file[:dot])
-	if !ok || snap.Docs[f] == nil {
-		return "", nil, false
-	}
-	return f.ContentType(), snap.Docs[f].Body, true
+	return loc.Format.ContentType(), snap.Docs[loc.Format].Body, true
 }
 
 // topicURLs are the topics of a channel, one per format.
 func topicURLs(base, channelID string) []string {
 	var out []string
 	for _, f := range publish.Formats {
-		out = append(out, base+"/feeds/"+channelID+"."+string(f))
+		out = append(out, publish.Location{Channel: channelID, Format: f}.URL(base))
 	}
 	return out
 }

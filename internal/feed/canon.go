@@ -104,14 +104,113 @@ func LinkKey(s string) string {
 // GUIDKey returns the form of an upstream GUID/id that identifies an item:
 // an absolute http(s) URL is compared as a link ([LinkKey]: feeds that use
 // the article URL as GUID add tracking parameters that change with the
-// section or feed the item was listed in), anything else is kept as
-// given, trimmed.
+// section or feed the item was listed in) but keeps its fragment, anything
+// else is kept as given, trimmed.
+//
+// A GUID is an identifier, and its fragment is part of it: scripting.com
+// gives each post of a day the day's page with the post's anchor
+// (".../2017/06/26.html#a080605"), so the posts of one day differ only
+// there. A link's fragment, by contrast, usually says where a reader came
+// from (IDG's "#tk.rss_all") and is dropped from links (see [PermaLink]).
+// Keys made before GUIDs kept their fragment are upgraded by
+// [UpgradedKey].
 func GUIDKey(id string) string {
 	id = strings.TrimSpace(id)
-	if u, err := url.Parse(id); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Opaque == "" {
-		return LinkKey(id)
+	u, err := url.Parse(id)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return id
 	}
-	return id
+	k := LinkKey(id)
+	if frag := u.EscapedFragment(); frag != "" && !strings.HasPrefix(frag, "!") {
+		k += "#" + upperEscapes(frag)
+	}
+	return k
+}
+
+// PermaLink returns the canonical form of an item's link ([CanonicalURL]),
+// keeping the link's fragment when guid is the same URL with the same
+// fragment: the fragment then tells the item apart from the others on one
+// page (see [GUIDKey]) rather than saying where a reader came from.
+func PermaLink(link, guid string) string {
+	c := CanonicalURL(link)
+	u, err := url.Parse(strings.TrimSpace(link))
+	if err != nil || strings.Contains(c, "#") {
+		return c // not an http(s) URL, or its fragment is kept anyway ("#!")
+	}
+	frag := u.EscapedFragment()
+	if frag == "" || GUIDKey(link) != GUIDKey(guid) {
+		return c
+	}
+	return c + "#" + upperEscapes(frag)
+}
+
+// UpgradedKey returns the key that the current identity rules give an item
+// stored under key with upstream id id, and true, when key was made by an
+// older rule that gives a different one; "", false otherwise. The store
+// calls it on items written before a rule changed, and records the new key
+// as an alias of the old one, so that the next poll finds the item and
+// stores no duplicate.
+//
+// The one change so far: [GUIDKey] keeps a URL GUID's fragment, which it
+// used to fold away.
+func UpgradedKey(key, id string) (string, bool) {
+	if KeyRule(key) != "id" || strings.TrimSpace(id) == "" {
+		return "", false
+	}
+	now := "id:" + GUIDKey(id)
+	if now == key || key != "id:"+LinkKey(id) {
+		return "", false
+	}
+	return now, true
+}
+
+// IsTrackingParam reports whether the query parameter named name (as
+// written, percent-decoded) says how a reader reached a story rather than
+// which story it is: utm_*, fbclid, gclid, mc_cid, mc_eid and the rest of
+// trackingParams. CanonicalURL drops these from links, StripTracking from
+// any URL.
+func IsTrackingParam(name string) bool { return isTrackingParam(name) }
+
+// StripTracking returns u with its tracking parameters ([IsTrackingParam])
+// removed from the query, and nothing else changed: not the order of the
+// other parameters, their escaping, the fragment, nor a relative form. It is
+// for URLs that are not links of stories (images, links inside an item's
+// HTML), which must reach the same resource as before. A URL without
+// tracking parameters is returned as it is; a query left empty goes with
+// its "?".
+func StripTracking(u string) string {
+	q := strings.IndexByte(u, '?')
+	if q < 0 || strings.IndexByte(u[:q], '#') >= 0 {
+		return u // no query (a "?" after "#" is the fragment's)
+	}
+	end := len(u)
+	if h := strings.IndexByte(u[q:], '#'); h >= 0 {
+		end = q + h
+	}
+	var kept []string
+	dropped := false
+	for part := range strings.SplitSeq(u[q+1:end], "&") {
+		if part == "" {
+			continue // only written back when something is dropped
+		}
+		rawName, _, _ := strings.Cut(part, "=")
+		name, err := url.QueryUnescape(rawName)
+		if err != nil {
+			name = rawName
+		}
+		if name != "" && isTrackingParam(name) {
+			dropped = true
+			continue
+		}
+		kept = append(kept, part)
+	}
+	if !dropped {
+		return u
+	}
+	if len(kept) > 0 {
+		return u[:q+1] + strings.Join(kept, "&") + u[end:]
+	}
+	return u[:q] + u[end:]
 }
 
 // canonicalQuery drops tracking and empty parameters from a raw query and

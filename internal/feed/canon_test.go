@@ -113,6 +113,11 @@ func TestGUIDKey(t *testing.T) {
 		"tag:example.org,2025:post-9": "tag:example.org,2025:post-9",
 		"https://www.khan.co.kr/a/202207310639001/?utm_campaign=rss_btn_click&utm_content=politic_news": "www.khan.co.kr/a/202207310639001",
 		"http://news.joins.com/article/24232833?cloc=rss-news-star":                                     "news.joins.com/article/24232833",
+		// The fragment is part of the identifier: scripting.com's posts of one day.
+		"http://scripting.com/2017/06/26.html#a080605":   "scripting.com/2017/06/26.html#a080605",
+		"https://Scripting.com/2017/06/26.html/#a030658": "scripting.com/2017/06/26.html#a030658",
+		"https://example.org/a?utm_source=x#%e2%80%94":   "example.org/a#%E2%80%94",
+		"https://example.org/#!/story/12":                "example.org/#!/story/12",
 	} {
 		if got := GUIDKey(in); got != want {
 			t.Errorf("GUIDKey(%q) = %q, want %q", in, got, want)
@@ -133,4 +138,66 @@ func FuzzCanonicalURL(f *testing.F) {
 			t.Errorf("LinkKey(%q) = %q but LinkKey(canonical %q) = %q", s, LinkKey(s), c, LinkKey(c))
 		}
 	})
+}
+
+func TestStripTracking(t *testing.T) {
+	for _, tt := range []struct{ name, in, want string }{
+		{"no query", "https://example.org/a.jpg", "https://example.org/a.jpg"},
+		{"nothing to strip, order and escapes kept", "https://img.example/x.jpg?w=100&h=62&crop=1&q=%ea", "https://img.example/x.jpg?w=100&h=62&crop=1&q=%ea"},
+		{"utm and click ids", "https://example.org/a?utm_source=rss&id=7&fbclid=IwAR0&gclid=x&mc_cid=1&mc_eid=2&UTM_Medium=m", "https://example.org/a?id=7"},
+		{"the whole query", "https://example.org/a?utm_source=rss&utm_medium=feed", "https://example.org/a"},
+		{"fragment kept", "https://example.org/a?utm_campaign=c#section-2", "https://example.org/a#section-2"},
+		{"question mark in the fragment", "https://example.org/a#x?utm_source=y", "https://example.org/a#x?utm_source=y"},
+		{"escaped name", "https://example.org/a?%75tm_source=x&b=1", "https://example.org/a?b=1"},
+		{"relative", "/story?id=3&utm_source=nl", "/story?id=3"},
+		{"empty parameters go with the tracking", "https://example.org/a?&b=1&&utm_source=x&", "https://example.org/a?b=1"},
+		{"http scheme and case kept", "HTTP://Example.ORG/A?fbclid=1", "HTTP://Example.ORG/A"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := StripTracking(tt.in); got != tt.want {
+				t.Errorf("StripTracking(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPermaLink(t *testing.T) {
+	for _, tt := range []struct{ name, link, guid, want string }{
+		{"the GUID's fragment names the post", "http://scripting.com/2017/06/26.html#a080605", "http://scripting.com/2017/06/26.html#a080605", "http://scripting.com/2017/06/26.html#a080605"},
+		{"the same URL, canonical and tracked", "HTTP://scripting.com:80/2017/06/26.html?utm_source=rss#a080605", "https://scripting.com/2017/06/26.html#a080605", "http://scripting.com/2017/06/26.html#a080605"},
+		{"a tracking fragment of the link alone", "https://www.macworld.com/article/3238188/x.html#tk.rss_all", "", "https://www.macworld.com/article/3238188/x.html"},
+		{"a GUID without the fragment", "https://example.org/a#comments", "https://example.org/a", "https://example.org/a"},
+		{"a GUID with another fragment", "https://example.org/a#one", "https://example.org/a#two", "https://example.org/a"},
+		{"a GUID that is not a URL", "https://example.org/a#one", "post-1", "https://example.org/a"},
+		{"hash-bang kept as ever", "https://example.org/#!/story/12", "", "https://example.org/#!/story/12"},
+		{"no fragment", "https://example.org/a", "https://example.org/a", "https://example.org/a"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := PermaLink(tt.link, tt.guid); got != tt.want {
+				t.Errorf("PermaLink(%q, %q) = %q, want %q", tt.link, tt.guid, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestUpgradedKey(t *testing.T) {
+	for _, tt := range []struct {
+		name, key, id, want string
+		ok                  bool
+	}{
+		{"a key that folded the GUID's fragment", "id:scripting.com/2017/06/26.html", "http://scripting.com/2017/06/26.html#a080605", "id:scripting.com/2017/06/26.html#a080605", true},
+		{"a key of today's rule", "id:scripting.com/2017/06/26.html#a080605", "http://scripting.com/2017/06/26.html#a080605", "", false},
+		{"a GUID without a fragment", "id:example.org/a", "https://example.org/a/?utm_source=x", "", false},
+		{"a GUID that is not a URL", "id:post#1", "post#1", "", false},
+		{"keyed by link", "link:scripting.com/2017/06/26.html", "http://scripting.com/2017/06/26.html#a080605", "", false},
+		{"a key another rule made", "id:other", "http://scripting.com/2017/06/26.html#a080605", "", false},
+		{"no id", "id:x", "", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := UpgradedKey(tt.key, tt.id)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("UpgradedKey(%q, %q) = %q, %v; want %q, %v", tt.key, tt.id, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
 }

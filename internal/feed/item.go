@@ -20,6 +20,14 @@ type Item struct {
 	// IDIsPermaLink is true when ID is also the item's URL (RSS isPermaLink,
 	// which defaults to true in RSS 2.0 when the attribute is absent).
 	IDIsPermaLink bool
+	// IDShared is true when another stored item had carried ID first: a
+	// CMS that writes its home page as every item's GUID, or two sources
+	// with one GUID for two stories. ID then names no one item, and an
+	// output must publish the item under an id derived from SourceID and
+	// Key instead, while the first item keeps ID (readers know it by it).
+	// The store decides it when it first stores the item (or stores it
+	// with another ID) and keeps it: it never changes afterwards.
+	IDShared bool
 
 	Link       string // absolute URL of the original story
 	Title      string // plain text, never HTML

@@ -216,7 +216,7 @@ func (p *Parser) normalise(e entry, base *url.URL, feedLang, sourceID, key strin
 		Key:           key,
 		ID:            strings.TrimSpace(u.GUID),
 		IDIsPermaLink: e.idPermaLink,
-		Link:          feed.CanonicalURL(absLink(base, u.Link)),
+		Link:          feed.PermaLink(absLink(base, u.Link), u.GUID),
 		Title:         plainText(u.Title),
 		Authors:       absPersons(base, e.authors),
 		Categories:    dedupCategories(e.categories),
@@ -227,7 +227,7 @@ func (p *Parser) normalise(e entry, base *url.URL, feedLang, sourceID, key strin
 		it.Title = jsonTitle(u.Title)
 	}
 	if it.Link == "" && it.IDIsPermaLink {
-		it.Link = feed.CanonicalURL(absLink(nil, it.ID)) // only a guid that is itself a URL
+		it.Link = feed.PermaLink(absLink(nil, it.ID), it.ID) // only a guid that is itself a URL
 	}
 	if it.Language == "" {
 		it.Language = feedLang

@@ -9,6 +9,8 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 	nethtml "golang.org/x/net/html"
+
+	"github.com/kpolicy/aggregator/internal/tracking"
 )
 
 // newPolicy builds the policy every item's HTML goes through. It is built
@@ -42,14 +44,16 @@ func PagePolicy() *bluemonday.Policy {
 }
 
 // sanitiseHTML makes relative URLs in s absolute against base (when base is
-// not nil) and then passes it through policy. The result is trimmed; markup
-// with nothing left to show (only a script, say) becomes "".
+// not nil), removes tracking pixels and parameters (tracking.StripHTML,
+// before the policy drops the inline CSS that hides some pixels) and then
+// passes it through policy. The result is trimmed; markup with nothing left
+// to show (only a script, say) becomes "".
 func sanitiseHTML(policy *bluemonday.Policy, s string, base *url.URL) string {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return ""
 	}
-	s = absoluteURLs(s, base)
+	s = tracking.StripHTML(absoluteURLs(s, base))
 	out := strings.TrimSpace(policy.Sanitize(s))
 	if !strings.Contains(out, "<") && strings.TrimSpace(html.UnescapeString(out)) == "" {
 		return ""

@@ -4,9 +4,7 @@ import (
 	"container/list"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
-	"strconv"
 	"sync"
 
 	"github.com/kpolicy/aggregator/internal/feed"
@@ -34,11 +32,6 @@ func (a Archive) IsPage() bool { return a.Page > 0 }
 // Full reports whether the document is an archive page that will never
 // change again (it is not the open page).
 func (a Archive) Full() bool { return a.Page > 0 && a.Page < a.Pages }
-
-// archiveURL is where page of the channel's archive is served in format f.
-func archiveURL(base, channelID string, page int, f Format) string {
-	return base + "/feeds/" + url.PathEscape(channelID) + "/archive/" + strconv.Itoa(page) + "." + string(f)
-}
 
 // selfURL is the URL the document of format f for in is served at.
 func selfURL(in Input, f Format) string {

@@ -2,6 +2,9 @@
 // renders a channel and its items as Atom 1.0, RSS 2.0 and JSON Feed 1.1, and
 // keeps the rendered documents of every channel in memory (Cache) so that the
 // server answers feed requests without touching the store or re-rendering.
+// It owns the feed URL scheme, /feeds/{channel}.{format} and the archive
+// pages under it: Location builds those paths and ParsePath reads them, for
+// the server, its metrics, and WebSub alike (url.go).
 //
 // It is the only package that imports github.com/gorilla/feeds. It reads the
 // store only through the small Reader (and ArchiveReader) interfaces, and
@@ -124,11 +127,6 @@ const generator = "aggregator"
 // (for Atom) the feed's id.
 func channelURL(base, channelID string) string {
 	return base + "/channels/" + url.PathEscape(channelID)
-}
-
-// feedURL is where the document of format f is served, its rel=self link.
-func feedURL(base, channelID string, f Format) string {
-	return base + "/feeds/" + url.PathEscape(channelID) + "." + string(f)
 }
 
 // feedUpdated is the time a document says it was last updated: the newest

@@ -99,8 +99,9 @@ func mixedInput() Input {
 
 // mergedInput is a full archive page (fh:archive, prev/next/current links)
 // of a channel with a hub: XHTML content with relative links, a Korean
-// language tag, a story merged from two sources (rel="via"), and a copy of
-// it under the same upstream id, which the document leaves out.
+// language tag, a story merged from two sources (rel="via"), and another
+// source's item under the same upstream id, which the store did not merge:
+// it is published too, under its generated id.
 func mergedInput() Input {
 	in := mixedInput()
 	var items []feed.Item
@@ -121,7 +122,7 @@ func mergedInput() Input {
 				{SourceID: "alpha", Key: "id:https://alpha.example/copy/1", Link: "https://alpha.example/copy/1", Rule: "link"},
 			},
 		},
-		feed.Item{ // the same upstream id from another source: left out of the document
+		feed.Item{ // the same upstream id from another source: published under its generated id
 			SourceID: "alpha", Key: "id:https://beta.example/xhtml/1", ID: "https://beta.example/xhtml/1",
 			Link:      "https://alpha.example/copy/1",
 			Title:     "XHTML & relative links (copy)",

@@ -22,10 +22,12 @@ var itemNamespace = uuid.UUID{
 
 // entryID is the id an item is published under in Atom, RSS and JSON
 // Feed: the upstream id when it is a canonical URI of a registered scheme
-// ([canonicalID]), else a name-based (SHA-1) UUID of the source id and the
-// item key, which is stable across polls.
+// ([canonicalID]) and names this item alone (not [feed.Item.IDShared]),
+// else a name-based (SHA-1) UUID of the source id and the item key. Both
+// are stable across renders, restarts and instances: neither depends on
+// which other items a document holds.
 func entryID(it feed.Item) string {
-	if id := iriToURI(it.ID); canonicalID(id) {
+	if id := iriToURI(it.ID); !it.IDShared && canonicalID(id) {
 		return id
 	}
 	return generatedID(it)

@@ -162,3 +162,30 @@ func TestEmail(t *testing.T) {
 		}
 	}
 }
+
+// An item whose upstream id another stored item carried first is published
+// under its generated id, and two items of one document that still share
+// an id are both published, under distinct ids.
+func TestEntryIDShared(t *testing.T) {
+	home := "https://institute.example/"
+	a, b := testItem("seminars", "link:institute.example/events/a"), testItem("seminars", "link:institute.example/events/b")
+	a.ID, b.ID = home, home
+	if got := entryID(a); got != home {
+		t.Errorf("first item: %q, want the upstream id", got)
+	}
+	b.IDShared = true
+	if got := entryID(b); got != generatedID(b) {
+		t.Errorf("shared: %q, want the generated id %q", got, generatedID(b))
+	}
+
+	b.IDShared = false // as if stored before the store marked shared ids
+	in := Input{Channel: feed.Channel{ID: "c", Title: "C"}, Items: []feed.Item{a, b}, BaseURL: "https://agg.example"}
+	got := prepare(in).Items
+	if len(got) != 2 || entryID(got[0]) != home || entryID(got[1]) != generatedID(b) {
+		var ids []string
+		for _, it := range got {
+			ids = append(ids, entryID(it))
+		}
+		t.Errorf("prepared ids %q, want %q and %q", ids, home, generatedID(b))
+	}
+}

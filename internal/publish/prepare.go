@@ -13,15 +13,22 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/tracking"
 )
 
 // prepare readies in's items for rendering, once for every format:
 //
-//   - an item whose entry id an earlier (newer) item of the document already
-//     has is left out: two sources carrying the same upstream id carry the
-//     same entry, and a document must not list an id twice (RSS 2.0 guid,
-//     RFC 4287 §4.1.1);
+//   - a document must not list an id twice (RSS 2.0 guid, RFC 4287
+//     §4.1.1), and every item is published: the store marks the items whose
+//     upstream id an earlier item carries (feed.Item.IDShared), so ids are
+//     unique already; should two still meet (two upstream ids that map to
+//     one URI), the later item gets its generated id, and only an item whose
+//     generated id is taken too (which two stored items cannot have) is
+//     left out;
 //   - characters XML forbids are removed from Title, Summary and Content;
+//   - tracking pixels and parameters are removed from Summary and Content
+//     (tracking.StripHTML): the parser removes them at ingest, and this
+//     cleans items stored before a rule existed;
 //   - Summary and Content are re-serialised through the HTML5 parser, so
 //     that readers (and the W3C validator's strict HTML5 parse) get
 //     well-formed markup, and every relative URL in href, src and the like
@@ -33,7 +40,10 @@ func prepare(in Input) Input {
 	for _, it := range in.Items {
 		id := entryID(it)
 		if seen[id] {
-			continue
+			it.IDShared = true
+			if id = entryID(it); seen[id] {
+				continue
+			}
 		}
 		seen[id] = true
 		base := it.Link
@@ -44,8 +54,8 @@ func prepare(in Input) Input {
 			}
 		}
 		it.Title = xmlChars(it.Title)
-		it.Summary = xmlChars(cleanHTML(it.Summary, base))
-		it.Content = xmlChars(cleanHTML(it.Content, base))
+		it.Summary = xmlChars(cleanHTML(tracking.StripHTML(it.Summary), base))
+		it.Content = xmlChars(cleanHTML(tracking.StripHTML(it.Content), base))
 		items = append(items, it)
 	}
 	in.Items = items

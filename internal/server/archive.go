@@ -3,8 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/publish"
@@ -18,15 +16,8 @@ type Archives interface {
 
 // handleArchive serves /feeds/{channel}/archive/{page}.{atom|rss|json}, the
 // RFC 5005 archive pages of a channel.
-func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
-	id, file := r.PathValue("channel"), r.PathValue("file")
-	num, ext, _ := strings.Cut(file, ".")
-	page, err := strconv.Atoi(num)
-	format, ferr := publish.ParseFormat(ext)
-	if err != nil || ferr != nil || page < 1 || num != strconv.Itoa(page) {
-		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such archive page %q: use /feeds/CHANNEL/archive/N.atom, .rss or .json", file))
-		return
-	}
+func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request, loc publish.Location) {
+	id, page, format := loc.Channel, loc.Page, loc.Format
 	ar, ok := s.feeds.(Archives)
 	if !ok {
 		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no archives"))
@@ -42,7 +33,7 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.baseURL != "" {
-		w.Header().Add("Link", "<"+s.baseURL+r.URL.EscapedPath()+`>; rel="self"`)
+		w.Header().Add("Link", "<"+loc.URL(s.baseURL)+`>; rel="self"`)
 	}
 	s.serveDocument(w, r, doc)
 }

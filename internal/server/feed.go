@@ -1,29 +1,37 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"strings"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/publish"
 )
 
+// handleDocument serves every path of the feed URL scheme (see
+// publish.ParsePath): a subscription document (handleFeed) or an archive
+// page (handleArchive).
+func (s *Server) handleDocument(w http.ResponseWriter, r *http.Request) {
+	loc, err := publish.ParsePath(r.URL.Path)
+	switch {
+	case errors.Is(err, publish.ErrUnknownFormat):
+		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such feed format %q: use .atom, .rss or .json", path.Ext(r.URL.Path)[1:]))
+	case err != nil:
+		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such feed %q: use %sCHANNEL.atom, .rss or .json, or %sCHANNEL/archive/N.atom", strings.TrimPrefix(r.URL.Path, publish.FeedsPrefix), publish.FeedsPrefix, publish.FeedsPrefix))
+	case loc.Page > 0:
+		s.handleArchive(w, r, loc)
+	default:
+		s.handleFeed(w, r, loc)
+	}
+}
+
 // handleFeed serves /feeds/{channel}.{atom|rss|json} from the rendered
 // document; see serveDocument.
-func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request) {
-	file := r.PathValue("file")
-	dot := strings.LastIndexByte(file, '.')
-	if dot <= 0 {
-		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such feed %q: use /feeds/CHANNEL.atom, .rss or .json", file))
-		return
-	}
-	id, ext := file[:dot], file[dot+1:]
-	format, err := publish.ParseFormat(ext)
-	if err != nil {
-		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such feed format %q: use .atom, .rss or .json", ext))
-		return
-	}
+func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request, loc publish.Location) {
+	id, format := loc.Channel, loc.Format
 	snap, ok := s.feeds.Snapshot(id)
 	if !ok {
 		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such channel %q", id))
@@ -38,7 +46,7 @@ func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Link", "<"+hub+`>; rel="hub"`)
 	}
 	if s.baseURL != "" {
-		w.Header().Add("Link", "<"+s.baseURL+r.URL.EscapedPath()+`>; rel="self"`)
+		w.Header().Add("Link", "<"+loc.URL(s.baseURL)+`>; rel="self"`)
 	}
 	s.serveDocument(w, r, doc)
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"net/http"
 	"strings"
+
+	"github.com/kpolicy/aggregator/internal/publish"
 )
 
 // observe counts, after each response, the requests for published feeds:
@@ -13,16 +15,16 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		file, ok := strings.CutPrefix(r.URL.Path, "/feeds/")
-		if !ok || strings.Contains(file, "/") {
-			next.ServeHTTP(w, r)
+		loc, err := publish.ParsePath(r.URL.Path)
+		if !strings.HasPrefix(r.URL.Path, publish.FeedsPrefix) || loc.Page > 0 {
+			next.ServeHTTP(w, r) // not a feed, or an archive page
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		channel, format, _ := strings.Cut(file, ".")
-		if format != "atom" && format != "rss" && format != "json" {
-			format = "other"
+		channel, format := loc.Channel, string(loc.Format)
+		if err != nil {
+			format = "other" // the channel's name with an extension that is no format
 		}
 		if _, known := s.feeds.Snapshot(channel); !known {
 			channel, format = "", "" // keep unknown names out of the metrics' labels

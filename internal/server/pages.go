@@ -12,6 +12,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/publish"
+	"github.com/kpolicy/aggregator/internal/tracking"
 )
 
 var templateFuncs = template.FuncMap{
@@ -60,6 +61,11 @@ var templateFuncs = template.FuncMap{
 		return template.HTMLAttr(`type="` + mime + `"`)
 	},
 	"ref": func(it feed.Item) string { return it.Ref() },
+	// feedPath is where a channel's subscription document of format f is
+	// served (publish owns the scheme).
+	"feedPath": func(channel string, f publish.Format) string {
+		return publish.Location{Channel: channel, Format: f}.Path()
+	},
 	"add": func(ns ...int) int {
 		sum := 0
 		for _, n := range ns {
@@ -74,7 +80,9 @@ func (s *Server) funcs() template.FuncMap {
 	f := maps.Clone(templateFuncs)
 	// html sanitises item HTML again (bluemonday UGC policy) and marks it
 	// safe: it was sanitised at ingest, but a page must not trust the store.
-	f["html"] = func(h string) template.HTML { return template.HTML(s.policy.Sanitize(h)) }
+	// Tracking is removed again too (tracking.StripHTML), for items stored
+	// before a rule existed.
+	f["html"] = func(h string) template.HTML { return template.HTML(s.policy.Sanitize(tracking.StripHTML(h))) }
 	return f
 }
 

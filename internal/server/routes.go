@@ -1,14 +1,16 @@
 package server
 
+import "github.com/kpolicy/aggregator/internal/publish"
+
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /{$}", s.handleIndex)
 	s.mux.HandleFunc("GET /channels/{id}", s.handleChannel)
-	s.mux.HandleFunc("GET /feeds/{file}", s.handleFeed)
+	// Subscription documents and archive pages: publish.ParsePath tells them apart.
+	s.mux.HandleFunc("GET "+publish.FeedsPrefix+"{doc...}", s.handleDocument)
 	s.mux.HandleFunc("GET /style.css", s.handleStyle)
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /sources.opml", s.handleOPML)
 	s.mux.HandleFunc("GET /status", s.handleStatus)
-	s.mux.HandleFunc("GET /feeds/{channel}/archive/{file}", s.handleArchive)
 	if s.websub != nil {
 		s.mux.Handle("POST /websub", s.websub)
 	}

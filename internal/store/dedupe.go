@@ -389,10 +389,11 @@ func (d *dedupe) linkFree(lk []byte) (bool, error) {
 
 // forgetStory removes what the indexes hold about story, which the caller
 // is deleting in the same transaction (pruning): its canonical link and
-// those of its origins when they name it, its folded title, and the bytime
-// entries of its origins' sources. The aliases of its copies stay: a
-// re-poll of a copy then finds a story that is gone and stores nothing,
-// as for the story itself behind a tombstone. Index entries left behind
+// those of its origins when they name it, its folded title, the bytime
+// entries of its origins' sources, and its claim on its upstream id
+// (ids.go). The aliases of its copies stay: a re-poll of a copy then finds
+// a story that is gone and stores nothing, as for the story itself behind
+// a tombstone. Index entries left behind
 // anyway are ignored by readers and replaced by writers.
 func forgetStory(tx *bbolt.Tx, story feed.Item) error {
 	links, sr := tx.Bucket(bucketLinks), ref{story.SourceID, story.Key}
@@ -421,7 +422,7 @@ func forgetStory(tx *bbolt.Tx, story feed.Item) error {
 			}
 		}
 	}
-	return nil
+	return forgetID(tx, story)
 }
 
 func originLinks(story feed.Item) []string {

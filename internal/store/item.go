@@ -49,6 +49,10 @@ const maxKeyLen = bbolt.MaxKeySize - 8
 // An item whose key has a tombstone (it was pruned, see [DB.Prune]) is not
 // stored again and counts as Unchanged.
 //
+// A new item whose upstream id another stored item carries is stored with
+// IDShared set ([feed.Item.IDShared], ids.go); an edit keeps the mark
+// unless it changes the id. Whatever IDShared items come with is ignored.
+//
 // An item key that occurs twice in items is stored once; the later
 // occurrence is compared with the earlier. state.SourceID is set to
 // sourceID and state.Items to the number of items the source delivered
@@ -130,6 +134,9 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 					if it.Seq, err = nextSeq(tx, sourceID, it.Key); err != nil {
 						return err
 					}
+					if err := dd.claimID(&it); err != nil {
+						return err
+					}
 					if it.Rev, err = nextRev(tx, it, 0); err != nil {
 						return err
 					}
@@ -177,6 +184,11 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 			it.FirstSeen, it.Published, it.Dated = old.FirstSeen, old.Published, old.Dated
 			it.Origins = old.Origins
 			it.Seq = old.Seq
+			if it.ID == old.ID {
+				it.IDShared = old.IDShared // decided once: the published id stays
+			} else if err := dd.claimID(&it); err != nil {
+				return err
+			}
 			if !it.Updated.After(old.Updated) {
 				it.Updated = now
 			}

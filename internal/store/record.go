@@ -16,6 +16,7 @@ import (
 type itemRecord struct {
 	ID            string            `json:"id,omitempty"`
 	IDIsPermaLink bool              `json:"id_is_permalink,omitempty"`
+	IDShared      bool              `json:"id_shared,omitempty"`
 	Link          string            `json:"link,omitempty"`
 	Title         string            `json:"title,omitempty"`
 	Summary       string            `json:"summary,omitempty"`
@@ -62,7 +63,7 @@ type enclosureRecord struct {
 
 func encodeItem(it feed.Item) ([]byte, error) {
 	r := itemRecord{
-		ID: it.ID, IDIsPermaLink: it.IDIsPermaLink,
+		ID: it.ID, IDIsPermaLink: it.IDIsPermaLink, IDShared: it.IDShared,
 		Link: it.Link, Title: it.Title, Summary: it.Summary, Content: it.Content,
 		Language:  it.Language,
 		Published: jsonTime(it.Published), Updated: jsonTime(it.Updated), FirstSeen: jsonTime(it.FirstSeen),
@@ -106,7 +107,7 @@ func decodeItem(sourceID, key string, data []byte) (feed.Item, error) {
 	}
 	it := feed.Item{
 		SourceID: sourceID, Key: key,
-		ID: r.ID, IDIsPermaLink: r.IDIsPermaLink,
+		ID: r.ID, IDIsPermaLink: r.IDIsPermaLink, IDShared: r.IDShared,
 		Link: r.Link, Title: r.Title, Summary: r.Summary, Content: r.Content,
 		Language:  r.Language,
 		Published: r.Published, Updated: r.Updated, FirstSeen: r.FirstSeen,

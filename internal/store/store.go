@@ -13,10 +13,12 @@
 //	sources / <source id>                                    → source state, JSON (stateRecord)
 //	tombstones / <source id> / <item key>                    → when pruned, 8-byte Unix seconds (prune.go)
 //	meta    / "schema"                                       → schema version, decimal ASCII
+//	meta    / "key_rules"                                    → the identity rules the keys were made by (migrate.go)
 //	byseq   / <8-byte seq>                                   → source id, 0, item key (archive.go)
 //	byrev   / <8-byte rev>                                   → source id, 0, item key (rev.go)
 //	websub  / <topic> 0 <callback>                           → subscription, JSON (websub.go)
 //	aliases / <source id> / <item key>                       → the story the key names, JSON (aliasRecord)
+//	ids     / <upstream id>                                  → ref of the item that carried it first (ids.go)
 //	links   / <canonical link key>                           → ref of the story with that link
 //	titles  / <title hash><8-byte sort stamp><ref>           → empty
 //
@@ -174,6 +176,14 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	if err := db.initRev(); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.initKeys(); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.initIDs(); err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

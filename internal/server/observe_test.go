@@ -1,0 +1,52 @@
+package server
+
+import (
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/publish"
+)
+
+// A channel id with a dot is counted under its id by the metrics and the
+// subscriber statistics, whatever else its name looks like: here "kr" is
+// a channel too, which a parser cutting at the first dot would credit.
+func TestObserveChannelWithDot(t *testing.T) {
+	modified := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	snap := func(id string) *publish.Snapshot {
+		s := &publish.Snapshot{Channel: feed.Channel{ID: id, Title: id}, Docs: map[publish.Format]*publish.Document{}}
+		for _, f := range publish.Formats {
+			s.Docs[f] = &publish.Document{Format: f, Body: []byte(id + " in " + string(f)), ETag: `"` + id + `"`, LastModified: modified}
+		}
+		return s
+	}
+	out := &outputs{}
+	subs := NewSubscribers(nil, nil)
+	s := New(fakeFeeds{"kr.news": snap("kr.news"), "kr": snap("kr")}, fakeHealth{}, Options{BaseURL: "https://agg.example",
+		Extras: Extras{Subscribers: subs, Feeds: out}})
+	for _, path := range []string{"/feeds/kr.news.atom", "/feeds/kr.news.rss", "/feeds/kr.news.json", "/feeds/kr.news.xml", "/feeds/kr.news/archive/1.atom"} {
+		req := httptest.NewRequest("GET", path, nil)
+		req.RemoteAddr = "10.0.0.1:1"
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if path == "/feeds/kr.news.atom" {
+			if got, want := rec.Body.String(), "kr.news in atom"; rec.Code != 200 || got != want {
+				t.Errorf("%s: %d %q, want 200 %q", path, rec.Code, got, want)
+			}
+			if got, want := rec.Header().Get("Link"), `<https://agg.example/feeds/kr.news.atom>; rel="self"`; got != want {
+				t.Errorf("%s: Link %q, want %q", path, got, want)
+			}
+		}
+	}
+	// The archive page is not a subscription: it is not counted.
+	want := []string{"kr.news atom 200", "kr.news rss 200", "kr.news json 200", "kr.news other 404"}
+	if !slices.Equal(out.got, want) {
+		t.Errorf("metrics recorded %q\nwant %q", out.got, want)
+	}
+	days := subs.Today()
+	if len(days) != 1 || days[0].Channel != "kr.news" || days[0].Requests != 3 {
+		t.Errorf("subscriber statistics %+v, want 3 requests of channel kr.news", days)
+	}
+}

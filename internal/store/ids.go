@@ -1,0 +1,136 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+)
+
+// Upstream ids. A published document must not list one entry id twice, and
+// every stored item must be published: when two stored items carry one
+// upstream id (a CMS that writes its home page as every item's GUID, two
+// sources with one GUID for two stories), the first to be stored keeps it
+// and the others are marked feed.Item.IDShared, so that outputs publish
+// them under an id derived from their source and key. The first is found
+// in
+//
+//	ids / <upstream id, as stored> → ref of the item that carried it first
+//
+// The mark is decided when an item is first stored, or stored with another
+// id, and never changes afterwards, so a published id never changes from
+// one render, restart or instance to the next.
+
+var bucketIDs = []byte("ids")
+
+// claimID decides it.IDShared for it, about to be written: false when no
+// other stored item carries it.ID, which it then claims; true when one
+// does. An id too long to be a bbolt key claims nothing and is not shared.
+func (d *dedupe) claimID(it *feed.Item) error {
+	it.IDShared = false
+	if it.ID == "" || len(it.ID) > bbolt.MaxKeySize {
+		return nil
+	}
+	b, err := d.tx.CreateBucketIfNotExists(bucketIDs)
+	if err != nil {
+		return err
+	}
+	own := ref{it.SourceID, it.Key}
+	if v := b.Get([]byte(it.ID)); v != nil {
+		r, err := parseRef(v)
+		if err != nil {
+			return err
+		}
+		if r == own {
+			return nil
+		}
+		other, ok, err := d.load(r)
+		if err != nil {
+			return err
+		}
+		if ok && other.ID == it.ID {
+			it.IDShared = true
+			return nil
+		}
+		// The item named is gone, or carries another id now: the id is free.
+	}
+	return b.Put([]byte(it.ID), own.bytes())
+}
+
+// forgetID removes the claim of story, which the caller is deleting, on
+// its id.
+func forgetID(tx *bbolt.Tx, story feed.Item) error {
+	b := tx.Bucket(bucketIDs)
+	if b == nil || story.ID == "" || len(story.ID) > bbolt.MaxKeySize {
+		return nil
+	}
+	if bytes.Equal(b.Get([]byte(story.ID)), ref{story.SourceID, story.Key}.bytes()) {
+		return b.Delete([]byte(story.ID))
+	}
+	return nil
+}
+
+// initIDs creates the ids bucket in a file written before it existed, and
+// makes the claims the items stored so far would have made: in the order
+// they were first stored (byseq), each item claims its id or, when an
+// earlier one has it, is marked IDShared.
+func (db *DB) initIDs() error {
+	var exists bool
+	if err := db.view(func(tx *bbolt.Tx) error {
+		exists = tx.Bucket(bucketIDs) != nil
+		return nil
+	}); err != nil || exists || db.bolt.IsReadOnly() {
+		return err
+	}
+	return db.update(func(tx *bbolt.Tx) error {
+		if _, err := tx.CreateBucket(bucketIDs); err != nil {
+			return err
+		}
+		seq := tx.Bucket(bucketBySeq)
+		if seq == nil {
+			return nil
+		}
+		items := tx.Bucket(bucketItems)
+		d := &dedupe{tx: tx, items: items}
+		c := seq.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			src, key, ok := cutRef(v)
+			if !ok {
+				return fmt.Errorf("byseq %d: bad item reference %s", binary.BigEndian.Uint64(k), clip(v))
+			}
+			src, key = bytes.Clone(src), bytes.Clone(key) // kept past the writes below
+			ib := items.Bucket(src)
+			if ib == nil {
+				continue
+			}
+			raw := ib.Get(key)
+			if raw == nil {
+				continue // pruned
+			}
+			it, err := decodeItem(string(src), string(key), raw)
+			if err != nil {
+				return fmt.Errorf("source %s item %s: %w", clip(src), clip(key), err)
+			}
+			if it.ID == "" {
+				continue
+			}
+			if err := d.claimID(&it); err != nil {
+				return err
+			}
+			if !it.IDShared {
+				continue
+			}
+			enc, err := encodeItem(it)
+			if err != nil {
+				return err
+			}
+			if err := ib.Put(key, enc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
