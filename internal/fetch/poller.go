@@ -26,10 +26,11 @@ type Parser interface {
 }
 
 // SourceParser is a Parser that also applies a source's own settings (its
-// identity policy). The poller uses ParseSource when its Parser has it;
-// internal/parse implements it.
+// identity policy) and stops when ctx is done. The poller uses
+// ParseSourceContext when its Parser has it, with a context that ends after
+// the client's Timeout; internal/parse implements it.
 type SourceParser interface {
-	ParseSource(body []byte, contentType, feedURL string, src feed.Source) (feed.Parsed, error)
+	ParseSourceContext(ctx context.Context, body []byte, contentType, feedURL string, src feed.Source) (feed.Parsed, error)
 }
 
 // Store keeps source state and items. internal/store implements it.
@@ -130,6 +131,13 @@ func NewPoller(c *Client, p Parser, s Store, o PollerOptions) *Poller {
 // than Concurrency polls in flight, nor two on one host, and spaces requests
 // to one host by HostGap.
 //
+// A new body is parsed within the client's Timeout, and the source's state
+// records that the parse began (SourceState.Parsing) before it does: a
+// process that dies while parsing (a crash no recover can catch, a kill)
+// leaves that mark, and the next Poll of the source, in whatever process,
+// records the unfinished attempt as a failure and backs off instead of
+// fetching, so one hostile body cannot crash-loop the service.
+//
 // Two outcomes are not recorded on the source: a state that cannot be read
 // (the store is at fault) and ctx ending while Poll waits its turn or
 // fetches (the caller is). Result.Err and Result.NextPoll are set either way. Poll never
@@ -158,6 +166,11 @@ func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
 	}
 	target := prev.PollURL(src.URL)
 	res.URL = target
+	if !prev.Parsing.IsZero() {
+		err := fmt.Errorf("%w (it began parsing at %s)", ErrUnfinishedPoll, prev.Parsing.UTC().Format(time.RFC3339))
+		p.fail(src, prev, target, nil, err, p.opts.Now(), &res)
+		return res
+	}
 
 	leave, err := p.gate.enter(ctx, hostKey(target))
 	if err != nil {
@@ -245,7 +258,15 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		return
 	}
 
-	parsed, err := p.parse(resp, src)
+	// Say that a parse is under way before it starts: should the process
+	// die in it, the next poll finds the mark (see Poll).
+	mark := st
+	mark.Parsing = now
+	if err := p.store.SaveState(mark); err != nil {
+		p.fail(src, prev, target, resp, fmt.Errorf("save state: %w", err), now, res)
+		return
+	}
+	parsed, err := p.parse(ctx, resp, src)
 	if err != nil {
 		p.fail(src, prev, target, resp, err, now, res)
 		return
@@ -296,19 +317,26 @@ func (p *Poller) get(ctx context.Context, r Request) (resp *Response, err error)
 	return p.client.Get(ctx, r)
 }
 
-// parse calls the parser, turning a panic on hostile input into an error.
-func (p *Poller) parse(resp *Response, src feed.Source) (parsed feed.Parsed, err error) {
+// parse calls the parser within the client's Timeout, turning a panic on
+// hostile input into an error.
+func (p *Poller) parse(ctx context.Context, resp *Response, src feed.Source) (parsed feed.Parsed, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("parse %s: panic: %v", resp.URL, v)
 		}
 	}()
+	limit := p.client.opts.Timeout
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	if sp, ok := p.parser.(SourceParser); ok {
-		parsed, err = sp.ParseSource(resp.Body, resp.ContentType, resp.URL, src)
+		parsed, err = sp.ParseSourceContext(ctx, resp.Body, resp.ContentType, resp.URL, src)
 	} else {
 		parsed, err = p.parser.Parse(resp.Body, resp.ContentType, resp.URL, src.ID)
 	}
-	if err != nil {
+	switch {
+	case err != nil && errors.Is(err, context.DeadlineExceeded):
+		return parsed, fmt.Errorf("parse %s: stopped after the fetch timeout (%s): %w", resp.URL, limit, err)
+	case err != nil:
 		return parsed, fmt.Errorf("parse %s: %w", resp.URL, err)
 	}
 	return parsed, nil
@@ -342,6 +370,7 @@ func (p *Poller) fail(src feed.Source, st feed.SourceState, target string, resp 
 		st.LastStatus, st.URL, header = resp.Status, resp.URL, resp.Header
 	}
 	st.LastPoll = now
+	st.Parsing = time.Time{}
 	st.LastError = truncate(err.Error(), maxLastError)
 	st.Errors++
 	st.Warning = ""

@@ -23,7 +23,8 @@ func TestStateNotFoundThenSaved(t *testing.T) {
 		LastSuccess: time.Date(2025, 2, 2, 4, 5, 6, 0, time.UTC), LastError: "fetch: 503 Service Unavailable",
 		Errors: 2, NextPoll: time.Date(2025, 2, 3, 5, 0, 0, 0, time.UTC),
 		Title: "정책브리핑", Link: "https://example.kr/",
-		Items: 42, // owned by the store: there are no items
+		Items:   42, // owned by the store: there are no items
+		Parsing: time.Date(2025, 2, 3, 4, 6, 0, 0, time.UTC),
 	}
 	if err := db.SaveState(want); err != nil {
 		t.Fatalf("SaveState: %v", err)
@@ -40,11 +41,11 @@ func TestStateNotFoundThenSaved(t *testing.T) {
 
 func sameState(a, b feed.SourceState) bool {
 	return a.LastPoll.Equal(b.LastPoll) && a.LastSuccess.Equal(b.LastSuccess) && a.NextPoll.Equal(b.NextPoll) &&
-		withoutTimes(a) == withoutTimes(b)
+		a.Parsing.Equal(b.Parsing) && withoutTimes(a) == withoutTimes(b)
 }
 
 func withoutTimes(s feed.SourceState) feed.SourceState {
-	s.LastPoll, s.LastSuccess, s.NextPoll = time.Time{}, time.Time{}, time.Time{}
+	s.LastPoll, s.LastSuccess, s.NextPoll, s.Parsing = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	return s
 }
 
