@@ -325,7 +325,7 @@ func (p *Poller) parse(ctx context.Context, resp *Response, src feed.Source) (pa
 			err = fmt.Errorf("parse %s: panic: %v", resp.URL, v)
 		}
 	}()
-	limit := p.client.opts.Timeout
+	limit := p.client.Timeout()
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	if sp, ok := p.parser.(SourceParser); ok {
