@@ -110,7 +110,10 @@ func (p *Parser) ParseSourceContext(ctx context.Context, body []byte, contentTyp
 	if len(bytes.TrimSpace(body)) == 0 {
 		return feed.Parsed{}, &NotFeedError{Reason: "empty body"}
 	}
-	text, _ := transcode(body, contentType)
+	text, enc := transcode(body, contentType)
+	if !strings.HasPrefix(enc, "utf-16") && !strings.HasPrefix(enc, "utf-32") && looksWide(body) {
+		return feed.Parsed{}, errors.New("parse: the body looks like UTF-16 or UTF-32 (many NUL bytes) without a byte order mark or a leading '<' to tell which: refusing to read it as UTF-8")
+	}
 	text = bytes.TrimLeft(text, " \t\r\n")
 	if len(text) == 0 {
 		return feed.Parsed{}, &NotFeedError{Reason: "empty body"}
