@@ -44,6 +44,8 @@ type Config struct {
 	Sources  []feed.Source
 	Channels []feed.Channel
 	Publish  Publish
+
+	file fileFacts // what Parse saw of the file, for CheckReload
 }
 
 // Publish is how the channels are served to feed readers.
