@@ -208,8 +208,8 @@ func TestImportOPMLDeepNesting(t *testing.T) {
 	for _, s := range im.Sources {
 		tags += len(s.Tags)
 	}
-	if got, want := strings.Join(im.Sources[9_999].Tags, ","), "folder-0,folder-1,folder-2,folder-3,folder-4,folder-5,folder-6,folder-7"; got != want {
-		t.Errorf("deepest feed's tags=%s, want %s", got, want)
+	if got, want := im.Sources[9_999].Tags, "folder-0,folder-1,folder-2,folder-3,folder-4,folder-5,folder-6,folder-7"; strings.Join(got, ",") != want {
+		t.Errorf("deepest feed has %d tags (%.100q…), want %s", len(got), got, want)
 	}
 	if got, want := strings.Join(im.Sources[2].Tags, ","), "folder-0,folder-1"; got != want {
 		t.Errorf("third feed's tags=%s, want %s", got, want)

@@ -87,6 +87,10 @@ const checkEvery = 4096
 // strict, lets an end tag close every open element up to the nearest one of
 // its local name: the depth is the decoder's, not a count of tags.
 func checkXML(ctx context.Context, text []byte) (int, error) {
+	return checkXMLWithin(ctx, text, MaxDepth, MaxElements)
+}
+
+func checkXMLWithin(ctx context.Context, text []byte, maxDepth, maxElements int) (int, error) {
 	d := xml.NewDecoder(bytes.NewReader(text))
 	d.Strict = false
 	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil } // already UTF-8
@@ -102,13 +106,13 @@ func checkXML(ctx context.Context, text []byte) (int, error) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			elements++
-			if len(open) == MaxDepth {
+			if len(open) == maxDepth {
 				line, _ := d.InputPos()
-				return elements, fmt.Errorf("%w: elements nest deeper than %d (line %d)", ErrTooComplex, MaxDepth, line)
+				return elements, fmt.Errorf("%w: elements nest deeper than %d (line %d)", ErrTooComplex, maxDepth, line)
 			}
-			if elements > MaxElements {
+			if elements > maxElements {
 				line, _ := d.InputPos()
-				return elements, fmt.Errorf("%w: more than %d elements (line %d)", ErrTooComplex, MaxElements, line)
+				return elements, fmt.Errorf("%w: more than %d elements (line %d)", ErrTooComplex, maxElements, line)
 			}
 			open = append(open, t.Name)
 		case xml.EndElement:
