@@ -77,6 +77,18 @@ func (s *memStore) SaveState(st feed.SourceState) error {
 	return nil
 }
 
+func (s *memStore) MarkParsing(id string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	st := s.states[id]
+	st.SourceID, st.Parsing = id, at
+	s.states[id] = st
+	return nil
+}
+
 func (s *memStore) state(id string) feed.SourceState {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -42,6 +42,9 @@ type Store interface {
 	SavePoll(sourceID string, items []feed.Item, state feed.SourceState) (feed.PollCounts, error)
 	// SaveState stores state alone (304, unchanged body, failure).
 	SaveState(state feed.SourceState) error
+	// MarkParsing sets the saved state's Parsing to at, before a parse; the
+	// poll's outcome, saved with SavePoll or SaveState, clears it.
+	MarkParsing(sourceID string, at time.Time) error
 }
 
 // Result is the outcome of one poll of one source.
@@ -260,9 +263,7 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 
 	// Say that a parse is under way before it starts: should the process
 	// die in it, the next poll finds the mark (see Poll).
-	mark := st
-	mark.Parsing = now
-	if err := p.store.SaveState(mark); err != nil {
+	if err := p.store.MarkParsing(src.ID, now); err != nil {
 		p.fail(src, prev, target, resp, fmt.Errorf("save state: %w", err), now, res)
 		return
 	}
