@@ -131,10 +131,12 @@ func checkXMLWithin(ctx context.Context, text []byte, maxDepth, maxElements int)
 	}
 }
 
-// checkJSON returns how many objects and arrays text (valid JSON) holds, or
-// an error wrapping ErrTooComplex at the first that nests deeper than
-// MaxDepth or goes past MaxElements. Valid JSON needs no tokenizer to be
-// read exactly: outside strings, every '{' and '[' opens a container.
+// checkJSON returns how many objects and arrays text holds, or an error
+// wrapping ErrTooComplex at the first that nests deeper than MaxDepth or
+// goes past MaxElements. Valid JSON needs no tokenizer to be read exactly:
+// outside strings, every '{' and '[' opens a container. It runs before
+// anything decodes the JSON; on invalid JSON its count is only an estimate,
+// and the decoder's error follows.
 func checkJSON(text []byte) (int, error) {
 	depth, elements := 0, 0
 	inString, escaped := false, false

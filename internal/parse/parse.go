@@ -123,20 +123,23 @@ func (p *Parser) ParseSourceContext(ctx context.Context, body []byte, contentTyp
 		base = nil
 	}
 
+	// Nothing reaches gofeed, nor a JSON decoder, before its structure is
+	// checked.
+	var elements int
+	if text[0] == '{' {
+		if elements, err = checkJSON(text); err != nil {
+			return feed.Parsed{}, fmt.Errorf("parse json: %w", err)
+		}
+	}
 	kind, text, err := detect(text, base)
 	if err != nil {
 		return feed.Parsed{}, err
 	}
-	// Nothing reaches gofeed before its structure is checked.
-	var elements int
-	if kind == "json" {
-		elements, err = checkJSON(text)
-	} else {
+	if kind != "json" {
 		text = fixXMLBase(text)
-		elements, err = checkXML(ctx, text)
-	}
-	if err != nil {
-		return feed.Parsed{}, fmt.Errorf("parse %s: %w", kind, err)
+		if elements, err = checkXML(ctx, text); err != nil {
+			return feed.Parsed{}, fmt.Errorf("parse %s: %w", kind, err)
+		}
 	}
 	release, err := p.budget.acquire(ctx, len(text), elements)
 	if err != nil {
