@@ -19,6 +19,7 @@ type memStore struct {
 	states map[string]feed.SourceState
 	items  map[string]map[string]feed.Item // source → key → item
 	fail   error                           // returned by every Save when set
+	marks  atomic.Int32                    // MarkParsing calls
 }
 
 func newMemStore() *memStore {
@@ -78,6 +79,7 @@ func (s *memStore) SaveState(st feed.SourceState) error {
 }
 
 func (s *memStore) MarkParsing(id string, at time.Time) error {
+	s.marks.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {

@@ -134,12 +134,13 @@ func NewPoller(c *Client, p Parser, s Store, o PollerOptions) *Poller {
 // than Concurrency polls in flight, nor two on one host, and spaces requests
 // to one host by HostGap.
 //
-// A new body is parsed within the client's Timeout, and the source's state
-// records that the parse began (SourceState.Parsing) before it does: a
-// process that dies while parsing (a crash no recover can catch, a kill)
-// leaves that mark, and the next Poll of the source, in whatever process,
-// records the unfinished attempt as a failure and backs off instead of
-// fetching, so one hostile body cannot crash-loop the service.
+// A new body is parsed within the client's Timeout, and a parse that runs
+// longer than parseMarkDelay is marked on the source's state
+// (SourceState.Parsing) until its outcome is saved: a process that dies
+// while parsing (a crash no recover can catch, a kill) leaves that mark,
+// and the next Poll of the source, in whatever process, records the
+// unfinished attempt as a failure and backs off instead of fetching, so one
+// hostile body cannot crash-loop the service.
 //
 // Two outcomes are not recorded on the source: a state that cannot be read
 // (the store is at fault) and ctx ending while Poll waits its turn or
@@ -261,13 +262,9 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		return
 	}
 
-	// Say that a parse is under way before it starts: should the process
-	// die in it, the next poll finds the mark (see Poll).
-	if err := p.store.MarkParsing(src.ID, now); err != nil {
-		p.fail(src, prev, target, resp, fmt.Errorf("save state: %w", err), now, res)
-		return
-	}
+	unmark := p.markWhileParsing(src.ID, now)
 	parsed, err := p.parse(ctx, resp, src)
+	unmark()
 	if err != nil {
 		p.fail(src, prev, target, resp, err, now, res)
 		return
@@ -316,6 +313,33 @@ func (p *Poller) get(ctx context.Context, r Request) (resp *Response, err error)
 		}
 	}()
 	return p.client.Get(ctx, r)
+}
+
+// parseMarkDelay is how long a parse runs before the poller marks it on
+// the source's state. Nearly every parse ends sooner and costs no write
+// (a mark for every changed body made storing a poll half as slow again:
+// bbolt has one writer); what kills a process while parsing (a stack
+// overflow, memory exhausted) takes longer than this to do it.
+const parseMarkDelay = 100 * time.Millisecond
+
+// markWhileParsing saves the mark of a parse that began at at
+// (SourceState.Parsing) once the parse has run for parseMarkDelay, so that
+// if the process dies in it the next poll finds the mark (see Poll). The
+// returned function, called when the parse is over, cancels the mark or
+// waits for its write to end, so that the poll's outcome, saved after it,
+// clears it. A mark that cannot be saved is left out: the outcome is saved
+// the same way next.
+func (p *Poller) markWhileParsing(sourceID string, at time.Time) (done func()) {
+	written := make(chan struct{})
+	t := time.AfterFunc(parseMarkDelay, func() {
+		defer close(written)
+		_ = p.store.MarkParsing(sourceID, at) // best effort; see above
+	})
+	return func() {
+		if !t.Stop() {
+			<-written
+		}
+	}
 }
 
 // parse calls the parser within the client's Timeout, turning a panic on

@@ -46,6 +46,10 @@ func TestPollAfterProcessDiedWhileParsing(t *testing.T) {
 		first.Poll(t.Context(), src)
 	}()
 	<-dying.started
+	deadline := time.Now().Add(10 * time.Second)
+	for store.state("s").Parsing.IsZero() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // the mark comes parseMarkDelay into the parse
+	}
 	if got := store.state("s").Parsing; !got.Equal(began) {
 		t.Fatalf("state while parsing: Parsing=%v, want %v", got, began)
 	}
@@ -87,21 +91,41 @@ func TestPollAfterProcessDiedWhileParsing(t *testing.T) {
 	}
 }
 
-// TestPollMarksEveryOutcome: the parse mark is gone after a success and
-// after a parse error, so only a parse that never returned leaves it.
+// slowLineParser is a lineParser that takes longer than parseMarkDelay.
+type slowLineParser struct{ lineParser }
+
+func (p *slowLineParser) Parse(body []byte, contentType, feedURL, sourceID string) (feed.Parsed, error) {
+	time.Sleep(parseMarkDelay + 50*time.Millisecond)
+	return p.lineParser.Parse(body, contentType, feedURL, sourceID)
+}
+
+// TestPollMarksEveryOutcome: a quick parse writes no mark; a slow one is
+// marked, and the mark is gone after a success and after a parse error, so
+// only a parse that never returned leaves it.
 func TestPollMarksEveryOutcome(t *testing.T) {
 	body := "a"
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) })
-	store := newMemStore()
-	p, clk := newTestPoller(t, &lineParser{}, store, 0)
-	src := feed.Source{ID: "s", URL: o.URL + "/feed", Interval: time.Hour}
-	for _, b := range []string{"a", "!broken", "b"} {
-		body = b
-		p.Poll(t.Context(), src)
-		if st := store.state("s"); !st.Parsing.IsZero() {
-			t.Errorf("body %q: state keeps the parse mark %v", b, st.Parsing)
-		}
-		clk.Advance(2 * time.Hour)
+	for _, tc := range []struct {
+		name   string
+		parser Parser
+		marks  int
+	}{{"quick", &lineParser{}, 0}, {"slow", &slowLineParser{}, 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newMemStore()
+			p, clk := newTestPoller(t, tc.parser, store, 0)
+			src := feed.Source{ID: "s", URL: o.URL + "/feed", Interval: time.Hour}
+			for _, b := range []string{"a", "!broken", "b"} {
+				body = b
+				p.Poll(t.Context(), src)
+				if st := store.state("s"); !st.Parsing.IsZero() {
+					t.Errorf("body %q: state keeps the parse mark %v", b, st.Parsing)
+				}
+				clk.Advance(2 * time.Hour)
+			}
+			if got := store.marks.Load(); got != int32(tc.marks) {
+				t.Errorf("%d marks written, want %d", got, tc.marks)
+			}
+		})
 	}
 }
 
