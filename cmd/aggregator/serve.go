@@ -17,7 +17,6 @@ import (
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/server"
 	"github.com/kpolicy/aggregator/internal/websub"
-	"golang.org/x/net/netutil"
 )
 
 // shutdownTimeout bounds the drain on SIGINT/SIGTERM: in-flight HTTP
@@ -86,10 +85,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	// Past the cap, connections wait in the kernel's backlog: idle or slow
-	// clients cannot use up the process's file descriptors.
-	ln = netutil.LimitListener(ln, cfg.Server.Connections())
+	// Past the cap, idle keep-alives are closed (oldest first) and then
+	// connections wait in the kernel's backlog; one client gets at most its
+	// share: idle or slow clients can neither use up the process's file
+	// descriptors nor keep a new client out.
+	lim := server.NewListener(ln, server.ListenerOptions{Max: cfg.Server.Connections(), PerClient: cfg.Server.ConnectionsPerIP()})
+	ln = lim
 	srv := &http.Server{
+		ConnState: lim.ConnState,
 		Handler: server.New(cache, db, server.Options{
 			Logger: log, MaxAge: cfg.Publish.MaxAge, BaseURL: cfg.Server.BaseURL, Hubs: hubs, WebSub: hub,
 			Sources: cache, States: db, Extras: site.extras,
@@ -156,19 +159,26 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 // newPoller wires the fetcher to the parser and the store.
 func newPoller(cfg config.Config, db fetch.Store, onResult func(fetch.Result)) *fetch.Poller {
-	client := fetch.NewClient(fetch.Options{
-		UserAgent:    cfg.Fetch.UserAgentString(version()),
-		Timeout:      cfg.Fetch.Timeout,
-		MaxBody:      cfg.Fetch.MaxBody,
-		AllowPrivate: cfg.Fetch.AllowPrivateNetworks,
-	})
-	return fetch.NewPoller(client, parse.New(), db, fetch.PollerOptions{
+	return fetch.NewPoller(newClient(cfg), parse.New(), db, fetch.PollerOptions{
 		Concurrency: cfg.Fetch.Concurrency,
 		OnResult:    onResult,
 		MaxInterval: cfg.Fetch.MaxInterval,
 		HostGap:     cfg.Fetch.HostGap,
 		Adaptive:    cfg.Fetch.Adaptive,
 		HideFuture:  cfg.Fetch.FutureDates == config.FutureHide,
+	})
+}
+
+// newClient is the poller's HTTP client for cfg: its User-Agent, timeout,
+// body limit and private-network rule. Commands that fetch a page for a
+// person (discover, preview-source) use it too, so they see what a poll
+// sees.
+func newClient(cfg config.Config) *fetch.Client {
+	return fetch.NewClient(fetch.Options{
+		UserAgent:    cfg.Fetch.UserAgentString(version()),
+		Timeout:      cfg.Fetch.Timeout,
+		MaxBody:      cfg.Fetch.MaxBody,
+		AllowPrivate: cfg.Fetch.AllowPrivateNetworks,
 	})
 }
 

@@ -34,47 +34,6 @@ func newLogger(w io.Writer, format string) (*slog.Logger, error) {
 // searchPath is where the search index of the database at dbPath lives.
 func searchPath(dbPath string) string { return dbPath + ".search" }
 
-// indexer keeps the search index up to date with the store, off the
-// request path: Kick asks for a catch-up, Run does them one at a time.
-type indexer struct {
-	ix   *search.Index
-	db   *store.DB
-	log  *slog.Logger
-	kick chan struct{}
-}
-
-func newIndexer(ix *search.Index, db *store.DB, log *slog.Logger) *indexer {
-	return &indexer{ix: ix, db: db, log: log, kick: make(chan struct{}, 1)}
-}
-
-// Kick asks Run to index what was stored since; it never blocks.
-func (x *indexer) Kick() {
-	select {
-	case x.kick <- struct{}{}:
-	default: // a catch-up is already due; it will see this poll's items
-	}
-}
-
-// Run catches up at once (after a crash the index may be behind), then
-// after every Kick, until ctx ends.
-func (x *indexer) Run(ctx context.Context) {
-	x.Kick()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-x.kick:
-		}
-		start := time.Now()
-		n, err := x.ix.Sync(ctx, x.db)
-		if err != nil && ctx.Err() == nil {
-			x.log.Error("search index", "indexed", n, "err", err)
-		} else if n > 0 {
-			x.log.Info("search index", "indexed", n, "duration", time.Since(start).Round(time.Millisecond))
-		}
-	}
-}
-
 // readiness is ready once every enabled source has been polled once.
 type readiness struct {
 	mu      sync.Mutex
@@ -113,7 +72,7 @@ type site struct {
 	extras  server.Extras
 	metrics *metrics.Metrics
 	subs    *server.Subscribers
-	indexer *indexer
+	indexer *search.Indexer
 	ready   *readiness
 	close   func() error
 }
@@ -128,6 +87,7 @@ func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(stri
 		_ = ix.Close()
 		return nil, err
 	}
+	indexer := search.NewIndexer(ix, db, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := metrics.New(reg, metrics.Options{
@@ -135,6 +95,11 @@ func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(stri
 		StoreItems:  db.Count,
 		IndexItems:  ix.Count,
 		Subscribers: subs.Today,
+		Indexing:    indexer.State,
+		WebSubSubs: func() (int, error) {
+			subs, err := db.Subscriptions("")
+			return len(subs), err
+		},
 	})
 	if err != nil {
 		_ = ix.Close()
@@ -152,10 +117,11 @@ func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(stri
 			Ready:       ready.Ready,
 			AdminToken:  getenv("AGGREGATOR_ADMIN_TOKEN"),
 			Backup:      db,
+			Indexing:    indexer.State,
 		},
 		metrics: m,
 		subs:    subs,
-		indexer: newIndexer(ix, db, log),
+		indexer: indexer,
 		ready:   ready,
 		close:   ix.Close,
 	}, nil

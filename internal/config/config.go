@@ -44,6 +44,7 @@ type Config struct {
 	Sources  []feed.Source
 	Channels []feed.Channel
 	Publish  Publish
+	Mail     Mail
 
 	file fileFacts // what Parse saw of the file, for CheckReload
 }
@@ -53,6 +54,11 @@ type Publish struct {
 	MaxAge   time.Duration // Cache-Control max-age of subscription documents
 	PageSize int           // items of a full archive page (RFC 5005)
 	Hubs     []string      // external WebSub hubs, advertised and pinged on change
+	// MaxSubscriptions and MaxSubscriptionsPerTopic cap the WebSub
+	// subscriptions the hub keeps (in all, and per feed document); 0 means
+	// websub.DefaultMaxSubscriptions(PerTopic), 10,000 and 1,000.
+	MaxSubscriptions         int
+	MaxSubscriptionsPerTopic int
 }
 
 // Server is where the aggregator listens and the public URL it is reached at.
@@ -63,6 +69,10 @@ type Server struct {
 	// idle keep-alives); further connections wait to be accepted. 0 means
 	// DefaultMaxConnections.
 	MaxConnections int
+	// MaxConnectionsPerIP caps the HTTP connections of one client (an IPv4
+	// address, an IPv6 /64); further ones are closed at once. 0 means
+	// DefaultMaxConnectionsPerIP (or MaxConnections if that is smaller).
+	MaxConnectionsPerIP int
 }
 
 // Storage says where the database lives.
@@ -116,6 +126,7 @@ func Default() Config {
 		},
 		Dedupe:  Dedupe{TitleWindow: DefaultTitleWindow},
 		Publish: Publish{MaxAge: DefaultMaxAge, PageSize: DefaultPageSize},
+		Mail:    Mail{Timezone: time.UTC},
 	}
 }
 

@@ -38,13 +38,14 @@ func (d *decoder) sourceKeys(s *feed.Source) []key {
 	return append(d.curationKeys(&s.Curation),
 		key{"limit", d.integer(&s.Limit)},
 		key{"keep", d.keep(&s.Keep)},
+		key{"scrape", d.scrape(&s.Scrape)},
 	)
 }
 
 // channelKeys are the keys a channel has beyond id, title, description,
 // sources, tags and limit.
 func (d *decoder) channelKeys(ch *feed.Channel) []key {
-	return append(d.curationKeys(&ch.Curation), key{"pin", d.strs(&ch.Pin)})
+	return append(d.curationKeys(&ch.Curation), key{"pin", d.strs(&ch.Pin)}, key{"mail", d.channelMail(&ch.Mail)})
 }
 
 func (d *decoder) keep(dst *feed.Retention) func(ast.Node, string) {

@@ -294,6 +294,7 @@ func (d *decoder) config(root ast.Node) Config {
 				{"listen", d.str(&c.Server.Listen)},
 				{"base_url", d.str(&c.Server.BaseURL)},
 				{"max_connections", d.integer(&c.Server.MaxConnections)},
+				{"max_connections_per_ip", d.integer(&c.Server.MaxConnectionsPerIP)},
 			})
 		}},
 		{"storage", func(n ast.Node, path string) {
@@ -340,8 +341,11 @@ func (d *decoder) config(root ast.Node) Config {
 				{"max_age", d.duration(&p.MaxAge)},
 				{"page_size", d.integer(&p.PageSize)},
 				{"hubs", d.strs(&p.Hubs)},
+				{"max_subscriptions", d.integer(&p.MaxSubscriptions)},
+				{"max_subscriptions_per_topic", d.integer(&p.MaxSubscriptionsPerTopic)},
 			})
 		}},
+		{"mail", d.mail(&c.Mail)},
 	})
 	return c
 }

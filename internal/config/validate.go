@@ -86,6 +86,7 @@ func (c Config) problems() []*Problem {
 		if s.Interval < minInterval {
 			v.add(p+".interval", "must be at least %s (got %s)", formatDuration(minInterval), formatDuration(s.Interval))
 		}
+		v.scrape(p, s)
 	}
 
 	channelIDs := map[string]int{}
@@ -113,6 +114,7 @@ func (c Config) problems() []*Problem {
 		}
 	}
 	v.curation(c)
+	v.mail(c)
 	return v.probs
 }
 
@@ -303,7 +305,7 @@ func (c Config) Warnings() []string {
 			add(fmt.Sprintf("channels[%d]", i), "every source it selects is disabled")
 		}
 	}
-	return w
+	return append(w, c.mailWarnings()...)
 }
 
 // published reports whether any channel selects s.

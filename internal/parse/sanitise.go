@@ -30,6 +30,17 @@ func newPolicy() *bluemonday.Policy {
 	return p
 }
 
+// PagePolicy returns the policy item HTML is sanitised with again each time
+// it is shown to a reader (the HTML pages, list mail): the store is not
+// trusted to hold only what parsing wrote. It is bluemonday's UGCPolicy:
+// article markup, links and images with checked URLs; no scripts, styles,
+// event handlers, forms or frames. A Policy is safe for concurrent use.
+func PagePolicy() *bluemonday.Policy {
+	p := bluemonday.UGCPolicy()
+	p.AddTargetBlankToFullyQualifiedLinks(false)
+	return p
+}
+
 // sanitiseHTML makes relative URLs in s absolute against base (when base is
 // not nil) and then passes it through policy. The result is trimmed; markup
 // with nothing left to show (only a script, say) becomes "".
@@ -120,6 +131,11 @@ func resolveRef(base *url.URL, ref string) (string, bool) {
 	}
 	return base.ResolveReference(u).String(), true
 }
+
+// PlainText is the plain text a reader sees of s, which may hold HTML,
+// as the parser makes titles of it (see plainText): for commands that show
+// an item's HTML as text.
+func PlainText(s string) string { return plainText(s) }
 
 // plainText reduces s, which may hold HTML, to the plain text a reader sees:
 // tags dropped (with the contents of script and style), entities decoded
