@@ -74,6 +74,15 @@ func (s *memStore) SaveState(st feed.SourceState) error {
 	return nil
 }
 
+func (s *memStore) MarkParsing(id string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.states[id]
+	st.SourceID, st.Parsing = id, at
+	s.states[id] = st
+	return nil
+}
+
 var (
 	pollPrefix = regexp.MustCompile(`^poll [^ ]+: `)
 	urlPrefix  = regexp.MustCompile(`^(parse|fetch) https?://[^ ]+: `)

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 
 	"github.com/kpolicy/aggregator/internal/config"
+	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/fetch"
 	"github.com/kpolicy/aggregator/internal/parse"
 )
@@ -44,7 +45,10 @@ func runDiscover(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return fmt.Errorf("discover: %w", err)
 	}
-	parsed, err := parse.New().Parse(resp.Body, resp.ContentType, resp.URL, "discover")
+	// The parse gets the fetch timeout of its own, as a poll's does.
+	parseCtx, cancel := context.WithTimeout(ctx, client.Timeout())
+	defer cancel()
+	parsed, err := parse.New().ParseSourceContext(parseCtx, resp.Body, resp.ContentType, resp.URL, feed.Source{ID: "discover"})
 	var nf *parse.NotFeedError
 	switch {
 	case err == nil:

@@ -55,7 +55,9 @@ func runPreviewSource(ctx context.Context, args []string, getenv func(string) st
 		return fmt.Errorf("%w: %s could not be fetched", errReported, src.ID)
 	}
 	fmt.Fprintf(stdout, "fetched %s: %d, %s bytes, %s\n", resp.URL, resp.Status, thousands(len(resp.Body)), orDash(resp.ContentType))
-	parsed, err := parse.New().ParseSource(resp.Body, resp.ContentType, resp.URL, src)
+	parseCtx, cancel := context.WithTimeout(ctx, client.Timeout()) // as a poll's parse
+	defer cancel()
+	parsed, err := parse.New().ParseSourceContext(parseCtx, resp.Body, resp.ContentType, resp.URL, src)
 	if err != nil {
 		fmt.Fprintf(stdout, "problems:\n  %v\n", err)
 		return fmt.Errorf("%w: a poll of %s would fail", errReported, src.ID)

@@ -117,12 +117,17 @@ func samePolling(a, b feed.Source) bool {
 		a.ParseSettings() == b.ParseSettings()
 }
 
-// reload loads the config file again and, if it is valid, publishes its
-// channels. It logs every problem of an invalid file and returns false;
+// reload loads the config file again and, if it is valid and fit to
+// replace the running one (config.CheckReload: not empty, not cut short,
+// not losing every source or channel unless it says so), publishes its
+// channels. It logs every problem of a refused file and returns false;
 // the running config stays.
 func (l *live) reload(why string) (*config.Config, bool) {
 	old := l.cfg.Load()
 	next, err := loadConfig(l.f)
+	if err == nil {
+		err = next.CheckReload(*old)
+	}
 	if err != nil {
 		probs := config.Problems(err)
 		for _, p := range probs {

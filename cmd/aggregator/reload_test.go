@@ -166,3 +166,53 @@ func TestServePrunesToRetention(t *testing.T) {
 		return len(titles) == 1 && titles[0] == "Alliance Politics After the Summit"
 	})
 }
+
+// TestServeRefusesEmptyOrTruncatedReload: an empty feeds.yaml (as an editor
+// or a full disk leaves it for a moment), one of comments only, and one cut
+// short after its sources are each refused on reload with the problem
+// logged, and the channel keeps being served; a file that says
+// "sources: []" and "channels: []" unpublishes everything, as asked.
+func TestServeRefusesEmptyOrTruncatedReload(t *testing.T) {
+	o := newOrigin(t)
+	dir := t.TempDir()
+	head := fmt.Sprintf(reloadHead, filepath.Join(dir, "data", "aggregator.db"))
+	sources := "sources:\n" + fmt.Sprintf("  - { id: kei-peninsula, url: %q, title: \"The Peninsula\" }\n", o.URL+"/peninsula.rss")
+	full := head + sources + "channels:\n  - { id: the-peninsula, title: The Peninsula, sources: [kei-peninsula] }\n"
+	path := filepath.Join(dir, "feeds.yaml")
+	if err := os.WriteFile(path, []byte(full), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, logs, stop := startServeLogged(t, "-config", path)
+	waitForItems(t, base, "the-peninsula", 2)
+
+	for _, tc := range []struct{ name, content, problem string }{
+		{"zero bytes", "", "the file is empty (nothing but white space and comments): refusing to unpublish every channel"},
+		{"comments only", "# feeds.yaml\n\n   \n", "the file is empty"},
+		{"cut after the sources", head + sources, `channels: missing, while the running config has 1 channel: refusing to unpublish them all; write \"channels: []\" to mean it`},
+	} {
+		n := strings.Count(logs.String(), "config reload rejected")
+		// Written in place, as a full disk or a crashed editor leaves it.
+		if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, tc.name+": the rejection in the log", func() bool {
+			return strings.Count(logs.String(), "config reload rejected") > n
+		})
+		if !strings.Contains(logs.String(), tc.problem) {
+			t.Errorf("%s: log lacks %q:\n%s", tc.name, tc.problem, logs.String())
+		}
+		if code, titles := jsonTitles(t, base, "the-peninsula"); code != 200 || len(titles) != 2 {
+			t.Errorf("%s: the channel after the refused reload: %d %q", tc.name, code, titles)
+		}
+	}
+
+	// Said explicitly, everything goes.
+	saveLikeAnEditor(t, path, head+"sources: []\nchannels: []\n")
+	eventually(t, "the channel unpublished", func() bool {
+		resp, _ := get(t, base+"/feeds/the-peninsula.json")
+		return resp.StatusCode == 404
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

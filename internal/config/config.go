@@ -45,6 +45,8 @@ type Config struct {
 	Channels []feed.Channel
 	Publish  Publish
 	Mail     Mail
+
+	file fileFacts // what Parse saw of the file, for CheckReload
 }
 
 // Publish is how the channels are served to feed readers.

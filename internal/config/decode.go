@@ -65,6 +65,14 @@ func Parse(r io.Reader, filename string) (Config, error) {
 		return Config{}, join(d.probs)
 	}
 	c := d.config(root)
+	c.file = fileFacts{
+		name:           filename,
+		empty:          root == nil,
+		sourcesListed:  d.given["sources"],
+		channelsListed: d.given["channels"],
+		endsLine:       len(data) == 0 || data[len(data)-1] == '\n',
+		lines:          1 + bytes.Count(data, []byte("\n")),
+	}
 	for i := range c.Sources {
 		if !d.given[fmt.Sprintf("sources[%d].interval", i)] {
 			c.Sources[i].Interval = c.Fetch.Interval

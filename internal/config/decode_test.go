@@ -491,6 +491,7 @@ func TestParseEmpty(t *testing.T) {
 			t.Errorf("Parse(%q): %v", src, err)
 			continue
 		}
+		c.file = fileFacts{} // what Parse saw of the file, for CheckReload
 		if got, want := fmt.Sprint(c), fmt.Sprint(Default()); got != want {
 			t.Errorf("Parse(%q) = %s, want Default() %s", src, got, want)
 		}

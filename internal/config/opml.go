@@ -23,6 +23,11 @@ import (
 // maxImport bounds what an import reads: a subscription list is small.
 const maxImport = 8 << 20
 
+// maxFolderTags is how many enclosing outlines give a feed a tag each: the
+// outermost ones. Real lists nest folders one to three deep; without a cap
+// a feed at depth n would take n tags, and a list nested n deep n²/2.
+const maxFolderTags = 8
+
 // Import is what an OPML or CSV list of feeds yields for feeds.yaml.
 type Import struct {
 	Sources []feed.Source // new sources, with ids unique among themselves and the existing ones
@@ -31,7 +36,8 @@ type Import struct {
 
 // ImportOPML reads an OPML subscription list (any version) and returns a
 // source for every outline with an xmlUrl, tagged with the slugs of the
-// outlines it sits in and of its category attribute. Feeds whose URL
+// outlines it sits in (the outermost maxFolderTags) and of its category
+// attribute. Feeds whose URL
 // matches one of existing (http/https, "www.", trailing slash and fragment
 // ignored) or an earlier one in the file are skipped with a note. Malformed
 // XML is an error naming name and the line.
@@ -39,8 +45,10 @@ func ImportOPML(r io.Reader, name string, existing []feed.Source) (Import, error
 	dec := xml.NewDecoder(io.LimitReader(r, maxImport))
 	dec.CharsetReader = charset.NewReaderLabel
 	im := newImporter(existing)
-	var stack []string // texts of the enclosing outlines
-	sawOPML := false
+	// The enclosing outlines: each one's tag ("" when its text gives none),
+	// and the non-empty ones, outermost first. Each outline is slugged once.
+	var stack, folders []string
+	sawOPML, noted := false, false
 	for {
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
@@ -63,7 +71,12 @@ func ImportOPML(r io.Reader, name string, existing []feed.Source) (Import, error
 				text := firstNonEmpty(a["title"], a["text"])
 				if u := strings.TrimSpace(a["xmlurl"]); u != "" {
 					line, _ := dec.InputPos()
-					tags := append([]string(nil), stack...)
+					n := min(len(folders), maxFolderTags)
+					if n < len(folders) && !noted {
+						noted = true
+						im.notes = append(im.notes, fmt.Sprintf("%s:%d: outlines nest more than %d folders deep: feeds inside take the tags of the outermost %d only", name, line, maxFolderTags, maxFolderTags))
+					}
+					tags := append(make([]string, 0, n+1), folders[:n]...)
 					for _, c := range strings.Split(a["category"], ",") {
 						c = strings.TrimSpace(c)
 						if i := strings.LastIndex(c, "/"); i >= 0 {
@@ -73,10 +86,17 @@ func ImportOPML(r io.Reader, name string, existing []feed.Source) (Import, error
 					}
 					im.add(fmt.Sprintf("%s:%d", name, line), u, text, "", tags, "")
 				}
-				stack = append(stack, text)
+				tag := Slug(text, 40)
+				stack = append(stack, tag)
+				if tag != "" {
+					folders = append(folders, tag)
+				}
 			}
 		case xml.EndElement:
 			if strings.ToLower(t.Name.Local) == "outline" && len(stack) > 0 {
+				if stack[len(stack)-1] != "" {
+					folders = folders[:len(folders)-1]
+				}
 				stack = stack[:len(stack)-1]
 			}
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,4 +177,67 @@ func FuzzImportOPML(f *testing.F) {
 			t.Fatalf("imported entries do not parse: %v\n%s", err, y)
 		}
 	})
+}
+
+// deepOPML is an OPML list of n outlines nested one in the other, each a
+// feed of its own.
+func deepOPML(n int) string {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0"?><opml version="2.0"><head/><body>`)
+	for i := range n {
+		fmt.Fprintf(&b, `<outline text="Folder %d" xmlUrl="https://h%d.example/feed">`, i, i)
+	}
+	b.WriteString(strings.Repeat(`</outline>`, n))
+	b.WriteString(`</body></opml>`)
+	return b.String()
+}
+
+// TestImportOPMLDeepNesting: 10,000 nested outlines import in time linear
+// in the nesting (each outline tagged once; a feed takes the tags of the
+// outermost maxFolderTags folders, with a note), where every feed used to
+// take a tag for each of its ancestors: 50 million tags, minutes.
+func TestImportOPMLDeepNesting(t *testing.T) {
+	im, err := ImportOPML(strings.NewReader(deepOPML(10_000)), "deep.opml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(im.Sources), 10_000; got != want {
+		t.Fatalf("sources=%d, want %d", got, want)
+	}
+	tags := 0
+	for _, s := range im.Sources {
+		tags += len(s.Tags)
+	}
+	if got, want := im.Sources[9_999].Tags, "folder-0,folder-1,folder-2,folder-3,folder-4,folder-5,folder-6,folder-7"; strings.Join(got, ",") != want {
+		t.Errorf("deepest feed has %d tags (%.100q…), want %s", len(got), got, want)
+	}
+	if got, want := strings.Join(im.Sources[2].Tags, ","), "folder-0,folder-1"; got != want {
+		t.Errorf("third feed's tags=%s, want %s", got, want)
+	}
+	if tags > maxFolderTags*len(im.Sources) {
+		t.Errorf("%d tags for %d feeds", tags, len(im.Sources))
+	}
+	if len(im.Notes) != 1 || !strings.Contains(im.Notes[0], "deep.opml:1: outlines nest more than 8 folders deep") {
+		t.Errorf("notes=%q", im.Notes)
+	}
+
+	// The work grows with the nesting, not with its square: doubling it
+	// doubles the allocations (it quadrupled them).
+	allocs := func(n int) float64 {
+		doc := deepOPML(n)
+		return testing.AllocsPerRun(1, func() { ImportOPML(strings.NewReader(doc), "deep.opml", nil) })
+	}
+	if a, b := allocs(1_000), allocs(2_000); b > 2.5*a {
+		t.Errorf("allocations: %.0f at 1,000 deep, %.0f at 2,000: more than linear", a, b)
+	}
+}
+
+// BenchmarkImportOPMLDeep imports a list nested 10,000 deep.
+func BenchmarkImportOPMLDeep(b *testing.B) {
+	doc := deepOPML(10_000)
+	for b.Loop() {
+		if _, err := ImportOPML(strings.NewReader(doc), "deep.opml", nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

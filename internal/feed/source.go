@@ -79,6 +79,11 @@ type SourceState struct {
 	// Identity is the identity policy the last poll's items were keyed
 	// by (Source.Identity); the store trusts links only under auto and link.
 	Identity string
+	// Parsing is when the poll under way began parsing the body it fetched;
+	// zero when none is. The poller saves it before parsing and the poll's
+	// outcome clears it, so a state found with it at the start of a poll
+	// belongs to a process that stopped while parsing.
+	Parsing time.Time
 }
 
 // PollURL is the URL the poller requests for a source configured at

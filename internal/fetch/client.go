@@ -96,6 +96,10 @@ func NewClient(o Options) *Client {
 // CloseIdleConnections closes the connections kept alive for reuse.
 func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
 
+// Timeout is the time one request may take (Options.Timeout after
+// defaults); the poller gives a parse as long again.
+func (c *Client) Timeout() time.Duration { return c.opts.Timeout }
+
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	recordHop(req, via)
 	if len(via) > c.opts.MaxRedirects {

@@ -370,6 +370,38 @@ func TestIsPublic(t *testing.T) {
 		{"64:ff9b::808:808", true}, // NAT64 of 8.8.8.8
 		{"2002:7f00:1::1", false},  // 6to4 of 127.0.0.1
 		{"2002:808:808::1", true},  // 6to4 of 8.8.8.8
+		// The audit's four (issue 16) and the rest of IANA's registries.
+		{"::127.0.0.1", false},        // IPv4-compatible, deprecated
+		{"::8.8.8.8", false},          // IPv4-compatible even of a public address
+		{"::ffff:0:a00:1", false},     // IPv4-translated (SIIT) 10.0.0.1
+		{"::ffff:0:808:808", false},   // IPv4-translated, not routable
+		{"64:ff9b:1::a00:1", false},   // local-use NAT64 (RFC 8215)
+		{"64:ff9b:1::808:808", false}, // local-use NAT64 of a public address
+		{"fec0::1", false},            // site-local, deprecated
+		{"feff::1", false},            // site-local's end
+		{"100::1", false},             // discard-only
+		{"2001::1", false},            // Teredo
+		{"2001:2::1", false},          // benchmarking
+		{"2001:20::1", false},         // ORCHIDv2
+		{"2001:db8::1", false},        // documentation
+		{"3fff::1", false},            // documentation
+		{"5f00::1", false},            // SRv6 SIDs
+		{"4000::1", false},            // unassigned, outside 2000::/3
+		{"fe80::1%eth0", false},       // scoped
+		{"192.0.0.9", false},          // 192.0.0.0/24
+		{"192.0.2.1", false},          // TEST-NET-1
+		{"192.88.99.1", false},        // 6to4 relay anycast
+		{"198.51.100.7", false},       // TEST-NET-2
+		{"203.0.113.7", false},        // TEST-NET-3
+		{"240.0.0.1", false},
+		{"::ffff:192.0.2.1", false},
+		{"64:ff9b::c000:201", false}, // NAT64 of TEST-NET-1
+		{"2002:c000:201::1", false},  // 6to4 of TEST-NET-1
+		{"2a00:1450:4001:82b::200e", true},
+		{"2620:4f:8000::1", true}, // AS112, globally reachable
+		{"1.1.1.1", true},
+		{"223.255.255.255", true},
+		{"192.0.3.1", true},
 	}
 	for _, tt := range tests {
 		if got := isPublic(netip.MustParseAddr(tt.addr)); got != tt.want {

@@ -17,6 +17,10 @@ var (
 	// ErrTooManyRedirects means the origin redirected more than
 	// Options.MaxRedirects times.
 	ErrTooManyRedirects = errors.New("too many redirects")
+	// ErrUnfinishedPoll is the failure recorded on a source whose last poll
+	// never finished: the process stopped (crashed or was killed) while it
+	// parsed the body. The source is not fetched that time; it backs off.
+	ErrUnfinishedPoll = errors.New("previous poll did not finish: the process stopped while parsing")
 )
 
 // StatusError is returned by Get for a response whose status is neither 2xx

@@ -19,6 +19,7 @@ type memStore struct {
 	states map[string]feed.SourceState
 	items  map[string]map[string]feed.Item // source → key → item
 	fail   error                           // returned by every Save when set
+	marks  atomic.Int32                    // MarkParsing calls
 }
 
 func newMemStore() *memStore {
@@ -74,6 +75,19 @@ func (s *memStore) SaveState(st feed.SourceState) error {
 		return s.fail
 	}
 	s.states[st.SourceID] = st
+	return nil
+}
+
+func (s *memStore) MarkParsing(id string, at time.Time) error {
+	s.marks.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	st := s.states[id]
+	st.SourceID, st.Parsing = id, at
+	s.states[id] = st
 	return nil
 }
 

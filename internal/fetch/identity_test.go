@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"testing"
@@ -16,7 +17,7 @@ type sourceParser struct {
 	got feed.Source
 }
 
-func (p *sourceParser) ParseSource(body []byte, contentType, feedURL string, src feed.Source) (feed.Parsed, error) {
+func (p *sourceParser) ParseSourceContext(_ context.Context, body []byte, contentType, feedURL string, src feed.Source) (feed.Parsed, error) {
 	p.got = src
 	out, err := p.Parse(body, contentType, feedURL, src.ID)
 	out.Warning = "guid repeated"
@@ -35,7 +36,7 @@ func TestPollPassesSourceAndRecordsWarning(t *testing.T) {
 		t.Fatal(res.Err)
 	}
 	if parser.got.ID != "s" || parser.got.Identity != feed.IdentityLink {
-		t.Errorf("ParseSource got source %+v, want the polled one", parser.got)
+		t.Errorf("ParseSourceContext got source %+v, want the polled one", parser.got)
 	}
 	st := store.state("s")
 	if st.Warning != "guid repeated" || res.Warning != "guid repeated" {

@@ -26,10 +26,11 @@ type Parser interface {
 }
 
 // SourceParser is a Parser that also applies a source's own settings (its
-// identity policy). The poller uses ParseSource when its Parser has it;
-// internal/parse implements it.
+// identity policy) and stops when ctx is done. The poller uses
+// ParseSourceContext when its Parser has it, with a context that ends after
+// the client's Timeout; internal/parse implements it.
 type SourceParser interface {
-	ParseSource(body []byte, contentType, feedURL string, src feed.Source) (feed.Parsed, error)
+	ParseSourceContext(ctx context.Context, body []byte, contentType, feedURL string, src feed.Source) (feed.Parsed, error)
 }
 
 // Store keeps source state and items. internal/store implements it.
@@ -41,6 +42,9 @@ type Store interface {
 	SavePoll(sourceID string, items []feed.Item, state feed.SourceState) (feed.PollCounts, error)
 	// SaveState stores state alone (304, unchanged body, failure).
 	SaveState(state feed.SourceState) error
+	// MarkParsing sets the saved state's Parsing to at, before a parse; the
+	// poll's outcome, saved with SavePoll or SaveState, clears it.
+	MarkParsing(sourceID string, at time.Time) error
 }
 
 // Result is the outcome of one poll of one source.
@@ -130,6 +134,14 @@ func NewPoller(c *Client, p Parser, s Store, o PollerOptions) *Poller {
 // than Concurrency polls in flight, nor two on one host, and spaces requests
 // to one host by HostGap.
 //
+// A new body is parsed within the client's Timeout, and a parse that runs
+// longer than parseMarkDelay is marked on the source's state
+// (SourceState.Parsing) until its outcome is saved: a process that dies
+// while parsing (a crash no recover can catch, a kill) leaves that mark,
+// and the next Poll of the source, in whatever process, records the
+// unfinished attempt as a failure and backs off instead of fetching, so one
+// hostile body cannot crash-loop the service.
+//
 // Two outcomes are not recorded on the source: a state that cannot be read
 // (the store is at fault) and ctx ending while Poll waits its turn or
 // fetches (the caller is). Result.Err and Result.NextPoll are set either way. Poll never
@@ -158,6 +170,11 @@ func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
 	}
 	target := prev.PollURL(src.URL)
 	res.URL = target
+	if !prev.Parsing.IsZero() {
+		err := fmt.Errorf("%w (it began parsing at %s)", ErrUnfinishedPoll, prev.Parsing.UTC().Format(time.RFC3339))
+		p.fail(src, prev, target, nil, err, p.opts.Now(), &res)
+		return res
+	}
 
 	leave, err := p.gate.enter(ctx, hostKey(target))
 	if err != nil {
@@ -244,7 +261,9 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		return
 	}
 
-	parsed, err := p.parse(resp, src)
+	unmark := p.markWhileParsing(src.ID, now)
+	parsed, err := p.parse(ctx, resp, src)
+	unmark()
 	if err != nil {
 		p.fail(src, prev, target, resp, err, now, res)
 		return
@@ -308,19 +327,53 @@ func (p *Poller) get(ctx context.Context, r Request) (resp *Response, err error)
 	return p.client.Get(ctx, r)
 }
 
-// parse calls the parser, turning a panic on hostile input into an error.
-func (p *Poller) parse(resp *Response, src feed.Source) (parsed feed.Parsed, err error) {
+// parseMarkDelay is how long a parse runs before the poller marks it on
+// the source's state. Nearly every parse ends sooner and costs no write
+// (a mark for every changed body made storing a poll half as slow again:
+// bbolt has one writer); what kills a process while parsing (a stack
+// overflow, memory exhausted) takes longer than this to do it.
+const parseMarkDelay = 100 * time.Millisecond
+
+// markWhileParsing saves the mark of a parse that began at at
+// (SourceState.Parsing) once the parse has run for parseMarkDelay, so that
+// if the process dies in it the next poll finds the mark (see Poll). The
+// returned function, called when the parse is over, cancels the mark or
+// waits for its write to end, so that the poll's outcome, saved after it,
+// clears it. A mark that cannot be saved is left out: the outcome is saved
+// the same way next.
+func (p *Poller) markWhileParsing(sourceID string, at time.Time) (done func()) {
+	written := make(chan struct{})
+	t := time.AfterFunc(parseMarkDelay, func() {
+		defer close(written)
+		_ = p.store.MarkParsing(sourceID, at) // best effort; see above
+	})
+	return func() {
+		if !t.Stop() {
+			<-written
+		}
+	}
+}
+
+// parse calls the parser within the client's Timeout, turning a panic on
+// hostile input into an error.
+func (p *Poller) parse(ctx context.Context, resp *Response, src feed.Source) (parsed feed.Parsed, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("parse %s: panic: %v", resp.URL, v)
 		}
 	}()
+	limit := p.client.Timeout()
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	if sp, ok := p.parser.(SourceParser); ok {
-		parsed, err = sp.ParseSource(resp.Body, resp.ContentType, resp.URL, src)
+		parsed, err = sp.ParseSourceContext(ctx, resp.Body, resp.ContentType, resp.URL, src)
 	} else {
 		parsed, err = p.parser.Parse(resp.Body, resp.ContentType, resp.URL, src.ID)
 	}
-	if err != nil {
+	switch {
+	case err != nil && errors.Is(err, context.DeadlineExceeded):
+		return parsed, fmt.Errorf("parse %s: stopped after the fetch timeout (%s): %w", resp.URL, limit, err)
+	case err != nil:
 		return parsed, fmt.Errorf("parse %s: %w", resp.URL, err)
 	}
 	return parsed, nil
@@ -354,6 +407,7 @@ func (p *Poller) fail(src feed.Source, st feed.SourceState, target string, resp 
 		st.LastStatus, st.URL, header = resp.Status, resp.URL, resp.Header
 	}
 	st.LastPoll = now
+	st.Parsing = time.Time{}
 	st.LastError = truncate(err.Error(), maxLastError)
 	st.Errors++
 	st.Warning = ""

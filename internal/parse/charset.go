@@ -64,11 +64,9 @@ func decode(body []byte, contentType string) ([]byte, string) {
 		return decodeWith(unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM), body), "utf-16be"
 	case bytes.HasPrefix(body, bomUTF16LE):
 		return decodeWith(unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM), body), "utf-16le"
-	// UTF-16 without a BOM still shows itself in a leading "<?" or "<r".
-	case len(body) >= 4 && body[0] == '<' && body[1] == 0 && body[2] != 0 && body[3] == 0:
-		return decodeWith(unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), body), "utf-16le"
-	case len(body) >= 4 && body[0] == 0 && body[1] == '<' && body[2] == 0 && body[3] != 0:
-		return decodeWith(unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM), body), "utf-16be"
+	}
+	if enc, name := sniffWide(body); enc != nil {
+		return decodeWith(enc, body), name
 	}
 	if utf8.Valid(body) {
 		return body, "utf-8"
@@ -95,6 +93,74 @@ func decode(body []byte, contentType string) ([]byte, string) {
 }
 
 var replacement = []byte("\uFFFD")
+
+// wideEncodings are UTF-32 and UTF-16 as read without a byte order mark,
+// told apart by where the zero bytes of an ASCII character fall (XML 1.0
+// appendix F), UTF-32 first: its units would pass for UTF-16 ones followed
+// by NULs, which sniffWide does not accept.
+var wideEncodings = []struct {
+	name  string
+	width int // bytes in a code unit
+	at    int // where in its unit an ASCII character's byte is
+	enc   encoding.Encoding
+}{
+	{"utf-32be", 4, 3, utf32.UTF32(utf32.BigEndian, utf32.IgnoreBOM)},
+	{"utf-32le", 4, 0, utf32.UTF32(utf32.LittleEndian, utf32.IgnoreBOM)},
+	{"utf-16be", 2, 1, unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM)},
+	{"utf-16le", 2, 0, unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM)},
+}
+
+// maxLeadingSpace is how many white space characters sniffWide reads past
+// before a document's first '<' or '{'.
+const maxLeadingSpace = 1024
+
+// sniffWide recognises UTF-32 or UTF-16 text without a byte order mark: its
+// first characters, after any white space, are '<' or '{' and one more
+// ASCII character. It returns a nil Encoding for anything else, including
+// every ASCII-compatible encoding (whose ASCII has no zero bytes).
+func sniffWide(body []byte) (encoding.Encoding, string) {
+	for _, w := range wideEncodings {
+		i := 0
+		for n := 0; n < maxLeadingSpace; n++ {
+			c, ok := wideASCII(body, i, w.width, w.at)
+			if !ok || !isXMLSpace(c) {
+				break
+			}
+			i += w.width
+		}
+		if c, ok := wideASCII(body, i, w.width, w.at); !ok || (c != '<' && c != '{') {
+			continue
+		}
+		if _, ok := wideASCII(body, i+w.width, w.width, w.at); ok {
+			return w.enc, w.name
+		}
+	}
+	return nil, ""
+}
+
+// wideASCII returns the character of the code unit at b[i:i+width] when it
+// is ASCII other than NUL: its byte at at, zero bytes around it.
+func wideASCII(b []byte, i, width, at int) (byte, bool) {
+	if i+width > len(b) {
+		return 0, false
+	}
+	for k := range width {
+		if k != at && b[i+k] != 0 {
+			return 0, false
+		}
+	}
+	c := b[i+at]
+	return c, c != 0 && c < utf8.RuneSelf
+}
+
+// looksWide reports whether body starts like UTF-16 or UTF-32 text (a
+// quarter or more of its first 256 bytes are NUL, which no ASCII-compatible
+// text has) that sniffWide could not place: read as UTF-8, its characters
+// would come out garbled.
+func looksWide(body []byte) bool {
+	head := body[:min(len(body), 256)]
+	return len(head) >= 8 && bytes.Count(head, []byte{0})*4 >= len(head)
+}
 
 // minGuessEvidence is how many bytes must be invalid as UTF-8 before a
 // body is guessed to be CP949: two Hangul syllables' worth, so that a lone

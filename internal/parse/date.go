@@ -52,15 +52,21 @@ var numericZoneLayouts = []string{
 
 // feedTime returns the time a feed gave, in UTC: parsed is gofeed's reading
 // of raw, and is corrected when raw names a zone gofeed does not know. It
-// returns the zero time when the feed gave none that could be read.
+// returns the zero time when the feed gave none that could be read, and
+// when the date falls before year 1 (UTC): year 0000 is a placeholder
+// (MySQL's "zero date" and its kin), not a date, and the store could only
+// have published it as year 0001.
 func feedTime(raw string, parsed *time.Time) time.Time {
-	if t, ok := parseNamedZone(raw); ok {
-		return t.UTC()
+	var t time.Time
+	if named, ok := parseNamedZone(raw); ok {
+		t = named.UTC()
+	} else if parsed != nil {
+		t = parsed.UTC()
 	}
-	if parsed == nil {
+	if t.Year() < 1 {
 		return time.Time{}
 	}
-	return parsed.UTC()
+	return t
 }
 
 // parseNamedZone parses raw when one of its words is an abbreviation from

@@ -29,6 +29,10 @@ func TestFeedTime(t *testing.T) {
 		{"gofeed's result converted to UTC", "x", ptr(time.Date(2022, 8, 1, 9, 0, 0, 0, time.FixedZone("", 9*3600))), at(2022, 8, 1, 0, 0)},
 		{"no date", "", nil, time.Time{}},
 		{"unreadable KST falls back", "sometime KST", nil, time.Time{}},
+		{"year 0000 is no date", "0000-01-01T00:00:00Z", ptr(time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)), time.Time{}},
+		{"year 0001 east of UTC is before year 1", "0001-01-01T05:00:00+09:00", ptr(time.Date(1, 1, 1, 5, 0, 0, 0, time.FixedZone("", 9*3600))), time.Time{}},
+		{"year 0000 with a zone name", "Sat, 01 Jan 0000 09:00:00 KST", nil, time.Time{}},
+		{"year 0001 kept", "0001-06-01T00:00:00Z", ptr(at(1, 6, 1, 0, 0)), at(1, 6, 1, 0, 0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

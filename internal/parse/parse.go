@@ -11,6 +11,7 @@ package parse
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -63,6 +64,7 @@ type Parser struct {
 	rssT   *gofeed.DefaultRSSTranslator
 	atomT  *gofeed.DefaultAtomTranslator
 	jsonT  *gofeed.DefaultJSONTranslator
+	budget *budget
 }
 
 // New returns a Parser. The sanitising policy is built here, once.
@@ -74,9 +76,10 @@ func New() *Parser {
 		json:   &gfjson.Parser{},
 		// We never use gofeed's item image, and its fallback scan parses
 		// every item's HTML once more.
-		rssT:  &gofeed.DefaultRSSTranslator{DisableContentImageScan: true},
-		atomT: &gofeed.DefaultAtomTranslator{},
-		jsonT: &gofeed.DefaultJSONTranslator{},
+		rssT:   &gofeed.DefaultRSSTranslator{DisableContentImageScan: true},
+		atomT:  &gofeed.DefaultAtomTranslator{},
+		jsonT:  &gofeed.DefaultJSONTranslator{},
+		budget: newBudget(DefaultMemoryBudget),
 	}
 }
 
@@ -86,9 +89,10 @@ func New() *Parser {
 //
 // The error wraps ErrNotFeed (as a *NotFeedError) when body is not a feed,
 // and is "parse rss: ...", "parse atom: ..." or "parse json: ..." when it is
-// a feed its parser cannot read.
+// a feed its parser cannot read; it wraps ErrTooComplex when the document
+// is refused unread for its structure (see MaxDepth and MaxElements).
 func (p *Parser) Parse(body []byte, contentType, feedURL, sourceID string) (feed.Parsed, error) {
-	return p.ParseSource(body, contentType, feedURL, feed.Source{ID: sourceID})
+	return p.ParseSourceContext(context.Background(), body, contentType, feedURL, feed.Source{ID: sourceID})
 }
 
 // ParseSource is Parse for the source src: items carry src.ID and are keyed
@@ -100,13 +104,24 @@ func (p *Parser) Parse(body []byte, contentType, feedURL, sourceID string) (feed
 // its items are read with its selectors (see scrape.go), and the error is
 // "scrape ID: …" when they find nothing.
 func (p *Parser) ParseSource(body []byte, contentType, feedURL string, src feed.Source) (feed.Parsed, error) {
+	return p.ParseSourceContext(context.Background(), body, contentType, feedURL, src)
+}
+
+// ParseSourceContext is ParseSource bounded by ctx: once ctx is done the
+// parse stops at its next read of the document or its next item and returns
+// an error wrapping ctx's. A parse also waits (within ctx) while the parses
+// in flight on p hold DefaultMemoryBudget, by estimate.
+func (p *Parser) ParseSourceContext(ctx context.Context, body []byte, contentType, feedURL string, src feed.Source) (feed.Parsed, error) {
 	if src.Scrape != nil {
 		return p.parseScrape(body, contentType, feedURL, src)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return feed.Parsed{}, &NotFeedError{Reason: "empty body"}
 	}
-	text, _ := transcode(body, contentType)
+	text, enc := transcode(body, contentType)
+	if !strings.HasPrefix(enc, "utf-16") && !strings.HasPrefix(enc, "utf-32") && looksWide(body) {
+		return feed.Parsed{}, errors.New("parse: the body looks like UTF-16 or UTF-32 (many NUL bytes) without a byte order mark or a leading '<' to tell which: refusing to read it as UTF-8")
+	}
 	text = bytes.TrimLeft(text, " \t\r\n")
 	if len(text) == 0 {
 		return feed.Parsed{}, &NotFeedError{Reason: "empty body"}
@@ -116,22 +131,48 @@ func (p *Parser) ParseSource(body []byte, contentType, feedURL string, src feed.
 		base = nil
 	}
 
+	// Nothing reaches gofeed, nor a JSON decoder, before its structure is
+	// checked.
+	var elements int
+	if text[0] == '{' {
+		if elements, err = checkJSON(text); err != nil {
+			return feed.Parsed{}, fmt.Errorf("parse json: %w", err)
+		}
+	}
 	kind, text, err := detect(text, base)
 	if err != nil {
 		return feed.Parsed{}, err
 	}
+	if kind != "json" {
+		text = fixXMLBase(text)
+		if elements, err = checkXML(ctx, text); err != nil {
+			return feed.Parsed{}, fmt.Errorf("parse %s: %w", kind, err)
+		}
+	}
+	release, err := p.budget.acquire(ctx, len(text), elements)
+	if err != nil {
+		return feed.Parsed{}, fmt.Errorf("parse %s: %w", kind, err)
+	}
+	defer release()
+
+	var out feed.Parsed
 	switch kind {
 	case "rss":
-		return p.parseRSS(text, base, src)
+		out, err = p.parseRSS(ctx, text, base, src)
 	case "atom":
-		return p.parseAtom(text, base, src)
+		out, err = p.parseAtom(ctx, text, base, src)
 	default:
-		return p.parseJSON(text, base, src)
+		out, err = p.parseJSON(ctx, text, base, src)
 	}
+	if cerr := ctx.Err(); cerr != nil {
+		// Whatever gofeed made of a read that failed, say why it failed.
+		return feed.Parsed{}, fmt.Errorf("parse %s: %w", kind, cerr)
+	}
+	return out, err
 }
 
-func (p *Parser) parseRSS(text []byte, base *url.URL, src feed.Source) (feed.Parsed, error) {
-	rf, err := p.rss.Parse(bytes.NewReader(fixXMLBase(text)))
+func (p *Parser) parseRSS(ctx context.Context, text []byte, base *url.URL, src feed.Source) (feed.Parsed, error) {
+	rf, err := p.rss.Parse(newBudgetReader(ctx, text))
 	if err != nil {
 		return feed.Parsed{}, fmt.Errorf("parse rss: %w", err)
 	}
@@ -143,12 +184,12 @@ func (p *Parser) parseRSS(text []byte, base *url.URL, src feed.Source) (feed.Par
 	if ttl, err := strconv.Atoi(strings.TrimSpace(rf.TTL)); err == nil && ttl > 0 {
 		out.TTL = ttl
 	}
-	out.Items, out.Warning = p.items(rssEntries(rf, uf), base, out.Language, src)
+	out.Items, out.Warning = p.items(ctx, rssEntries(rf, uf), base, out.Language, src)
 	return out, nil
 }
 
-func (p *Parser) parseAtom(text []byte, base *url.URL, src feed.Source) (feed.Parsed, error) {
-	af, err := p.atom.Parse(bytes.NewReader(fixXMLBase(text)))
+func (p *Parser) parseAtom(ctx context.Context, text []byte, base *url.URL, src feed.Source) (feed.Parsed, error) {
+	af, err := p.atom.Parse(newBudgetReader(ctx, text))
 	if err != nil {
 		return feed.Parsed{}, fmt.Errorf("parse atom: %w", err)
 	}
@@ -157,11 +198,11 @@ func (p *Parser) parseAtom(text []byte, base *url.URL, src feed.Source) (feed.Pa
 		return feed.Parsed{}, fmt.Errorf("parse atom: %w", err)
 	}
 	out := p.feedLevel(uf, base, "atom", false)
-	out.Items, out.Warning = p.items(atomEntries(af, uf), base, out.Language, src)
+	out.Items, out.Warning = p.items(ctx, atomEntries(af, uf), base, out.Language, src)
 	return out, nil
 }
 
-func (p *Parser) parseJSON(text []byte, base *url.URL, src feed.Source) (feed.Parsed, error) {
+func (p *Parser) parseJSON(ctx context.Context, text []byte, base *url.URL, src feed.Source) (feed.Parsed, error) {
 	jf, err := p.json.Parse(bytes.NewReader(text))
 	if err != nil {
 		fixed, ok := repairJSONFeed(text)
@@ -177,7 +218,7 @@ func (p *Parser) parseJSON(text []byte, base *url.URL, src feed.Source) (feed.Pa
 		return feed.Parsed{}, fmt.Errorf("parse json: %w", err)
 	}
 	out := p.feedLevel(uf, base, "json", true)
-	out.Items, out.Warning = p.items(jsonEntries(jf, uf), base, out.Language, src)
+	out.Items, out.Warning = p.items(ctx, jsonEntries(jf, uf), base, out.Language, src)
 	return out, nil
 }
 
@@ -196,8 +237,8 @@ func (p *Parser) feedLevel(uf *gofeed.Feed, base *url.URL, kind string, plainTit
 
 // items normalises the entries that say anything, keys them by src's
 // identity policy, and keeps the first of any that share a key. The warning
-// is keyEntries'.
-func (p *Parser) items(es []entry, base *url.URL, lang string, src feed.Source) ([]feed.Item, string) {
+// is keyEntries'. It stops early when ctx is done (the caller reports it).
+func (p *Parser) items(ctx context.Context, es []entry, base *url.URL, lang string, src feed.Source) ([]feed.Item, string) {
 	kept := make([]entry, 0, len(es))
 	parts := make([]idParts, 0, len(es))
 	for _, e := range es {
@@ -210,6 +251,9 @@ func (p *Parser) items(es []entry, base *url.URL, lang string, src feed.Source) 
 	out := make([]feed.Item, 0, len(kept))
 	seen := make(map[string]bool, len(kept))
 	for i, e := range kept {
+		if ctx.Err() != nil {
+			break
+		}
 		if seen[keys[i]] {
 			continue
 		}
@@ -283,19 +327,26 @@ func jsonSyntaxError(text []byte) error {
 }
 
 // isJSONFeed reports whether a JSON object is a JSON Feed: a version that
-// names jsonfeed.org, or failing that an items array.
+// names jsonfeed.org, or failing that an items array. Items that are
+// neither an array nor null mean it is not. The items are kept as one raw
+// value, not one per item: a hostile document may hold millions.
 func isJSONFeed(text []byte) bool {
 	var probe struct {
-		Version any               `json:"version"`
-		Items   []json.RawMessage `json:"items"`
+		Version any             `json:"version"`
+		Items   json.RawMessage `json:"items"`
 	}
 	if err := json.Unmarshal(text, &probe); err != nil {
+		return false
+	}
+	items := bytes.TrimSpace(probe.Items)
+	isArray := len(items) > 0 && items[0] == '['
+	if len(items) > 0 && !isArray && string(items) != "null" {
 		return false
 	}
 	if v, ok := probe.Version.(string); ok && strings.Contains(v, "jsonfeed.org/version/") {
 		return true
 	}
-	return probe.Version == nil && probe.Items != nil
+	return probe.Version == nil && isArray
 }
 
 // rootElement returns the lower-cased local name of the first element of an

@@ -38,6 +38,7 @@ type SourceStatus struct {
 	RedirectTarget string    `json:"redirect_target,omitempty"`
 	RedirectCount  int       `json:"redirect_count,omitempty"`
 	Warning        string    `json:"warning,omitempty"`
+	ParsingSince   time.Time `json:"parsing_since,omitzero"` // a parse of a new body is under way (or its process stopped in it)
 }
 
 // StatusOf joins each configured source with its saved state, in the order
@@ -60,6 +61,7 @@ func StatusOf(sources []feed.Source, states []feed.SourceState) []SourceStatus {
 			s.LastStatus, s.LastPoll, s.LastSuccess = st.LastStatus, st.LastPoll, st.LastSuccess
 			s.LastError, s.Errors, s.NextPoll = st.LastError, st.Errors, st.NextPoll
 			s.Items, s.ETag, s.LastModified = st.Items, st.ETag, st.LastModified
+			s.ParsingSince = st.Parsing
 			if s.Title == "" {
 				s.Title = st.Title
 			}

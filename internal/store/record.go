@@ -155,6 +155,7 @@ type stateRecord struct {
 	LastChange     time.Time     `json:"last_change,omitzero"`
 	Warning        string        `json:"warning,omitempty"`
 	Identity       string        `json:"identity,omitempty"`
+	Parsing        time.Time     `json:"parsing,omitzero"`
 }
 
 func encodeState(s feed.SourceState) ([]byte, error) {
@@ -168,6 +169,7 @@ func encodeState(s feed.SourceState) ([]byte, error) {
 		ConfiguredURL: s.ConfiguredURL, AdoptedURL: s.AdoptedURL,
 		RedirectTarget: s.RedirectTarget, RedirectCount: s.RedirectCount,
 		Retired: s.Retired, TTL: s.TTL, LastChange: jsonTime(s.LastChange), Warning: s.Warning, Identity: s.Identity,
+		Parsing: jsonTime(s.Parsing),
 	})
 }
 
@@ -187,6 +189,7 @@ func decodeState(sourceID string, data []byte) (feed.SourceState, error) {
 		ConfiguredURL: r.ConfiguredURL, AdoptedURL: r.AdoptedURL,
 		RedirectTarget: r.RedirectTarget, RedirectCount: r.RedirectCount,
 		Retired: r.Retired, TTL: r.TTL, LastChange: r.LastChange, Warning: r.Warning, Identity: r.Identity,
+		Parsing: r.Parsing,
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +24,8 @@ func TestStateNotFoundThenSaved(t *testing.T) {
 		LastSuccess: time.Date(2025, 2, 2, 4, 5, 6, 0, time.UTC), LastError: "fetch: 503 Service Unavailable",
 		Errors: 2, NextPoll: time.Date(2025, 2, 3, 5, 0, 0, 0, time.UTC),
 		Title: "정책브리핑", Link: "https://example.kr/",
-		Items: 42, // owned by the store: there are no items
+		Items:   42, // owned by the store: there are no items
+		Parsing: time.Date(2025, 2, 3, 4, 6, 0, 0, time.UTC),
 	}
 	if err := db.SaveState(want); err != nil {
 		t.Fatalf("SaveState: %v", err)
@@ -40,11 +42,11 @@ func TestStateNotFoundThenSaved(t *testing.T) {
 
 func sameState(a, b feed.SourceState) bool {
 	return a.LastPoll.Equal(b.LastPoll) && a.LastSuccess.Equal(b.LastSuccess) && a.NextPoll.Equal(b.NextPoll) &&
-		withoutTimes(a) == withoutTimes(b)
+		a.Parsing.Equal(b.Parsing) && withoutTimes(a) == withoutTimes(b)
 }
 
 func withoutTimes(s feed.SourceState) feed.SourceState {
-	s.LastPoll, s.LastSuccess, s.NextPoll = time.Time{}, time.Time{}, time.Time{}
+	s.LastPoll, s.LastSuccess, s.NextPoll, s.Parsing = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	return s
 }
 
@@ -100,5 +102,36 @@ func TestStatesOrderedByID(t *testing.T) {
 	}
 	if states[0].Items != 1 || states[0].URL == "" {
 		t.Errorf("kdi state = %+v, want 1 item and its URL", states[0])
+	}
+}
+
+// TestMarkParsing: the mark goes onto the saved state (created if need be)
+// and leaves the rest of it alone; marks made at once are all kept.
+func TestMarkParsing(t *testing.T) {
+	db := openTest(t, Options{})
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	if err := db.SaveState(feed.SourceState{SourceID: "a", ETag: `"v1"`, Errors: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, id := range []string{"a", "b", "c", "d"} {
+		wg.Go(func() {
+			if err := db.MarkParsing(id, at); err != nil {
+				t.Errorf("MarkParsing(%s): %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, id := range []string{"a", "b", "c", "d"} {
+		st, err := db.State(id)
+		if err != nil || !st.Parsing.Equal(at) {
+			t.Errorf("%s: Parsing=%v, err=%v", id, st.Parsing, err)
+		}
+	}
+	if st, _ := db.State("a"); st.ETag != `"v1"` || st.Errors != 2 {
+		t.Errorf("a: the mark changed the rest of the state: %+v", st)
+	}
+	if err := db.MarkParsing("", at); feed.ErrorCode(err) != feed.EINVALID {
+		t.Errorf("empty id: %v", err)
 	}
 }

@@ -310,6 +310,14 @@ func (db *DB) update(fn func(*bbolt.Tx) error) (err error) {
 	return full(db.bolt.Update(fn))
 }
 
+// batch runs fn in a write transaction shared with other batch calls made
+// at the same time (bbolt's Batch: fn may run more than once); see guard.
+func (db *DB) batch(fn func(*bbolt.Tx) error) (err error) {
+	defer db.guard(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return full(db.bolt.Batch(fn))
+}
+
 // guard turns a panic inside a transaction (bbolt reading a damaged page, or
 // a fault on the mapped file) into ErrCorrupt. bbolt has already rolled the
 // transaction back by the time the panic reaches here.
