@@ -1,0 +1,100 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/publish"
+	"github.com/kpolicy/aggregator/internal/store"
+)
+
+// countingStore counts the items the store hands out.
+type countingStore struct {
+	*store.DB
+	n atomic.Int64
+}
+
+func (c *countingStore) Items(ids []string, limit int) ([]feed.Item, error) {
+	out, err := c.DB.Items(ids, limit)
+	c.n.Add(int64(len(out)))
+	return out, err
+}
+
+func (c *countingStore) ItemsAfter(ids []string, after *feed.Item, limit int) ([]feed.Item, error) {
+	out, err := c.DB.ItemsAfter(ids, after, limit)
+	c.n.Add(int64(len(out)))
+	return out, err
+}
+
+// bigChannel stores 100 sources of 1,000 items (100,000 in all, a
+// realistic amount of text each) and returns the store and a channel
+// selecting every source.
+func bigChannel(b *testing.B) (*store.DB, feed.Channel, []feed.Source) {
+	b.Helper()
+	db, err := store.Open(filepath.Join(b.TempDir(), "big.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	body := "<p>" + strings.Repeat("한반도 뉴스 본문 text of a story. ", 20) + "</p>"
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	var sources []feed.Source
+	for s := range 100 {
+		id := fmt.Sprintf("source-%03d", s)
+		sources = append(sources, feed.Source{ID: id, URL: "https://" + id + ".example/feed"})
+		items := make([]feed.Item, 1000)
+		for i := range items {
+			pub := start.Add(time.Duration(i*100+s) * time.Minute)
+			link := fmt.Sprintf("https://%s.example/%06d", id, i)
+			items[i] = feed.Item{SourceID: id, Key: "id:" + link, ID: link, Link: link,
+				Title: fmt.Sprintf("Story %d of %s", i, id), Content: body,
+				Published: pub, Updated: pub, Dated: true}
+		}
+		if _, err := db.SavePoll(id, items, feed.SourceState{SourceID: id, URL: sources[s].URL}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ch := feed.Channel{ID: "big", Title: "Big", Tags: nil, Limit: 50}
+	for _, s := range sources {
+		ch.Sources = append(ch.Sources, s.ID)
+	}
+	return db, ch, sources
+}
+
+// BenchmarkChannelPage is the HTML page of a channel of 100,000 items:
+// page 1, page 200 (items 3,981 to 4,000) and page 1,000, the deepest (items 19,981
+// to 20,000). items/op counts the items
+// the store handed out for one page.
+func BenchmarkChannelPage(b *testing.B) {
+	db, ch, sources := bigChannel(b)
+	cs := &countingStore{DB: db}
+	cache := publish.NewCache(cs, "https://agg.example")
+	if err := cache.Configure([]feed.Channel{ch}, sources); err != nil {
+		b.Fatal(err)
+	}
+	s := New(cache, fakeHealth{}, Options{Extras: Extras{Items: cs}})
+	for _, page := range []int{1, 200, 1000} {
+		b.Run(fmt.Sprintf("page=%d", page), func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/channels/big?page=%d", page), nil)
+			cs.n.Store(0)
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				w := &discard{h: http.Header{}}
+				s.ServeHTTP(w, req)
+				if w.status != 0 && w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+				n++
+			}
+			b.ReportMetric(float64(cs.n.Load())/float64(n), "items/op")
+		})
+	}
+}
