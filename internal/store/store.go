@@ -15,6 +15,9 @@
 //	meta    / "schema"                                       → schema version, decimal ASCII
 //	byseq   / <8-byte seq>                                   → source id, 0, item key (archive.go)
 //	byrev   / <8-byte rev>                                   → source id, 0, item key (rev.go)
+//	gone    / <8-byte rev>                                   → source id, 0, item key, deleted (rev.go)
+//	members / <index> / …                                    → membership indexes (member.go)
+//	memberof / <story> <index>                               → empty (member.go)
 //	websub  / <topic> 0 <callback>                           → subscription, JSON (websub.go)
 //	aliases / <source id> / <item key>                       → the story the key names, JSON (aliasRecord)
 //	links   / <canonical link key>                           → ref of the story with that link
