@@ -84,6 +84,9 @@ type IndexState struct {
 	// last entered or left it (or changed its pin or age).
 	Created time.Time `json:"created"`
 	Changed time.Time `json:"changed"`
+	// Label is the caller's note of what the index is for (the channels
+	// it answers); the store does not read it.
+	Label string `json:"label,omitempty"`
 }
 
 // IndexUpdate is one change to an index, written in one transaction.
@@ -102,6 +105,8 @@ type IndexUpdate struct {
 	// Rev raises IndexState.Rev; Complete sets IndexState.Complete.
 	Rev      uint64
 	Complete bool
+	// Label, when set, replaces IndexState.Label.
+	Label string
 	// Now is the time of the change, recorded as Created (the first
 	// time) and as Changed when a member enters, leaves or changes.
 	Now time.Time
@@ -126,28 +131,43 @@ type PageInfo struct {
 var ErrNoIndex = feed.Errorf(feed.ENOTFOUND, "no such membership index")
 
 // UpdateIndex applies u to index, creating the index when missing, and
-// returns its state afterwards. An empty index name is a feed.EINVALID
-// error.
+// returns its state afterwards. A member whose story is not stored (it was
+// deleted since the caller read it) is not added. An empty index name is a
+// feed.EINVALID error.
 func (db *DB) UpdateIndex(index string, u IndexUpdate) (IndexState, error) {
-	if index == "" || len(index) > 255 {
-		return IndexState{}, fmt.Errorf("update index: %w", feed.Errorf(feed.EINVALID, "index name must be 1 to 255 bytes"))
+	sts, err := db.UpdateIndexes(map[string]IndexUpdate{index: u})
+	return sts[index], err
+}
+
+// UpdateIndexes is UpdateIndex for several indexes in one transaction:
+// all of it is written or none.
+func (db *DB) UpdateIndexes(updates map[string]IndexUpdate) (map[string]IndexState, error) {
+	for index := range updates {
+		if index == "" || len(index) > 255 {
+			return nil, fmt.Errorf("update index: %w", feed.Errorf(feed.EINVALID, "index name must be 1 to 255 bytes"))
+		}
 	}
-	var st IndexState
+	sts := make(map[string]IndexState, len(updates))
 	err := db.update(func(tx *bbolt.Tx) error {
-		ix, err := openIndex(tx, index, true)
-		if err != nil {
-			return err
+		for index, u := range updates {
+			ix, err := openIndex(tx, index, true)
+			if err != nil {
+				return err
+			}
+			if err := ix.apply(u); err != nil {
+				return fmt.Errorf("index %s: %w", index, err)
+			}
+			sts[index] = ix.state
+			if err := ix.save(); err != nil {
+				return err
+			}
 		}
-		if err := ix.apply(u); err != nil {
-			return err
-		}
-		st = ix.state
-		return ix.save()
+		return nil
 	})
 	if err != nil {
-		return IndexState{}, fmt.Errorf("update index %s: %w", index, err)
+		return nil, fmt.Errorf("update indexes: %w", err)
 	}
-	return st, nil
+	return sts, nil
 }
 
 // memberIndex is one index inside a transaction.
@@ -247,6 +267,9 @@ func (ix *memberIndex) apply(u IndexUpdate) error {
 		ix.state.Rev = u.Rev
 	}
 	ix.state.Complete = ix.state.Complete || u.Complete
+	if u.Label != "" {
+		ix.state.Label = u.Label
+	}
 	return nil
 }
 
@@ -320,6 +343,9 @@ func (ix *memberIndex) put(m Member, now time.Time, pageSize int, touch bool) er
 	m.Until = jsonTime(m.Until)
 	sk := seqKey(m.Seq)
 	tk, tv := timeKey(m), timeValue(m)
+	if b := ix.tx.Bucket(bucketItems).Bucket([]byte(m.SourceID)); b == nil || b.Get([]byte(m.Key)) == nil {
+		return nil // deleted since it was read: a member names a stored story
+	}
 	if old := ix.seq.Get(sk); old != nil {
 		if bytes.Equal(old, tk) && bytes.Equal(ix.time.Get(old), tv) {
 			return nil // unchanged
@@ -333,7 +359,7 @@ func (ix *memberIndex) put(m Member, now time.Time, pageSize int, touch bool) er
 		if err := ix.time.Put(tk, tv); err != nil {
 			return err
 		}
-		ix.state.Changed = now
+		ix.state.Changed = later(ix.state.Changed, now)
 		return ix.touchPage(m.Seq, 0, now)
 	}
 	if pageSize > 0 && m.Seq > ix.state.LastSeq {
@@ -359,7 +385,7 @@ func (ix *memberIndex) put(m Member, now time.Time, pageSize int, touch bool) er
 	}
 	ix.state.Count++
 	ix.state.LastSeq = max(ix.state.LastSeq, m.Seq)
-	ix.state.Changed = now
+	ix.state.Changed = later(ix.state.Changed, now)
 	if touch {
 		if err := touchStory(ix.tx, m.SourceID, m.Key); err != nil {
 			return err
@@ -389,7 +415,7 @@ func (ix *memberIndex) remove(seq uint64, now time.Time, touch bool) error {
 		}
 	}
 	ix.state.Count--
-	ix.state.Changed = now
+	ix.state.Changed = later(ix.state.Changed, now)
 	if touch {
 		if err := touchStory(ix.tx, m.SourceID, m.Key); err != nil {
 			return err
@@ -446,8 +472,16 @@ func (ix *memberIndex) touchPage(seq uint64, delta int, now time.Time) error {
 	}
 	p := ix.page(n)
 	p.Count += delta
-	p.Changed = now
+	p.Changed = later(p.Changed, now)
 	return ix.putPage(p)
+}
+
+// later returns the later of a and b: an index's times never go back.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // touchStory gives the stored story src/key the next Rev (moving its byrev
@@ -799,6 +833,53 @@ func (db *DB) IndexPage(index string, n int) (PageInfo, error) {
 	return p, nil
 }
 
+// MemberSeqs returns up to limit Seqs of the members of index, in order,
+// from from on: the keys alone, no story is read.
+func (db *DB) MemberSeqs(index string, from uint64, limit int) ([]uint64, error) {
+	var out []uint64
+	err := db.view(func(tx *bbolt.Tx) error {
+		ix, err := openIndex(tx, index, false)
+		if err != nil {
+			return err
+		}
+		c := ix.seq.Cursor()
+		for k, _ := c.Seek(seqKey(from)); k != nil && len(out) < limit; k, _ = c.Next() {
+			out = append(out, binary.BigEndian.Uint64(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("member seqs of %s: %w", index, err)
+	}
+	return out, nil
+}
+
+// TouchSeqs gives the stories stored at these Seqs a new Rev (see
+// IndexUpdate.Touch), in one write transaction; Seqs whose story is gone
+// are skipped.
+func (db *DB) TouchSeqs(seqs []uint64) error {
+	err := db.update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketBySeq)
+		if b == nil {
+			return nil
+		}
+		for _, s := range seqs {
+			src, key, ok := cutRef(b.Get(seqKey(s)))
+			if !ok {
+				continue
+			}
+			if err := touchStory(tx, string(src), string(key)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("touch: %w", err)
+	}
+	return nil
+}
+
 // loadStory reads the stored item src/key; ok is false when it is gone.
 func loadStory(items *bbolt.Bucket, src, key string) (feed.Item, bool, error) {
 	b := items.Bucket([]byte(src))
@@ -814,4 +895,60 @@ func loadStory(items *bbolt.Bucket, src, key string) (feed.Item, bool, error) {
 		return feed.Item{}, false, fmt.Errorf("item %s/%s: %w", src, clip([]byte(key)), err)
 	}
 	return it, true, nil
+}
+
+// ExpireMembers deletes from index the members whose Until is not after
+// now, in write transactions of at most dropBatch, and records as the
+// index's (and each page's) Changed the latest such Until: when they left.
+// With touch, each gets a new Rev. It returns how many it deleted.
+func (db *DB) ExpireMembers(index string, now time.Time, touch bool) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := db.update(func(tx *bbolt.Tx) error {
+			ix, err := openIndex(tx, index, false)
+			if errors.Is(err, ErrNoIndex) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			type gone struct {
+				seq   uint64
+				until time.Time
+			}
+			var doomed []gone
+			c := ix.time.Cursor()
+			for k, v := c.First(); k != nil && len(doomed) < dropBatch; k, v = c.Next() {
+				if len(v) < 8 {
+					return fmt.Errorf("bad member value %s", clip(v))
+				}
+				u := binary.BigEndian.Uint64(v)
+				if u == 0 || int64(u) > now.UnixNano() {
+					continue
+				}
+				m, err := decodeMember(k, v)
+				if err != nil {
+					return err
+				}
+				doomed = append(doomed, gone{m.Seq, m.Until})
+			}
+			for _, g := range doomed {
+				if err := ix.remove(g.seq, g.until, touch); err != nil {
+					return err
+				}
+			}
+			n = len(doomed)
+			if n == 0 {
+				return nil
+			}
+			return ix.save()
+		})
+		if err != nil {
+			return total, fmt.Errorf("expire members of %s: %w", index, err)
+		}
+		total += n
+		if n < dropBatch {
+			return total, nil
+		}
+	}
 }
