@@ -141,8 +141,8 @@ type def struct {
 
 // channel is one configured channel.
 type channel struct {
-	feed    feed.Channel
-	def     *def // its current definition
+	feed feed.Channel
+	def  *def // its current definition
 	// serving is the index that answers reads: def's once built, until
 	// then the one before ("" for none). Readers re-check what it lists
 	// with def's rules.
