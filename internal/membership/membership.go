@@ -60,6 +60,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/curate"
@@ -82,7 +83,7 @@ type Store interface {
 	LookupMembers(index string, seqs []uint64) ([]store.Member, error)
 	MemberOf(sourceID, key string) ([]string, error)
 	MemberSeqs(index string, from uint64, limit int) ([]uint64, error)
-	TouchSeqs(seqs []uint64) error
+	TouchSeqs(seqs []uint64, seen uint64) (first, last uint64, unseen []uint64, err error)
 	ExpireMembers(index string, now time.Time, touch bool) (int, error)
 	Newest(index string, after *store.Member, skip, limit int, reverse bool) ([]store.Member, []feed.Item, error)
 	BySeq(index string, from, to uint64, limit int) ([]store.Member, []feed.Item, error)
@@ -128,9 +129,15 @@ type Index struct {
 	defs  map[string]*def     // by index key, for the current config
 	order []string            // channel ids in config order
 
+	// switching counts switches under way: a channel answers from its
+	// new index before the stories whose channels changed are touched.
+	switching atomic.Int32
+
 	// Run's own state.
 	builds   map[string]*build // by index key
 	replaced map[string]bool   // indexes a switch replaced: drop them without touching their stories
+	touched  []touchedRevs     // what only touches wrote: nothing there to judge again
+	seen     uint64            // the least Rev every built index has followed, as last read
 }
 
 // def is one index definition of the current config.
@@ -301,6 +308,9 @@ func (ix *Index) Channels() []feed.Channel {
 // was last checked, and no other index is left: no build, catch-up or
 // drop is outstanding.
 func (ix *Index) Current() (bool, error) {
+	if ix.switching.Load() > 0 {
+		return false, nil
+	}
 	last, err := ix.st.LastRev()
 	if err != nil {
 		return false, err

@@ -75,6 +75,9 @@ type Page struct {
 	// age took one out, or the channel's definition changed; the items'
 	// own Updated are not included.
 	Changed time.Time
+	// Expires is the earliest time age takes one of Items out; zero for
+	// never. A copy of the page is good until then.
+	Expires time.Time
 }
 
 // maxScan bounds the members one read looks at beyond those it returns:
@@ -132,6 +135,7 @@ func (ix *Index) walk(channelID string, from *Cursor, n int, reverse bool) (Page
 				continue
 			}
 			p.Items, ms = append(p.Items, items[i]), append(ms, m)
+			p.Expires = earliest(p.Expires, m.Until)
 		}
 		if len(batch) < ask {
 			break // the index has no more
@@ -160,6 +164,8 @@ type ArchivePage struct {
 	Items []feed.Item
 	// Changed is when the page's members last changed (see Page.Changed).
 	Changed time.Time
+	// Expires is as for Page.
+	Expires time.Time
 }
 
 // Pages returns the number of the channel's archive pages; the last is
@@ -206,6 +212,7 @@ func (ix *Index) Archive(channelID string, n int) (ArchivePage, error) {
 			continue
 		}
 		ap.Items = append(ap.Items, items[i])
+		ap.Expires = earliest(ap.Expires, m.Until)
 	}
 	return ap, nil
 }
@@ -258,4 +265,16 @@ func (ix *Index) Contains(channelID string, it feed.Item) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// earliest returns the earlier of a and b, the zero time standing for
+// never.
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
 }

@@ -122,11 +122,14 @@ func (ix *Index) catchUp(s snapshot, states map[string]store.IndexState) (bool, 
 	if len(keys) == 0 {
 		return false, nil
 	}
+	ix.seen = from
 	items, err := ix.st.ItemsSince(from, catchUpBatch)
 	if err != nil || len(items) == 0 {
 		return false, err
 	}
 	last := items[len(items)-1].Rev
+	items = slices.DeleteFunc(items, func(it feed.Item) bool { return ix.onlyTouched(it.Rev) })
+	ix.touched = slices.DeleteFunc(ix.touched, func(r touchedRevs) bool { return r.last <= from })
 	now := ix.opts.Now()
 	updates := map[string]store.IndexUpdate{}
 	var changed []string
@@ -381,6 +384,7 @@ func (ix *Index) switchAll(s snapshot, states map[string]store.IndexState) (bool
 		if c.serving == k || !states[k].Complete || states[k].Rev < last {
 			continue
 		}
+		ix.switching.Add(1)
 		ix.mu.Lock()
 		if live := ix.chans[id]; live != nil && live.def.key == k {
 			live.serving, live.pending = k, time.Time{}
@@ -389,7 +393,9 @@ func (ix *Index) switchAll(s snapshot, states map[string]store.IndexState) (bool
 		if c.serving != "" {
 			ix.replaced[c.serving] = true // touchDiff covers its stories
 		}
-		if err := ix.touchDiff(c.serving, k); err != nil {
+		err := ix.touchDiff(c.serving, k)
+		ix.switching.Add(-1)
+		if err != nil {
 			return false, err
 		}
 		ix.notify([]string{id})
@@ -414,7 +420,7 @@ func (ix *Index) touchDiff(old, neu string) error {
 		}
 		switch {
 		case !okx && !oky:
-			return ix.st.TouchSeqs(touch)
+			return ix.touch(touch)
 		case okx && (!oky || x < y):
 			touch = append(touch, x)
 			a.pop()
@@ -426,12 +432,52 @@ func (ix *Index) touchDiff(old, neu string) error {
 			b.pop()
 		}
 		if len(touch) >= writeBatch {
-			if err := ix.st.TouchSeqs(touch); err != nil {
+			if err := ix.touch(touch); err != nil {
 				return err
 			}
 			touch = touch[:0]
 		}
 	}
+}
+
+// touchedRevs is a range of Revs a touch gave, less those it gave to
+// stories whose previous write was not followed yet.
+type touchedRevs struct {
+	first, last uint64
+	unseen      map[uint64]bool
+}
+
+// touch gives the stories at seqs a new Rev and remembers the Revs, so
+// that the catch-up does not judge again what only moved in the write
+// order.
+func (ix *Index) touch(seqs []uint64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	seen := ix.seen // what every index built or being built has followed
+	for _, b := range ix.builds {
+		seen = min(seen, b.rev)
+	}
+	first, last, unseen, err := ix.st.TouchSeqs(seqs, seen)
+	if err == nil && last > 0 {
+		r := touchedRevs{first: first, last: last, unseen: map[uint64]bool{}}
+		for _, u := range unseen {
+			r.unseen[u] = true
+		}
+		ix.touched = append(ix.touched, r)
+	}
+	return err
+}
+
+// onlyTouched reports whether rev was written by a touch alone, of a story
+// whose earlier writes every built index had followed.
+func (ix *Index) onlyTouched(rev uint64) bool {
+	for _, r := range ix.touched {
+		if r.first <= rev && rev <= r.last && !r.unseen[rev] {
+			return true
+		}
+	}
+	return false
 }
 
 // seqStream reads the Seqs of an index in order, a chunk at a time.

@@ -387,7 +387,7 @@ func (ix *memberIndex) put(m Member, now time.Time, pageSize int, touch bool) er
 	ix.state.LastSeq = max(ix.state.LastSeq, m.Seq)
 	ix.state.Changed = later(ix.state.Changed, now)
 	if touch {
-		if err := touchStory(ix.tx, m.SourceID, m.Key); err != nil {
+		if _, _, err := touchStory(ix.tx, m.SourceID, m.Key); err != nil {
 			return err
 		}
 	}
@@ -417,7 +417,7 @@ func (ix *memberIndex) remove(seq uint64, now time.Time, touch bool) error {
 	ix.state.Count--
 	ix.state.Changed = later(ix.state.Changed, now)
 	if touch {
-		if err := touchStory(ix.tx, m.SourceID, m.Key); err != nil {
+		if _, _, err := touchStory(ix.tx, m.SourceID, m.Key); err != nil {
 			return err
 		}
 	}
@@ -485,28 +485,30 @@ func later(a, b time.Time) time.Time {
 }
 
 // touchStory gives the stored story src/key the next Rev (moving its byrev
-// entry), without changing it otherwise.
-func touchStory(tx *bbolt.Tx, src, key string) error {
+// entry), without changing it otherwise, and returns its Revs before and
+// after; zeros when it is not stored.
+func touchStory(tx *bbolt.Tx, src, key string) (old, rev uint64, err error) {
 	ib := tx.Bucket(bucketItems).Bucket([]byte(src))
 	if ib == nil {
-		return nil
+		return 0, 0, nil
 	}
 	v := ib.Get([]byte(key))
 	if v == nil {
-		return nil
+		return 0, 0, nil
 	}
 	it, err := decodeItem(src, key, v)
 	if err != nil {
-		return fmt.Errorf("item %s: %w", clip([]byte(key)), err)
+		return 0, 0, fmt.Errorf("item %s: %w", clip([]byte(key)), err)
 	}
+	old = it.Rev
 	if it.Rev, err = nextRev(tx, it, it.Rev); err != nil {
-		return err
+		return 0, 0, err
 	}
 	enc, err := encodeItem(it)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	return ib.Put([]byte(key), enc)
+	return old, it.Rev, ib.Put([]byte(key), enc)
 }
 
 // unindexStory removes the story (about to be deleted) from every index
@@ -856,28 +858,39 @@ func (db *DB) MemberSeqs(index string, from uint64, limit int) ([]uint64, error)
 
 // TouchSeqs gives the stories stored at these Seqs a new Rev (see
 // IndexUpdate.Touch), in one write transaction; Seqs whose story is gone
-// are skipped.
-func (db *DB) TouchSeqs(seqs []uint64) error {
-	err := db.update(func(tx *bbolt.Tx) error {
+// are skipped. It returns the Revs it gave, from first to last (all of
+// them and nothing else: the transaction is the only writer; zeros when it
+// gave none), and among them those of stories whose Rev was above seen:
+// the write the touch moved had not been followed yet.
+func (db *DB) TouchSeqs(seqs []uint64, seen uint64) (first, last uint64, unseen []uint64, err error) {
+	err = db.update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketBySeq)
 		if b == nil {
 			return nil
 		}
+		before := tx.Bucket(bucketByRev).Sequence()
 		for _, s := range seqs {
 			src, key, ok := cutRef(b.Get(seqKey(s)))
 			if !ok {
 				continue
 			}
-			if err := touchStory(tx, string(src), string(key)); err != nil {
+			old, rev, err := touchStory(tx, string(src), string(key))
+			if err != nil {
 				return err
 			}
+			if rev != 0 && old > seen {
+				unseen = append(unseen, rev)
+			}
+		}
+		if after := tx.Bucket(bucketByRev).Sequence(); after > before {
+			first, last = before+1, after
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("touch: %w", err)
+		return 0, 0, nil, fmt.Errorf("touch: %w", err)
 	}
-	return nil
+	return first, last, unseen, nil
 }
 
 // loadStory reads the stored item src/key; ok is false when it is gone.
