@@ -8,11 +8,15 @@ import (
 )
 
 // Store is what the index is fed from: the store's write order and the
-// number of the last write the index holds.
+// number of the last write the index holds, and where each item is
+// published.
 type Store interface {
 	ItemsSince(seq uint64, limit int) ([]feed.Item, error)
 	IndexedRev() (uint64, error)
 	SetIndexedRev(seq uint64) error
+	// ChannelsOf returns the ids of the channels that publish the item;
+	// an item in none is not published, and is not indexed.
+	ChannelsOf(it feed.Item) ([]string, error)
 }
 
 // syncBatch is the number of items indexed and recorded at a time: a crash
@@ -37,7 +41,7 @@ func (ix *Index) Sync(ctx context.Context, st Store) (int, error) {
 		if len(items) == 0 {
 			return n, nil
 		}
-		if err := ix.Add(items); err != nil {
+		if err := ix.Add(items, st.ChannelsOf); err != nil {
 			return n, fmt.Errorf("sync search index: %w", err)
 		}
 		seq = items[len(items)-1].Rev
@@ -58,7 +62,7 @@ func Rebuild(ctx context.Context, dir string, st Store) (*Index, int, error) {
 	if err := st.SetIndexedRev(0); err != nil {
 		return nil, 0, fmt.Errorf("rebuild search index: %w", err)
 	}
-	ix, err := Open(dir)
+	ix, err := Open(dir, st)
 	if err != nil {
 		return nil, 0, err
 	}
