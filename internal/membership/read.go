@@ -95,16 +95,25 @@ func (ix *Index) Newest(channelID string, n int) (Page, error) {
 // first) in the channel's newest-first order. It reads about n members,
 // wherever the cursor is.
 func (ix *Index) Older(channelID string, after *Cursor, n int) (Page, error) {
-	return ix.walk(channelID, after, n, false)
+	return ix.walk(channelID, after, 0, n, false)
+}
+
+// Skip returns up to n members after the first skip members of the
+// channel's newest-first order, for a page asked for by number without a
+// cursor. It steps over skip index entries (keys, not stories), so unlike
+// Older its cost grows with skip; members the current rules or age drop
+// are counted in skip.
+func (ix *Index) Skip(channelID string, skip, n int) (Page, error) {
+	return ix.walk(channelID, nil, skip, n, false)
 }
 
 // Newer returns up to n members that come just before the cursor, in the
 // channel's newest-first order: the page before the one the cursor starts.
 func (ix *Index) Newer(channelID string, before Cursor, n int) (Page, error) {
-	return ix.walk(channelID, &before, n, true)
+	return ix.walk(channelID, &before, 0, n, true)
 }
 
-func (ix *Index) walk(channelID string, from *Cursor, n int, reverse bool) (Page, error) {
+func (ix *Index) walk(channelID string, from *Cursor, skip, n int, reverse bool) (Page, error) {
 	v, err := ix.view(channelID)
 	if err != nil {
 		return Page{}, err
@@ -123,7 +132,8 @@ func (ix *Index) walk(channelID string, from *Cursor, n int, reverse bool) (Page
 	want, scanned := n+1, 0 // one more than asked: is there another?
 	for len(p.Items) < want && scanned < n+maxScan {
 		ask := want - len(p.Items)
-		batch, items, err := ix.st.Newest(v.index, after, 0, ask, reverse)
+		batch, items, err := ix.st.Newest(v.index, after, skip, ask, reverse)
+		skip = 0
 		if err != nil {
 			return Page{}, fmt.Errorf("channel %s: %w", channelID, err)
 		}

@@ -24,7 +24,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if format != "atom" && format != "rss" && format != "json" {
 			format = "other"
 		}
-		if _, known := s.feeds.Snapshot(channel); !known {
+		if _, known := s.feeds.Channel(channel); !known {
 			channel, format = "", "" // keep unknown names out of the metrics' labels
 		} else {
 			s.Subscribers.Record(channel, sw.status, r)

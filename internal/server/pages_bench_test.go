@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,26 +12,21 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/store"
 )
 
-// countingStore counts the items the store hands out.
+// countingStore counts the items the store hands out for index reads.
 type countingStore struct {
 	*store.DB
 	n atomic.Int64
 }
 
-func (c *countingStore) Items(ids []string, limit int) ([]feed.Item, error) {
-	out, err := c.DB.Items(ids, limit)
-	c.n.Add(int64(len(out)))
-	return out, err
-}
-
-func (c *countingStore) ItemsAfter(ids []string, after *feed.Item, limit int) ([]feed.Item, error) {
-	out, err := c.DB.ItemsAfter(ids, after, limit)
-	c.n.Add(int64(len(out)))
-	return out, err
+func (c *countingStore) Newest(index string, after *store.Member, skip, limit int, reverse bool) ([]store.Member, []feed.Item, error) {
+	ms, its, err := c.DB.Newest(index, after, skip, limit, reverse)
+	c.n.Add(int64(len(its)))
+	return ms, its, err
 }
 
 // bigChannel stores 100 sources of 1,000 items (100,000 in all, a
@@ -69,20 +65,40 @@ func bigChannel(b *testing.B) (*store.DB, feed.Channel, []feed.Source) {
 }
 
 // BenchmarkChannelPage is the HTML page of a channel of 100,000 items:
-// page 1, page 200 (items 3,981 to 4,000) and page 1,000, the deepest (items 19,981
-// to 20,000). items/op counts the items
-// the store handed out for one page.
+// page 1, page 200 (items 3,981 to 4,000) and page 1,000, the deepest
+// (items 19,981 to 20,000), each reached as a reader does, through the
+// Older link of the page before (a cursor). items/op counts the items the
+// store handed out for one page.
 func BenchmarkChannelPage(b *testing.B) {
 	db, ch, sources := bigChannel(b)
 	cs := &countingStore{DB: db}
-	cache := publish.NewCache(cs, "https://agg.example")
+	ix := membership.New(cs, membership.Options{})
+	if err := ix.Configure([]feed.Channel{ch}, sources); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ix.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if err := ix.WaitCurrent(ctx); err != nil {
+		b.Fatal(err)
+	}
+	cache := publish.NewCache(ix, db, "https://agg.example")
 	if err := cache.Configure([]feed.Channel{ch}, sources); err != nil {
 		b.Fatal(err)
 	}
-	s := New(cache, fakeHealth{}, Options{Extras: Extras{Items: cs}})
+	s := New(cache, fakeHealth{}, Options{Extras: Extras{Items: db, Members: ix}})
 	for _, page := range []int{1, 200, 1000} {
 		b.Run(fmt.Sprintf("page=%d", page), func(b *testing.B) {
-			req := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/channels/big?page=%d", page), nil)
+			path := "/channels/big"
+			if page > 1 {
+				prev, err := ix.Skip("big", (page-2)*pageSize, pageSize)
+				if err != nil {
+					b.Fatal(err)
+				}
+				path = fmt.Sprintf("/channels/big?page=%d&after=%s", page, prev.Last)
+			}
+			req := httptest.NewRequest(http.MethodGet, path, nil)
 			cs.n.Store(0)
 			b.ReportAllocs()
 			n := 0

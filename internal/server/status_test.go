@@ -30,7 +30,7 @@ func statusServer(t *testing.T, states States) *Server {
 		{ID: "gone", URL: "https://gone.example.org/rss"},
 		{ID: "fresh", URL: "https://fresh.example.org/rss", Disabled: true},
 	}
-	return New(fakeFeeds{}, fakeHealth{}, Options{States: states, Sources: sourceList(sources)})
+	return New(newFeeds(t, fakeMembers{}, nil, nil), fakeHealth{}, Options{States: states, Sources: sourceList(sources)})
 }
 
 func sampleStates() []feed.SourceState {
