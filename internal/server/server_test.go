@@ -75,7 +75,7 @@ func (m fakeMembers) ChannelsOf(it feed.Item) ([]string, error) {
 }
 
 func (m fakeMembers) Newest(id string, n int) (membership.Page, error) { return m.Older(id, nil, n) }
-func (m fakeMembers) Pages(id string) (int, error)                       { return 1, nil }
+func (m fakeMembers) Pages(id string) (int, error)                     { return 1, nil }
 func (m fakeMembers) Archive(id string, n int) (membership.ArchivePage, error) {
 	return membership.ArchivePage{Number: 1, Pages: 1, Items: m[id]}, nil
 }
