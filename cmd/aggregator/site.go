@@ -13,6 +13,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/metrics"
 	"github.com/kpolicy/aggregator/internal/search"
 	"github.com/kpolicy/aggregator/internal/server"
@@ -36,12 +37,28 @@ func searchPath(dbPath string) string { return dbPath + ".search" }
 
 // indexer keeps the search index up to date with the store, off the
 // request path: Kick asks for a catch-up, Run does them one at a time.
+// An item is indexed with the channels that publish it, as published
+// (the membership index) says; until serve sets it, nothing is.
 type indexer struct {
-	ix   *search.Index
-	db   *store.DB
+	ix        *search.Index
+	db        *store.DB
+	published interface {
+		ChannelsOf(feed.Item) ([]string, error)
+	}
 	log  *slog.Logger
 	kick chan struct{}
 }
+
+// searchStore is what the search index is fed from: the store, and where
+// each item is published.
+type searchStore struct {
+	*store.DB
+	published interface {
+		ChannelsOf(feed.Item) ([]string, error)
+	}
+}
+
+func (s searchStore) ChannelsOf(it feed.Item) ([]string, error) { return s.published.ChannelsOf(it) }
 
 func newIndexer(ix *search.Index, db *store.DB, log *slog.Logger) *indexer {
 	return &indexer{ix: ix, db: db, log: log, kick: make(chan struct{}, 1)}
@@ -66,7 +83,10 @@ func (x *indexer) Run(ctx context.Context) {
 		case <-x.kick:
 		}
 		start := time.Now()
-		n, err := x.ix.Sync(ctx, x.db)
+		if x.published == nil {
+			continue
+		}
+		n, err := x.ix.Sync(ctx, searchStore{x.db, x.published})
 		if err != nil && ctx.Err() == nil {
 			x.log.Error("search index", "indexed", n, "err", err)
 		} else if n > 0 {
@@ -119,7 +139,7 @@ type site struct {
 }
 
 func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(string) string) (*site, error) {
-	ix, err := search.Open(searchPath(cfg.Storage.Path))
+	ix, err := search.Open(searchPath(cfg.Storage.Path), searchStore{DB: db})
 	if err != nil {
 		return nil, fmt.Errorf("%w (rebuild it with: aggregator reindex)", err)
 	}
@@ -159,6 +179,14 @@ func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(stri
 		ready:   ready,
 		close:   ix.Close,
 	}, nil
+}
+
+// extrasWith is the server's extras with the membership index, which the
+// pages read their items from.
+func (s *site) extrasWith(m *membership.Index) server.Extras {
+	e := s.extras
+	e.Members = m
+	return e
 }
 
 // flushEvery is how often subscriber statistics are written to the store.

@@ -32,11 +32,11 @@ func (t topics) Document(topic string) (string, []byte, bool) {
 	if err != nil {
 		return "", nil, false
 	}
-	snap, ok := t.cache.Snapshot(file[:dot])
-	if !ok || snap.Docs[f] == nil {
+	doc, err := t.cache.Document(file[:dot], f)
+	if err != nil {
 		return "", nil, false
 	}
-	return f.ContentType(), snap.Docs[f].Body, true
+	return f.ContentType(), doc.Body, true
 }
 
 // topicURLs are the topics of a channel, one per format.

@@ -2,7 +2,9 @@ package membership
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/curate"
@@ -30,6 +32,10 @@ type build struct {
 	win     map[string][]uint64 // and the first limit of them
 	members []store.Member      // once walked: what to write, by Seq
 	written int
+	// explain keeps every story read and why it is not a member (Preview).
+	explain bool
+	stories map[uint64]feed.Item
+	reasons map[uint64]string
 }
 
 type cand struct {
@@ -82,7 +88,7 @@ func (ix *Index) buildStep(k string, d *def, st store.IndexState) error {
 }
 
 // walk reads and judges one page of the current source.
-func (b *build) walk(st Store) error {
+func (b *build) walk(st Walker) error {
 	src := b.srcs[b.si]
 	page, err := st.ItemsAfter([]string{src}, b.after, buildPage)
 	if err != nil {
@@ -96,8 +102,14 @@ func (b *build) walk(st Store) error {
 		c := b.cands[it.Seq]
 		if c == nil {
 			j := b.cur.Judge(it)
+			if b.explain {
+				b.stories[it.Seq] = it
+			}
 			if j.Pin < 0 && len(j.Via) == 0 {
 				b.dropped[it.Seq] = true
+				if b.explain {
+					b.reasons[it.Seq] = j.Reason
+				}
 				continue
 			}
 			c = &cand{src: it.SourceID, key: it.Key, sort: it.Sort(), j: j}
@@ -134,6 +146,9 @@ func (b *build) resolve(now time.Time) []store.Member {
 	for seq, c := range b.cands {
 		member, until := c.j.Member(func(src string) bool { return sets[src][seq] })
 		if !member || !until.IsZero() && !now.Before(until) {
+			if b.explain {
+				b.reasons[seq] = dropReason(c.j, member)
+			}
 			continue
 		}
 		out = append(out, store.Member{SourceID: c.src, Key: c.key, Seq: seq, Sort: c.sort, Pin: c.j.Pin, Until: until})
@@ -141,4 +156,89 @@ func (b *build) resolve(now time.Time) []store.Member {
 	slices.SortFunc(out, func(a, b store.Member) int { return cmp.Compare(a.Seq, b.Seq) })
 	b.cands, b.dropped = nil, nil
 	return out
+}
+
+// dropReason says why a story the rules keep is not a member: every
+// carrier it is kept through has it past its limit, or age took it out.
+func dropReason(j curate.Judgment, member bool) string {
+	if member {
+		return "older than the max_age of every source it is kept through"
+	}
+	var limits []string
+	for _, v := range j.Via {
+		limits = append(limits, fmt.Sprintf("source %s limit %d", v.Source, v.Limit))
+	}
+	return "beyond " + strings.Join(limits, " and ")
+}
+
+// Result is what a channel would contain, computed without an index.
+type Result struct {
+	// Members are the channel's members in its order: pinned first, in pin
+	// order, then newest first.
+	Members []feed.Item
+	Pinned  int // how many of Members are pinned
+	// Dropped lists the stories of the channel's sources that are not
+	// members, newest first, with why.
+	Dropped []Dropped
+}
+
+// Dropped is a story that is not a member, and why.
+type Dropped struct {
+	Item   feed.Item
+	Reason string
+}
+
+// Walker is what Preview reads: the stories of a source, newest first.
+type Walker interface {
+	ItemsAfter(sourceIDs []string, after *feed.Item, limit int) ([]feed.Item, error)
+}
+
+// Preview computes what channel ch contains with sources at now, the way
+// an index is built (one walk of its sources, one judgment per story), but
+// writes nothing: for a preview of a config that is not running. It reads
+// every story of the channel's sources.
+func Preview(st Walker, ch feed.Channel, sources []feed.Source, now time.Time) (Result, error) {
+	cur, err := curate.ForChannel(ch, sources)
+	if err != nil {
+		return Result{}, err
+	}
+	b := &build{cur: cur, srcs: cur.Sources(), cands: map[uint64]*cand{}, dropped: map[uint64]bool{},
+		kept: map[string]int{}, win: map[string][]uint64{}, explain: true,
+		stories: map[uint64]feed.Item{}, reasons: map[uint64]string{}}
+	for b.si < len(b.srcs) {
+		if err := b.walk(st); err != nil {
+			return Result{}, fmt.Errorf("preview %s: %w", ch.ID, err)
+		}
+	}
+	var r Result
+	ms := b.resolve(now)
+	slices.SortFunc(ms, func(a, c store.Member) int {
+		switch {
+		case a.Pin >= 0 && c.Pin >= 0 && a.Pin != c.Pin:
+			return cmp.Compare(a.Pin, c.Pin)
+		case a.Pin >= 0 && c.Pin < 0:
+			return -1
+		case a.Pin < 0 && c.Pin >= 0:
+			return 1
+		case a.Pin < 0 && !a.Sort.Equal(c.Sort):
+			return c.Sort.Compare(a.Sort)
+		}
+		return cmp.Compare(c.Seq, a.Seq)
+	})
+	for _, m := range ms {
+		r.Members = append(r.Members, b.stories[m.Seq])
+		if m.Pin >= 0 {
+			r.Pinned++
+		}
+	}
+	for seq, why := range b.reasons {
+		r.Dropped = append(r.Dropped, Dropped{Item: b.stories[seq], Reason: why})
+	}
+	slices.SortFunc(r.Dropped, func(a, c Dropped) int {
+		if x := c.Item.Sort().Compare(a.Item.Sort()); x != 0 {
+			return x
+		}
+		return cmp.Compare(c.Item.Seq, a.Item.Seq)
+	})
+	return r, nil
 }

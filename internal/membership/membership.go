@@ -346,6 +346,32 @@ func (ix *Index) Current() (bool, error) {
 	return true, nil
 }
 
+// Followed returns the Rev up to which every index of the current
+// definitions follows the store's writes (0 while one is being built):
+// the gone entries at or below it are no longer needed by membership.
+func (ix *Index) Followed() (uint64, error) {
+	ix.mu.RLock()
+	keys := make([]string, 0, len(ix.defs))
+	for k := range ix.defs {
+		keys = append(keys, k)
+	}
+	ix.mu.RUnlock()
+	var least uint64
+	for i, k := range keys {
+		st, ok, err := ix.st.IndexState(k)
+		if err != nil {
+			return 0, err
+		}
+		if !ok || !st.Complete {
+			return 0, nil
+		}
+		if i == 0 || st.Rev < least {
+			least = st.Rev
+		}
+	}
+	return least, nil
+}
+
 // WaitCurrent waits until Current reports true, or ctx ends.
 func (ix *Index) WaitCurrent(ctx context.Context) error {
 	for {

@@ -165,8 +165,10 @@ func (ix *Index) apply(k string, cur *curate.Channel, items []feed.Item, now tim
 	var u store.IndexUpdate
 	dirty := map[string]bool{}
 	cands := map[uint64]feed.Item{}
+	gone := false
 	for _, it := range items {
 		if it.Seq == 0 { // gone: the store took it out of every index
+			gone = gone || cur.Selects(it.SourceID)
 			if cur.SourceLimit(it.SourceID) > 0 {
 				dirty[it.SourceID] = true
 			}
@@ -186,7 +188,7 @@ func (ix *Index) apply(k string, cur *curate.Channel, items []feed.Item, now tim
 		}
 	}
 	if len(cands) == 0 && len(dirty) == 0 {
-		return u, false, nil
+		return u, gone, nil
 	}
 	w := newWindows(ix.st, k)
 	judged := map[uint64]curate.Judgment{}
@@ -231,7 +233,7 @@ func (ix *Index) apply(k string, cur *curate.Channel, items []feed.Item, now tim
 	for _, m := range existing {
 		was[m.Seq] = m
 	}
-	touched := false
+	touched := gone // a pruned story may have been a member
 	for _, seq := range seqs {
 		it := cands[seq]
 		j, ok := judged[seq]
