@@ -54,7 +54,7 @@ func (ix *Index) buildStep(k string, d *def, st store.IndexState) error {
 			if err := ix.st.DropIndex(k, false); err != nil {
 				return err
 			}
-			if _, err := ix.st.UpdateIndexes(map[string]store.IndexUpdate{k: {Label: st.Label, Now: st.Created}}); err != nil {
+			if err := ix.update(map[string]store.IndexUpdate{k: {Label: st.Label, Now: st.Created}}); err != nil {
 				return err
 			}
 		}
@@ -77,7 +77,7 @@ func (ix *Index) buildStep(k string, d *def, st store.IndexState) error {
 	if end == len(b.members) {
 		u.Windows, u.Rev, u.Complete = b.win, b.rev, true
 	}
-	if _, err := ix.st.UpdateIndexes(map[string]store.IndexUpdate{k: u}); err != nil {
+	if err := ix.update(map[string]store.IndexUpdate{k: u}); err != nil {
 		return err
 	}
 	b.written = end

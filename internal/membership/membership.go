@@ -124,10 +124,11 @@ type Index struct {
 	opts Options
 	kick chan struct{}
 
-	mu    sync.RWMutex
-	chans map[string]*channel // by channel id
-	defs  map[string]*def     // by index key, for the current config
-	order []string            // channel ids in config order
+	mu     sync.RWMutex
+	chans  map[string]*channel         // by channel id
+	defs   map[string]*def             // by index key, for the current config
+	order  []string                    // channel ids in config order
+	states map[string]store.IndexState // of the indexes, as last read or written
 
 	// switching counts switches under way: a channel answers from its
 	// new index before the stories whose channels changed are touched.
@@ -173,6 +174,7 @@ func New(st Store, opts Options) *Index {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Index{st: st, opts: opts, kick: make(chan struct{}, 1), chans: map[string]*channel{}, defs: map[string]*def{},
+		states: map[string]store.IndexState{},
 		builds: map[string]*build{}, replaced: map[string]bool{}}
 }
 
@@ -264,6 +266,12 @@ func (ix *Index) Configure(channels []feed.Channel, sources []feed.Source) error
 
 	ix.mu.Lock()
 	ix.chans, ix.defs, ix.order = chans, defs, order
+	for k, st := range states {
+		// Run may have written since these were read: keep the further.
+		if was, ok := ix.states[k]; !ok || st.Rev > was.Rev || st.Complete && !was.Complete {
+			ix.states[k] = st
+		}
+	}
 	ix.mu.Unlock()
 	ix.Kick()
 	return nil

@@ -230,13 +230,23 @@ func TestMembership(t *testing.T) {
 	t.Run("a hide is in force at once, before the new index is built", func(t *testing.T) {
 		hidden := channels
 		hidden[0].Curation.Hide = []string{"https://a.example/5"}
-		// Configure alone, without letting Run work: the old index answers,
-		// re-checked with the new rules.
-		e.configure(hidden, sources)
-		got := e.newest("news")
-		if slices.Contains(got, "a5") {
-			t.Errorf("hidden story still served right after the reload: %q", got)
+		// An Index that never runs (a reload, or a restart, before any
+		// build): the old index answers, re-checked with the new rules.
+		still := New(e.db, Options{PageSize: 3, Now: e.clk.Now})
+		if err := still.Configure(hidden, sources); err != nil {
+			t.Fatal(err)
 		}
+		p, err := still.Newest("news", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := titles(p.Items); slices.Contains(got, "a5") || !slices.Contains(got, "a3") {
+			t.Errorf("right after the reload: %q, want a5 gone and the rest served from the old index", got)
+		}
+		if p.Changed.Before(t0.AddDate(0, 0, 30)) {
+			t.Errorf("Changed = %v: the hide must date the page", p.Changed)
+		}
+		e.configure(hidden, sources)
 		e.settle()
 		// Built: a's window now holds a3 and a2 (a4 stays excluded).
 		if got, want := e.newest("news"), []string{"b1", "c6 shared story", "b4", "a3", "a2"}; !slices.Equal(got, want) {

@@ -55,10 +55,11 @@ func (ix *Index) Run(ctx context.Context) {
 	}
 }
 
-// snapshot is what one step works on: the current definitions and, per
-// channel, its definition and serving index.
+// snapshot is what one step works on: the current definitions, their
+// index states, and, per channel, its definition and serving index.
 type snapshot struct {
 	defs    map[string]*def
+	states  map[string]store.IndexState
 	serving map[string][]string // serving index → channel ids
 	chans   map[string]*channel
 }
@@ -66,7 +67,7 @@ type snapshot struct {
 func (ix *Index) snapshot() snapshot {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	s := snapshot{defs: maps.Clone(ix.defs), serving: map[string][]string{}, chans: map[string]*channel{}}
+	s := snapshot{defs: maps.Clone(ix.defs), states: maps.Clone(ix.states), serving: map[string][]string{}, chans: map[string]*channel{}}
 	for _, id := range ix.order {
 		c := *ix.chans[id]
 		s.chans[id] = &c
@@ -77,40 +78,54 @@ func (ix *Index) snapshot() snapshot {
 	return s
 }
 
-// step does one unit of work and reports whether there may be more.
+// update writes index updates and keeps the states Run works from.
+func (ix *Index) update(u map[string]store.IndexUpdate) error {
+	sts, err := ix.st.UpdateIndexes(u)
+	if err != nil {
+		return err
+	}
+	ix.mu.Lock()
+	for k, st := range sts {
+		ix.states[k] = st
+	}
+	ix.mu.Unlock()
+	return nil
+}
+
+// step does one unit of work of each kind (a batch of catch-up, a step of
+// one build, the switches due) and reports whether there may be more.
 func (ix *Index) step() (bool, error) {
 	s := ix.snapshot()
-	states := map[string]store.IndexState{}
-	for k := range s.defs {
-		st, ok, err := ix.st.IndexState(k)
-		if err != nil {
-			return false, err
-		}
-		if ok {
-			states[k] = st
-		}
-	}
-	if busy, err := ix.catchUp(s, states); busy || err != nil {
-		return busy, err
+	busy, err := ix.catchUp(s)
+	if err != nil {
+		return false, err
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.defs)) {
-		if !states[k].Complete {
-			return true, ix.buildStep(k, s.defs[k], states[k])
+		if !s.states[k].Complete {
+			if err := ix.buildStep(k, s.defs[k], s.states[k]); err != nil {
+				return false, err
+			}
+			busy = true
+			break
 		}
 		delete(ix.builds, k)
 	}
-	if switched, err := ix.switchAll(s, states); switched || err != nil {
-		return switched, err
+	switched, err := ix.switchAll(ix.snapshot())
+	if err != nil || busy || switched {
+		return busy || switched, err
 	}
 	return false, ix.drop(s)
 }
 
 // catchUp judges one batch of the items written since the least advanced
 // built index, for every built index of the current definitions.
-func (ix *Index) catchUp(s snapshot, states map[string]store.IndexState) (bool, error) {
+func (ix *Index) catchUp(s snapshot) (bool, error) {
 	var keys []string
 	var from uint64
-	for k, st := range states {
+	for k, st := range s.states {
+		if s.defs[k] == nil {
+			continue
+		}
 		if !st.Complete {
 			continue
 		}
@@ -136,7 +151,7 @@ func (ix *Index) catchUp(s snapshot, states map[string]store.IndexState) (bool, 
 	for _, k := range keys {
 		var todo []feed.Item
 		for _, it := range items {
-			if it.Rev > states[k].Rev {
+			if it.Rev > s.states[k].Rev {
 				todo = append(todo, it)
 			}
 		}
@@ -151,7 +166,7 @@ func (ix *Index) catchUp(s snapshot, states map[string]store.IndexState) (bool, 
 			changed = append(changed, s.serving[k]...)
 		}
 	}
-	if _, err := ix.st.UpdateIndexes(updates); err != nil {
+	if err := ix.update(updates); err != nil {
 		return false, err
 	}
 	ix.notify(changed)
@@ -373,17 +388,16 @@ func (ix *Index) notify(ids []string) {
 }
 
 // switchAll moves every channel whose current definition's index is built
-// and caught up to it, touching the stories whose channels change.
-func (ix *Index) switchAll(s snapshot, states map[string]store.IndexState) (bool, error) {
-	last, err := ix.st.LastRev()
-	if err != nil {
-		return false, err
-	}
+// to it, touching the stories whose channels change. It does not wait for
+// the new index to catch up: the one it replaces was not followed since
+// the definition changed, and the catch-up goes on from where the build
+// ended.
+func (ix *Index) switchAll(s snapshot) (bool, error) {
 	switched := false
 	for _, id := range slices.Sorted(maps.Keys(s.chans)) {
 		c := s.chans[id]
 		k := c.def.key
-		if c.serving == k || !states[k].Complete || states[k].Rev < last {
+		if c.serving == k || !s.states[k].Complete {
 			continue
 		}
 		ix.switching.Add(1)
@@ -528,6 +542,9 @@ func (ix *Index) drop(s snapshot) error {
 			return err
 		}
 		delete(ix.replaced, k)
+		ix.mu.Lock()
+		delete(ix.states, k)
+		ix.mu.Unlock()
 	}
 	return nil
 }
