@@ -18,6 +18,8 @@ const (
 	buildPage    = 256  // stories of one source read per build step
 	writeBatch   = 2000 // members written per build step
 	windowPage   = 64   // stories read at a time when a window is recomputed
+	// buildSlice is how long build steps go on between two catch-ups.
+	buildSlice = 100 * time.Millisecond
 )
 
 // Run maintains the indexes until ctx ends: it builds the index of every
@@ -100,15 +102,25 @@ func (ix *Index) step() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	for _, k := range slices.Sorted(maps.Keys(s.defs)) {
-		if !s.states[k].Complete {
-			if err := ix.buildStep(k, s.defs[k], s.states[k]); err != nil {
-				return false, err
+	// Builds get most of the time: a catch-up batch waits for the write
+	// lock behind every poll, a build step reads.
+	for deadline := time.Now().Add(buildSlice); time.Now().Before(deadline); {
+		k, building := "", false
+		for _, key := range slices.Sorted(maps.Keys(s.defs)) {
+			if !s.states[key].Complete {
+				k, building = key, true
+				break
 			}
-			busy = true
+			delete(ix.builds, key)
+		}
+		if !building {
 			break
 		}
-		delete(ix.builds, k)
+		if err := ix.buildStep(k, s.defs[k], s.states[k]); err != nil {
+			return false, err
+		}
+		busy = true
+		s = ix.snapshot()
 	}
 	switched, err := ix.switchAll(ix.snapshot())
 	if err != nil || busy || switched {

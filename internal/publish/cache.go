@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +31,8 @@ type Members interface {
 // and home page), which documents name sources by.
 type States interface {
 	States() ([]feed.SourceState, error)
+	// State returns one source's, or a feed.ENOTFOUND error.
+	State(sourceID string) (feed.SourceState, error)
 }
 
 // Channel is a configured channel as documents and pages name it.
@@ -214,16 +217,24 @@ func (c *Cache) Invalidate(channelIDs ...string) {
 	}
 }
 
-// InvalidateSources reads the source states again (sources are named by
-// their feed's title) and drops the documents of the channels that select
-// any of the given sources.
+// InvalidateSources reads the state of the given sources again (sources
+// are named by their feed's title) and drops the documents of the channels
+// that select any of them.
 func (c *Cache) InvalidateSources(sourceIDs ...string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.cur.Load()
-	names, err := c.names(g.sources)
-	if err != nil {
-		return fmt.Errorf("refresh source names: %w", err)
+	names := maps.Clone(g.names)
+	for _, id := range sourceIDs {
+		i := slices.IndexFunc(g.sources, func(s feed.Source) bool { return s.ID == id })
+		if i < 0 {
+			continue
+		}
+		st, err := c.states.State(id)
+		if err != nil && feed.ErrorCode(err) != feed.ENOTFOUND {
+			return fmt.Errorf("refresh source names: %w", err)
+		}
+		names[id] = sourceInfo(g.sources[i], st)
 	}
 	ng := &generation{byID: make(map[string]*Channel, len(g.channels)), sources: g.sources, names: names}
 	for _, ch := range g.channels {

@@ -83,6 +83,15 @@ type fakeStates []feed.SourceState
 
 func (s fakeStates) States() ([]feed.SourceState, error) { return s, nil }
 
+func (s fakeStates) State(id string) (feed.SourceState, error) {
+	for _, st := range s {
+		if st.SourceID == id {
+			return st, nil
+		}
+	}
+	return feed.SourceState{}, feed.Errorf(feed.ENOTFOUND, "no state")
+}
+
 var (
 	testSources = []feed.Source{
 		{ID: "a", URL: "https://a.example/feed", Title: "Source A"},
@@ -376,5 +385,26 @@ func TestSourceInfo(t *testing.T) {
 				t.Errorf("sourceInfo = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestCacheInvalidateSources(t *testing.T) {
+	m := &fakeMembers{items: map[string][]feed.Item{"bees": {story("b", 1)}}}
+	states := fakeStates{{SourceID: "b", Title: "Old title"}}
+	c := NewCache(m, states, testBase)
+	if err := c.Configure(testChannels, testSources); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := c.Document("bees", Atom)
+	states[0].Title = "New title" // the source's feed renamed itself
+	if err := c.InvalidateSources("b"); err != nil {
+		t.Fatal(err)
+	}
+	if ch, _ := c.Channel("bees"); ch.Source("b").Title != "New title" {
+		t.Errorf("source named %q after InvalidateSources", ch.Source("b").Title)
+	}
+	after, _ := c.Document("bees", Atom)
+	if after == before || !bytes.Contains(after.Body, []byte("New title")) {
+		t.Error("the channel's documents were not rendered again with the new name")
 	}
 }

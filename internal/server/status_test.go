@@ -17,6 +17,15 @@ type fakeStates struct {
 
 func (f fakeStates) States() ([]feed.SourceState, error) { return f.states, f.err }
 
+func (f fakeStates) State(id string) (feed.SourceState, error) {
+	for _, st := range f.states {
+		if st.SourceID == id {
+			return st, f.err
+		}
+	}
+	return feed.SourceState{}, feed.Errorf(feed.ENOTFOUND, "no state")
+}
+
 // sourceList is a fixed SourceList.
 type sourceList []feed.Source
 
