@@ -119,7 +119,7 @@ type IndexUpdate struct {
 // PageInfo is one archive page of an index.
 type PageInfo struct {
 	Number int
-	First  uint64 // the first Seq it covers
+	First  uint64 // the first Seq it covers (0 for page 1: every Seq before the second page)
 	Next   uint64 // the first Seq of the next page; 0 for the last (open) page
 	Count  int
 	// Changed is when a member of the page last entered, left or changed.
@@ -824,6 +824,11 @@ func (db *DB) IndexPage(index string, n int) (PageInfo, error) {
 			return feed.Errorf(feed.ENOTFOUND, "no archive page %d", n)
 		}
 		p = ix.page(n)
+		if n == 1 {
+			// A member that comes back (or in) after the pages were cut
+			// may be older than the first page's first: it belongs there.
+			p.First = 0
+		}
 		if n < ix.state.Pages {
 			p.Next = ix.page(n + 1).First
 		}
