@@ -44,11 +44,11 @@ type jsonFeedDoc struct {
 // the items chosen for the rules, and what the test saw served.
 type curated struct {
 	base       string
-	hiddenLink string // channel hide by link (tongilnews)
-	hiddenID   string // channel hide by upstream id (hani)
-	sourceHide string // hani's own hide, of a story politics also carries
+	hiddenLink string   // channel hide by link (tongilnews)
+	hiddenID   string   // channel hide by upstream id (hani)
+	sourceHide string   // hani's own hide, of a story politics also carries
 	hiddenText []string // titles of the hidden items, for searches
-	pinned     string // an item older than max_age, pinned
+	pinned     string   // an item older than max_age, pinned
 	cutoff     time.Time
 	limit      int // tongilnews' per-source limit
 }
@@ -403,4 +403,3 @@ func (c curated) walk(t *testing.T) walked {
 	w.urls = slices.Compact(w.urls)
 	return w
 }
-
