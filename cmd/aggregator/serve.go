@@ -138,7 +138,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	l.afterPrune = func() { members.Kick(); site.indexer.Kick() }
 	refreshCtx, stopRefresh := context.WithCancel(context.WithoutCancel(ctx))
 	var rwg sync.WaitGroup
-	rwg.Go(func() { pushes.run(refreshCtx, cache.Refresh, log) })
+	rwg.Go(func() {
+		pushes.run(refreshCtx, func(ids ...string) error {
+			ids, err := subscribed(db, cfg, ids)
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			return cache.Refresh(ids...)
+		}, log)
+	})
 	rwg.Go(func() { names.run(refreshCtx, cache.InvalidateSources, log) })
 	pollCtx, stopPolling := context.WithCancel(context.WithoutCancel(ctx))
 	reload := make(chan string, 1)

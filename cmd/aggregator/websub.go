@@ -65,3 +65,29 @@ func newHub(cfg config.Config, db *store.DB, cache *publish.Cache, opts websub.O
 	}
 	return websub.New(db, topics{cache: cache, base: cfg.Server.BaseURL}, opts)
 }
+
+// subscribed returns the channels among ids whose documents someone may
+// be told about: those with a WebSub subscriber to one of their topics,
+// or all of them when external hubs are configured (their subscribers are
+// not known here). Telling means rendering the channel's documents to
+// compare them, which must not be done for a thousand channels nobody
+// follows each time their shared index changes.
+func subscribed(db *store.DB, cfg config.Config, ids []string) ([]string, error) {
+	if len(cfg.Publish.Hubs) > 0 {
+		return ids, nil
+	}
+	var out []string
+	for _, id := range ids {
+		for _, topic := range topicURLs(cfg.Server.BaseURL, id) {
+			subs, err := db.Subscriptions(topic)
+			if err != nil {
+				return out, err
+			}
+			if len(subs) > 0 {
+				out = append(out, id)
+				break
+			}
+		}
+	}
+	return out, nil
+}

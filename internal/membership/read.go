@@ -249,14 +249,21 @@ func (ix *Index) ChannelsOf(it feed.Item) ([]string, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	var out []string
+	shown := map[[2]string]bool{} // by serving index and definition: channels defined alike judge alike
 	for _, id := range ix.order {
 		c := ix.chans[id]
 		m, ok := in[c.serving]
 		if !ok {
 			continue
 		}
-		v := view{index: c.serving, cur: c.def.cur, pending: c.pending}
-		if live, _ := v.live(m, it, now); live {
+		k := [2]string{c.serving, c.def.key}
+		live, known := shown[k]
+		if !known {
+			v := view{index: c.serving, cur: c.def.cur, pending: c.pending}
+			live, _ = v.live(m, it, now)
+			shown[k] = live
+		}
+		if live {
 			out = append(out, id)
 		}
 	}

@@ -1,9 +1,11 @@
 package membership
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/curate"
@@ -405,31 +407,40 @@ func (ix *Index) notify(ids []string) {
 // the definition changed, and the catch-up goes on from where the build
 // ended.
 func (ix *Index) switchAll(s snapshot) (bool, error) {
-	switched := false
+	// Channels that move from the same index to the same index move at
+	// once: a thousand channels defined alike touch their stories once.
+	type move struct{ from, to string }
+	groups := map[move][]string{}
 	for _, id := range slices.Sorted(maps.Keys(s.chans)) {
 		c := s.chans[id]
-		k := c.def.key
-		if c.serving == k || !s.states[k].Complete {
-			continue
+		if k := c.def.key; c.serving != k && s.states[k].Complete {
+			groups[move{c.serving, k}] = append(groups[move{c.serving, k}], id)
 		}
+	}
+	moves := slices.SortedFunc(maps.Keys(groups), func(a, b move) int {
+		return cmp.Or(strings.Compare(a.from, b.from), strings.Compare(a.to, b.to))
+	})
+	for _, mv := range moves {
+		ids := groups[mv]
 		ix.switching.Add(1)
 		ix.mu.Lock()
-		if live := ix.chans[id]; live != nil && live.def.key == k {
-			live.serving, live.pending = k, time.Time{}
+		for _, id := range ids {
+			if live := ix.chans[id]; live != nil && live.def.key == mv.to {
+				live.serving, live.pending = mv.to, time.Time{}
+			}
 		}
 		ix.mu.Unlock()
-		if c.serving != "" {
-			ix.replaced[c.serving] = true // touchDiff covers its stories
+		if mv.from != "" {
+			ix.replaced[mv.from] = true // touchDiff covers its stories
 		}
-		err := ix.touchDiff(c.serving, k)
+		err := ix.touchDiff(mv.from, mv.to)
 		ix.switching.Add(-1)
 		if err != nil {
 			return false, err
 		}
-		ix.notify([]string{id})
-		switched = true
+		ix.notify(ids)
 	}
-	return switched, nil
+	return len(moves) > 0, nil
 }
 
 // touchDiff gives a new Rev to the stories in one of the indexes old and
