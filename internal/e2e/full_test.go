@@ -25,7 +25,15 @@ func TestFullDatabase(t *testing.T) {
 
 	p := serve(t, cfg)
 	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(p.stderr.String(), "database is full") {
+	full := func() bool { // the poll's failure, not the indexes'
+		for _, l := range strings.Split(p.stderr.String(), "\n") {
+			if strings.Contains(l, `msg="poll failed"`) && strings.Contains(l, "database is full") {
+				return true
+			}
+		}
+		return false
+	}
+	for !full() {
 		if time.Now().After(deadline) {
 			t.Fatalf("the database never filled up\n%s", p.stderr)
 		}
@@ -87,7 +95,15 @@ func TestFullDisk(t *testing.T) {
 	cfg := writeGrowingConfig(t, dir, o, 1, dbPath, "", "")
 	p := serve(t, cfg)
 	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(p.stderr.String(), "database is full") {
+	full := func() bool { // the poll's failure, not the indexes'
+		for _, l := range strings.Split(p.stderr.String(), "\n") {
+			if strings.Contains(l, `msg="poll failed"`) && strings.Contains(l, "database is full") {
+				return true
+			}
+		}
+		return false
+	}
+	for !full() {
 		if time.Now().After(deadline) {
 			t.Fatalf("the disk never filled up\n%s", p.stderr)
 		}

@@ -29,21 +29,26 @@ const (
 // writes (after each Kick), switches a channel to its new index once that
 // is built and caught up, drops the indexes nothing uses, and deletes the
 // members age took out every SweepEvery. A failing store is logged and
-// retried a second later.
+// retried a second later, then less and less often while it fails.
 func (ix *Index) Run(ctx context.Context) {
 	sweep := time.NewTicker(ix.opts.SweepEvery)
 	defer sweep.Stop()
+	wait := time.Second
 	for ctx.Err() == nil {
 		busy, err := ix.step()
 		if err != nil {
-			ix.opts.Logger.Error("membership index", "err", err)
+			// A full disk, say: retried, a second later, then less often
+			// (up to a minute) while it lasts.
+			ix.opts.Logger.Error("membership index", "err", err, "retry_in", wait)
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Second):
+			case <-time.After(wait):
 			}
+			wait = min(2*wait, time.Minute)
 			continue
 		}
+		wait = time.Second
 		if busy {
 			continue
 		}
