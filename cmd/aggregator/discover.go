@@ -38,12 +38,7 @@ func runDiscover(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 
-	client := fetch.NewClient(fetch.Options{
-		UserAgent:    cfg.Fetch.UserAgentString(version()),
-		Timeout:      cfg.Fetch.Timeout,
-		MaxBody:      cfg.Fetch.MaxBody,
-		AllowPrivate: cfg.Fetch.AllowPrivateNetworks,
-	})
+	client := newClient(cfg)
 	defer client.CloseIdleConnections()
 	resp, err := client.Get(ctx, fetch.Request{URL: page})
 	if err != nil {

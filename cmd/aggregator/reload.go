@@ -113,9 +113,11 @@ func (l *live) run(ctx context.Context, reload <-chan string) {
 	}
 }
 
-// samePolling reports whether two sources are polled alike.
+// samePolling reports whether two sources are polled alike (and their
+// pages read with the same scrape settings).
 func samePolling(a, b feed.Source) bool {
-	return a.ID == b.ID && a.URL == b.URL && a.Interval == b.Interval && a.Disabled == b.Disabled
+	return a.ID == b.ID && a.URL == b.URL && a.Interval == b.Interval && a.Disabled == b.Disabled &&
+		a.ParseSettings() == b.ParseSettings()
 }
 
 // reload loads the config file again and, if it is valid, publishes its

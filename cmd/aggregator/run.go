@@ -33,6 +33,8 @@ Commands:
   check   validate the config; exit 1 with every problem, 0 if clean
   explain ITEM  say how a stored item is identified and which sources' copies were merged into it
   preview show what a channel would contain with a config, and what changes
+  preview-source SOURCE
+          fetch one source and show what its feed or scrape selectors give
   opml    "opml export" prints the sources as OPML; "opml import FILE" prints
           feeds.yaml entries for an OPML or CSV list of feeds
   discover URL
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runExplain(ctx, args, getenv, stdout, stderr)
 	case "preview":
 		err = runPreview(args, getenv, stdout, stderr)
+	case "preview-source":
+		err = runPreviewSource(ctx, args, getenv, stdout, stderr)
 	case "opml":
 		err = runOPML(args, getenv, stdout, stderr)
 	case "discover":

@@ -187,19 +187,26 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 // newPoller wires the fetcher to the parser and the store.
 func newPoller(cfg config.Config, db fetch.Store, onResult func(fetch.Result)) *fetch.Poller {
-	client := fetch.NewClient(fetch.Options{
-		UserAgent:    cfg.Fetch.UserAgentString(version()),
-		Timeout:      cfg.Fetch.Timeout,
-		MaxBody:      cfg.Fetch.MaxBody,
-		AllowPrivate: cfg.Fetch.AllowPrivateNetworks,
-	})
-	return fetch.NewPoller(client, parse.New(), db, fetch.PollerOptions{
+	return fetch.NewPoller(newClient(cfg), parse.New(), db, fetch.PollerOptions{
 		Concurrency: cfg.Fetch.Concurrency,
 		OnResult:    onResult,
 		MaxInterval: cfg.Fetch.MaxInterval,
 		HostGap:     cfg.Fetch.HostGap,
 		Adaptive:    cfg.Fetch.Adaptive,
 		HideFuture:  cfg.Fetch.FutureDates == config.FutureHide,
+	})
+}
+
+// newClient is the poller's HTTP client for cfg: its User-Agent, timeout,
+// body limit and private-network rule. Commands that fetch a page for a
+// person (discover, preview-source) use it too, so they see what a poll
+// sees.
+func newClient(cfg config.Config) *fetch.Client {
+	return fetch.NewClient(fetch.Options{
+		UserAgent:    cfg.Fetch.UserAgentString(version()),
+		Timeout:      cfg.Fetch.Timeout,
+		MaxBody:      cfg.Fetch.MaxBody,
+		AllowPrivate: cfg.Fetch.AllowPrivateNetworks,
 	})
 }
 

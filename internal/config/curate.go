@@ -38,6 +38,7 @@ func (d *decoder) sourceKeys(s *feed.Source) []key {
 	return append(d.curationKeys(&s.Curation),
 		key{"limit", d.integer(&s.Limit)},
 		key{"keep", d.keep(&s.Keep)},
+		key{"scrape", d.scrape(&s.Scrape)},
 	)
 }
 

@@ -122,7 +122,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "string for source",
 			src:  "sources:\n  - kei\n",
-			want: []string{`feeds.yaml:2: sources[0]: must be a mapping with keys id, url, title, tags, interval, disabled, include, exclude, languages, max_age, hide, limit, keep, identity (got "kei")`},
+			want: []string{`feeds.yaml:2: sources[0]: must be a mapping with keys id, url, title, tags, interval, disabled, include, exclude, languages, max_age, hide, limit, keep, scrape, identity (got "kei")`},
 		},
 		{
 			name: "root is a list",

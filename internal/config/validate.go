@@ -86,6 +86,7 @@ func (c Config) problems() []*Problem {
 		if s.Interval < minInterval {
 			v.add(p+".interval", "must be at least %s (got %s)", formatDuration(minInterval), formatDuration(s.Interval))
 		}
+		v.scrape(p, s)
 	}
 
 	channelIDs := map[string]int{}

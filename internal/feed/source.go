@@ -2,7 +2,8 @@ package feed
 
 import "time"
 
-// Source is one upstream feed that staff listed in feeds.yaml.
+// Source is one upstream feed (or, with Scrape, a web page read as one)
+// that staff listed in feeds.yaml.
 type Source struct {
 	ID       string        // stable, URL-safe identifier chosen by staff ("kei-peninsula")
 	URL      string        // the feed URL as configured
@@ -19,6 +20,9 @@ type Source struct {
 	Limit int
 	// Keep bounds what the store keeps of this source; see Retention.
 	Keep Retention
+	// Scrape, when set, says how to read items from the source's HTML
+	// page, which has no feed; nil for a feed.
+	Scrape *Scrape
 }
 
 // HasTag reports whether s carries tag.

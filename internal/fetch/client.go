@@ -32,6 +32,11 @@ const (
 const accept = "application/atom+xml, application/rss+xml, application/feed+json, " +
 	"application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
 
+// acceptEncoding offers brotli, which CDNs compress smaller, and gzip.
+// Setting it ourselves turns off the transport's own gzip handling: the
+// client decodes both (see decode.go).
+const acceptEncoding = "br, gzip"
+
 // Options configures a Client. Zero fields take the Default values above;
 // AllowPrivate defaults to false.
 type Options struct {
@@ -152,6 +157,7 @@ func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 	}
 	req.Header.Set("User-Agent", c.opts.UserAgent)
 	req.Header.Set("Accept", accept)
+	req.Header.Set("Accept-Encoding", acceptEncoding)
 	if r.ETag != "" {
 		req.Header.Set("If-None-Match", r.ETag)
 	}
@@ -185,13 +191,19 @@ func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 	if hresp.ContentLength > c.opts.MaxBody {
 		return out, fmt.Errorf("%w: Content-Length %d exceeds %d bytes", ErrTooLarge, hresp.ContentLength, c.opts.MaxBody)
 	}
-	// Go has already undone a gzip Content-Encoding it asked for, so the
-	// limit counts decompressed bytes and a gzip bomb stops at MaxBody+1.
-	body, err := io.ReadAll(io.LimitReader(hresp.Body, c.opts.MaxBody+1))
+	// The limit counts decompressed bytes, so a gzip or brotli bomb stops
+	// at MaxBody+1; the compressed bytes are held to MaxBody as well.
+	decoded, err := decoder(hresp, c.opts.MaxBody)
 	if err != nil {
-		return out, fmt.Errorf("read body: %w", explain(parent, ctx, err, c.opts.Timeout))
+		return out, fmt.Errorf("read body: %w", err)
 	}
-	if int64(len(body)) > c.opts.MaxBody {
+	body, err := io.ReadAll(io.LimitReader(decoded, c.opts.MaxBody+1))
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return out, err
+	case err != nil:
+		return out, fmt.Errorf("read body: %w", explain(parent, ctx, err, c.opts.Timeout))
+	case int64(len(body)) > c.opts.MaxBody:
 		return out, fmt.Errorf("%w: body exceeds %d bytes", ErrTooLarge, c.opts.MaxBody)
 	}
 	out.Body = body

@@ -233,8 +233,7 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		return
 	}
 
-	sum := sha256.Sum256(resp.Body)
-	hash := hex.EncodeToString(sum[:])
+	hash := bodyHash(resp.Body, src)
 	if prev.BodyHash != "" && hash == prev.BodyHash {
 		st.ETag, st.LastModified = resp.ETag, resp.LastModified
 		p.succeed(src, &st, resp, now, res)
@@ -277,6 +276,19 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		return
 	}
 	res.Counts = counts
+}
+
+// bodyHash is the hex SHA-256 by which an unchanged body is skipped: of
+// the body, and of the source's parse settings when it has any (scrape
+// selectors), so that edited settings are applied to an unchanged page.
+func bodyHash(body []byte, src feed.Source) string {
+	h := sha256.New()
+	h.Write(body)
+	if k := src.ParseSettings(); k != "" {
+		h.Write([]byte{0})
+		h.Write([]byte(k))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // ttl converts a feed's <ttl> in minutes, clamped to a year so a hostile

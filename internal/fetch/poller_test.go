@@ -120,6 +120,35 @@ func TestPollSkipsIdenticalBody(t *testing.T) {
 	}
 }
 
+// TestPollReparsesWhenSelectorsChange: an unchanged page is skipped as an
+// unchanged feed is, but not after its scrape settings changed.
+func TestPollReparsesWhenSelectorsChange(t *testing.T) {
+	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "a\nb") })
+	parser, store := &lineParser{}, newMemStore()
+	p, _ := newTestPoller(t, parser, store, 0)
+	src := feed.Source{ID: "s", URL: o.URL, Interval: time.Hour, Scrape: &feed.Scrape{Item: "li", Title: "a", Link: "a@href"}}
+
+	for i, tc := range []struct {
+		scrape  *feed.Scrape
+		skipped bool
+	}{
+		{&feed.Scrape{Item: "li", Title: "a", Link: "a@href"}, false},
+		{&feed.Scrape{Item: "li", Title: "a", Link: "a@href"}, true},
+		{&feed.Scrape{Item: "li", Title: "h3 a", Link: "a@href"}, false},
+		{nil, false}, // no longer scraped
+		{nil, true},
+	} {
+		src.Scrape = tc.scrape
+		r := p.Poll(t.Context(), src)
+		if r.Err != nil || r.Skipped != tc.skipped {
+			t.Errorf("poll %d: Err=%v Skipped=%v, want Skipped=%v", i+1, r.Err, r.Skipped, tc.skipped)
+		}
+	}
+	if got, want := parser.calls.Load(), int32(3); got != want {
+		t.Errorf("parser calls=%d, want %d", got, want)
+	}
+}
+
 func TestPollRecordsFailures(t *testing.T) {
 	tests := []struct {
 		name       string

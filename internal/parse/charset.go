@@ -36,10 +36,11 @@ var xmlDeclRe = regexp.MustCompile(`^\s*<\?xml\b[^>]*?\bencoding\s*=\s*(["'])([^
 //
 // The encoding is chosen in this order: a byte order mark; the body itself
 // when it is valid UTF-8; the charset of the HTTP Content-Type; the encoding
-// of the XML declaration; else UTF-8. A body that is not valid UTF-8 and
-// names no other encoding (or wrongly names UTF-8) is tried as CP949, the
-// commonest mislabelling among our Korean sources, and read as such only
-// when that decodes markedly better than UTF-8.
+// of the XML declaration (or of an HTML page's <meta charset>); else UTF-8.
+// A body that is not valid UTF-8 and names no other encoding (or wrongly
+// names UTF-8) is tried as CP949, the commonest mislabelling among our
+// Korean sources, and read as such only when that decodes markedly better
+// than UTF-8.
 //
 // The result never contains invalid UTF-8 (each bad sequence becomes one
 // U+FFFD) nor characters that XML 1.0 forbids (C0 controls other than tab,
@@ -152,7 +153,9 @@ func contentTypeCharset(contentType string) string {
 	return params["charset"]
 }
 
-// declaredEncoding returns the encoding named in the XML declaration, or "".
+// declaredEncoding returns the encoding named in the XML declaration, else
+// in an HTML <meta charset> or <meta http-equiv="Content-Type"> within the
+// first 1024 bytes (where browsers look for it), or "".
 func declaredEncoding(body []byte) string {
 	head := body
 	if len(head) > 1024 {
@@ -160,10 +163,18 @@ func declaredEncoding(body []byte) string {
 	}
 	m := xmlDeclRe.FindSubmatch(head)
 	if m == nil {
+		if m := metaCharsetRe.FindSubmatch(head); m != nil {
+			return string(m[1])
+		}
 		return ""
 	}
 	return string(m[2])
 }
+
+// metaCharsetRe matches the charset of an HTML <meta> element, in both its
+// forms: <meta charset="euc-kr"> and <meta http-equiv="Content-Type"
+// content="text/html; charset=euc-kr">.
+var metaCharsetRe = regexp.MustCompile(`(?i)<meta\s[^>]*?charset\s*=\s*["']?\s*([a-z0-9._:-]+)`)
 
 // lookupEncoding maps a charset label to a decoder and a canonical name. It
 // returns a nil Encoding for UTF-8, for an empty label and for labels it does

@@ -131,3 +131,21 @@ func TestTranscodeBOMWithInvalidBytes(t *testing.T) {
 		t.Errorf("transcode = %q, %q", got, enc)
 	}
 }
+
+// TestDeclaredEncodingInHTML: an HTML page names its charset in a <meta>,
+// in either form, within the first 1024 bytes.
+func TestDeclaredEncodingInHTML(t *testing.T) {
+	tests := []struct{ head, want string }{
+		{`<html><head><meta charset="euc-kr">`, "euc-kr"},
+		{`<html><head><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=EUC-KR">`, "EUC-KR"},
+		{`<meta content='text/html;charset=ks_c_5601-1987' http-equiv='content-type'>`, "ks_c_5601-1987"},
+		{`<?xml version="1.0" encoding="windows-1252"?><meta charset="euc-kr">`, "windows-1252"},
+		{strings.Repeat(" ", 1024) + `<meta charset="euc-kr">`, ""},
+		{`<html><head><title>no charset</title>`, ""},
+	}
+	for _, tt := range tests {
+		if got := declaredEncoding([]byte(tt.head)); got != tt.want {
+			t.Errorf("declaredEncoding(%.60q)=%q, want %q", tt.head, got, tt.want)
+		}
+	}
+}

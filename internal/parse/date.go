@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	gfjson "github.com/mmcdole/gofeed/json"
 )
 
 // zoneOffsets holds zone abbreviations that feeds use and gofeed does not
@@ -90,4 +92,42 @@ func numericOffset(sec int) string {
 		sign, sec = '-', -sec
 	}
 	return fmt.Sprintf("%c%02d%02d", sign, sec/3600, sec%3600/60)
+}
+
+// pageLayouts are dates as web pages show them and feeds do not, tried
+// after the feed formats: Korean sites' "2024.03.15" and "2024년 3월 15일",
+// and the abbreviated months of American newspapers ("Feb. 28, 2024").
+var pageLayouts = []string{
+	"2006.01.02", "2006.1.2", "2006.01.02.", "2006. 1. 2.", "2006. 1. 2",
+	"2006.01.02 15:04", "2006.01.02 15:04:05", "2006.01.02. 15:04",
+	"2006년 1월 2일", "2006년 01월 02일", "2006년 1월 2일 15:04",
+	"Jan. 2, 2006", "Jan. 2, 2006 3:04 PM",
+}
+
+// pageDate reads a date shown on a scraped page, in UTC: with layout when
+// one is given, else in every format feed dates are read in (gofeed's, with
+// the zone corrections of feedTime) and then pageLayouts. A date without a
+// zone is taken as UTC. It returns the zero time when nothing fits.
+func (p *Parser) pageDate(raw, layout string) time.Time {
+	if layout != "" {
+		if t, err := time.Parse(layout, raw); err == nil {
+			return t.UTC()
+		}
+		return time.Time{}
+	}
+	// gofeed's date parser is internal; its JSON Feed translator applies it
+	// to date_published, as it does for every feed this parser reads.
+	var parsed *time.Time
+	if uf, err := p.jsonT.Translate(&gfjson.Feed{Items: []*gfjson.Item{{DatePublished: raw}}}); err == nil && len(uf.Items) == 1 {
+		parsed = uf.Items[0].PublishedParsed
+	}
+	if t := feedTime(raw, parsed); !t.IsZero() {
+		return t
+	}
+	for _, l := range pageLayouts {
+		if t, err := time.Parse(l, raw); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
 }

@@ -1,8 +1,9 @@
 // Package parse turns the bytes of a fetched feed document (RSS 0.9x/1.0/2.0,
-// Atom 0.3/1.0, JSON Feed) into a feed.Parsed: text decoded to UTF-8 whatever
-// the charset, every item normalised (identity by the source's policy,
-// canonical absolute links, plain-text title, sanitised HTML, UTC dates) and
-// duplicates within the document dropped.
+// Atom 0.3/1.0, JSON Feed), or of a web page read with a source's scrape
+// selectors (internal/scrape), into a feed.Parsed: text decoded to UTF-8
+// whatever the charset, every item normalised (identity by the source's
+// policy, canonical absolute links, plain-text title, sanitised HTML, UTC
+// dates) and duplicates within the document dropped.
 //
 // It owns charset detection, feed type detection, the use of gofeed and the
 // HTML sanitising policy. It does no I/O: no HTTP, no storage, no clock.
@@ -94,7 +95,14 @@ func (p *Parser) Parse(body []byte, contentType, feedURL, sourceID string) (feed
 // by src.Identity (see identity.go); Parsed.Warning says when the auto
 // policy found a GUID repeated across different items and identified the
 // document's items by link instead.
+//
+// A source with scrape settings (src.Scrape) is an HTML page, not a feed:
+// its items are read with its selectors (see scrape.go), and the error is
+// "scrape ID: …" when they find nothing.
 func (p *Parser) ParseSource(body []byte, contentType, feedURL string, src feed.Source) (feed.Parsed, error) {
+	if src.Scrape != nil {
+		return p.parseScrape(body, contentType, feedURL, src)
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return feed.Parsed{}, &NotFeedError{Reason: "empty body"}
 	}

@@ -121,6 +121,11 @@ func resolveRef(base *url.URL, ref string) (string, bool) {
 	return base.ResolveReference(u).String(), true
 }
 
+// PlainText is the plain text a reader sees of s, which may hold HTML,
+// as the parser makes titles of it (see plainText): for commands that show
+// an item's HTML as text.
+func PlainText(s string) string { return plainText(s) }
+
 // plainText reduces s, which may hold HTML, to the plain text a reader sees:
 // tags dropped (with the contents of script and style), entities decoded
 // once, runs of white space collapsed to one space, trimmed.

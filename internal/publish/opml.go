@@ -31,6 +31,7 @@ type opmlOutline struct {
 	Type     string        `xml:"type,attr,omitempty"`
 	XMLURL   string        `xml:"xmlUrl,attr,omitempty"`
 	HTMLURL  string        `xml:"htmlUrl,attr,omitempty"`
+	URL      string        `xml:"url,attr,omitempty"` // of a type="link" outline
 	Category string        `xml:"category,attr,omitempty"`
 	Outlines []opmlOutline `xml:"outline"`
 }
@@ -42,6 +43,8 @@ type opmlOutline struct {
 // attribute ("/north-korea,/think-tank"), so an importer that reads it
 // rebuilds the tags without duplicating the source. homes gives a source's
 // web page by id when known (may be nil). Disabled sources are listed too.
+// A scraped source, whose URL is a web page and not a feed, is an outline
+// of type "link" with that page as its url.
 func OPML(sources []feed.Source, title string, homes map[string]string, created time.Time) ([]byte, error) {
 	var doc opmlDoc
 	doc.Version = "2.0"
@@ -57,6 +60,9 @@ func OPML(sources []feed.Source, title string, homes map[string]string, created 
 			text = s.ID
 		}
 		o := opmlOutline{Text: text, Title: text, Type: "rss", XMLURL: s.URL, HTMLURL: homes[s.ID]}
+		if s.Scrape != nil { // a page without a feed: a link, so no reader subscribes to HTML
+			o = opmlOutline{Text: text, Title: text, Type: "link", URL: s.URL}
+		}
 		var cats []string
 		for _, t := range s.Tags {
 			cats = append(cats, "/"+t)

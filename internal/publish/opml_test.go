@@ -46,3 +46,18 @@ func TestOPML(t *testing.T) {
 		t.Error("& not escaped")
 	}
 }
+
+// TestOPMLScrapedSource: a page read with scrape selectors is no feed; it
+// is listed as a link, so that no reader subscribes to an HTML page.
+func TestOPMLScrapedSource(t *testing.T) {
+	sources := []feed.Source{{ID: "csis-korea-chair", URL: "https://www.csis.org/programs/korea-chair/analysis",
+		Tags: []string{"think-tank"}, Scrape: &feed.Scrape{Item: "div.views-row", Title: "h3 a", Link: "h3 a@href"}}}
+	body, err := OPML(sources, "Sources", nil, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `<outline text="csis-korea-chair" title="csis-korea-chair" type="link" url="https://www.csis.org/programs/korea-chair/analysis" category="/think-tank"></outline>`
+	if !strings.Contains(string(body), want) || strings.Contains(string(body), "xmlUrl") {
+		t.Errorf("got:\n%s\nwant an outline %s", body, want)
+	}
+}
