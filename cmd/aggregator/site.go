@@ -42,23 +42,25 @@ func searchPath(dbPath string) string { return dbPath + ".search" }
 type indexer struct {
 	ix        *search.Index
 	db        *store.DB
-	published interface {
-		ChannelsOf(feed.Item) ([]string, error)
-	}
-	log  *slog.Logger
-	kick chan struct{}
+	published labeller
+	log       *slog.Logger
+	kick      chan struct{}
 }
 
-// searchStore is what the search index is fed from: the store, and where
-// each item is published.
+// labeller says under which channel labels an item is published (see
+// membership.Index.LabelsOf).
+type labeller interface {
+	LabelsOf(feed.Item) ([]string, error)
+}
+
+// searchStore is what the search index is fed from: the store, and the
+// channels each item is published in, by label.
 type searchStore struct {
 	*store.DB
-	published interface {
-		ChannelsOf(feed.Item) ([]string, error)
-	}
+	published labeller
 }
 
-func (s searchStore) ChannelsOf(it feed.Item) ([]string, error) { return s.published.ChannelsOf(it) }
+func (s searchStore) ChannelsOf(it feed.Item) ([]string, error) { return s.published.LabelsOf(it) }
 
 func newIndexer(ix *search.Index, db *store.DB, log *slog.Logger) *indexer {
 	return &indexer{ix: ix, db: db, log: log, kick: make(chan struct{}, 1)}

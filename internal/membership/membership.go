@@ -133,6 +133,9 @@ type Index struct {
 	// switching counts switches under way: a channel answers from its
 	// new index before the stories whose channels changed are touched.
 	switching atomic.Int32
+	// retag lists channels whose label changed: Run touches their stories
+	// so that the search index files them anew.
+	retag map[string]bool
 
 	// Run's own state.
 	builds   map[string]*build // by index key
@@ -151,6 +154,10 @@ type def struct {
 type channel struct {
 	feed feed.Channel
 	def  *def // its current definition
+	// label is what the search index files the channel's stories under:
+	// the least id of the channels defined alike, so that a thousand
+	// identical channels cost a story one term, not a thousand.
+	label string
 	// serving is the index that answers reads: def's once built, until
 	// then the one before ("" for none). Readers re-check what it lists
 	// with def's rules.
@@ -174,7 +181,7 @@ func New(st Store, opts Options) *Index {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Index{st: st, opts: opts, kick: make(chan struct{}, 1), chans: map[string]*channel{}, defs: map[string]*def{},
-		states: map[string]store.IndexState{},
+		states: map[string]store.IndexState{}, retag: map[string]bool{},
 		builds: map[string]*build{}, replaced: map[string]bool{}}
 }
 
@@ -264,7 +271,18 @@ func (ix *Index) Configure(channels []feed.Channel, sources []feed.Source) error
 		}
 	}
 
+	for _, ids := range labels {
+		label := slices.Min(ids)
+		for _, id := range ids {
+			chans[id].label = label
+		}
+	}
 	ix.mu.Lock()
+	for id, c := range chans {
+		if o := ix.chans[id]; o != nil && o.label != c.label && c.serving != "" {
+			ix.retag[id] = true
+		}
+	}
 	ix.chans, ix.defs, ix.order = chans, defs, order
 	for k, st := range states {
 		// Run may have written since these were read: keep the further.
@@ -290,6 +308,17 @@ func lastBuiltFor(id string, states map[string]store.IndexState) string {
 		}
 	}
 	return best
+}
+
+// Label returns what the search index files the stories of a channel
+// under (see LabelsOf); "" for an unknown channel.
+func (ix *Index) Label(channelID string) string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if c := ix.chans[channelID]; c != nil {
+		return c.label
+	}
+	return ""
 }
 
 // Kick asks Run to catch up with the store's writes soon; it never blocks.
@@ -324,6 +353,10 @@ func (ix *Index) Current() (bool, error) {
 		return false, err
 	}
 	ix.mu.RLock()
+	if len(ix.retag) > 0 {
+		ix.mu.RUnlock()
+		return false, nil
+	}
 	keys := map[string]bool{}
 	for _, c := range ix.chans {
 		if c.serving != c.def.key {

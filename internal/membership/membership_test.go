@@ -365,6 +365,25 @@ func TestNotReadyAndShared(t *testing.T) {
 	if ids, _ := e.ix.ChannelsOf(it); !slices.Equal(ids, []string{"one", "two"}) {
 		t.Errorf("ChannelsOf = %v", ids)
 	}
+	// The search index files a story once for channels defined alike.
+	if labels, _ := e.ix.LabelsOf(it); !slices.Equal(labels, []string{"one"}) || e.ix.Label("two") != "one" {
+		t.Errorf("LabelsOf = %v, Label(two) = %q; want one label for both", labels, e.ix.Label("two"))
+	}
+	// One of them changes: each gets its own label, and the stories are
+	// written again so that the search index files them anew.
+	before, _ := e.db.LastRev()
+	channels[0].Curation.Exclude = rules("nothing matches this")
+	e.configure(channels, sources)
+	e.settle()
+	if e.ix.Label("one") != "one" || e.ix.Label("two") != "two" {
+		t.Errorf("labels after the change: %q, %q", e.ix.Label("one"), e.ix.Label("two"))
+	}
+	if labels, _ := e.ix.LabelsOf(it); !slices.Equal(labels, []string{"one", "two"}) {
+		t.Errorf("LabelsOf after the change = %v", labels)
+	}
+	if changed, _ := e.db.ItemsSince(before, 10); len(changed) != 1 {
+		t.Errorf("%d stories written again after the labels changed, want 1", len(changed))
+	}
 }
 
 func TestTouch(t *testing.T) {

@@ -2,6 +2,7 @@ package membership
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -268,6 +269,26 @@ func (ix *Index) ChannelsOf(it feed.Item) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// LabelsOf returns the labels of the channels that show the story (see
+// ChannelsOf and Label), each once, sorted: what the search index files it
+// under. Channels defined alike share a label.
+func (ix *Index) LabelsOf(it feed.Item) ([]string, error) {
+	ids, err := ix.ChannelsOf(it)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	ix.mu.RLock()
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if c := ix.chans[id]; c != nil {
+			out = append(out, c.label)
+		}
+	}
+	ix.mu.RUnlock()
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // Contains reports whether channel channelID shows the story at now.

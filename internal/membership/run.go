@@ -133,7 +133,33 @@ func (ix *Index) step() (bool, error) {
 	if err != nil || busy || switched {
 		return busy || switched, err
 	}
+	if retagged, err := ix.retagAll(); err != nil || retagged {
+		return retagged, err
+	}
 	return false, ix.drop(s)
+}
+
+// retagAll touches the stories of the channels whose label changed, so
+// that the search index files them under the new one.
+func (ix *Index) retagAll() (bool, error) {
+	ix.mu.Lock()
+	indexes := map[string]bool{}
+	for id := range ix.retag {
+		if c := ix.chans[id]; c != nil && c.serving != "" {
+			indexes[c.serving] = true
+		}
+	}
+	clear(ix.retag)
+	ix.mu.Unlock()
+	for _, k := range slices.Sorted(maps.Keys(indexes)) {
+		ix.switching.Add(1)
+		err := ix.touchDiff("", k) // every story of the index
+		ix.switching.Add(-1)
+		if err != nil {
+			return false, err
+		}
+	}
+	return len(indexes) > 0, nil
 }
 
 // catchUp judges one batch of the items written since the least advanced

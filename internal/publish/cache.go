@@ -167,8 +167,15 @@ func (c *Cache) Configure(channels []feed.Channel, sources []feed.Source) error 
 		return fmt.Errorf("configure: %w", err)
 	}
 	g := &generation{byID: make(map[string]*Channel, len(channels)), sources: slices.Clone(sources), names: names}
+	selections := map[string][]string{} // channels selecting alike share one list
 	for _, ch := range channels {
-		v := &Channel{Channel: ch, ids: ch.SourceIDs(sources), names: names}
+		sel := strings.Join(ch.Sources, ",") + "\x00" + strings.Join(ch.Tags, ",")
+		ids, ok := selections[sel]
+		if !ok {
+			ids = ch.SourceIDs(sources)
+			selections[sel] = ids
+		}
+		v := &Channel{Channel: ch, ids: ids, names: names}
 		g.channels = append(g.channels, v)
 		g.byID[ch.ID] = v
 	}

@@ -44,7 +44,7 @@ type doc struct {
 	Title     string    `json:"title"`
 	Text      string    `json:"text"` // title, summary and content as plain text
 	Source    string    `json:"source"`
-	Channels  []string  `json:"channels"` // the ids of the channels that publish it
+	Channels  []string  `json:"channels"` // the labels of the channels that publish it
 	Published time.Time `json:"published"`
 }
 
@@ -188,7 +188,7 @@ func (ix *Index) Count() (uint64, error) {
 type Query struct {
 	Text    string   // words to find, all of them (any order); empty matches every item
 	Sources []string // only items of these sources; non-nil and empty matches nothing
-	Channel string   // only items this channel publishes; "" for any
+	Channel string   // only items this channel label publishes (Store.ChannelsOf); "" for any
 	From    time.Time
 	To      time.Time // inclusive
 	Newest  bool      // newest first instead of by relevance

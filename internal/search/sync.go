@@ -14,8 +14,9 @@ type Store interface {
 	ItemsSince(seq uint64, limit int) ([]feed.Item, error)
 	IndexedRev() (uint64, error)
 	SetIndexedRev(seq uint64) error
-	// ChannelsOf returns the ids of the channels that publish the item;
-	// an item in none is not published, and is not indexed.
+	// ChannelsOf returns the channels that publish the item, as the
+	// labels a query names them by (channels defined alike may share
+	// one); an item in none is not published, and is not indexed.
 	ChannelsOf(it feed.Item) ([]string, error)
 }
 

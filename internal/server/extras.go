@@ -26,6 +26,8 @@ type Members interface {
 	Newer(channelID string, before membership.Cursor, n int) (membership.Page, error)
 	Skip(channelID string, skip, n int) (membership.Page, error)
 	ChannelsOf(it feed.Item) ([]string, error)
+	// Label is what the search index files a channel's items under.
+	Label(channelID string) string
 }
 
 // Searcher is the full-text index.

@@ -67,8 +67,9 @@ func bigChannel(b *testing.B) (*store.DB, feed.Channel, []feed.Source) {
 // BenchmarkChannelPage is the HTML page of a channel of 100,000 items:
 // page 1, page 200 (items 3,981 to 4,000) and page 1,000, the deepest
 // (items 19,981 to 20,000), each reached as a reader does, through the
-// Older link of the page before (a cursor). items/op counts the items the
-// store handed out for one page.
+// Older link of the page before (a cursor), and pages 200 and 1,000 asked
+// for by number alone. items/op counts the items the store handed out for
+// one page.
 func BenchmarkChannelPage(b *testing.B) {
 	db, ch, sources := bigChannel(b)
 	cs := &countingStore{DB: db}
@@ -88,10 +89,21 @@ func BenchmarkChannelPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	s := New(cache, fakeHealth{}, Options{Extras: Extras{Items: db, Members: ix}})
-	for _, page := range []int{1, 200, 1000} {
-		b.Run(fmt.Sprintf("page=%d", page), func(b *testing.B) {
+	for _, tc := range []struct {
+		page     int
+		byNumber bool // ?page=N alone, as a bookmark: the index keys before it are stepped over
+	}{{1, false}, {200, false}, {1000, false}, {200, true}, {1000, true}} {
+		page := tc.page
+		name := fmt.Sprintf("page=%d", page)
+		if tc.byNumber {
+			name += "/by-number"
+		}
+		b.Run(name, func(b *testing.B) {
 			path := "/channels/big"
-			if page > 1 {
+			switch {
+			case tc.byNumber:
+				path = fmt.Sprintf("/channels/big?page=%d", page)
+			case page > 1:
 				prev, err := ix.Skip("big", (page-2)*pageSize, pageSize)
 				if err != nil {
 					b.Fatal(err)

@@ -96,6 +96,9 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		query.Channel = f.Channel
+		if s.Members != nil {
+			query.Channel = s.Members.Label(f.Channel) // channels defined alike share one
+		}
 	}
 	if f.Source != "" {
 		query.Sources = []string{f.Source}

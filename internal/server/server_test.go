@@ -74,6 +74,8 @@ func (m fakeMembers) ChannelsOf(it feed.Item) ([]string, error) {
 	return out, nil
 }
 
+func (m fakeMembers) Label(id string) string { return id }
+
 func (m fakeMembers) Newest(id string, n int) (membership.Page, error) { return m.Older(id, nil, n) }
 func (m fakeMembers) Pages(id string) (int, error)                     { return 1, nil }
 func (m fakeMembers) Archive(id string, n int) (membership.ArchivePage, error) {

@@ -49,7 +49,7 @@ type published struct {
 	m *membership.Index
 }
 
-func (p published) ChannelsOf(it feed.Item) ([]string, error) { return p.m.ChannelsOf(it) }
+func (p published) ChannelsOf(it feed.Item) ([]string, error) { return p.m.LabelsOf(it) }
 
 // newSite serves one channel, "news", of two sources from a real store,
 // membership index and search index: 45 items of "yonhap" (Korean) and one
