@@ -90,6 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cache = publish.NewCache(members, db, cfg.Server.BaseURL, publish.Options{
 		PageSize: cfg.Publish.PageSize,
 		Hubs:     hubs,
+		MaxBytes: cfg.Publish.CacheSize,
 		OnChange: func(id string) {
 			for _, topic := range topicURLs(cfg.Server.BaseURL, id) {
 				if err := hub.Publish(topic); err != nil {

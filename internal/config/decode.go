@@ -332,6 +332,7 @@ func (d *decoder) config(root ast.Node) Config {
 				{"max_age", d.duration(&p.MaxAge)},
 				{"page_size", d.integer(&p.PageSize)},
 				{"hubs", d.strs(&p.Hubs)},
+				{"cache_size", d.size(&p.CacheSize)},
 			})
 		}},
 	})
