@@ -38,9 +38,10 @@
 // deletes it. Nothing here holds a list of members in memory.
 //
 // A channel whose definition changes (a reload) gets a new index, built in
-// the background by a walk of its sources (one judgment per story; about
-// 30 µs a story with rules on text) while the previous index keeps
-// answering. Readers re-check every story they read against the channel's
+// the background by a walk of its sources (one judgment per story; a new
+// 100,000-story channel took 15.5 s on a busy 2-core machine, writing
+// every story once more for the search index) while the previous index
+// keeps answering. Readers re-check every story they read against the channel's
 // current rules (Judge and the clock: never the limits), so what a reload
 // hides or excludes is gone from every output as soon as the reload is
 // in, before the new index is built, and a story whose new text an exclude
