@@ -18,7 +18,6 @@ import (
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/server"
 	"github.com/kpolicy/aggregator/internal/websub"
-	"golang.org/x/net/netutil"
 )
 
 // shutdownTimeout bounds the drain on SIGINT/SIGTERM: in-flight HTTP
@@ -55,17 +54,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
-	site, err := newSite(cfg, db, log, getenv)
-	if err != nil {
-		return err
-	}
-	defer site.close()
 
 	// Which items each channel contains: built and followed in the
 	// background; Configure only reads index states, so a thousand
 	// channels cost nothing before the port listens.
 	// The hub is told of every channel whose documents changed.
 	var (
+		site   *site
 		hub    *websub.Hub
 		cache  *publish.Cache
 		pushes = newRefresher() // channels whose documents may have changed, for WebSub
@@ -85,7 +80,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := members.Configure(cfg.Channels, cfg.Sources); err != nil {
 		return fmt.Errorf("channels: %w", err)
 	}
-	site.indexer.published = members
+	if site, err = newSite(cfg, db, members, log, getenv); err != nil {
+		return err
+	}
+	defer site.close()
 	hubs := append([]string{cfg.Server.BaseURL + hubPath}, cfg.Publish.Hubs...)
 	cache = publish.NewCache(members, db, cfg.Server.BaseURL, publish.Options{
 		PageSize: cfg.Publish.PageSize,
@@ -111,13 +109,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	// Past the cap, connections wait in the kernel's backlog: idle or slow
-	// clients cannot use up the process's file descriptors.
-	ln = netutil.LimitListener(ln, cfg.Server.Connections())
+	// Past the cap, idle keep-alives are closed (oldest first) and then
+	// connections wait in the kernel's backlog; one client gets at most its
+	// share: idle or slow clients can neither use up the process's file
+	// descriptors nor keep a new client out.
+	lim := server.NewListener(ln, server.ListenerOptions{Max: cfg.Server.Connections(), PerClient: cfg.Server.ConnectionsPerIP()})
+	ln = lim
 	srv := &http.Server{
+		ConnState: lim.ConnState,
 		Handler: server.New(cache, db, server.Options{
 			Logger: log, MaxAge: cfg.Publish.MaxAge, BaseURL: cfg.Server.BaseURL, Hubs: hubs, WebSub: hub,
-			Sources: cache, States: db, Extras: site.extrasWith(members),
+			Sources: cache, States: db, Extras: site.extras,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

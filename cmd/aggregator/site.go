@@ -35,22 +35,11 @@ func newLogger(w io.Writer, format string) (*slog.Logger, error) {
 // searchPath is where the search index of the database at dbPath lives.
 func searchPath(dbPath string) string { return dbPath + ".search" }
 
-// indexer keeps the search index up to date with the store, off the
-// request path: Kick asks for a catch-up, Run does them one at a time.
-// An item is indexed with the channels that publish it, as published
-// (the membership index) says; until serve sets it, nothing is.
-type indexer struct {
-	ix        *search.Index
-	db        *store.DB
-	published labeller
-	log       *slog.Logger
-	kick      chan struct{}
-}
-
-// labeller says under which channel labels an item is published (see
-// membership.Index.LabelsOf).
+// labeller says under which channel labels an item is published, and up
+// to which write it knows (see membership.Index.LabelsOf and Followed).
 type labeller interface {
 	LabelsOf(feed.Item) ([]string, error)
+	Followed() (uint64, error)
 }
 
 // searchStore is what the search index is fed from: the store, and the
@@ -62,40 +51,7 @@ type searchStore struct {
 
 func (s searchStore) ChannelsOf(it feed.Item) ([]string, error) { return s.published.LabelsOf(it) }
 
-func newIndexer(ix *search.Index, db *store.DB, log *slog.Logger) *indexer {
-	return &indexer{ix: ix, db: db, log: log, kick: make(chan struct{}, 1)}
-}
-
-// Kick asks Run to index what was stored since; it never blocks.
-func (x *indexer) Kick() {
-	select {
-	case x.kick <- struct{}{}:
-	default: // a catch-up is already due; it will see this poll's items
-	}
-}
-
-// Run catches up at once (after a crash the index may be behind), then
-// after every Kick, until ctx ends.
-func (x *indexer) Run(ctx context.Context) {
-	x.Kick()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-x.kick:
-		}
-		start := time.Now()
-		if x.published == nil {
-			continue
-		}
-		n, err := x.ix.Sync(ctx, searchStore{x.db, x.published})
-		if err != nil && ctx.Err() == nil {
-			x.log.Error("search index", "indexed", n, "err", err)
-		} else if n > 0 {
-			x.log.Info("search index", "indexed", n, "duration", time.Since(start).Round(time.Millisecond))
-		}
-	}
-}
+func (s searchStore) Judged() (uint64, error) { return s.published.Followed() }
 
 // readiness is ready once every enabled source has been polled once.
 type readiness struct {
@@ -135,13 +91,16 @@ type site struct {
 	extras  server.Extras
 	metrics *metrics.Metrics
 	subs    *server.Subscribers
-	indexer *indexer
+	indexer *search.Indexer
 	ready   *readiness
 	close   func() error
 }
 
-func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(string) string) (*site, error) {
-	ix, err := search.Open(searchPath(cfg.Storage.Path), searchStore{DB: db})
+// newSite builds the site's parts; members says which items each channel
+// shows, for the pages and the search index.
+func newSite(cfg config.Config, db *store.DB, members *membership.Index, log *slog.Logger, getenv func(string) string) (*site, error) {
+	st := searchStore{db, members}
+	ix, err := search.Open(searchPath(cfg.Storage.Path), st)
 	if err != nil {
 		return nil, fmt.Errorf("%w (rebuild it with: aggregator reindex)", err)
 	}
@@ -150,6 +109,7 @@ func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(stri
 		_ = ix.Close()
 		return nil, err
 	}
+	indexer := search.NewIndexer(ix, st, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := metrics.New(reg, metrics.Options{
@@ -157,6 +117,11 @@ func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(stri
 		StoreItems:  db.Count,
 		IndexItems:  ix.Count,
 		Subscribers: subs.Today,
+		Indexing:    indexer.State,
+		WebSubSubs: func() (int, error) {
+			subs, err := db.Subscriptions("")
+			return len(subs), err
+		},
 	})
 	if err != nil {
 		_ = ix.Close()
@@ -167,6 +132,7 @@ func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(stri
 		extras: server.Extras{
 			BaseURL:     cfg.Server.BaseURL,
 			Items:       db,
+			Members:     members,
 			Search:      ix,
 			Subscribers: subs,
 			Feeds:       m,
@@ -174,21 +140,14 @@ func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(stri
 			Ready:       ready.Ready,
 			AdminToken:  getenv("AGGREGATOR_ADMIN_TOKEN"),
 			Backup:      db,
+			Indexing:    indexer.State,
 		},
 		metrics: m,
 		subs:    subs,
-		indexer: newIndexer(ix, db, log),
+		indexer: indexer,
 		ready:   ready,
 		close:   ix.Close,
 	}, nil
-}
-
-// extrasWith is the server's extras with the membership index, which the
-// pages read their items from.
-func (s *site) extrasWith(m *membership.Index) server.Extras {
-	e := s.extras
-	e.Members = m
-	return e
 }
 
 // flushEvery is how often subscriber statistics are written to the store.

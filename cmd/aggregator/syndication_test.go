@@ -312,6 +312,22 @@ func subscribe(t *testing.T, hub, mode, topic, callback, secret string) {
 	}
 }
 
+// waitSubscriptions waits until the hub at base keeps n subscriptions, as
+// its /metrics say.
+func waitSubscriptions(t *testing.T, base string, n int) {
+	t.Helper()
+	want := fmt.Sprintf("\naggregator_websub_subscriptions %d\n", n)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, body := get(t, base+"/metrics")
+		if strings.Contains(string(body), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the hub never kept %d subscriptions", n)
+		}
+	}
+}
+
 // TestWebSub runs a subscriber against the real server: discovery from the
 // Link headers and the document, subscription verified, signed delivery of
 // the new document after the poll that found new items, and unsubscription.
@@ -339,9 +355,7 @@ func TestWebSub(t *testing.T) {
 		t.Errorf("verification query %v", q)
 	}
 	quiet.waitVerified(t, "subscribe")
-	// The subscription is stored right after the echo: one poll interval
-	// later is enough to be sure.
-	time.Sleep(1200 * time.Millisecond)
+	waitSubscriptions(t, base, 2) // stored right after the echo
 
 	o.n.Store(5)
 	var d delivery
@@ -372,7 +386,7 @@ func TestWebSub(t *testing.T) {
 
 	subscribe(t, hub, "unsubscribe", topic, sub.URL+"/cb?x=1", "")
 	sub.waitVerified(t, "unsubscribe")
-	time.Sleep(1200 * time.Millisecond)
+	waitSubscriptions(t, base, 1)
 	o.n.Store(7)
 	select { // the one still subscribed hears of the change...
 	case <-quiet.posts:

@@ -60,6 +60,8 @@ func newHub(cfg config.Config, db *store.DB, cache *publish.Cache, opts websub.O
 	opts.URL = cfg.Server.BaseURL + hubPath
 	opts.Client = client.HTTPClient()
 	opts.ExternalHubs = cfg.Publish.Hubs
+	opts.MaxSubscriptions = cfg.Publish.MaxSubscriptions
+	opts.MaxSubscriptionsPerTopic = cfg.Publish.MaxSubscriptionsPerTopic
 	if !cfg.Fetch.AllowPrivateNetworks {
 		opts.CheckHost = func(ctx context.Context, host string) error { return fetch.CheckHost(ctx, host) }
 	}

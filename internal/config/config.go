@@ -45,6 +45,7 @@ type Config struct {
 	Sources  []feed.Source
 	Channels []feed.Channel
 	Publish  Publish
+	Mail     Mail
 }
 
 // Publish is how the channels are served to feed readers.
@@ -54,6 +55,11 @@ type Publish struct {
 	Hubs     []string      // external WebSub hubs, advertised and pinged on change
 	// CacheSize bounds the rendered documents kept in memory, in bytes.
 	CacheSize int64
+	// MaxSubscriptions and MaxSubscriptionsPerTopic cap the WebSub
+	// subscriptions the hub keeps (in all, and per feed document); 0 means
+	// websub.DefaultMaxSubscriptions(PerTopic), 10,000 and 1,000.
+	MaxSubscriptions         int
+	MaxSubscriptionsPerTopic int
 }
 
 // Server is where the aggregator listens and the public URL it is reached at.
@@ -64,6 +70,10 @@ type Server struct {
 	// idle keep-alives); further connections wait to be accepted. 0 means
 	// DefaultMaxConnections.
 	MaxConnections int
+	// MaxConnectionsPerIP caps the HTTP connections of one client (an IPv4
+	// address, an IPv6 /64); further ones are closed at once. 0 means
+	// DefaultMaxConnectionsPerIP (or MaxConnections if that is smaller).
+	MaxConnectionsPerIP int
 }
 
 // Storage says where the database lives.
@@ -117,6 +127,7 @@ func Default() Config {
 		},
 		Dedupe:  Dedupe{TitleWindow: DefaultTitleWindow},
 		Publish: Publish{MaxAge: DefaultMaxAge, PageSize: DefaultPageSize, CacheSize: DefaultCacheSize},
+		Mail:    Mail{Timezone: time.UTC},
 	}
 }
 

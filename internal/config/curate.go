@@ -45,7 +45,7 @@ func (d *decoder) sourceKeys(s *feed.Source) []key {
 // channelKeys are the keys a channel has beyond id, title, description,
 // sources, tags and limit.
 func (d *decoder) channelKeys(ch *feed.Channel) []key {
-	return append(d.curationKeys(&ch.Curation), key{"pin", d.strs(&ch.Pin)})
+	return append(d.curationKeys(&ch.Curation), key{"pin", d.strs(&ch.Pin)}, key{"mail", d.channelMail(&ch.Mail)})
 }
 
 func (d *decoder) keep(dst *feed.Retention) func(ast.Node, string) {

@@ -286,6 +286,7 @@ func (d *decoder) config(root ast.Node) Config {
 				{"listen", d.str(&c.Server.Listen)},
 				{"base_url", d.str(&c.Server.BaseURL)},
 				{"max_connections", d.integer(&c.Server.MaxConnections)},
+				{"max_connections_per_ip", d.integer(&c.Server.MaxConnectionsPerIP)},
 			})
 		}},
 		{"storage", func(n ast.Node, path string) {
@@ -333,8 +334,11 @@ func (d *decoder) config(root ast.Node) Config {
 				{"page_size", d.integer(&p.PageSize)},
 				{"hubs", d.strs(&p.Hubs)},
 				{"cache_size", d.size(&p.CacheSize)},
+				{"max_subscriptions", d.integer(&p.MaxSubscriptions)},
+				{"max_subscriptions_per_topic", d.integer(&p.MaxSubscriptionsPerTopic)},
 			})
 		}},
+		{"mail", d.mail(&c.Mail)},
 	})
 	return c
 }

@@ -114,6 +114,7 @@ func (c Config) problems() []*Problem {
 		}
 	}
 	v.curation(c)
+	v.mail(c)
 	return v.probs
 }
 
@@ -309,7 +310,7 @@ func (c Config) Warnings() []string {
 			add(fmt.Sprintf("channels[%d]", i), "every source it selects is disabled")
 		}
 	}
-	return w
+	return append(w, c.mailWarnings()...)
 }
 
 // published reports whether any channel selects s.

@@ -26,11 +26,14 @@ import (
 // logged poll reported stored must be there, nothing may be there that the
 // origin never finished sending, and the restarted server must serve valid
 // feeds without duplicates. AGGREGATOR_LONG=1 kills 60 times instead of 8.
+// The moments come from a seed the test logs; AGGREGATOR_CRASH_SEED=N
+// replays a run.
 //
 // The store prunes nothing yet, so there is no "mid-prune" moment to aim
 // at; once retention lands, its pass runs in the same process and the
 // random kills reach it too.
 func TestCrashSIGKILL(t *testing.T) {
+	t.Parallel()
 	kills := 8
 	if long() {
 		kills = 60
@@ -40,7 +43,15 @@ func TestCrashSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "db", "aggregator.db")
 	cfg := writeGrowingConfig(t, dir, o, sources, dbPath, "", "")
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 8))
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("AGGREGATOR_CRASH_SEED"); v != "" {
+		var err error
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("AGGREGATOR_CRASH_SEED=%q: %v", v, err)
+		}
+	}
+	t.Logf("random kill moments from seed %d (replay with AGGREGATOR_CRASH_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 8))
 
 	var logs strings.Builder
 	modes := map[string]int{}
@@ -98,6 +109,7 @@ func TestCrashSIGKILL(t *testing.T) {
 // its answer: the process must let that poll finish and commit, then exit 0
 // within the shutdown timeout.
 func TestSIGTERMDrain(t *testing.T) {
+	t.Parallel()
 	o := newGrowingOrigin(t, 5, 500, 200)
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "aggregator.db")

@@ -18,7 +18,8 @@ import (
 // on the source, the server goes on serving what it stored, and with the cap
 // raised the next run stores the rest.
 func TestFullDatabase(t *testing.T) {
-	o := newGrowingOrigin(t, 20, 2000, 6000)
+	t.Parallel()
+	o := newGrowingOrigin(t, 60, 2000, 6000)
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "aggregator.db")
 	cfg := writeGrowingConfig(t, dir, o, 1, dbPath, "max_size: 1MiB", "")
@@ -72,6 +73,7 @@ func TestFullDatabase(t *testing.T) {
 // and are recorded while the disk is full, and succeed without a restart
 // once there is room. It needs root and mount; it skips otherwise.
 func TestFullDisk(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	mnt := filepath.Join(dir, "disk")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
@@ -82,7 +84,7 @@ func TestFullDisk(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
 
-	o := newGrowingOrigin(t, 20, 2000, 6000)
+	o := newGrowingOrigin(t, 60, 2000, 6000)
 	dbPath := filepath.Join(mnt, "aggregator.db")
 	cfg := writeGrowingConfig(t, dir, o, 1, dbPath, "", "")
 	p := serve(t, cfg)

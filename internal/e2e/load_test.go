@@ -97,17 +97,16 @@ func rss(pid int) (now, peak float64) {
 }
 
 var (
-	wrkP99      = regexp.MustCompile(`(?m)^\s+99%\s+(\S+)`)
-	wrkP50      = regexp.MustCompile(`(?m)^\s+50%\s+(\S+)`)
 	wrkRequests = regexp.MustCompile(`(\d+) requests in`)
-	wrkRate     = regexp.MustCompile(`Requests/sec:\s+(\S+)`)
 	wrkNon2xx   = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
 	wrkSocket   = regexp.MustCompile(`Socket errors: (.*)`)
 )
 
-// TestLoad polls 1,000 sources while 256 connections of wrk read the
-// channels' feeds in every format: no errors, and the latency percentiles
-// and memory are reported. 8 seconds by default, 60 with AGGREGATOR_LONG=1.
+// TestLoad polls 1,000 sources (250 under -race) while 256 connections of wrk read the
+// channels' feeds in every format: every request answered 2xx/3xx, no
+// socket error, polls go on, nothing logged as an error, memory bounded,
+// and the server alive and stopping cleanly after. 8 seconds by default,
+// 60 with AGGREGATOR_LONG=1. Latency is measured by bench/run.
 func TestLoad(t *testing.T) {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
@@ -119,8 +118,9 @@ func TestLoad(t *testing.T) {
 	}
 	origin := smallOrigin(t)
 	dir := t.TempDir()
-	p := serve(t, loadConfig(t, dir, origin, 1000, ""))
-	waitPolls(t, p, 1000)
+	// wrk's 256 connections come from one address.
+	p := serve(t, loadConfig(t, dir, origin, loadSources, ", max_connections_per_ip: 512"))
+	waitPolls(t, p, loadSources)
 	for g := range 10 {
 		if n := jsonItems(t, fmt.Sprintf("%s/feeds/c%d.json", p.Base, g)); n == 0 {
 			t.Fatalf("channel c%d is empty after the first round of polls", g)
@@ -141,7 +141,7 @@ request = function()
 end
 `)
 	pollsBefore := len(polls(p.stderr.String()))
-	out, err := exec.Command(wrk, "-t2", "-c256", "-d"+strconv.Itoa(int(duration.Seconds()))+"s", "--timeout", "5s", "--latency", "-s", script, p.Base).CombinedOutput()
+	out, err := exec.Command(wrk, "-t2", "-c256", "-d"+strconv.Itoa(int(duration.Seconds()))+"s", "--timeout", wrkTimeout, "-s", script, p.Base).CombinedOutput()
 	if err != nil {
 		t.Fatalf("wrk: %v\n%s", err, out)
 	}
@@ -154,15 +154,19 @@ end
 		}
 		return "?"
 	}
-	t.Logf("%s with 256 connections: %s requests (%s/s), p50 %s, p99 %s (goal < 50ms); %d polls during the run; server RSS %.0f MiB, peak %.0f MiB",
-		duration, field(wrkRequests), field(wrkRate), field(wrkP50), field(wrkP99), polled, rssNow, rssPeak)
+	// Latency is a figure, not a behaviour: bench/run reports it.
+	t.Logf("%s with 256 connections: %s requests; %d polls during the run; server RSS %.0f MiB, peak %.0f MiB",
+		duration, field(wrkRequests), polled, rssNow, rssPeak)
+	if limit := maxLoadRSS(); rssPeak > limit {
+		t.Errorf("server RSS peaked at %.0f MiB under load, want under %.0f MiB", rssPeak, limit)
+	}
 	if m := wrkNon2xx.FindStringSubmatch(report); m != nil {
 		t.Errorf("%s responses were not 2xx/3xx\n%s", m[1], report)
 	}
 	if m := wrkSocket.FindStringSubmatch(report); m != nil {
 		t.Errorf("socket errors: %s\n%s", m[1], report)
 	}
-	if field(wrkRequests) == "?" || field(wrkP99) == "?" {
+	if n, err := strconv.Atoi(field(wrkRequests)); err != nil || n == 0 {
 		t.Errorf("cannot read wrk's report:\n%s", report)
 	}
 	if polled == 0 {
@@ -171,10 +175,31 @@ end
 	if strings.Contains(p.stderr.String(), "level=ERROR") {
 		t.Errorf("errors logged under load:\n%s", grepLines(p.stderr.String(), "level=ERROR"))
 	}
+	if status, _ := get(t, p.Base+"/healthz"); status != 200 {
+		t.Errorf("healthz after the load: %d", status)
+	}
 	p.signal(t, syscall.SIGTERM)
 	if code := p.wait(t, 40*time.Second); code != 0 {
 		t.Errorf("exit code %d after the load", code)
 	}
+}
+
+// loadSources is the number of sources TestLoad polls: 1,000, or 250
+// under the race detector, which polls them five to ten times slower.
+var loadSources = map[bool]int{false: 1000, true: 250}[raceEnabled]
+
+// wrkTimeout is how long a request may take before wrk counts it as
+// unanswered: the race detector slows the server five to ten times.
+var wrkTimeout = map[bool]string{false: "5s", true: "30s"}[raceEnabled]
+
+// maxLoadRSS bounds the server's memory under TestLoad: its sources, ten
+// channels of 50 items. It peaks near 75 MiB; the race detector multiplies
+// memory by 5 to 10.
+func maxLoadRSS() float64 {
+	if raceEnabled {
+		return 2048
+	}
+	return 400
 }
 
 func grepLines(s, sub string) string {
@@ -187,11 +212,14 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestSlowClients holds 1,000 idle keep-alive connections, 100 clients
-// that send their headers a byte at a time, and one that pipelines requests
-// and never reads an answer, and checks that an ordinary client is still
-// served, every time, while they hang.
+// TestSlowClients holds 1,000 idle keep-alive connections (from 25
+// loopback addresses, 40 each, within server.max_connections_per_ip), 100
+// clients that send their headers a byte at a time, and one that pipelines
+// requests and never reads an answer, and checks that an ordinary client
+// is still served, every time, while they hang. One address asking for
+// 200 idle keep-alives gets max_connections_per_ip of them.
 func TestSlowClients(t *testing.T) {
+	t.Parallel()
 	origin := smallOrigin(t)
 	dir := t.TempDir()
 	p := serve(t, loadConfig(t, dir, origin, 20, ""))
@@ -204,23 +232,45 @@ func TestSlowClients(t *testing.T) {
 			c.Close()
 		}
 	}()
-	dial := func() net.Conn {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	dialFrom := func(local string) net.Conn {
+		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+		c, err := d.Dial("tcp", addr)
 		if err != nil {
-			t.Fatalf("dial after %d connections: %v", len(conns), err)
+			t.Fatalf("dial from %s after %d connections: %v", local, len(conns), err)
 		}
 		conns = append(conns, c)
 		return c
 	}
-	// 1,000 idle keep-alive connections: one request answered, then silence.
-	for range 1000 {
-		c := dial()
+	n := 0
+	dial := func() net.Conn { // a hanging client: 40 to an address
+		n++
+		return dialFrom(fmt.Sprintf("127.0.1.%d", 1+(n-1)/40))
+	}
+	idle := func(c net.Conn) error { // one request answered, then silence
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		defer c.SetDeadline(time.Time{})
 		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
-			t.Fatalf("idle connection %d: %v", len(conns), err)
+			return err
 		}
-		resp.Body.Close()
+		return resp.Body.Close()
+	}
+	// One address, 200 idle keep-alives: past the default 64, each is
+	// closed as soon as it is accepted.
+	kept := 0
+	for range 200 {
+		if idle(dialFrom("127.0.2.1")) == nil {
+			kept++
+		}
+	}
+	if kept != 64 {
+		t.Errorf("one address kept %d idle keep-alives, want server.max_connections_per_ip = 64", kept)
+	}
+	for range 1000 {
+		if err := idle(dial()); err != nil {
+			t.Fatalf("idle connection %d: %v", n, err)
+		}
 	}
 	// 100 slowloris clients: half a request line, then nothing.
 	for range 100 {
@@ -229,6 +279,7 @@ func TestSlowClients(t *testing.T) {
 	// A reader that asks for much and never reads: the server's writes to
 	// it block once the socket buffers are full.
 	greedy := dial()
+	greedyStart := time.Now()
 	go func() {
 		req := []byte("GET /feeds/c0.atom HTTP/1.1\r\nHost: x\r\n\r\n")
 		for range 5000 {
@@ -253,28 +304,37 @@ func TestSlowClients(t *testing.T) {
 		}
 	}
 	t.Logf("%d hanging connections; 200 ordinary requests all answered; server RSS %.0f MiB", len(conns), rssNow)
+	slow := conns[200+1000:] // the slowloris clients and the greedy reader
 	if !long() {
 		return
 	}
 	// The long variant waits for the server's timeouts to close the
-	// slowloris clients (ReadHeaderTimeout) and the greedy reader
-	// (WriteTimeout).
-	time.Sleep(75 * time.Second)
+	// slowloris clients (ReadHeaderTimeout, 10 s) and the greedy reader
+	// (WriteTimeout, 60 s): each connection is read until the server
+	// closes it, for at most 75 s in all.
+	start := time.Now()
+	deadline := start.Add(75 * time.Second)
 	closed := 0
-	for _, c := range conns[1000:] {
-		c.SetReadDeadline(time.Now().Add(time.Second))
-		buf := make([]byte, 1<<16)
-		for {
+	buf := make([]byte, 1<<16)
+	for _, c := range slow {
+		if c == greedy {
+			// Reading would let the server's writes go on: look only once
+			// its WriteTimeout must have passed.
+			time.Sleep(time.Until(greedyStart.Add(65 * time.Second)))
+		}
+		for time.Now().Before(deadline) {
+			c.SetReadDeadline(time.Now().Add(time.Second))
 			if _, err := c.Read(buf); err != nil {
-				if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
-					closed++
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					continue // still open
 				}
+				closed++
 				break
 			}
 		}
 	}
-	t.Logf("after 75s, %d of %d slow connections closed by the server", closed, len(conns)-1000)
-	if closed != len(conns)-1000 {
-		t.Errorf("%d slow connections still open after the read-header and write timeouts", len(conns)-1000-closed)
+	t.Logf("after %v, %d of %d slow connections closed by the server", time.Since(start).Round(time.Second), closed, len(slow))
+	if closed != len(slow) {
+		t.Errorf("%d slow connections still open after the read-header and write timeouts", len(slow)-closed)
 	}
 }

@@ -14,6 +14,7 @@ import (
 // database a running one holds: each must exit 1 promptly with a message
 // naming the file and the process that holds it, not hang.
 func TestSecondProcess(t *testing.T) {
+	t.Parallel()
 	o := newGrowingOrigin(t, 1, 10, 0)
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "aggregator.db")
@@ -50,6 +51,7 @@ func TestSecondProcess(t *testing.T) {
 // short, overwritten with garbage, or is not a database at all: it must exit
 // 1 with a message naming the file and saying how to recover, never panic.
 func TestDamagedDatabase(t *testing.T) {
+	t.Parallel()
 	// A real database with items, to damage.
 	o := newGrowingOrigin(t, 20, 20, 2000)
 	dir := t.TempDir()

@@ -34,7 +34,11 @@ func TestMain(m *testing.M) {
 	if _, err := os.Stat(goTool); err != nil {
 		goTool = "go"
 	}
-	build := exec.Command(goTool, "build", "-o", binary, "github.com/kpolicy/aggregator/cmd/aggregator")
+	args := []string{"build", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command(goTool, append(args, "github.com/kpolicy/aggregator/cmd/aggregator")...)
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build aggregator: %v\n%s", err, out)
 		os.RemoveAll(dir)
@@ -95,6 +99,11 @@ func start(t *testing.T, args ...string) *proc {
 		default:
 			p.cmd.Process.Kill()
 			<-p.done
+		}
+		// A race found in the process fails the test that ran it, killed
+		// or not (a clean exit would also say so with status 66).
+		if log := p.stderr.String(); strings.Contains(log, "WARNING: DATA RACE") {
+			t.Errorf("the race detector found a race in %s:\n%s", p.cmd.Args, log)
 		}
 	})
 	return p

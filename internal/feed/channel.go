@@ -14,6 +14,8 @@ type Channel struct {
 	// Pin lists items (by link or upstream id) shown at the top of the
 	// channel, in this order, however old they are.
 	Pin []string
+	// Mail is the channel's mailing list; the zero Digest means none.
+	Mail Digest
 }
 
 // Selects reports whether src belongs to the channel, by id or by tag.

@@ -389,8 +389,10 @@ func (ix *Index) Current() (bool, error) {
 }
 
 // Followed returns the Rev up to which every index of the current
-// definitions follows the store's writes (0 while one is being built):
-// the gone entries at or below it are no longer needed by membership.
+// definitions follows the store's writes (0 while one is being built; the
+// last Rev when no channel is configured): the gone entries at or below it
+// are no longer needed by membership, and what ChannelsOf says of a story
+// written at or below it is current.
 func (ix *Index) Followed() (uint64, error) {
 	ix.mu.RLock()
 	keys := make([]string, 0, len(ix.defs))
@@ -398,6 +400,9 @@ func (ix *Index) Followed() (uint64, error) {
 		keys = append(keys, k)
 	}
 	ix.mu.RUnlock()
+	if len(keys) == 0 {
+		return ix.st.LastRev()
+	}
 	var least uint64
 	for i, k := range keys {
 		st, ok, err := ix.st.IndexState(k)

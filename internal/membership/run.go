@@ -193,6 +193,7 @@ func (ix *Index) catchUp(s snapshot) (bool, error) {
 	now := ix.opts.Now()
 	updates := map[string]store.IndexUpdate{}
 	var changed []string
+	var retouch []uint64
 	for _, k := range keys {
 		var todo []feed.Item
 		for _, it := range items {
@@ -205,13 +206,34 @@ func (ix *Index) catchUp(s snapshot) (bool, error) {
 			return false, err
 		}
 		u.Rev, u.Now, u.PageSize = last, now, ix.opts.PageSize
-		u.Touch = len(s.serving[k]) > 0
+		if len(s.serving[k]) > 0 {
+			// Stories of this batch are indexed for search after it (the
+			// search index follows no further than Followed); the others
+			// whose channels changed (a window moved) are written again.
+			inBatch := make(map[uint64]bool, len(todo))
+			for _, it := range todo {
+				inBatch[it.Seq] = true
+			}
+			for _, m := range u.Put {
+				if !inBatch[m.Seq] {
+					retouch = append(retouch, m.Seq)
+				}
+			}
+			for _, seq := range u.Delete {
+				if !inBatch[seq] {
+					retouch = append(retouch, seq)
+				}
+			}
+		}
 		updates[k] = u
 		if touched {
 			changed = append(changed, s.serving[k]...)
 		}
 	}
 	if err := ix.update(updates); err != nil {
+		return false, err
+	}
+	if err := ix.touch(retouch); err != nil {
 		return false, err
 	}
 	ix.notify(changed)

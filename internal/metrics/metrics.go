@@ -17,6 +17,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/fetch"
+	"github.com/kpolicy/aggregator/internal/search"
 )
 
 // Options names the values read when metrics are scraped. Nil fields leave
@@ -26,6 +27,8 @@ type Options struct {
 	StoreItems  func() (int, error)         // items stored
 	IndexItems  func() (uint64, error)      // items in the search index
 	Subscribers func() []feed.SubscriberDay // today's subscriber statistics, per channel
+	Indexing    func() search.IndexerState  // the search indexer's failures
+	WebSubSubs  func() (int, error)         // WebSub subscriptions kept
 }
 
 // Metrics is the set of the aggregator's metrics. Its methods are safe for
@@ -100,6 +103,21 @@ func New(reg *prometheus.Registry, o Options) (*Metrics, error) {
 	}
 	if o.Subscribers != nil {
 		cs = append(cs, subscribers{o.Subscribers})
+	}
+	if o.WebSubSubs != nil {
+		cs = append(cs, gaugeFunc("aggregator_websub_subscriptions", "WebSub subscriptions the hub keeps (see publish.max_subscriptions).", func() (float64, error) {
+			n, err := o.WebSubSubs()
+			return float64(n), err
+		}))
+	}
+	if o.Indexing != nil {
+		cs = append(cs,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aggregator_search_index_failing",
+				Help: "Search index catch-ups failed in a row (0: the index is keeping up; see /status)."},
+				func() float64 { return float64(o.Indexing().Failing) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aggregator_search_index_errors_total",
+				Help: "Search index catch-ups that failed (a full disk, the store failing) since start."},
+				func() float64 { return float64(o.Indexing().Failures) }))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

@@ -30,6 +30,17 @@ func newPolicy() *bluemonday.Policy {
 	return p
 }
 
+// PagePolicy returns the policy item HTML is sanitised with again each time
+// it is shown to a reader (the HTML pages, list mail): the store is not
+// trusted to hold only what parsing wrote. It is bluemonday's UGCPolicy:
+// article markup, links and images with checked URLs; no scripts, styles,
+// event handlers, forms or frames. A Policy is safe for concurrent use.
+func PagePolicy() *bluemonday.Policy {
+	p := bluemonday.UGCPolicy()
+	p.AddTargetBlankToFullyQualifiedLinks(false)
+	return p
+}
+
 // sanitiseHTML makes relative URLs in s absolute against base (when base is
 // not nil) and then passes it through policy. The result is trimmed; markup
 // with nothing left to show (only a script, say) becomes "".

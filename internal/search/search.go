@@ -17,6 +17,12 @@
 // Kana cut into overlapping bigrams) after Hangul words have been cut into
 // bigrams here (hangulBigrams), so that "뉴스" finds "뉴스를".
 //
+// An Indexer keeps the index up to date off the request path; a failed
+// write (a full disk) is an error, recorded and retried with backoff, never
+// a panic, and the index is reopened from what was persisted before the
+// next write (write.go). Search is bounded in length, words, time and
+// searches at once (query.go).
+//
 // It must not write to the store except the "last indexed" number, and it
 // never runs in the request path except for Search.
 package search
@@ -28,6 +34,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -54,8 +62,12 @@ const mappingVersion = "2" // 2: channels
 
 // Index is an open search index. Its methods are safe for concurrent use.
 type Index struct {
-	bleve bleve.Index
 	dir   string
+	slots chan struct{} // one per search running; see acquire
+
+	mu     sync.RWMutex // held to read bleve; held exclusively to reopen it (write.go)
+	bleve  bleve.Index  // nil when a reopen failed
+	broken atomic.Bool  // a write failed: reopen before the next one
 }
 
 // Open opens the index in dir, creating it (and dir) when missing. An
@@ -84,7 +96,7 @@ func Open(dir string, st ...Store) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", dir, err)
 	}
-	return &Index{bleve: b, dir: dir}, nil
+	return &Index{bleve: b, dir: dir, slots: make(chan struct{}, concurrentSearches)}, nil
 }
 
 // versionFile holds mappingVersion in the index directory.
@@ -135,6 +147,11 @@ func newMapping() mapping.IndexMapping {
 
 // Close closes the index.
 func (ix *Index) Close() error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.bleve == nil {
+		return nil
+	}
 	if err := ix.bleve.Close(); err != nil {
 		return fmt.Errorf("close search index %s: %w", ix.dir, err)
 	}
@@ -144,9 +161,18 @@ func (ix *Index) Close() error {
 // Add indexes items in one batch, replacing earlier versions of the same
 // items, each with the channels channelsOf says publish it. An item that
 // no channel publishes, or that is gone (Seq zero, see store.ItemsSince),
-// is removed instead: the index holds what readers can find.
+// is removed instead: the index holds what readers can find. A failed
+// write (a full disk) leaves the index as it was at the last write that
+// succeeded, and the next Add first reopens it (see write); it never
+// panics.
 func (ix *Index) Add(items []feed.Item, channelsOf func(feed.Item) ([]string, error)) error {
-	b := ix.bleve.NewBatch()
+	return ix.write(func(b *bleve.Batch) error {
+		return fill(b, items, channelsOf)
+	})
+}
+
+// fill adds items to b.
+func fill(b *bleve.Batch, items []feed.Item, channelsOf func(feed.Item) ([]string, error)) error {
 	for _, it := range items {
 		var chans []string
 		if it.Seq != 0 {
@@ -169,15 +195,17 @@ func (ix *Index) Add(items []feed.Item, channelsOf func(feed.Item) ([]string, er
 			return fmt.Errorf("index %s %s: %w", it.SourceID, it.Key, err)
 		}
 	}
-	if err := ix.bleve.Batch(b); err != nil {
-		return fmt.Errorf("index batch: %w", err)
-	}
 	return nil
 }
 
 // Count returns the number of items in the index: those a reader can find.
 func (ix *Index) Count() (uint64, error) {
-	n, err := ix.bleve.DocCount()
+	b, done, err := ix.read()
+	if err != nil {
+		return 0, fmt.Errorf("count search index: %w", err)
+	}
+	defer done()
+	n, err := b.DocCount()
 	if err != nil {
 		return 0, fmt.Errorf("count search index: %w", err)
 	}
@@ -186,11 +214,11 @@ func (ix *Index) Count() (uint64, error) {
 
 // Query is a search. Zero fields do not filter.
 type Query struct {
-	Text    string   // words to find, all of them (any order); empty matches every item
+	Text    string   // words to find, all of them (any order); empty matches every item; see MaxQueryBytes
 	Sources []string // only items of these sources; non-nil and empty matches nothing
 	Channel string   // only items this channel label publishes (Store.ChannelsOf); "" for any
 	From    time.Time
-	To      time.Time // inclusive
+	To      time.Time // inclusive; bounds past what the index holds (1677-12-01 to 2262-04-11) are open
 	Newest  bool      // newest first instead of by relevance
 	Offset  int
 	Limit   int // 10 when zero
@@ -209,13 +237,22 @@ type Hit struct {
 }
 
 // Search runs q. A query that is empty once analysed (only punctuation)
-// matches nothing.
+// matches nothing. A text over the bounds is ErrQueryTooLong; a search
+// that waited or ran too long (others hold every slot) is ErrBusy.
 func (ix *Index) Search(ctx context.Context, q Query) (Result, error) {
 	if q.Limit <= 0 {
 		q.Limit = 10
 	}
+	tw, err := queryWords(q.Text)
+	if err != nil {
+		return Result{}, err
+	}
+	var ok bool
+	if q.From, q.To, ok = clampDates(q.From, q.To); !ok {
+		return Result{}, nil
+	}
 	var must []query.Query
-	words := hangulBigrams(q.Text)
+	words := analysed(tw)
 	if q.Text != "" {
 		text := bleve.NewMatchQuery(words)
 		text.SetField("text")
@@ -263,9 +300,24 @@ func (ix *Index) Search(ctx context.Context, q Query) (Result, error) {
 	} else {
 		req.SortBy([]string{"-_score", "-published", "_id"})
 	}
-	res, err := ix.bleve.SearchInContext(ctx, req)
+	release, err := ix.acquire(ctx)
 	if err != nil {
-		return Result{}, fmt.Errorf("search %q: %w", q.Text, err)
+		return Result{}, fmt.Errorf("search %.40q: %w", q.Text, err)
+	}
+	defer release()
+	bi, done, err := ix.read()
+	if err != nil {
+		return Result{}, fmt.Errorf("search %.40q: %w", q.Text, err)
+	}
+	defer done()
+	ctx, cancel := context.WithTimeoutCause(ctx, maxQueryTime, ErrBusy)
+	defer cancel()
+	res, err := bi.SearchInContext(ctx, req)
+	if err != nil {
+		if context.Cause(ctx) == ErrBusy {
+			err = ErrBusy
+		}
+		return Result{}, fmt.Errorf("search %.40q: %w", q.Text, err)
 	}
 	out := Result{Total: res.Total, Hits: make([]Hit, 0, len(res.Hits))}
 	for _, h := range res.Hits {

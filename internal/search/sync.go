@@ -18,6 +18,10 @@ type Store interface {
 	// labels a query names them by (channels defined alike may share
 	// one); an item in none is not published, and is not indexed.
 	ChannelsOf(it feed.Item) ([]string, error)
+	// Judged returns the Rev up to which ChannelsOf knows the store's
+	// writes: Sync indexes no write past it, so that an item is never
+	// indexed before its channels are known.
+	Judged() (uint64, error)
 }
 
 // syncBatch is the number of items indexed and recorded at a time: a crash
@@ -25,11 +29,15 @@ type Store interface {
 const syncBatch = 500
 
 // Sync indexes every item written since the last Sync (or since the store
-// was new), a batch at a time, recording after each batch the last Seq the
-// index holds. It returns the number of items indexed. Cancelling ctx stops
+// was new) and judged (Store.Judged), a batch at a time, recording after
+// each batch the last Seq the index holds. It returns the number of items indexed. Cancelling ctx stops
 // it between batches, with what was done recorded.
 func (ix *Index) Sync(ctx context.Context, st Store) (int, error) {
 	seq, err := st.IndexedRev()
+	if err != nil {
+		return 0, fmt.Errorf("sync search index: %w", err)
+	}
+	judged, err := st.Judged()
 	if err != nil {
 		return 0, fmt.Errorf("sync search index: %w", err)
 	}
@@ -38,6 +46,12 @@ func (ix *Index) Sync(ctx context.Context, st Store) (int, error) {
 		items, err := st.ItemsSince(seq, syncBatch)
 		if err != nil {
 			return n, fmt.Errorf("sync search index: %w", err)
+		}
+		for i, it := range items {
+			if it.Rev > judged {
+				items = items[:i] // the rest after the membership index judged them
+				break
+			}
 		}
 		if len(items) == 0 {
 			return n, nil

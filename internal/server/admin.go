@@ -28,8 +28,9 @@ func (s *Server) admin(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// handleBackup streams a consistent copy of the database, taken in one read
-// transaction while polling goes on.
+// handleBackup streams a consistent copy of the database, taken first to a
+// temporary file (see store.DB.Backup) so that a slow download holds no
+// transaction and polling goes on.
 func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 	if s.Backup == nil {
 		http.NotFound(w, r)

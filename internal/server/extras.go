@@ -9,6 +9,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/membership"
+	"github.com/kpolicy/aggregator/internal/parse"
 	"github.com/kpolicy/aggregator/internal/search"
 )
 
@@ -63,6 +64,9 @@ type Extras struct {
 	// Bearer TOKEN". Empty disables the admin routes (404).
 	AdminToken string
 	Backup     Backuper
+	// Indexing reports the search indexer's failures on GET /status; nil
+	// shows nothing.
+	Indexing func() search.IndexerState
 }
 
 // extras is Extras plus what the server builds from them once.
@@ -74,7 +78,5 @@ type extras struct {
 }
 
 func newExtras(e Extras) extras {
-	p := bluemonday.UGCPolicy()
-	p.AddTargetBlankToFullyQualifiedLinks(false)
-	return extras{Extras: e, policy: p}
+	return extras{Extras: e, policy: parse.PagePolicy()}
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -76,7 +75,7 @@ func (s *Server) serveDocument(w http.ResponseWriter, r *http.Request, doc *publ
 	if gz {
 		body = doc.Gzipped() // after the 304 check: a conditional hit compresses nothing
 	}
-	http.ServeContent(w, r, "", doc.LastModified, bytes.NewReader(body))
+	serveBytes(w, r, doc.LastModified, body)
 }
 
 // notModified answers 304 with the validators and nothing else.
@@ -101,26 +100,6 @@ func etagListMatches(list, tag string) bool {
 	for _, t := range strings.Split(list, ",") {
 		t = strings.TrimSpace(t)
 		if t == "*" || strings.TrimPrefix(t, "W/") == tag {
-			return true
-		}
-	}
-	return false
-}
-
-// acceptsGzip reports whether the request's Accept-Encoding admits gzip
-// (or "*") with a non-zero quality.
-func acceptsGzip(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept-Encoding") {
-		for _, part := range strings.Split(v, ",") {
-			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			coding = strings.ToLower(strings.TrimSpace(coding))
-			if coding != "gzip" && coding != "x-gzip" && coding != "*" {
-				continue
-			}
-			q := strings.ReplaceAll(strings.ToLower(params), " ", "")
-			if strings.HasPrefix(q, "q=0") && strings.Trim(q[3:], ".0") == "" {
-				return false
-			}
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"html"
 	"html/template"
 	"net/http"
@@ -112,7 +113,11 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	v.Searched = f.Q != "" || query.Sources != nil || query.Channel != "" || !query.From.IsZero() || !query.To.IsZero()
 	if v.Searched {
 		res, err := s.Search.Search(r.Context(), query)
-		if err != nil {
+		if errors.Is(err, search.ErrBusy) {
+			w.Header().Set("Retry-After", "10")
+			http.Error(w, "search is busy: try again in a moment", http.StatusServiceUnavailable)
+			return
+		} else if err != nil {
 			s.Error(w, r, err)
 			return
 		}

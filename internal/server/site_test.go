@@ -51,6 +51,8 @@ type published struct {
 
 func (p published) ChannelsOf(it feed.Item) ([]string, error) { return p.m.LabelsOf(it) }
 
+func (p published) Judged() (uint64, error) { return p.m.Followed() }
+
 // newSite serves one channel, "news", of two sources from a real store,
 // membership index and search index: 45 items of "yonhap" (Korean) and one
 // of "keia". The subscription documents publish the newest 30; the pages
@@ -79,7 +81,13 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	if _, err := db.SavePoll("keia", []feed.Item{{Key: "e1", Title: "Alliance & Missiles", Summary: "<p>An essay on missiles.</p>", Published: base, Dated: true,
-		Origins: []feed.Origin{{SourceID: "yonhap", Key: "k00", Link: "https://yna.example/copy", Rule: "link", Seen: base}}}}, feed.SourceState{}); err != nil {
+		Link: "https://keia.example/e1"}}, feed.SourceState{}); err != nil {
+		t.Fatal(err)
+	}
+	// Yonhap carries KEI's essay too, under KEI's link: the store merges the
+	// copy into KEI's item as an origin.
+	copied := feed.Item{Key: "copy", Link: "https://keia.example/e1", Title: "Alliance & Missiles", Published: base.Add(time.Hour), Dated: true}
+	if _, err := db.SavePoll("yonhap", append(items, copied), feed.SourceState{}); err != nil {
 		t.Fatal(err)
 	}
 	channels := []feed.Channel{{ID: "news", Title: "Korea News", Description: "News from the peninsula", Sources: []string{"yonhap", "keia"}, Limit: 30}}
@@ -142,9 +150,10 @@ func TestItemPage(t *testing.T) {
 	}
 	mustContain(t, "item page", body, "<h1>Alliance &amp; Missiles</h1>", "KEI", "An essay on missiles.",
 		`<time datetime="2026-05-01T09:00:00Z">1 May 2026</time>`, `href="/channels/news">Return to Korea News</a>`)
-	if len(it.Origins) > 0 { // the store keeps origins once issue 4 lands
-		mustContain(t, "item page", body, "Yonhap", "https://yna.example/copy")
+	if len(it.Origins) != 1 || it.Origins[0].SourceID != "yonhap" {
+		t.Fatalf("origins of the essay: %+v, want Yonhap's copy", it.Origins)
 	}
+	mustContain(t, "item page", body, "<li>KEI: <a href=\"https://keia.example/e1\">", "<li>Yonhap: <a href=\"https://keia.example/e1\">https://keia.example/e1</a>")
 
 	_, body = do(t, s, "GET", "/items/"+feed.ItemRef("yonhap", "k00"))
 	mustContain(t, "item page", body, "북한 소식 0", "<p>본문</p>", "by 김기자", "정치")

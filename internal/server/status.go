@@ -79,6 +79,27 @@ type statusPage struct {
 	Sources []SourceStatus
 	Failing int
 	Retired int
+	Index   *IndexStatus
+}
+
+// IndexStatus is the search indexer as GET /status shows it, when it is
+// failing or has failed since start. The JSON names are part of the
+// /status?format=json contract.
+type IndexStatus struct {
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	Failing     int       `json:"consecutive_errors"`
+	Failures    int       `json:"errors"`
+	NextTry     time.Time `json:"next_try,omitzero"`
+}
+
+// indexStatus is the indexer's state, or nil when there is none to show.
+func (s *Server) indexStatus() *IndexStatus {
+	if s.Indexing == nil {
+		return nil
+	}
+	st := s.Indexing()
+	return &IndexStatus{LastSuccess: st.LastSuccess, LastError: st.LastError, Failing: st.Failing, Failures: st.Failures, NextTry: st.NextTry}
 }
 
 // handleStatus answers GET /status: an HTML page, or JSON with
@@ -97,7 +118,8 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	case "json":
 		body, err := json.MarshalIndent(struct {
 			Sources []SourceStatus `json:"sources"`
-		}{list}, "", "  ")
+			Index   *IndexStatus   `json:"search_index,omitempty"`
+		}{list, s.indexStatus()}, "", "  ")
 		if err != nil {
 			s.Error(w, r, err)
 			return
@@ -106,7 +128,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(append(body, '\n'))
 	case "", "html":
-		page := statusPage{Sources: list}
+		page := statusPage{Sources: list, Index: s.indexStatus()}
 		for _, st := range list {
 			if st.Retired {
 				page.Retired++

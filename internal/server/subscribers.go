@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"net"
 	"net/http"
 	"regexp"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/axiomhq/hyperloglog"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 )
@@ -29,9 +32,17 @@ type SubscriberStore interface {
 // singular "1 subscriber" or "readers" that others write.
 var reportedRe = regexp.MustCompile(`(?i)\b(\d{1,9})\s+(?:subscribers?|readers?)\b`)
 
-// maxClientsPerDay bounds the distinct clients remembered per channel and
-// day; past it the count stops growing rather than memory.
-const maxClientsPerDay = 200_000
+// Bounds of what one channel's day keeps, whatever its clients send: the
+// distinct clients are a HyperLogLog sketch (at most 16 KB, about 1%
+// error past a few thousand, exact below), a User-Agent is read to
+// maxUserAgent bytes, at most maxFetchers reporting fetchers are kept (the
+// largest counts: a flood of small claims cannot push out a real
+// aggregator) and one fetcher reports at most maxReported subscribers.
+const (
+	maxUserAgent = 512
+	maxFetchers  = 64
+	maxReported  = 1_000_000
+)
 
 // Subscribers counts, per channel and UTC day, the requests for its feeds,
 // the 304s, the distinct clients (a hash of address and User-Agent, kept in
@@ -47,15 +58,41 @@ type Subscribers struct {
 
 	mu   sync.Mutex
 	days map[dayKey]*dayCount
+	seed maphash.Seed // of the fetchers' hashes
 }
 
 type dayKey struct{ channel, day string }
 
 type dayCount struct {
 	requests, notModified int
-	clients               map[uint64]struct{}
-	reported              map[string]int // fetcher → largest count reported that day
+	clients               *hyperloglog.Sketch
+	reported              map[uint64]int // hash of the fetcher → largest count reported that day; at most maxFetchers
 	stored                feed.SubscriberDay
+}
+
+func newDayCount(stored feed.SubscriberDay) *dayCount {
+	return &dayCount{clients: hyperloglog.New14(), reported: map[uint64]int{}, stored: stored}
+}
+
+// report keeps n for fetcher if it is the fetcher's largest, and, when
+// maxFetchers are kept already, only if it is larger than the smallest
+// kept, which it replaces.
+func (c *dayCount) report(fetcher uint64, n int) {
+	if old, ok := c.reported[fetcher]; ok || len(c.reported) < maxFetchers {
+		c.reported[fetcher] = max(old, n)
+		return
+	}
+	var least uint64
+	leastN := -1
+	for f, m := range c.reported {
+		if leastN < 0 || m < leastN {
+			least, leastN = f, m
+		}
+	}
+	if n > leastN {
+		delete(c.reported, least)
+		c.reported[fetcher] = n
+	}
 }
 
 // NewSubscribers returns counters that persist to st (nil: memory only);
@@ -64,7 +101,7 @@ func NewSubscribers(st SubscriberStore, now func() time.Time) *Subscribers {
 	if now == nil {
 		now = time.Now
 	}
-	return &Subscribers{store: st, now: now, days: map[dayKey]*dayCount{}}
+	return &Subscribers{store: st, now: now, days: map[dayKey]*dayCount{}, seed: maphash.MakeSeed()}
 }
 
 // Record counts one request for a feed of channel, answered with status.
@@ -74,6 +111,9 @@ func (s *Subscribers) Record(channel string, status int, r *http.Request) {
 	}
 	day := s.now().UTC().Format(time.DateOnly)
 	ua := r.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -86,7 +126,7 @@ func (s *Subscribers) Record(channel string, status int, r *http.Request) {
 	k := dayKey{channel, day}
 	c := s.days[k]
 	if c == nil {
-		c = &dayCount{clients: map[uint64]struct{}{}, reported: map[string]int{}}
+		c = newDayCount(feed.SubscriberDay{})
 		s.days[k] = c
 	}
 	c.requests++
@@ -95,13 +135,10 @@ func (s *Subscribers) Record(channel string, status int, r *http.Request) {
 	}
 	if m := reportedRe.FindStringSubmatchIndex(ua); m != nil {
 		n, _ := strconv.Atoi(ua[m[2]:m[3]])
-		fetcher := ua[:m[2]] + "#" + ua[m[3]:]
-		c.reported[fetcher] = max(c.reported[fetcher], n)
+		c.report(maphash.String(s.seed, ua[:m[2]]+"#"+ua[m[3]:]), min(n, maxReported))
 		return // a fetcher speaking for its users is not itself a reader
 	}
-	if len(c.clients) < maxClientsPerDay {
-		c.clients[client] = struct{}{}
-	}
+	c.clients.InsertHash(client)
 }
 
 // Today returns today's counts per channel, ordered by channel, including
@@ -135,7 +172,7 @@ func (c *dayCount) view(k dayKey) feed.SubscriberDay {
 		Channel: k.channel, Day: k.day,
 		Requests:    c.stored.Requests + c.requests,
 		NotModified: c.stored.NotModified + c.notModified,
-		Clients:     max(c.stored.Clients, len(c.clients)),
+		Clients:     max(c.stored.Clients, int(c.clients.Estimate())),
 		Reported:    max(c.stored.Reported, reported),
 	}
 }
@@ -154,7 +191,7 @@ func (s *Subscribers) Load() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range days {
-		s.days[dayKey{d.Channel, d.Day}] = &dayCount{clients: map[uint64]struct{}{}, reported: map[string]int{}, stored: d}
+		s.days[dayKey{d.Channel, d.Day}] = newDayCount(d)
 	}
 	return nil
 }

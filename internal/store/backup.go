@@ -5,21 +5,43 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"go.etcd.io/bbolt"
 )
 
-// Backup writes a consistent copy of the whole database file to w from one
-// read transaction (bbolt's tx.WriteTo), while polls and requests go on,
-// and returns the number of bytes written. The copy opens as a store.
+// Backup writes a consistent copy of the whole database file to w, while
+// polls and requests go on, and returns the number of bytes written. The
+// copy opens as a store.
+//
+// A read transaction held while w is slow (a client downloading at 1 KB/s)
+// would keep bbolt from growing the file, and so stall every write: the
+// copy is first written, in one read transaction as fast as the disk
+// goes, to an unnamed temporary file beside the database (it needs as
+// much free space as the database takes), then streamed to w with no
+// transaction held.
 func (db *DB) Backup(w io.Writer) (int64, error) {
-	var n int64
-	err := db.view(func(tx *bbolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
+	tmp, err := os.CreateTemp(filepath.Dir(db.path), ".backup-*")
+	if err != nil {
+		return 0, fmt.Errorf("backup %s: %w", db.path, err)
+	}
+	defer tmp.Close()
+	// Unnamed from the start: a crash leaves nothing behind.
+	if err := os.Remove(tmp.Name()); err != nil {
+		return 0, fmt.Errorf("backup %s: %w", db.path, err)
+	}
+	err = db.view(func(tx *bbolt.Tx) error {
+		_, err := tx.WriteTo(tmp)
 		return err
 	})
+	if err == nil {
+		_, err = tmp.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("backup %s: %w", db.path, err)
+	}
+	n, err := io.Copy(w, tmp)
 	if err != nil {
 		return n, fmt.Errorf("backup %s: %w", db.path, err)
 	}

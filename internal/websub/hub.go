@@ -8,7 +8,14 @@
 // It does not render documents nor read the store's items: it asks Topics
 // for the current document of a topic. It makes requests only through the
 // *http.Client it is given (cmd/aggregator passes the fetcher's, with its
-// private-address guard), and keeps no package-level state.
+// private-address guard), never following a redirect, and keeps no
+// package-level state.
+//
+// Everything a stranger can make it hold is bounded: subscriptions per
+// topic and in all, verifications in flight, deliveries (a fixed pool of
+// workers over a bounded queue, one pending delivery per subscription,
+// which sends the document current when it runs: see pool.go), and the
+// per-client rate limiters (the least recently seen are forgotten).
 package websub
 
 import (
@@ -24,12 +31,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"golang.org/x/time/rate"
 
 	"github.com/kpolicy/aggregator/internal/feed"
@@ -61,9 +70,14 @@ const (
 	maxSecret = 199
 	// maxCallback bounds the callback URL.
 	maxCallback = 2000
-	// maxClients bounds the per-client limiters kept; past it they are
-	// dropped and start afresh.
+	// maxClients bounds the per-client limiters kept; past it the least
+	// recently seen client is forgotten (and starts afresh).
 	maxClients = 10000
+
+	DefaultMaxSubscriptions         = 10_000
+	DefaultMaxSubscriptionsPerTopic = 1_000
+	DefaultWorkers                  = 16
+	DefaultQueue                    = 4096
 )
 
 // Options configures a Hub.
@@ -85,11 +99,21 @@ type Options struct {
 	Timeout      time.Duration // one verification or delivery request
 	Retries      int           // delivery attempts after the first
 	Backoff      time.Duration // wait before the first retry; each later wait is 4 times longer
-	// Rate and Burst limit subscription requests per client IP; 10 a
-	// minute with bursts of 10 when zero.
+	// Rate and Burst limit subscription requests per client IP (an IPv6
+	// /64); 10 a minute with bursts of 10 when zero.
 	Rate  rate.Limit
 	Burst int
-	Now   func() time.Time // the clock for leases; time.Now when nil
+	// MaxSubscriptions and MaxSubscriptionsPerTopic cap the subscriptions
+	// kept; a new subscription past either is refused (503), a renewal is
+	// not. Defaults DefaultMaxSubscriptions(PerTopic).
+	MaxSubscriptions         int
+	MaxSubscriptionsPerTopic int
+	// Workers make the verifications and deliveries, at most this many at
+	// once (DefaultWorkers); Queue bounds the deliveries waiting for one
+	// (DefaultQueue): past it a delivery is dropped and logged.
+	Workers int
+	Queue   int
+	Now     func() time.Time // the clock for leases; time.Now when nil
 	// Logger records failed verifications and deliveries.
 	Logger *slog.Logger
 }
@@ -103,54 +127,76 @@ type Hub struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the workers and verifications
+
+	verifying chan struct{} // a slot per verification in flight
+	queue     chan queued   // deliveries waiting for a worker
 
 	mu      sync.Mutex
-	clients map[string]*rate.Limiter
+	clients *simplelru.LRU[string, *rate.Limiter]
+	pending map[job]bool        // queued or waiting to retry: one per subscription or ping
+	retries map[job]*time.Timer // waiting to retry
+	closed  bool
 }
 
 // New returns a hub that keeps subscriptions in store and delivers the
 // documents topics gives.
 func New(store Store, topics Topics, o Options) *Hub {
-	if o.Lease <= 0 {
-		o.Lease = DefaultLease
-	}
-	if o.MinLease <= 0 {
-		o.MinLease = DefaultMinLease
-	}
-	if o.MaxLease <= 0 {
-		o.MaxLease = DefaultMaxLease
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
+	orDefault(&o.Lease, DefaultLease)
+	orDefault(&o.MinLease, DefaultMinLease)
+	orDefault(&o.MaxLease, DefaultMaxLease)
+	orDefault(&o.Timeout, DefaultTimeout)
 	if o.Retries < 0 {
 		o.Retries = 0
 	} else if o.Retries == 0 {
 		o.Retries = DefaultRetries
 	}
-	if o.Backoff <= 0 {
-		o.Backoff = DefaultBackoff
-	}
-	if o.Rate <= 0 {
-		o.Rate = rate.Every(6 * time.Second)
-	}
-	if o.Burst <= 0 {
-		o.Burst = 10
-	}
+	orDefault(&o.Backoff, DefaultBackoff)
+	orDefault(&o.Rate, rate.Every(6*time.Second))
+	orDefault(&o.Burst, 10)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	orDefault(&o.MaxSubscriptions, DefaultMaxSubscriptions)
+	orDefault(&o.MaxSubscriptionsPerTopic, DefaultMaxSubscriptionsPerTopic)
+	orDefault(&o.Workers, DefaultWorkers)
+	orDefault(&o.Queue, DefaultQueue)
+	// A callback is called where it is: a redirect elsewhere is an answer
+	// that is not 2xx, never followed.
+	client := *o.Client
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	o.Client = &client
+	clients, _ := simplelru.NewLRU[string, *rate.Limiter](maxClients, nil) // the size is positive
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hub{store: store, topics: topics, o: o, ctx: ctx, cancel: cancel, clients: map[string]*rate.Limiter{}}
+	h := &Hub{store: store, topics: topics, o: o, ctx: ctx, cancel: cancel, clients: clients,
+		verifying: make(chan struct{}, o.Workers), queue: make(chan queued, o.Queue),
+		pending: map[job]bool{}, retries: map[job]*time.Timer{}}
+	for range o.Workers {
+		h.wg.Go(h.work)
+	}
+	return h
+}
+
+// orDefault sets *v to d when it is zero or negative.
+func orDefault[T int | time.Duration | rate.Limit](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
 
 // Close cancels pending verifications, deliveries and retries, and waits
 // for them to end.
 func (h *Hub) Close() {
+	h.mu.Lock()
+	h.closed = true
+	for _, t := range h.retries {
+		t.Stop()
+	}
+	clear(h.retries)
+	h.mu.Unlock()
 	h.cancel()
 	h.wg.Wait()
 }
@@ -163,7 +209,8 @@ type request struct {
 
 // ServeHTTP answers a subscription request (WebSub §5.1): 202 Accepted,
 // then verification of intent in the background (§5.3); 400 with a reason
-// for a bad request, 429 past the client's rate.
+// for a bad request, 429 past the client's rate, 503 when the hub holds
+// as many subscriptions as it may or is verifying as many as it can.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.allow(clientIP(r)) {
 		w.Header().Set("Retry-After", "60")
@@ -180,14 +227,60 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
+	if req.mode == "subscribe" {
+		if err := h.room(req.topic, req.callback); errors.Is(err, errFull) {
+			w.Header().Set("Retry-After", "3600")
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		} else if err != nil {
+			h.o.Logger.Error("websub subscription count", "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+	}
+	select {
+	case h.verifying <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "the hub is busy verifying other subscriptions: try again later", http.StatusServiceUnavailable)
+		return
+	}
+	h.wg.Go(func() {
+		defer func() { <-h.verifying }()
 		if err := h.verify(req); err != nil {
 			h.o.Logger.Warn("websub verification", "mode", req.mode, "topic", req.topic, "callback", req.callback, "err", err)
 		}
-	}()
+	})
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// errFull is a subscription past MaxSubscriptions or
+// MaxSubscriptionsPerTopic.
+var errFull = errors.New("the hub holds as many subscriptions as it may")
+
+// room returns errFull when a new subscription of callback to topic would
+// pass a cap; renewing one that exists is always allowed.
+func (h *Hub) room(topic, callback string) error {
+	all, err := h.store.Subscriptions("")
+	if err != nil {
+		return err
+	}
+	of := 0
+	for _, s := range all {
+		if s.Topic == topic {
+			if s.Callback == callback {
+				return nil
+			}
+			of++
+		}
+	}
+	if of >= h.o.MaxSubscriptionsPerTopic {
+		return fmt.Errorf("%w for this topic (%d)", errFull, h.o.MaxSubscriptionsPerTopic)
+	}
+	if len(all) >= h.o.MaxSubscriptions {
+		return fmt.Errorf("%w (%d)", errFull, h.o.MaxSubscriptions)
+	}
+	return nil
 }
 
 func (h *Hub) parse(ctx context.Context, form url.Values) (request, error) {
@@ -264,6 +357,9 @@ func (h *Hub) verify(req request) error {
 	if req.mode == "unsubscribe" {
 		return h.store.DeleteSubscription(req.topic, req.callback)
 	}
+	if err := h.room(req.topic, req.callback); err != nil {
+		return fmt.Errorf("verify %s: %w", req.callback, err) // others were verified meanwhile
+	}
 	now := h.o.Now()
 	return h.store.PutSubscription(feed.Subscription{
 		Topic: req.topic, Callback: req.callback, Secret: req.secret,
@@ -271,22 +367,17 @@ func (h *Hub) verify(req request) error {
 	})
 }
 
-// Publish sends the current document of topic to every subscriber whose
-// lease runs (§7), in the background, and pings the external hubs. Expired
-// subscriptions are removed. It returns once the deliveries are started.
+// Publish queues a delivery of topic's document to every subscriber whose
+// lease runs (§7), and a ping of each external hub; the workers send the
+// document current when each delivery runs. Expired subscriptions are
+// removed. It never waits for a delivery: one already pending for a
+// subscriber is not queued twice, and past Queue deliveries are dropped
+// and logged.
 func (h *Hub) Publish(topic string) error {
 	for _, ext := range h.o.ExternalHubs {
-		h.wg.Add(1)
-		go func() {
-			defer h.wg.Done()
-			form := url.Values{"hub.mode": {"publish"}, "hub.url": {topic}}
-			if err := h.post(ext, "application/x-www-form-urlencoded", []byte(form.Encode()), nil, topic); err != nil {
-				h.o.Logger.Warn("websub ping", "hub", ext, "topic", topic, "err", err)
-			}
-		}()
+		h.enqueue(queued{job: job{topic: topic, target: ext, ping: true}})
 	}
-	contentType, body, ok := h.topics.Document(topic)
-	if !ok {
+	if _, _, ok := h.topics.Document(topic); !ok {
 		return fmt.Errorf("publish %s: no such topic", topic)
 	}
 	subs, err := h.store.Subscriptions(topic)
@@ -301,11 +392,7 @@ func (h *Hub) Publish(topic string) error {
 			}
 			continue
 		}
-		h.wg.Add(1)
-		go func() {
-			defer h.wg.Done()
-			h.deliver(s, contentType, body)
-		}()
+		h.enqueue(queued{job: job{topic: s.Topic, target: s.Callback}, sub: s})
 	}
 	return nil
 }
@@ -313,41 +400,41 @@ func (h *Hub) Publish(topic string) error {
 // errGone marks a subscriber that answered 410 Gone.
 var errGone = errors.New("subscriber answered 410 Gone")
 
-// deliver POSTs body to s.Callback, retrying with backoff; a 410 ends the
-// subscription.
-func (h *Hub) deliver(s feed.Subscription, contentType string, body []byte) {
+// deliver POSTs the topic's current document to s, signed with its
+// secret. A 410 ends the subscription; any other failure is returned for a
+// retry.
+func (h *Hub) deliver(s feed.Subscription) error {
+	if !s.Active(h.o.Now()) {
+		return nil // expired since it was queued
+	}
+	contentType, body, ok := h.topics.Document(s.Topic)
+	if !ok {
+		return nil // the channel is gone
+	}
 	var sig string
 	if s.Secret != "" {
 		m := hmac.New(sha256.New, []byte(s.Secret))
 		m.Write(body)
 		sig = "sha256=" + hex.EncodeToString(m.Sum(nil))
 	}
-	wait := h.o.Backoff
-	for attempt := 0; ; attempt++ {
-		err := h.post(s.Callback, contentType, body, func(hr *http.Request) {
-			if sig != "" {
-				hr.Header.Set("X-Hub-Signature", sig)
-			}
-		}, s.Topic)
-		switch {
-		case err == nil:
-			return
-		case err == errGone:
-			if err := h.store.DeleteSubscription(s.Topic, s.Callback); err != nil {
-				h.o.Logger.Error("websub unsubscribe on 410", "callback", s.Callback, "err", err)
-			}
-			return
-		case attempt >= h.o.Retries:
-			h.o.Logger.Warn("websub delivery failed", "topic", s.Topic, "callback", s.Callback, "attempts", attempt+1, "err", err)
-			return
+	err := h.post(s.Callback, contentType, body, func(hr *http.Request) {
+		if sig != "" {
+			hr.Header.Set("X-Hub-Signature", sig)
 		}
-		select {
-		case <-h.ctx.Done():
-			return
-		case <-time.After(wait):
+	}, s.Topic)
+	if err == errGone {
+		if err := h.store.DeleteSubscription(s.Topic, s.Callback); err != nil {
+			h.o.Logger.Error("websub unsubscribe on 410", "callback", s.Callback, "err", err)
 		}
-		wait *= 4
+		return nil
 	}
+	return err
+}
+
+// ping tells an external hub that topic changed.
+func (h *Hub) ping(j job) error {
+	form := url.Values{"hub.mode": {"publish"}, "hub.url": {j.topic}}
+	return h.post(j.target, "application/x-www-form-urlencoded", []byte(form.Encode()), nil, j.topic)
 }
 
 // post POSTs body to target with the hub and self Link headers; nil for a
@@ -380,27 +467,35 @@ func (h *Hub) post(target, contentType string, body []byte, edit func(*http.Requ
 	return nil
 }
 
-// allow reports whether the client at ip may make another request now.
-func (h *Hub) allow(ip string) bool {
+// allow reports whether the client may make another request now. The
+// limiters of the maxClients clients seen last are kept: a flood of new
+// addresses forgets the oldest, not everyone.
+func (h *Hub) allow(client string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	l, ok := h.clients[ip]
+	l, ok := h.clients.Get(client)
 	if !ok {
-		if len(h.clients) >= maxClients {
-			clear(h.clients)
-		}
 		l = rate.NewLimiter(h.o.Rate, h.o.Burst)
-		h.clients[ip] = l
+		h.clients.Add(client, l)
 	}
 	return l.Allow()
 }
 
-// clientIP is the address the request came from (no proxy headers are
-// trusted: anyone could set them).
+// clientIP is the client the request came from: its address, or the /64
+// of an IPv6 address, which one subscriber holds whole (no proxy headers
+// are trusted: anyone could set them).
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return strings.TrimSpace(host)
+	a, err := netip.ParseAddr(strings.TrimSpace(host))
+	if err != nil {
+		return host
+	}
+	if a = a.Unmap(); a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }

@@ -1,0 +1,87 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// failing fails its first n Syncs, then succeeds; it records when each ran.
+type failing struct {
+	mu    sync.Mutex
+	n     int
+	calls []time.Time
+	done  chan struct{} // closed at the first success
+}
+
+func (f *failing) Sync(ctx context.Context, st Store) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, time.Now())
+	if len(f.calls) <= f.n {
+		return 0, errors.New("write /idx/store/0003.zap: no space left on device")
+	}
+	if len(f.calls) == f.n+1 {
+		close(f.done)
+	}
+	return 7, nil
+}
+
+// TestIndexerRetriesWithBackoff: a failing catch-up is recorded and tried
+// again after a doubling backoff, kicks in between do not hammer the disk,
+// and the first success clears the failure.
+func TestIndexerRetriesWithBackoff(t *testing.T) {
+	defer func(a, b time.Duration) { minRetry, maxRetry = a, b }(minRetry, maxRetry)
+	minRetry, maxRetry = 20*time.Millisecond, 80*time.Millisecond
+	f := &failing{n: 4, done: make(chan struct{})}
+	x := newIndexer(f, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { x.Run(ctx) })
+	stopKicking := make(chan struct{})
+	wg.Go(func() { // a poll every millisecond
+		for {
+			select {
+			case <-stopKicking:
+				return
+			case <-time.After(time.Millisecond):
+				x.Kick()
+			}
+		}
+	})
+	for deadline := time.Now().Add(5 * time.Second); x.State().Failing == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no failure recorded")
+		}
+	}
+	if st := x.State(); st.LastError == "" || st.NextTry.IsZero() {
+		t.Errorf("failing state %+v", st)
+	}
+	select {
+	case <-f.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("never succeeded")
+	}
+	close(stopKicking)
+	for deadline := time.Now().Add(5 * time.Second); x.State().Failing != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("state after the success: %+v", x.State())
+		}
+	}
+	cancel()
+	wg.Wait()
+	st := x.State()
+	if st.LastError != "" || st.Failures != 4 || st.LastSuccess.IsZero() || !st.NextTry.IsZero() {
+		t.Errorf("state after the success: %+v", st)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	want := []time.Duration{20, 40, 80, 80} // ms between a failure and the next try
+	for i, w := range want {
+		if gap := f.calls[i+1].Sub(f.calls[i]); gap < w*time.Millisecond {
+			t.Errorf("try %d came %v after failure %d, want at least %v", i+2, gap, i+1, w*time.Millisecond)
+		}
+	}
+}
