@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/search"
 	"github.com/kpolicy/aggregator/internal/store"
 )
@@ -102,7 +103,14 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer db.Close()
-	ix, n, err := search.Rebuild(ctx, searchPath(cfg.Storage.Path), db)
+	// Items are indexed with the channels that publish them, as the
+	// membership indexes serve left them (serve builds what is missing and
+	// the stories it adds are indexed then).
+	members := membership.New(db, membership.Options{PageSize: cfg.Publish.PageSize})
+	if err := members.Configure(cfg.Channels, cfg.Sources); err != nil {
+		return err
+	}
+	ix, n, err := search.Rebuild(ctx, searchPath(cfg.Storage.Path), searchStore{db, members})
 	if err != nil {
 		return err
 	}

@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/config"
-	"github.com/kpolicy/aggregator/internal/curate"
 	"github.com/kpolicy/aggregator/internal/feed"
-	"github.com/kpolicy/aggregator/internal/publish"
+	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/store"
 )
 
-// maxDroppedShown bounds the list of dropped items preview prints.
+// maxDroppedShown bounds the list of items not in the channel preview prints.
 const maxDroppedShown = 50
 
 // runPreview shows what a channel would contain with the config given by
@@ -56,36 +55,29 @@ func runPreview(args []string, getenv func(string) string, stdout, stderr io.Wri
 	defer db.Close()
 
 	now := time.Now()
-	sel, err := publish.Select(db, ch, cfg.Sources, now)
+	sel, err := membership.Preview(db, ch, cfg.Sources, now)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "channel %s %q with %s: %d items (%d pinned, limit %d)\n", ch.ID, ch.Title, f.config, len(sel.Items), sel.Pinned, ch.Limit)
-	for i, it := range sel.Items {
+	shown := sel.Members[:min(len(sel.Members), ch.Limit)]
+	fmt.Fprintf(stdout, "channel %s %q with %s: %d items (%d pinned, limit %d; %d members in all)\n",
+		ch.ID, ch.Title, f.config, len(shown), min(sel.Pinned, len(shown)), ch.Limit, len(sel.Members))
+	for i, it := range shown {
 		mark := "       "
 		if i < sel.Pinned {
 			mark = "pinned "
 		}
 		fmt.Fprintf(stdout, "  %s%s\n", mark, itemLine(it))
 	}
-	var dropped []curate.Decision
-	for _, d := range sel.Decisions {
-		if !d.Keep {
-			dropped = append(dropped, d)
-		}
-	}
-	if len(dropped) > 0 {
-		fmt.Fprintf(stdout, "dropped while filling the channel (%d):\n", len(dropped))
-		for i, d := range dropped {
+	if len(sel.Dropped) > 0 {
+		fmt.Fprintf(stdout, "not in the channel (%d):\n", len(sel.Dropped))
+		for i, d := range sel.Dropped {
 			if i == maxDroppedShown {
-				fmt.Fprintf(stdout, "  … %d more\n", len(dropped)-i)
+				fmt.Fprintf(stdout, "  … %d more\n", len(sel.Dropped)-i)
 				break
 			}
 			fmt.Fprintf(stdout, "  %s\n      %s\n", itemLine(d.Item), d.Reason)
 		}
-	}
-	if sel.Truncated {
-		fmt.Fprintf(stdout, "(stopped after examining %d items: the channel's rules drop nearly everything)\n", len(sel.Decisions))
 	}
 
 	if same(running, f.config) {
@@ -101,36 +93,38 @@ func runPreview(args []string, getenv func(string) string, stdout, stderr io.Wri
 		fmt.Fprintf(stdout, "changes against the running config %s: the channel is new\n", running)
 		return nil
 	}
-	oldSel, err := publish.Select(db, oldCh, old.Sources, now)
+	oldSel, err := membership.Preview(db, oldCh, old.Sources, now)
 	if err != nil {
 		return err
 	}
-	printDiff(stdout, running, oldSel, sel)
+	printDiff(stdout, running, oldSel, oldCh.Limit, sel, ch.Limit)
 	return nil
 }
 
-// printDiff lists the items sel adds to and removes from old, each with
-// why it was not in the other.
-func printDiff(w io.Writer, running string, old, sel publish.Selection) {
+// printDiff lists the items the subscription documents gain and lose from
+// old to sel, each with why it was not in the other.
+func printDiff(w io.Writer, running string, old membership.Result, oldLimit int, sel membership.Result, limit int) {
 	key := func(it feed.Item) string { return it.SourceID + "\x00" + it.Key }
-	in := func(s publish.Selection) map[string]bool {
+	head := func(r membership.Result, n int) []feed.Item { return r.Members[:min(n, len(r.Members))] }
+	in := func(items []feed.Item) map[string]bool {
 		m := map[string]bool{}
-		for _, it := range s.Items {
+		for _, it := range items {
 			m[key(it)] = true
 		}
 		return m
 	}
-	why := func(s publish.Selection, it feed.Item) string {
-		for _, d := range s.Decisions {
-			if key(d.Item) == key(it) && !d.Keep {
+	why := func(r membership.Result, it feed.Item) string {
+		for _, d := range r.Dropped {
+			if key(d.Item) == key(it) {
 				return d.Reason
 			}
 		}
 		return "not among the newest items the channel shows (limit)"
 	}
-	oldIn, newIn := in(old), in(sel)
+	oldHead, newHead := head(old, oldLimit), head(sel, limit)
+	oldIn, newIn := in(oldHead), in(newHead)
 	var lines []string
-	for i, it := range sel.Items {
+	for i, it := range newHead {
 		if !oldIn[key(it)] {
 			extra := ""
 			if i < sel.Pinned {
@@ -139,7 +133,7 @@ func printDiff(w io.Writer, running string, old, sel publish.Selection) {
 			lines = append(lines, fmt.Sprintf("  + %s%s\n      was: %s", itemLine(it), extra, why(old, it)))
 		}
 	}
-	for _, it := range old.Items {
+	for _, it := range oldHead {
 		if !newIn[key(it)] {
 			lines = append(lines, fmt.Sprintf("  - %s\n      now: %s", itemLine(it), why(sel, it)))
 		}

@@ -8,16 +8,15 @@ import (
 	"sync"
 )
 
-// refresher re-renders the channels of sources whose polls changed
-// something, coalescing: while one render runs, further sources pile up and
-// go into the next, single, render. Rendering once per poll made a busy
-// poller (hundreds of sources changing a second) re-read every source's
-// state and re-render the same channels hundreds of times a second, starving
-// the readers.
+// refresher coalesces work on ids (channels whose documents changed,
+// sources whose state changed): while one call runs, further ids pile up
+// and go into the next, single, call. Doing the work once per poll made a
+// busy poller (hundreds of sources changing a second) re-read every
+// source's state and re-render the same channels hundreds of times a
+// second, starving the readers.
 type refresher struct {
 	mu      sync.Mutex
 	pending map[string]bool
-	all     bool // every channel: a merge can change channels of other sources
 	wake    chan struct{}
 }
 
@@ -25,20 +24,10 @@ func newRefresher() *refresher {
 	return &refresher{pending: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
-// mark asks for the channels of sourceID to be rendered again soon.
-func (r *refresher) mark(sourceID string) {
+// mark asks for id to be worked on soon.
+func (r *refresher) mark(id string) {
 	r.mu.Lock()
-	r.pending[sourceID] = true
-	r.mu.Unlock()
-	r.poke()
-}
-
-// markAll asks for every channel to be rendered again soon: a poll that
-// merged a copy into another source's story changes the channels of the
-// story's first origin too.
-func (r *refresher) markAll() {
-	r.mu.Lock()
-	r.all = true
+	r.pending[id] = true
 	r.mu.Unlock()
 	r.poke()
 }
@@ -50,8 +39,8 @@ func (r *refresher) poke() {
 	}
 }
 
-// run renders what was marked until ctx is done, then renders what is
-// still pending once more and returns.
+// run works on what was marked until ctx is done, then on what is still
+// pending once more, and returns.
 func (r *refresher) run(ctx context.Context, refresh func(sourceIDs ...string) error, log *slog.Logger) {
 	for {
 		select {
@@ -67,16 +56,12 @@ func (r *refresher) run(ctx context.Context, refresh func(sourceIDs ...string) e
 func (r *refresher) flush(refresh func(sourceIDs ...string) error, log *slog.Logger) {
 	r.mu.Lock()
 	ids := slices.Sorted(maps.Keys(r.pending))
-	all := r.all
 	clear(r.pending)
-	r.all = false
 	r.mu.Unlock()
-	if all {
-		ids = nil // Refresh with no ids renders every channel
-	} else if len(ids) == 0 {
+	if len(ids) == 0 {
 		return
 	}
 	if err := refresh(ids...); err != nil {
-		log.Error("render channels", "sources", len(ids), "err", err)
+		log.Error("refresh channels", "ids", len(ids), "err", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/fetch"
+	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/store"
 )
@@ -26,9 +27,6 @@ const (
 	// pruneEvery is how often every source's retention is applied, on top
 	// of a prune after each poll that stored new items.
 	pruneEvery = time.Hour
-	// ageRefreshEvery re-renders channels when some curation has a
-	// max_age, so items age out even when no poll changes anything.
-	ageRefreshEvery = 10 * time.Minute
 )
 
 // live is serve's running configuration: it polls the current sources,
@@ -36,16 +34,21 @@ const (
 type live struct {
 	f        flags
 	db       *store.DB
+	members  *membership.Index
 	cache    *publish.Cache
 	log      *slog.Logger
 	onResult func(fetch.Result)
-	cfg      atomic.Pointer[config.Config]
-	prune    chan string   // source ids to prune soon
-	sweep    chan struct{} // prune every source soon (after a reload)
+	// afterPrune is called when a prune deleted items: the membership and
+	// search indexes follow the deletions.
+	afterPrune func()
+	cfg        atomic.Pointer[config.Config]
+	prune      chan string   // source ids to prune soon
+	sweep      chan struct{} // prune every source soon (after a reload)
 }
 
-func newLive(cfg config.Config, f flags, db *store.DB, cache *publish.Cache, log *slog.Logger, onResult func(fetch.Result)) *live {
-	l := &live{f: f, db: db, cache: cache, log: log, prune: make(chan string, 64), sweep: make(chan struct{}, 1)}
+func newLive(cfg config.Config, f flags, db *store.DB, members *membership.Index, cache *publish.Cache, log *slog.Logger, onResult func(fetch.Result)) *live {
+	l := &live{f: f, db: db, members: members, cache: cache, log: log, prune: make(chan string, 64), sweep: make(chan struct{}, 1),
+		afterPrune: func() {}}
 	l.onResult = func(r fetch.Result) {
 		onResult(r)
 		if r.Counts.New > 0 {
@@ -154,8 +157,15 @@ func (l *live) reload(why string) (*config.Config, bool) {
 	for _, w := range next.Warnings() {
 		l.log.Warn("config", "warning", w)
 	}
+	// The membership first: from here on every read re-checks what it
+	// shows against the new rules, while the indexes of changed channels
+	// are built in the background.
+	if err := l.members.Configure(next.Channels, next.Sources); err != nil {
+		l.log.Error("config reload: channels not configured; still serving the previous config", "err", err)
+		return nil, false
+	}
 	if err := l.cache.Configure(next.Channels, next.Sources); err != nil {
-		l.log.Error("config reload: channels did not render; still serving the previous config", "err", err)
+		l.log.Error("config reload: channels not configured; still serving the previous config", "err", err)
 		return nil, false
 	}
 	l.cfg.Store(&next)
@@ -163,14 +173,13 @@ func (l *live) reload(why string) (*config.Config, bool) {
 	return &next, true
 }
 
-// maintain prunes every source at start, after a reload and hourly, a source soon after a
-// poll stored new items in it, and re-renders channels with a max_age.
-// Each prune works in small write transactions: serving never waits.
+// maintain prunes every source at start, after a reload and hourly, and a
+// source soon after a poll stored new items in it. Each prune works in
+// small write transactions: serving never waits. (max_age needs nothing
+// here: the membership index ages members at read time.)
 func (l *live) maintain(ctx context.Context) {
 	sweep := time.NewTicker(pruneEvery)
 	defer sweep.Stop()
-	age := time.NewTicker(ageRefreshEvery)
-	defer age.Stop()
 	l.pruneAll(ctx)
 	for {
 		select {
@@ -182,12 +191,6 @@ func (l *live) maintain(ctx context.Context) {
 			l.pruneAll(ctx)
 		case <-l.sweep:
 			l.pruneAll(ctx)
-		case <-age.C:
-			if hasMaxAge(l.cfg.Load()) {
-				if err := l.cache.Refresh(); err != nil {
-					l.log.Error("render channels", "err", err)
-				}
-			}
 		}
 	}
 }
@@ -198,6 +201,25 @@ func (l *live) pruneAll(ctx context.Context) {
 			return
 		}
 		l.pruneSource(s.ID)
+	}
+	l.trimGone()
+}
+
+// trimGone forgets the deletions both followers of the write order (the
+// membership and search indexes) have seen.
+func (l *live) trimGone() {
+	searched, err := l.db.IndexedRev()
+	if err != nil {
+		l.log.Error("trim deletions", "err", err)
+		return
+	}
+	followed, err := l.members.Followed()
+	if err != nil {
+		l.log.Error("trim deletions", "err", err)
+		return
+	}
+	if _, err := l.db.TrimGone(min(searched, followed)); err != nil {
+		l.log.Error("trim deletions", "err", err)
 	}
 }
 
@@ -215,24 +237,8 @@ func (l *live) pruneSource(id string) {
 		l.log.Info("pruned", "source", id, "items", res.Items, "batches", res.Batches, "tombstones_dropped", res.Tombstones)
 	}
 	if res.Items > 0 {
-		if err := l.cache.Refresh(id); err != nil {
-			l.log.Error("render channels", "source", id, "err", err)
-		}
+		l.afterPrune()
 	}
-}
-
-func hasMaxAge(c *config.Config) bool {
-	for _, ch := range c.Channels {
-		if ch.Curation.MaxAge > 0 {
-			return true
-		}
-	}
-	for _, s := range c.Sources {
-		if s.Curation.MaxAge > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // requestReload asks for a reload without blocking; requests made while

@@ -136,8 +136,9 @@ func TestServeReloadsConfig(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, want := range []string{
-		"channel the-peninsula \"The Peninsula\" with " + pathB + ": 1 items (0 pinned, limit 50)",
+		"channel the-peninsula \"The Peninsula\" with " + pathB + ": 1 items (0 pinned, limit 50; 1 members in all)",
 		"Alliance Politics After the Summit",
+		"not in the channel (1):",
 		"changes against the running config " + path + ": 1\n  - ",
 		`now: excluded by channel the-peninsula rule "경제" (` + pathB + `:11 channels[0].exclude[0])`,
 	} {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/fetch"
+	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/parse"
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/server"
@@ -53,20 +54,43 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
-	site, err := newSite(cfg, db, log, getenv)
-	if err != nil {
+
+	// Which items each channel contains: built and followed in the
+	// background; Configure only reads index states, so a thousand
+	// channels cost nothing before the port listens.
+	// The hub is told of every channel whose documents changed.
+	var (
+		site   *site
+		hub    *websub.Hub
+		cache  *publish.Cache
+		pushes = newRefresher() // channels whose documents may have changed, for WebSub
+		names  = newRefresher() // sources whose state changed, for the names documents give
+	)
+	members := membership.New(db, membership.Options{
+		PageSize: cfg.Publish.PageSize,
+		Logger:   log,
+		OnChange: func(ids []string) {
+			cache.Invalidate(ids...)
+			site.indexer.Kick() // stories whose channels changed were written again
+			for _, id := range ids {
+				pushes.mark(id)
+			}
+		},
+	})
+	if err := members.Configure(cfg.Channels, cfg.Sources); err != nil {
+		return fmt.Errorf("channels: %w", err)
+	}
+	if site, err = newSite(cfg, db, members, log, getenv); err != nil {
 		return err
 	}
 	defer site.close()
-
-	// The hub is told of every channel whose documents a poll changed.
-	var hub *websub.Hub
 	hubs := append([]string{cfg.Server.BaseURL + hubPath}, cfg.Publish.Hubs...)
-	cache := publish.NewCache(db, cfg.Server.BaseURL, publish.Options{
+	cache = publish.NewCache(members, db, cfg.Server.BaseURL, publish.Options{
 		PageSize: cfg.Publish.PageSize,
 		Hubs:     hubs,
-		OnChange: func(s *publish.Snapshot) {
-			for _, topic := range topicURLs(cfg.Server.BaseURL, s.Channel.ID) {
+		MaxBytes: cfg.Publish.CacheSize,
+		OnChange: func(id string) {
+			for _, topic := range topicURLs(cfg.Server.BaseURL, id) {
 				if err := hub.Publish(topic); err != nil {
 					log.Error("websub publish", "topic", topic, "err", err)
 				}
@@ -76,7 +100,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	hub = newHub(cfg, db, cache, websub.Options{Logger: log})
 	defer hub.Close()
 	if err := cache.Configure(cfg.Channels, cfg.Sources); err != nil {
-		return fmt.Errorf("render channels: %w", err)
+		return fmt.Errorf("channels: %w", err)
 	}
 
 	// Listen before anything runs in the background, so a taken port is an
@@ -104,23 +128,29 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxHeaderBytes:    64 << 10,
 	}
 
-	ref := newRefresher()
-	l := newLive(cfg, f, db, cache, log, func(r fetch.Result) {
+	l := newLive(cfg, f, db, members, cache, log, func(r fetch.Result) {
 		logResult(log, r)
 		site.metrics.Poll(r)
 		site.ready.Polled(r.SourceID)
 		if r.Counts.Changed() {
-			if r.Counts.Merged > 0 {
-				ref.markAll()
-			} else {
-				ref.mark(r.SourceID)
-			}
+			members.Kick()
+			names.mark(r.SourceID)
 			site.indexer.Kick()
 		}
 	})
+	l.afterPrune = func() { members.Kick(); site.indexer.Kick() }
 	refreshCtx, stopRefresh := context.WithCancel(context.WithoutCancel(ctx))
 	var rwg sync.WaitGroup
-	rwg.Go(func() { ref.run(refreshCtx, cache.Refresh, log) })
+	rwg.Go(func() {
+		pushes.run(refreshCtx, func(ids ...string) error {
+			ids, err := subscribed(db, cfg, ids)
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			return cache.Refresh(ids...)
+		}, log)
+	})
+	rwg.Go(func() { names.run(refreshCtx, cache.InvalidateSources, log) })
 	pollCtx, stopPolling := context.WithCancel(context.WithoutCancel(ctx))
 	reload := make(chan string, 1)
 	if err := watchConfig(pollCtx, f.config, log, reload); err != nil {
@@ -129,6 +159,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	forwardHangups(pollCtx, reload)
 	var wg sync.WaitGroup
 	wg.Go(func() { l.run(pollCtx, reload) })
+	wg.Go(func() { members.Run(pollCtx) })
 	wg.Go(func() { site.indexer.Run(pollCtx) })
 	wg.Go(func() { site.flushLoop(pollCtx, log) })
 	// Said once the config is watched, so a test may edit it from here on.

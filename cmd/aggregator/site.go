@@ -13,6 +13,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/metrics"
 	"github.com/kpolicy/aggregator/internal/search"
 	"github.com/kpolicy/aggregator/internal/server"
@@ -33,6 +34,24 @@ func newLogger(w io.Writer, format string) (*slog.Logger, error) {
 
 // searchPath is where the search index of the database at dbPath lives.
 func searchPath(dbPath string) string { return dbPath + ".search" }
+
+// labeller says under which channel labels an item is published, and up
+// to which write it knows (see membership.Index.LabelsOf and Followed).
+type labeller interface {
+	LabelsOf(feed.Item) ([]string, error)
+	Followed() (uint64, error)
+}
+
+// searchStore is what the search index is fed from: the store, and the
+// channels each item is published in, by label.
+type searchStore struct {
+	*store.DB
+	published labeller
+}
+
+func (s searchStore) ChannelsOf(it feed.Item) ([]string, error) { return s.published.LabelsOf(it) }
+
+func (s searchStore) Judged() (uint64, error) { return s.published.Followed() }
 
 // readiness is ready once every enabled source has been polled once.
 type readiness struct {
@@ -77,8 +96,11 @@ type site struct {
 	close   func() error
 }
 
-func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(string) string) (*site, error) {
-	ix, err := search.Open(searchPath(cfg.Storage.Path))
+// newSite builds the site's parts; members says which items each channel
+// shows, for the pages and the search index.
+func newSite(cfg config.Config, db *store.DB, members *membership.Index, log *slog.Logger, getenv func(string) string) (*site, error) {
+	st := searchStore{db, members}
+	ix, err := search.Open(searchPath(cfg.Storage.Path), st)
 	if err != nil {
 		return nil, fmt.Errorf("%w (rebuild it with: aggregator reindex)", err)
 	}
@@ -87,7 +109,7 @@ func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(stri
 		_ = ix.Close()
 		return nil, err
 	}
-	indexer := search.NewIndexer(ix, db, log)
+	indexer := search.NewIndexer(ix, st, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := metrics.New(reg, metrics.Options{
@@ -110,6 +132,7 @@ func newSite(cfg config.Config, db *store.DB, log *slog.Logger, getenv func(stri
 		extras: server.Extras{
 			BaseURL:     cfg.Server.BaseURL,
 			Items:       db,
+			Members:     members,
 			Search:      ix,
 			Subscribers: subs,
 			Feeds:       m,

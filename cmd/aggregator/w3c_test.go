@@ -15,7 +15,7 @@ import (
 )
 
 // corpusChannels polls corpus/real (pollCorpus) and publishes it.
-func corpusChannels(t *testing.T) (config.Config, *publish.Cache) {
+func corpusChannels(t *testing.T) (config.Config, published) {
 	t.Helper()
 	r := pollCorpus(t)
 	return r.cfg, r.cache(t)
@@ -54,8 +54,8 @@ func TestCorpusW3C(t *testing.T) {
 		for _, f := range []publish.Format{publish.Atom, publish.RSS} {
 			// The subscription document, the first (full) archive page and
 			// the open one.
-			docs := map[string]*publish.Document{"": snap.Docs[f]}
-			for _, page := range []int{1, snap.Pages} {
+			docs := map[string]*publish.Document{"": cache.Doc(t, snap.Channel.ID, f)}
+			for _, page := range []int{1, cache.Pages(t, snap.Channel.ID)} {
 				d, err := cache.Archive(snap.Channel.ID, page, f)
 				if err != nil {
 					t.Fatal(err)
@@ -118,8 +118,8 @@ func TestCorpusArchivesCheckFeed(t *testing.T) {
 	var paths []string
 	for _, snap := range cache.Channels() {
 		pages := []int{1}
-		if snap.Pages > 1 {
-			pages = append(pages, snap.Pages)
+		if n := cache.Pages(t, snap.Channel.ID); n > 1 {
+			pages = append(pages, n)
 		}
 		for _, f := range publish.Formats {
 			for _, page := range pages {

@@ -26,11 +26,11 @@ func (t topics) Document(topic string) (string, []byte, bool) {
 	if err != nil || loc.Page > 0 {
 		return "", nil, false
 	}
-	snap, ok := t.cache.Snapshot(loc.Channel)
-	if !ok || snap.Docs[loc.Format] == nil {
+	doc, err := t.cache.Document(loc.Channel, loc.Format)
+	if err != nil {
 		return "", nil, false
 	}
-	return loc.Format.ContentType(), snap.Docs[loc.Format].Body, true
+	return loc.Format.ContentType(), doc.Body, true
 }
 
 // topicURLs are the topics of a channel, one per format.
@@ -60,4 +60,30 @@ func newHub(cfg config.Config, db *store.DB, cache *publish.Cache, opts websub.O
 		opts.CheckHost = func(ctx context.Context, host string) error { return fetch.CheckHost(ctx, host) }
 	}
 	return websub.New(db, topics{cache: cache, base: cfg.Server.BaseURL}, opts)
+}
+
+// subscribed returns the channels among ids whose documents someone may
+// be told about: those with a WebSub subscriber to one of their topics,
+// or all of them when external hubs are configured (their subscribers are
+// not known here). Telling means rendering the channel's documents to
+// compare them, which must not be done for a thousand channels nobody
+// follows each time their shared index changes.
+func subscribed(db *store.DB, cfg config.Config, ids []string) ([]string, error) {
+	if len(cfg.Publish.Hubs) > 0 {
+		return ids, nil
+	}
+	var out []string
+	for _, id := range ids {
+		for _, topic := range topicURLs(cfg.Server.BaseURL, id) {
+			subs, err := db.Subscriptions(topic)
+			if err != nil {
+				return out, err
+			}
+			if len(subs) > 0 {
+				out = append(out, id)
+				break
+			}
+		}
+	}
+	return out, nil
 }

@@ -31,6 +31,7 @@ const (
 	DefaultHostGap      = time.Second
 	DefaultMaxAge       = 5 * time.Minute
 	DefaultPageSize     = 50
+	DefaultCacheSize    = 64 << 20
 )
 
 // Config is the whole of feeds.yaml. After Parse succeeds every source has a
@@ -54,6 +55,8 @@ type Publish struct {
 	MaxAge   time.Duration // Cache-Control max-age of subscription documents
 	PageSize int           // items of a full archive page (RFC 5005)
 	Hubs     []string      // external WebSub hubs, advertised and pinged on change
+	// CacheSize bounds the rendered documents kept in memory, in bytes.
+	CacheSize int64
 	// MaxSubscriptions and MaxSubscriptionsPerTopic cap the WebSub
 	// subscriptions the hub keeps (in all, and per feed document); 0 means
 	// websub.DefaultMaxSubscriptions(PerTopic), 10,000 and 1,000.
@@ -125,7 +128,7 @@ func Default() Config {
 			HostGap:     DefaultHostGap,
 		},
 		Dedupe:  Dedupe{TitleWindow: DefaultTitleWindow},
-		Publish: Publish{MaxAge: DefaultMaxAge, PageSize: DefaultPageSize},
+		Publish: Publish{MaxAge: DefaultMaxAge, PageSize: DefaultPageSize, CacheSize: DefaultCacheSize},
 		Mail:    Mail{Timezone: time.UTC},
 	}
 }

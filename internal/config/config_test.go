@@ -19,7 +19,7 @@ func TestDefault(t *testing.T) {
 		Storage: Storage{Path: "data/aggregator.db", Keep: feed.Retention{Items: 1000}},
 		Fetch: Fetch{Interval: time.Hour, Timeout: 20 * time.Second, MaxBody: 10 << 20, Concurrency: 8,
 			MaxInterval: 24 * time.Hour, HostGap: time.Second},
-		Publish: Publish{MaxAge: 5 * time.Minute, PageSize: 50},
+		Publish: Publish{MaxAge: 5 * time.Minute, PageSize: 50, CacheSize: 64 << 20},
 		Dedupe:  Dedupe{TitleWindow: 48 * time.Hour},
 	}
 	if got, want := fmt.Sprintf("%+v", c), fmt.Sprintf("%+v", want); got != want {

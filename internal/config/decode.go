@@ -341,6 +341,7 @@ func (d *decoder) config(root ast.Node) Config {
 				{"max_age", d.duration(&p.MaxAge)},
 				{"page_size", d.integer(&p.PageSize)},
 				{"hubs", d.strs(&p.Hubs)},
+				{"cache_size", d.size(&p.CacheSize)},
 				{"max_subscriptions", d.integer(&p.MaxSubscriptions)},
 				{"max_subscriptions_per_topic", d.integer(&p.MaxSubscriptionsPerTopic)},
 			})

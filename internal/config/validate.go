@@ -203,9 +203,11 @@ func (v *validator) id(path, id, list string, seen map[string]int, i int) {
 // reports whether it is.
 // Bounds of the publish section.
 const (
-	maxMaxAge   = 24 * time.Hour
-	minPageSize = 10
-	maxPageSize = 1000
+	maxMaxAge    = 24 * time.Hour
+	minPageSize  = 10
+	maxPageSize  = 1000
+	minCacheSize = 1 << 20
+	maxCacheSize = 64 << 30
 )
 
 func (v *validator) publish(p Publish) {
@@ -217,6 +219,9 @@ func (v *validator) publish(p Publish) {
 	}
 	for i, h := range p.Hubs {
 		v.httpURL(fmt.Sprintf("publish.hubs[%d]", i), h)
+	}
+	if p.CacheSize < minCacheSize || p.CacheSize > maxCacheSize {
+		v.add("publish.cache_size", "must be between 1MiB and 64GiB (got %d bytes)", p.CacheSize)
 	}
 }
 

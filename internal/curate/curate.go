@@ -1,11 +1,15 @@
-// Package curate decides which items a channel shows: the include and
+// Package curate decides which stories a channel shows: the include and
 // exclude rules, languages, maximum age and hidden items that staff wrote
 // in feeds.yaml for a channel and for each of its sources, the per-source
-// limit, and the pinned items.
+// limit, and the pinned items. [Channel] says what membership is;
+// [Channel.Judge] decides about one story and [Judgment.Member] adds the
+// per-source limits.
 //
-// It is pure: it reads feed types and a clock reading, and returns a
-// verdict with its reason. It does no I/O, keeps no package-level state and
-// does not know where items come from (publish walks the store and asks).
+// It is pure: it reads feed types (and, for Filter.Check, a clock reading)
+// and returns a verdict with its reason. It does no I/O, keeps no
+// package-level state and does not know where stories come from: the
+// membership package walks the store, asks, and keeps the answer in an
+// index every output reads.
 package curate
 
 import (
@@ -124,8 +128,26 @@ func (f *Filter) Check(it feed.Item, now time.Time) Verdict {
 	if ref, ok := f.hidden(it); ok {
 		return drop("hidden by %s (hide: %s)", f.label, ref)
 	}
-	if f.maxAge > 0 && it.Sort().Before(now.Add(-f.maxAge)) {
+	if u := f.Until(it); !u.IsZero() && !now.Before(u) {
 		return drop("older than %s max_age %s", f.label, formatAge(f.maxAge))
+	}
+	return f.rules(it)
+}
+
+// Until returns the time from which f's max_age drops it: its sort time
+// plus max_age; the zero time when f has no max_age. max_age keeps an item
+// strictly before Until.
+func (f *Filter) Until(it feed.Item) time.Time {
+	if f == nil || f.maxAge <= 0 {
+		return time.Time{}
+	}
+	return it.Sort().Add(f.maxAge)
+}
+
+// rules is Check without hide and max_age: languages, exclude and include.
+func (f *Filter) rules(it feed.Item) Verdict {
+	if f == nil {
+		return Verdict{Keep: true}
 	}
 	if len(f.languages) > 0 && it.Language != "" && !f.langOK(it.Language) {
 		return drop("language %q not in %s languages %v", it.Language, f.label, f.languages)
@@ -169,7 +191,7 @@ func formatAge(d time.Duration) string {
 // hidden reports whether it is one of f's hidden items, and the reference
 // that hid it.
 func (f *Filter) hidden(it feed.Item) (string, bool) {
-	if len(f.hide) == 0 {
+	if f == nil || len(f.hide) == 0 {
 		return "", false
 	}
 	for _, k := range itemRefs(it) {
@@ -222,13 +244,22 @@ func RefKey(s string) string {
 	return k
 }
 
-// itemRefs returns the keys an item can be referred to by: its link, its
-// upstream id and its store key.
+// itemRefs returns the keys a story can be referred to by: its link, its
+// upstream id and its store key, then the link and key of every other
+// source's copy merged into it (a hide or pin written with the copy a
+// reader saw names the story).
 func itemRefs(it feed.Item) []string {
-	refs := make([]string, 0, 3)
+	refs := make([]string, 0, 3+2*len(it.Origins))
 	for _, s := range []string{it.Link, it.ID, it.Key} {
 		if k := RefKey(s); k != "" {
 			refs = append(refs, k)
+		}
+	}
+	for _, o := range it.Origins {
+		for _, s := range []string{o.Link, o.Key} {
+			if k := RefKey(s); k != "" {
+				refs = append(refs, k)
+			}
 		}
 	}
 	return refs

@@ -1,6 +1,7 @@
 package curate
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -118,47 +119,87 @@ func TestCompileErrors(t *testing.T) {
 	}
 }
 
-func TestWalk(t *testing.T) {
+func TestJudge(t *testing.T) {
 	sources := []feed.Source{
-		{ID: "yonhap", Tags: []string{"news"}, Limit: 2},
+		{ID: "yonhap", Tags: []string{"news"}, Limit: 2, Curation: feed.Curation{MaxAge: 24 * time.Hour}},
 		{ID: "kei", Tags: []string{"news"}, Curation: feed.Curation{Exclude: rules("sponsored")}},
+		{ID: "hani", Curation: feed.Curation{Hide: []string{"https://hani.co.kr/hidden"}}}, // not selected
 	}
 	ch := feed.Channel{ID: "korea", Tags: []string{"news"}, Limit: 10,
-		Curation: feed.Curation{Exclude: rules("title=/^\\[AD\\]/")},
+		Curation: feed.Curation{Exclude: rules("title=/^\\[AD\\]/"), MaxAge: 48 * time.Hour, Hide: []string{"https://yna.co.kr/hidden"}},
 		Pin:      []string{"https://keia.org/pinned-report/"}}
 	cc, err := ForChannel(ch, sources)
 	if err != nil {
 		t.Fatal(err)
 	}
-	item := func(src, title, link string) feed.Item {
-		return feed.Item{SourceID: src, Key: "link:" + link, Link: link, Title: title, Published: now}
+	if got := cc.Sources(); strings.Join(got, ",") != "yonhap,kei" {
+		t.Errorf("Sources = %v", got)
 	}
-	w := cc.Walk(now)
-	var got []string
-	for _, it := range []feed.Item{
-		item("yonhap", "one", "https://yna.co.kr/1"),
-		item("kei", "Sponsored post", "https://keia.org/s"),
-		item("yonhap", "[AD] buy", "https://yna.co.kr/ad"),
-		item("yonhap", "two", "https://yna.co.kr/2"),
-		item("yonhap", "three", "https://yna.co.kr/3"),
-		item("kei", "old report", "http://keia.org/pinned-report"),
-		item("kei", "analysis", "https://keia.org/a"),
+	item := func(src, title, link string, origins ...feed.Origin) feed.Item {
+		return feed.Item{SourceID: src, Key: "link:" + link, Link: link, Title: title, Published: now, Origins: origins}
+	}
+	from := func(src, link string) feed.Origin { return feed.Origin{SourceID: src, Key: "link:" + link, Link: link} }
+	day := now.Add(24 * time.Hour)
+	for _, tc := range []struct {
+		name   string
+		it     feed.Item
+		pin    int
+		via    string // "source:limit:until-hours", comma separated
+		reason string
+	}{
+		{"kept through one source, with its limit and max_age", item("yonhap", "one", "https://yna.co.kr/1"), -1, "yonhap:2:24", ""},
+		{"kept through the other, the channel's max_age", item("kei", "analysis", "https://keia.org/a"), -1, "kei:0:48", ""},
+		{"source exclude", item("kei", "Sponsored post", "https://keia.org/s"), -1, "", `excluded by source kei rule "sponsored"`},
+		{"channel exclude", item("yonhap", "[AD] buy", "https://yna.co.kr/ad"), -1, "", `excluded by channel korea rule`},
+		{"a merged copy keeps it through its own source", item("kei", "Sponsored post", "https://keia.org/s", from("yonhap", "https://yna.co.kr/s")), -1, "yonhap:2:24", ""},
+		{"pinned whatever the rules", item("kei", "Sponsored old report", "http://keia.org/pinned-report"), 0, "", ""},
+		{"pinned through a merged copy's link", item("yonhap", "report", "https://yna.co.kr/r", from("kei", "https://keia.org/pinned-report")), 0, "", ""},
+		{"channel hide by a copy's link", item("kei", "x", "https://keia.org/x", from("yonhap", "https://yna.co.kr/hidden")), -1, "", "hidden by channel korea"},
+		{"hidden by a carrier the channel does not select", item("kei", "x", "https://keia.org/y", from("hani", "https://hani.co.kr/hidden")), -1, "", "hidden by source hani"},
+		{"carried only by unselected sources", item("hani", "x", "https://hani.co.kr/z"), -1, "", "carried by no source the channel selects"},
 	} {
-		d := w.Offer(it)
-		got = append(got, it.Title+"="+map[bool]string{true: "keep", false: "drop"}[d.Keep]+":"+d.Reason)
+		t.Run(tc.name, func(t *testing.T) {
+			j := cc.Judge(tc.it)
+			var via []string
+			for _, v := range j.Via {
+				via = append(via, fmt.Sprintf("%s:%d:%d", v.Source, v.Limit, int(v.Until.Sub(now).Hours())))
+			}
+			if j.Pin != tc.pin || strings.Join(via, ",") != tc.via || !strings.Contains(j.Reason, tc.reason) || (tc.reason == "" && j.Reason != "") {
+				t.Errorf("Judge = pin %d via %v reason %q; want pin %d via %q reason %q", j.Pin, via, j.Reason, tc.pin, tc.via, tc.reason)
+			}
+		})
 	}
-	want := []string{
-		"one=keep:",
-		`Sponsored post=drop:excluded by source kei rule "sponsored"`,
-		`[AD] buy=drop:excluded by channel korea rule "title: /^\[AD\]/"`,
-		"two=keep:",
-		"three=drop:beyond source yonhap limit 2",
-		"old report=keep:pinned",
-		"analysis=keep:",
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("walk:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+
+	t.Run("member through a limited source only within its limit", func(t *testing.T) {
+		j := cc.Judge(item("yonhap", "one", "https://yna.co.kr/1"))
+		if ok, _ := j.Member(func(string) bool { return false }); ok {
+			t.Error("member beyond the source's limit")
+		}
+		ok, until := j.Member(func(string) bool { return true })
+		if !ok || !until.Equal(day) {
+			t.Errorf("Member = %v until %v, want true until %v", ok, until, day)
+		}
+		if !j.Live(day.Add(-time.Second)) || j.Live(day) {
+			t.Error("Live does not follow the source's max_age")
+		}
+	})
+	t.Run("member until the latest carrier's max_age", func(t *testing.T) {
+		j := cc.Judge(item("kei", "analysis", "https://keia.org/a2", from("yonhap", "https://yna.co.kr/a2")))
+		ok, until := j.Member(func(string) bool { return true })
+		if !ok || !until.Equal(now.Add(48*time.Hour)) {
+			t.Errorf("Member = %v until %v, want 48h", ok, until)
+		}
+		ok, until = j.Member(func(string) bool { return false }) // out of yonhap's limit: kei alone
+		if !ok || !until.Equal(now.Add(48*time.Hour)) {
+			t.Errorf("Member without yonhap = %v until %v", ok, until)
+		}
+	})
+	t.Run("pins never age", func(t *testing.T) {
+		j := cc.Judge(item("kei", "report", "https://keia.org/pinned-report"))
+		if ok, until := j.Member(nil); !ok || !until.IsZero() || !j.Live(now.AddDate(10, 0, 0)) {
+			t.Errorf("pinned: Member = %v until %v", ok, until)
+		}
+	})
 }
 
 func BenchmarkCheck(b *testing.B) {

@@ -4,306 +4,363 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/membership"
 )
 
-// fakeReader is an in-memory store that counts what it is asked.
-type fakeReader struct {
-	mu         sync.Mutex
-	items      map[string][]feed.Item // by source id
-	states     []feed.SourceState
-	itemsErr   error
-	itemCalls  [][]string // the source ids of each Items call
-	stateCalls int
+// fakeMembers is a membership index in memory that counts what it is
+// asked: each channel's members newest first, and archive pages of 2.
+type fakeMembers struct {
+	mu      sync.Mutex
+	items   map[string][]feed.Item // by channel, newest first
+	changed time.Time
+	expires time.Time
+	err     error
+	block   chan struct{} // when set, reads wait for it to close
+	reads   int
 }
 
-func (r *fakeReader) Items(ids []string, limit int) ([]feed.Item, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.itemCalls = append(r.itemCalls, slices.Clone(ids))
-	if r.itemsErr != nil {
-		return nil, r.itemsErr
+func (m *fakeMembers) wait() {
+	m.mu.Lock()
+	b := m.block
+	m.mu.Unlock()
+	if b != nil {
+		<-b
 	}
-	var out []feed.Item
-	for _, id := range ids {
-		out = append(out, r.items[id]...)
+}
+
+func (m *fakeMembers) Newest(id string, n int) (membership.Page, error) {
+	m.wait()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reads++
+	if m.err != nil {
+		return membership.Page{}, m.err
 	}
-	slices.SortStableFunc(out, func(a, b feed.Item) int { return b.Sort().Compare(a.Sort()) })
-	return out[:min(limit, len(out))], nil
+	its := m.items[id]
+	return membership.Page{Items: slices.Clone(its[:min(n, len(its))]), More: len(its) > n, Changed: m.changed, Expires: m.expires}, nil
 }
 
-func (r *fakeReader) States() ([]feed.SourceState, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.stateCalls++
-	return slices.Clone(r.states), nil
+func (m *fakeMembers) Pages(id string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return (len(m.items[id]) + 1) / 2, m.err
 }
 
-// add stores a new item of source src, n minutes after a fixed time.
-func (r *fakeReader) add(src string, n int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	it := testItem(src, fmt.Sprintf("id:%s-%d", src, n))
-	it.ID = fmt.Sprintf("https://%s.example/%d", src, n)
-	it.Link = it.ID
-	it.Title = fmt.Sprintf("%s %d", src, n)
-	it.Published = it.Published.Add(time.Duration(n) * time.Minute)
-	it.Updated = it.Published
-	r.items[src] = append(r.items[src], it)
+func (m *fakeMembers) Archive(id string, n int) (membership.ArchivePage, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reads++
+	its := slices.Clone(m.items[id])
+	slices.Reverse(its) // oldest first
+	pages := (len(its) + 1) / 2
+	if n < 1 || n > pages {
+		return membership.ArchivePage{}, feed.Errorf(feed.ENOTFOUND, "no page %d", n)
+	}
+	return membership.ArchivePage{Number: n, Pages: pages, Items: its[(n-1)*2 : min(n*2, len(its))], Changed: m.changed}, nil
 }
 
-// calls returns and resets the counts of Items and States calls, and the
-// channels' source ids Items was asked for, sorted.
-func (r *fakeReader) calls() (items [][]string, states int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	items, states = r.itemCalls, r.stateCalls
-	r.itemCalls, r.stateCalls = nil, 0
-	slices.SortFunc(items, func(a, b []string) int { return slices.Compare(a, b) })
-	return items, states
+func (m *fakeMembers) add(ch string, it feed.Item) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.items[ch] = append([]feed.Item{it}, m.items[ch]...)
+}
+
+func (m *fakeMembers) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.reads
+	m.reads = 0
+	return n
+}
+
+type fakeStates []feed.SourceState
+
+func (s fakeStates) States() ([]feed.SourceState, error) { return s, nil }
+
+func (s fakeStates) State(id string) (feed.SourceState, error) {
+	for _, st := range s {
+		if st.SourceID == id {
+			return st, nil
+		}
+	}
+	return feed.SourceState{}, feed.Errorf(feed.ENOTFOUND, "no state")
 }
 
 var (
 	testSources = []feed.Source{
 		{ID: "a", URL: "https://a.example/feed", Title: "Source A"},
 		{ID: "b", URL: "https://b.example/feed", Tags: []string{"bee"}},
-		{ID: "c", URL: "https://c.example/feed", Tags: []string{"bee"}},
 	}
 	testChannels = []feed.Channel{
 		{ID: "only-a", Title: "Only A", Sources: []string{"a"}, Limit: 2},
 		{ID: "bees", Title: "Bees", Tags: []string{"bee"}, Limit: 10},
-		{ID: "all", Title: "All", Sources: []string{"a"}, Tags: []string{"bee"}, Limit: 10},
 		{ID: "none", Title: "None", Sources: []string{"missing"}, Limit: 10},
 	}
 )
 
-func newTestCache(t *testing.T) (*Cache, *fakeReader) {
+// story is item n of src, n minutes after a fixed time.
+func story(src string, n int) feed.Item {
+	it := testItem(src, fmt.Sprintf("id:%s-%d", src, n))
+	it.ID = fmt.Sprintf("https://%s.example/%d", src, n)
+	it.Link, it.Title = it.ID, fmt.Sprintf("%s %d", src, n)
+	it.Published = it.Published.Add(time.Duration(n) * time.Minute)
+	it.Updated = it.Published
+	return it
+}
+
+func newTestCache(t *testing.T, opts ...Options) (*Cache, *fakeMembers) {
 	t.Helper()
-	r := &fakeReader{
-		items: map[string][]feed.Item{},
-		states: []feed.SourceState{
-			{SourceID: "b", URL: "https://b.example/moved", Title: "B's own title", Link: "https://b.example/",
-				LastSuccess: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)},
-		},
-	}
+	m := &fakeMembers{items: map[string][]feed.Item{}}
 	for n := range 3 {
-		r.add("a", n)
-		r.add("b", n)
+		m.add("only-a", story("a", n))
+		m.add("bees", story("b", n))
 	}
-	c := NewCache(r, testBase+"/")
+	states := fakeStates{{SourceID: "b", URL: "https://b.example/moved", Title: "B's own title", Link: "https://b.example/"}}
+	c := NewCache(m, states, testBase+"/", opts...)
 	if err := c.Configure(testChannels, testSources); err != nil {
 		t.Fatal(err)
 	}
-	return c, r
+	return c, m
 }
 
-func TestCacheConfigure(t *testing.T) {
-	c, r := newTestCache(t)
-	items, states := r.calls()
-	if want := [][]string{{"a"}, {"a", "b", "c"}, {"b", "c"}}; !slices.EqualFunc(items, want, slices.Equal) {
-		t.Errorf("Items calls = %q, want %q (none for a channel without sources)", items, want)
+func TestCacheRendersOnFirstRequestOnly(t *testing.T) {
+	c, m := newTestCache(t)
+	if n := m.count(); n != 0 {
+		t.Errorf("Configure read %d times; it must render nothing", n)
 	}
-	if states != 1 {
-		t.Errorf("States calls = %d, want 1", states)
-	}
-
 	var ids []string
-	for _, s := range c.Channels() {
-		ids = append(ids, s.Channel.ID)
+	for _, ch := range c.Channels() {
+		ids = append(ids, ch.Channel.ID)
 	}
-	if want := []string{"only-a", "bees", "all", "none"}; !slices.Equal(ids, want) {
+	if want := []string{"only-a", "bees", "none"}; !slices.Equal(ids, want) {
 		t.Errorf("Channels = %q, want config order %q", ids, want)
 	}
-
-	s, ok := c.Snapshot("only-a")
-	if !ok {
-		t.Fatal("Snapshot(only-a) not found")
+	d, err := c.Document("only-a", RSS)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := len(s.Items); got != 2 {
-		t.Errorf("only-a has %d items, want its limit 2", got)
+	ch, _ := c.Channel("only-a")
+	want, err := Render(Input{Channel: ch.Channel, Items: []feed.Item{story("a", 2), story("a", 1)}, Sources: ch.Sources(),
+		BaseURL: testBase, Archive: Archive{Pages: 2}}, RSS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d.Body, want) || d.ETag != etag(d.Body) {
+		t.Errorf("document differs from Render of the channel's first Limit members (base URL not trimmed?)")
+	}
+	for range 5 {
+		if again, _ := c.Document("only-a", RSS); again != d {
+			t.Error("a kept document was rendered again")
+		}
 	}
 	for _, f := range Formats {
-		d := s.Docs[f]
-		if d == nil || d.ETag != etag(d.Body) {
-			t.Fatalf("only-a %s document = %+v", f, d)
+		if _, err := c.Document("only-a", f); err != nil {
+			t.Fatal(err)
 		}
-		want, err := Render(Input{Channel: s.Channel, Items: s.Items, Sources: s.Sources, BaseURL: testBase}, f)
+	}
+	if n := m.count(); n != 1 {
+		t.Errorf("%d reads of the index for a channel's documents asked nine times, want 1", n)
+	}
+	if _, err := c.Document("nope", Atom); !errors.Is(err, ErrNoChannel) {
+		t.Errorf("unknown channel: %v", err)
+	}
+	if _, err := c.Document("bees", "xml"); !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("unknown format: %v", err)
+	}
+	if b, _ := c.Channel("bees"); b.Source("b").Title != "B's own title" || b.Source("zzz").Title != "zzz" {
+		t.Errorf("sources named %+v, %+v", b.Source("b"), b.Source("zzz"))
+	}
+}
+
+func TestCacheInvalidate(t *testing.T) {
+	c, m := newTestCache(t)
+	first, _ := c.Document("bees", Atom)
+	other, _ := c.Document("only-a", Atom)
+	c.Invalidate("bees") // nothing changed: same bytes, same tag
+	same, _ := c.Document("bees", Atom)
+	if same == first || same.ETag != first.ETag || !bytes.Equal(same.Body, first.Body) {
+		t.Error("re-rendering an unchanged channel changed its bytes or kept the old copy")
+	}
+	if again, _ := c.Document("only-a", Atom); again != other {
+		t.Error("invalidating one channel dropped another's documents")
+	}
+	m.add("bees", story("b", 10))
+	c.Invalidate("bees")
+	after, _ := c.Document("bees", Atom)
+	if after.ETag == first.ETag {
+		t.Error("ETag unchanged after a new member")
+	}
+	if err := c.Configure(testChannels[1:2], testSources); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Document("only-a", Atom); !errors.Is(err, ErrNoChannel) {
+		t.Errorf("a channel dropped from the config is still published: %v", err)
+	}
+}
+
+// TestCacheMemoryBoundedByBytes is issue 16 case 9: documents are kept up
+// to MaxBytes, whatever the number of channels asked for.
+func TestCacheMemoryBoundedByBytes(t *testing.T) {
+	m := &fakeMembers{items: map[string][]feed.Item{}}
+	var channels []feed.Channel
+	for i := range 200 {
+		id := fmt.Sprintf("c%d", i)
+		channels = append(channels, feed.Channel{ID: id, Title: id, Sources: []string{"a"}, Limit: 20})
+		for n := range 20 {
+			m.add(id, story("a", n))
+		}
+	}
+	const max = 200_000
+	c := NewCache(m, fakeStates{}, testBase, Options{MaxBytes: max})
+	if err := c.Configure(channels, testSources); err != nil {
+		t.Fatal(err)
+	}
+	total := int64(0)
+	for _, ch := range channels {
+		d, err := c.Document(ch.ID, Atom)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(d.Body, want) {
-			t.Errorf("only-a %s document differs from Render of the snapshot (base URL not trimmed?)", f)
+		total += 3 * docSize(d)
+		if n, _ := c.Bytes(); n > max {
+			t.Fatalf("after %s: %d bytes kept, more than %d", ch.ID, n, max)
 		}
 	}
-	if got, want := s.Updated, s.Items[0].Updated; !got.Equal(want) {
-		t.Errorf("Updated = %v, want the newest item's %v", got, want)
-	}
-
-	none, _ := c.Snapshot("none")
-	if len(none.Items) != 0 || len(none.Docs) != len(Formats) || !none.Docs[Atom].LastModified.IsZero() {
-		t.Errorf("channel without sources: %d items, %d docs", len(none.Items), len(none.Docs))
-	}
-	if _, ok := c.Snapshot("nope"); ok {
-		t.Error("Snapshot(nope) found")
-	}
-
-	all, _ := c.Snapshot("all")
-	if got := slices.Sorted(maps.Keys(all.Sources)); !slices.Equal(got, []string{"a", "b", "c"}) {
-		t.Errorf("all.Sources = %q, want a b c", got)
+	n, docs := c.Bytes()
+	if total <= max || docs == 0 || docs >= len(channels) || n < max/2 {
+		t.Errorf("kept %d documents, %d bytes, of %d rendered (%d bytes)", docs, n, len(channels), total)
 	}
 }
 
-func TestCacheReadersNeverQueryStore(t *testing.T) {
-	c, r := newTestCache(t)
-	r.calls()
-	for range 10 {
-		c.Channels()
-		c.Snapshot("all")
-		c.Snapshot("nope")
+func TestCacheRendersOnceForConcurrentRequests(t *testing.T) {
+	c, m := newTestCache(t)
+	m.block = make(chan struct{})
+	var wg sync.WaitGroup
+	docs := make([]*Document, 8)
+	for i := range docs {
+		wg.Go(func() { docs[i], _ = c.Document("bees", JSON) })
 	}
-	if items, states := r.calls(); len(items) != 0 || states != 0 {
-		t.Errorf("Snapshot/Channels called Items %d times and States %d times, want 0", len(items), states)
+	time.Sleep(20 * time.Millisecond) // let them all ask
+	close(m.block)
+	wg.Wait()
+	for _, d := range docs {
+		if d == nil || d != docs[0] {
+			t.Fatal("concurrent requests got different renders")
+		}
+	}
+	if n := m.count(); n != 1 {
+		t.Errorf("%d renders for 8 concurrent requests, want 1", n)
 	}
 }
 
-func TestCacheRefresh(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		ids       []string
-		wantCalls [][]string // Items calls, sorted
-		rendered  []string   // channels with a new snapshot
-	}{
-		{"one source", []string{"a"}, [][]string{{"a"}, {"a", "b", "c"}}, []string{"only-a", "all"}},
-		{"by tag", []string{"c"}, [][]string{{"a", "b", "c"}, {"b", "c"}}, []string{"bees", "all"}},
-		{"unknown source", []string{"zzz"}, nil, nil},
-		{"all", nil, [][]string{{"a"}, {"a", "b", "c"}, {"b", "c"}}, []string{"only-a", "bees", "all", "none"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, r := newTestCache(t)
-			before := snapshotsByID(c)
-			r.calls()
-			if err := c.Refresh(tc.ids...); err != nil {
-				t.Fatal(err)
-			}
-			items, states := r.calls()
-			if !slices.EqualFunc(items, tc.wantCalls, slices.Equal) {
-				t.Errorf("Items calls = %q, want %q", items, tc.wantCalls)
-			}
-			want := 0 // the store's states are read once per refresh that renders
-			if len(tc.rendered) > 0 {
-				want = 1
-			}
-			if states != want {
-				t.Errorf("States calls = %d, want %d", states, want)
-			}
-			after := snapshotsByID(c)
-			for id, s := range after {
-				if got, want := s != before[id], slices.Contains(tc.rendered, id); got != want {
-					t.Errorf("channel %s re-rendered = %v, want %v", id, got, want)
-				}
-			}
-		})
+func TestCacheLastModified(t *testing.T) {
+	clk := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c, m := newTestCache(t)
+	c.now = func() time.Time { return clk }
+	newest := story("b", 2).Updated
+	d, _ := c.Document("bees", Atom)
+	if !d.LastModified.Equal(newest.Truncate(time.Second)) {
+		t.Errorf("LastModified = %v, want the newest item's Updated %v", d.LastModified, newest)
 	}
-}
-
-func snapshotsByID(c *Cache) map[string]*Snapshot {
-	m := map[string]*Snapshot{}
-	for _, s := range c.Channels() {
-		m[s.Channel.ID] = s
+	// A hide: the list changed later than any item did.
+	hidden := newest.Add(time.Hour)
+	m.mu.Lock()
+	m.items["bees"], m.changed = m.items["bees"][1:], hidden
+	m.mu.Unlock()
+	c.Invalidate("bees")
+	d, _ = c.Document("bees", Atom)
+	if !d.LastModified.Equal(hidden) {
+		t.Errorf("after a hide LastModified = %v, want %v", d.LastModified, hidden)
 	}
-	return m
-}
-
-// TestCacheETag checks that a document's ETag changes when, and only
-// when, its body does.
-func TestCacheETag(t *testing.T) {
-	c, r := newTestCache(t)
-	etags := func(id string) map[Format]string {
-		s, _ := c.Snapshot(id)
-		m := map[Format]string{}
-		for f, d := range s.Docs {
-			m[f] = d.ETag
-		}
-		return m
-	}
-	bodies := func(id string) map[Format][]byte {
-		s, _ := c.Snapshot(id)
-		m := map[Format][]byte{}
-		for f, d := range s.Docs {
-			m[f] = d.Body
-		}
-		return m
-	}
-	bees, beesBody := etags("bees"), bodies("bees")
-	all, allBody := etags("all"), bodies("all")
-
-	t.Run("nothing changed", func(t *testing.T) {
-		if err := c.Refresh("b"); err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range Formats {
-			if etags("bees")[f] != bees[f] || !bytes.Equal(bodies("bees")[f], beesBody[f]) {
-				t.Errorf("bees %s: ETag or body changed on a refresh without new items", f)
-			}
-		}
-	})
-	t.Run("new item", func(t *testing.T) {
-		r.add("b", 10)
-		if err := c.Refresh("b"); err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range Formats {
-			if etags("all")[f] == all[f] || bytes.Equal(bodies("all")[f], allBody[f]) {
-				t.Errorf("all %s: ETag or body unchanged after a new item", f)
-			}
-		}
-	})
-}
-
-func TestCacheRefreshErrorKeepsSnapshot(t *testing.T) {
-	c, r := newTestCache(t)
-	before, _ := c.Snapshot("only-a")
-	r.itemsErr = errors.New("disk on fire")
-	err := c.Refresh("a")
-	if !errors.Is(err, r.itemsErr) {
-		t.Fatalf("Refresh error = %v, want the store's", err)
-	}
-	if after, _ := c.Snapshot("only-a"); after != before {
-		t.Error("a failed refresh replaced the snapshot")
-	}
-}
-
-func TestCacheConfigureErrorKeepsState(t *testing.T) {
-	c, r := newTestCache(t)
-	r.itemsErr = errors.New("disk on fire")
-	if err := c.Configure(testChannels[:1], testSources); !errors.Is(err, r.itemsErr) {
-		t.Fatalf("Configure error = %v, want the store's", err)
-	}
-	if got := len(c.Channels()); got != len(testChannels) {
-		t.Errorf("after a failed Configure: %d channels, want the previous %d", got, len(testChannels))
-	}
-}
-
-// TestCacheHotReload checks that Configure replaces the channel list.
-func TestCacheHotReload(t *testing.T) {
-	c, _ := newTestCache(t)
-	renamed := testChannels[1]
-	renamed.Title = "Bees, renamed"
-	if err := c.Configure([]feed.Channel{renamed}, testSources); err != nil {
+	// Bytes that change with nothing in the data to date it (a source's
+	// title): the date of the render, never an older one.
+	if err := c.Configure([]feed.Channel{{ID: "bees", Title: "Bees, renamed", Tags: []string{"bee"}, Limit: 10}}, testSources); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := c.Snapshot("only-a"); ok {
-		t.Error("a channel dropped from the config is still published")
+	d2, _ := c.Document("bees", Atom)
+	if d2.ETag == d.ETag || !d2.LastModified.After(d.LastModified) || !d2.LastModified.Equal(clk) {
+		t.Errorf("renamed: LastModified %v (was %v), want the render's %v", d2.LastModified, d.LastModified, clk)
 	}
-	s, ok := c.Snapshot("bees")
-	if !ok || s.Channel.Title != renamed.Title || !bytes.Contains(s.Docs[Atom].Body, []byte("Bees, renamed")) {
-		t.Error("the reconfigured channel was not re-rendered")
+	// Age: a copy is kept until one of its items ages out.
+	m.mu.Lock()
+	m.expires = clk.Add(time.Minute)
+	m.mu.Unlock()
+	c.Invalidate("bees")
+	d3, _ := c.Document("bees", Atom)
+	if again, _ := c.Document("bees", Atom); again != d3 {
+		t.Error("a copy was rendered again before it expired")
+	}
+	c.now = func() time.Time { return clk.Add(time.Minute) }
+	if again, _ := c.Document("bees", Atom); again == d3 {
+		t.Error("a copy outlived the age of one of its items")
+	}
+}
+
+func TestCacheRefreshCallsOnChange(t *testing.T) {
+	var mu sync.Mutex
+	var changed []string
+	c, m := newTestCache(t, Options{OnChange: func(id string) {
+		mu.Lock()
+		changed = append(changed, id)
+		mu.Unlock()
+	}})
+	got := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := changed
+		changed = nil
+		return out
+	}
+	if err := c.Refresh("bees", "only-a"); err != nil {
+		t.Fatal(err)
+	}
+	if g := got(); !slices.Equal(g, []string{"bees", "only-a"}) {
+		t.Errorf("first refresh announced %q: unseen channels count as changed", g)
+	}
+	c.Invalidate()
+	if err := c.Refresh("bees", "only-a"); err != nil {
+		t.Fatal(err)
+	}
+	if g := got(); len(g) != 0 {
+		t.Errorf("a refresh with nothing new announced %q", g)
+	}
+	m.add("bees", story("b", 20))
+	c.Invalidate("bees")
+	if err := c.Refresh("bees", "only-a"); err != nil {
+		t.Fatal(err)
+	}
+	if g := got(); !slices.Equal(g, []string{"bees"}) {
+		t.Errorf("after a new member of bees: announced %q", g)
+	}
+	m.err = membership.ErrNotReady
+	c.Invalidate()
+	if err := c.Refresh(); err != nil {
+		t.Errorf("a channel not built yet is an error to Refresh: %v", err)
+	}
+}
+
+func TestCacheArchive(t *testing.T) {
+	c, _ := newTestCache(t)
+	d, err := c.Archive("bees", 1, Atom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(d.Body, []byte("b 0")) || !bytes.Contains(d.Body, []byte("b 1")) || bytes.Contains(d.Body, []byte("b 2<")) {
+		t.Errorf("page 1 does not hold the two oldest members:\n%s", d.Body)
+	}
+	if !bytes.Contains(d.Body, []byte("<fh:archive")) {
+		t.Error("a full page lacks fh:archive")
+	}
+	for _, n := range []int{0, 3} {
+		if _, err := c.Archive("bees", n, Atom); !errors.Is(err, ErrNoPage) {
+			t.Errorf("page %d: %v, want ErrNoPage", n, err)
+		}
 	}
 }
 
@@ -331,34 +388,23 @@ func TestSourceInfo(t *testing.T) {
 	}
 }
 
-// TestCacheConcurrentReads reads snapshots while refreshes swap them in;
-// run under -race.
-func TestCacheConcurrentReads(t *testing.T) {
-	c, r := newTestCache(t)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for range 200 {
-				for _, s := range c.Channels() {
-					for _, f := range Formats {
-						if d := s.Docs[f]; d.ETag != etag(d.Body) {
-							t.Errorf("%s %s: ETag %s does not match its body", s.Channel.ID, f, d.ETag)
-							return
-						}
-					}
-				}
-				if s, ok := c.Snapshot("all"); !ok || len(s.Docs) != len(Formats) {
-					t.Error("Snapshot(all) missing during a refresh")
-					return
-				}
-			}
-		})
+func TestCacheInvalidateSources(t *testing.T) {
+	m := &fakeMembers{items: map[string][]feed.Item{"bees": {story("b", 1)}}}
+	states := fakeStates{{SourceID: "b", Title: "Old title"}}
+	c := NewCache(m, states, testBase)
+	if err := c.Configure(testChannels, testSources); err != nil {
+		t.Fatal(err)
 	}
-	for n := range 20 {
-		r.add("c", 100+n)
-		if err := c.Refresh("c"); err != nil {
-			t.Error(err)
-		}
+	before, _ := c.Document("bees", Atom)
+	states[0].Title = "New title" // the source's feed renamed itself
+	if err := c.InvalidateSources("b"); err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
+	if ch, _ := c.Channel("bees"); ch.Source("b").Title != "New title" {
+		t.Errorf("source named %q after InvalidateSources", ch.Source("b").Title)
+	}
+	after, _ := c.Document("bees", Atom)
+	if after == before || !bytes.Contains(after.Body, []byte("New title")) {
+		t.Error("the channel's documents were not rendered again with the new name")
+	}
 }

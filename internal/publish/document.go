@@ -17,9 +17,13 @@ type Document struct {
 	// ETag is a strong entity tag, quoted, made from a hash of Body: it
 	// changes exactly when the bytes do.
 	ETag string
-	// LastModified is the newest item's Updated, truncated to seconds
-	// (HTTP dates have no fractions); the zero time for a channel without
-	// items, which the server then does not announce.
+	// LastModified is when what the document shows last changed, known
+	// from data, truncated to seconds (HTTP dates have no fractions): the
+	// latest of its items' Updated and the time its list of items last
+	// changed (a member entered or left, age took one out, the channel's
+	// definition changed); never after it was rendered. Several instances
+	// serving one store give the same date. Zero when nothing dates it,
+	// and the server then does not announce one.
 	LastModified time.Time
 	// Gzip is Body gzip-compressed when set at construction; otherwise
 	// Gzipped compresses Body on first use. Read it through Gzipped.
@@ -28,8 +32,8 @@ type Document struct {
 	Gzip     []byte
 	GzipETag string
 	gzipOnce sync.Once
-	// Immutable is true for a full archive page, which never changes.
-	Immutable bool
+	// expires is when age takes one of its items out; zero for never.
+	expires time.Time
 }
 
 // Gzipped returns Body gzip-compressed. A document is compressed at most
@@ -62,36 +66,28 @@ func gzipBytes(b []byte) []byte {
 // poll, so the smallest output wins.
 const gzipLevel = gzip.BestCompression
 
-// newDocument renders a prepared in as format f.
-func newDocument(in Input, f Format) (*Document, error) {
+// newDocument renders a prepared in as format f at now; changed is when
+// its list of items last changed (see LastModified).
+func newDocument(in Input, f Format, changed, now time.Time) (*Document, error) {
 	body, err := render(in, f)
 	if err != nil {
 		return nil, err
 	}
 	tag := etag(body)
-	d := &Document{
-		Format: f, Body: body, ETag: tag,
-		GzipETag:  tag[:len(tag)-1] + `-gzip"`,
-		Immutable: in.Archive.Full(),
+	d := &Document{Format: f, Body: body, ETag: tag, GzipETag: tag[:len(tag)-1] + `-gzip"`}
+	lm := changed
+	for _, it := range in.Items {
+		if it.Updated.After(lm) {
+			lm = it.Updated
+		}
 	}
-	if len(in.Items) > 0 {
-		d.LastModified = feedUpdated(in)
+	if lm.After(now) {
+		lm = now // an item dated in the future: never announce a date to come
+	}
+	if !lm.IsZero() {
+		d.LastModified = lm.UTC().Truncate(time.Second)
 	}
 	return d, nil
-}
-
-// renderAll renders in in every format.
-func renderAll(in Input) (map[Format]*Document, error) {
-	in = prepare(in)
-	docs := make(map[Format]*Document, len(Formats))
-	for _, f := range Formats {
-		d, err := newDocument(in, f)
-		if err != nil {
-			return nil, err
-		}
-		docs[f] = d
-	}
-	return docs, nil
 }
 
 // etag is the strong entity tag of body: 128 bits of its SHA-256, quoted.

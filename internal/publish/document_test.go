@@ -28,7 +28,7 @@ func TestETag(t *testing.T) {
 func TestNewDocument(t *testing.T) {
 	in := mixedInput()
 	for _, f := range Formats {
-		d, err := newDocument(in, f)
+		d, err := newDocument(in, f, time.Time{}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func TestNewDocument(t *testing.T) {
 			t.Errorf("%s: LastModified = %v, want %v", f, got, want)
 		}
 	}
-	d, err := newDocument(emptyInput(), Atom)
+	d, err := newDocument(emptyInput(), Atom, time.Time{}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,18 +49,19 @@ func TestNewDocument(t *testing.T) {
 	}
 }
 
-func TestRenderAll(t *testing.T) {
-	docs, err := renderAll(mixedInput())
+func TestLastModifiedNeverAhead(t *testing.T) {
+	in := mixedInput()
+	now := in.Items[0].Updated.Add(-time.Hour) // an item dated after now
+	d, err := newDocument(in, Atom, time.Time{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range Formats {
-		if docs[f] == nil || docs[f].Format != f {
-			t.Errorf("docs[%s] = %+v", f, docs[f])
-		}
+	if !d.LastModified.Equal(now.Truncate(time.Second)) {
+		t.Errorf("LastModified = %v, want no later than the render (%v)", d.LastModified, now)
 	}
-	if len(docs) != len(Formats) {
-		t.Errorf("%d documents, want %d", len(docs), len(Formats))
+	changed := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	if d, _ := newDocument(emptyInput(), Atom, changed, changed.Add(time.Hour)); !d.LastModified.Equal(changed) {
+		t.Errorf("LastModified of a channel whose last member left = %v, want %v", d.LastModified, changed)
 	}
 }
 
@@ -68,7 +69,7 @@ func TestRenderAll(t *testing.T) {
 // compressed at render time, and that concurrent first requests share one
 // compression whose bytes decompress to Body.
 func TestGzippedOnceAndLazily(t *testing.T) {
-	d, err := newDocument(mixedInput(), Atom)
+	d, err := newDocument(mixedInput(), Atom, time.Time{}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

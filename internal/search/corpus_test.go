@@ -64,7 +64,7 @@ func TestCorpusSearch(t *testing.T) {
 	idxDir := filepath.Join(t.TempDir(), "idx")
 	ix := openIndex(t, idxDir)
 	start := time.Now()
-	if err := ix.Add(items); err != nil {
+	if err := ix.Add(items, func(feed.Item) ([]string, error) { return []string{"all"}, nil }); err != nil {
 		t.Fatal(err)
 	}
 	n := len(items)

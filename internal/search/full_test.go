@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
-	"github.com/kpolicy/aggregator/internal/store"
 )
 
 // smallDisk mounts a tmpfs of size bytes on a new directory, or skips the
@@ -51,7 +50,7 @@ func fillDisk(t *testing.T, dir string) string {
 	}
 }
 
-func batchOf(t *testing.T, db *store.DB, b int) {
+func batchOf(t *testing.T, db *published, b int) {
 	t.Helper()
 	var items []feed.Item
 	for i := range 50 {

@@ -1,10 +1,16 @@
-// Package search owns the full-text index of every stored item: a bleve
+// Package search owns the full-text index of every published item: a bleve
 // (scorch) index in its own directory beside the database file, fed from
 // the store's write order (feed.Item.Rev) so that it catches up after a
 // crash, and queried by the server's search page.
 //
+// An item is indexed with the ids of the channels that publish it, as the
+// membership index says (Store.ChannelsOf), and only then: an item in no
+// channel, or deleted, leaves the index in the pass that follows its write
+// (a deletion, or a change of its channels, writes it again in the write
+// order), so search finds what the site publishes and Count counts it.
+//
 // The mapping is lean: it indexes only what a query filters or matches on
-// (title, text, source, published) and stores nothing but the document id
+// (title, text, source, channels, published) and stores nothing but the document id
 // (the item's [feed.Item.Ref]) and the published date's doc values for
 // sorting; titles and snippets come back from the store. Text is analysed
 // with bleve's cjk analyzer (Unicode word segmentation, lower case, Han and
@@ -26,6 +32,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,8 +52,13 @@ type doc struct {
 	Title     string    `json:"title"`
 	Text      string    `json:"text"` // title, summary and content as plain text
 	Source    string    `json:"source"`
+	Channels  []string  `json:"channels"` // the labels of the channels that publish it
 	Published time.Time `json:"published"`
 }
+
+// mappingVersion is written beside the index: an index written with
+// another mapping is built again (Open).
+const mappingVersion = "2" // 2: channels
 
 // Index is an open search index. Its methods are safe for concurrent use.
 type Index struct {
@@ -57,16 +70,41 @@ type Index struct {
 	broken atomic.Bool  // a write failed: reopen before the next one
 }
 
-// Open opens the index in dir, creating it (and dir) when missing.
-func Open(dir string) (*Index, error) {
+// Open opens the index in dir, creating it (and dir) when missing. An
+// index written with an older mapping is removed and created empty, and
+// the store's indexed Rev is reset, so that the next Sync indexes every
+// item again; st may be nil when dir holds a current index or none.
+func Open(dir string, st ...Store) (*Index, error) {
+	old, err := os.ReadFile(filepath.Join(dir, versionFile))
+	if err == nil && strings.TrimSpace(string(old)) != mappingVersion || errors.Is(err, os.ErrNotExist) && exists(dir) {
+		if len(st) == 0 {
+			return nil, fmt.Errorf("open search index %s: written by an older version (rebuild it with: aggregator reindex)", dir)
+		}
+		if err := Remove(dir); err != nil {
+			return nil, err
+		}
+		if err := st[0].SetIndexedRev(0); err != nil {
+			return nil, fmt.Errorf("open search index %s: %w", dir, err)
+		}
+	}
 	b, err := bleve.Open(dir)
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
-		b, err = bleve.New(dir, newMapping())
+		if b, err = bleve.New(dir, newMapping()); err == nil {
+			err = os.WriteFile(filepath.Join(dir, versionFile), []byte(mappingVersion+"\n"), 0o644)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", dir, err)
 	}
 	return &Index{bleve: b, dir: dir, slots: make(chan struct{}, concurrentSearches)}, nil
+}
+
+// versionFile holds mappingVersion in the index directory.
+const versionFile = "aggregator-mapping"
+
+func exists(dir string) bool {
+	_, err := os.Stat(dir)
+	return err == nil
 }
 
 // Remove deletes the index directory dir; the index must be closed.
@@ -94,6 +132,10 @@ func newMapping() mapping.IndexMapping {
 	dm.AddFieldMappingsAt("title", text())
 	dm.AddFieldMappingsAt("text", text())
 	dm.AddFieldMappingsAt("source", source)
+	channels := bleve.NewKeywordFieldMapping()
+	channels.Analyzer = keyword.Name
+	channels.Store, channels.IncludeTermVectors, channels.IncludeInAll, channels.DocValues = false, false, false, false
+	dm.AddFieldMappingsAt("channels", channels)
 	dm.AddFieldMappingsAt("published", published)
 
 	im := bleve.NewIndexMapping()
@@ -117,23 +159,38 @@ func (ix *Index) Close() error {
 }
 
 // Add indexes items in one batch, replacing earlier versions of the same
-// items. A failed write (a full disk) leaves the index as it was at the
-// last write that succeeded, and the next Add first reopens it (see
-// write); it never panics.
-func (ix *Index) Add(items []feed.Item) error {
+// items, each with the channels channelsOf says publish it. An item that
+// no channel publishes, or that is gone (Seq zero, see store.ItemsSince),
+// is removed instead: the index holds what readers can find. A failed
+// write (a full disk) leaves the index as it was at the last write that
+// succeeded, and the next Add first reopens it (see write); it never
+// panics.
+func (ix *Index) Add(items []feed.Item, channelsOf func(feed.Item) ([]string, error)) error {
 	return ix.write(func(b *bleve.Batch) error {
-		return fill(b, items)
+		return fill(b, items, channelsOf)
 	})
 }
 
 // fill adds items to b.
-func fill(b *bleve.Batch, items []feed.Item) error {
+func fill(b *bleve.Batch, items []feed.Item, channelsOf func(feed.Item) ([]string, error)) error {
 	for _, it := range items {
+		var chans []string
+		if it.Seq != 0 {
+			var err error
+			if chans, err = channelsOf(it); err != nil {
+				return fmt.Errorf("index %s %s: %w", it.SourceID, it.Key, err)
+			}
+		}
+		if len(chans) == 0 {
+			b.Delete(it.Ref())
+			continue
+		}
 		body := Text(it.Summary)
 		if c := Text(it.Content); c != "" && c != body {
 			body += "\n" + c
 		}
-		d := doc{Title: hangulBigrams(it.Title), Text: hangulBigrams(it.Title + "\n" + body), Source: it.SourceID, Published: it.Sort().UTC()}
+		d := doc{Title: hangulBigrams(it.Title), Text: hangulBigrams(it.Title + "\n" + body), Source: it.SourceID,
+			Channels: chans, Published: it.Sort().UTC()}
 		if err := b.Index(it.Ref(), d); err != nil {
 			return fmt.Errorf("index %s %s: %w", it.SourceID, it.Key, err)
 		}
@@ -141,7 +198,7 @@ func fill(b *bleve.Batch, items []feed.Item) error {
 	return nil
 }
 
-// Count returns the number of items in the index.
+// Count returns the number of items in the index: those a reader can find.
 func (ix *Index) Count() (uint64, error) {
 	b, done, err := ix.read()
 	if err != nil {
@@ -159,6 +216,7 @@ func (ix *Index) Count() (uint64, error) {
 type Query struct {
 	Text    string   // words to find, all of them (any order); empty matches every item; see MaxQueryBytes
 	Sources []string // only items of these sources; non-nil and empty matches nothing
+	Channel string   // only items this channel label publishes (Store.ChannelsOf); "" for any
 	From    time.Time
 	To      time.Time // inclusive; bounds past what the index holds (1677-12-01 to 2262-04-11) are open
 	Newest  bool      // newest first instead of by relevance
@@ -212,6 +270,11 @@ func (ix *Index) Search(ctx context.Context, q Query) (Result, error) {
 			return Result{}, nil
 		}
 		must = append(must, bleve.NewDisjunctionQuery(any...))
+	}
+	if q.Channel != "" {
+		c := bleve.NewTermQuery(q.Channel)
+		c.SetField("channels")
+		must = append(must, c)
 	}
 	if !q.From.IsZero() || !q.To.IsZero() {
 		inclusive := true

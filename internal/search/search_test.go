@@ -3,6 +3,8 @@ package search
 import (
 	"context"
 	"fmt"
+	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,7 +15,26 @@ import (
 	"github.com/kpolicy/aggregator/internal/store"
 )
 
-func openStore(t testing.TB) *store.DB {
+// published is a store whose items every channel publishes ("news", and
+// "north" for 38north's) but those marked hidden.
+type published struct {
+	*store.DB
+	hidden map[string]bool // by key
+}
+
+func (p *published) Judged() (uint64, error) { return math.MaxUint64, nil }
+
+func (p *published) ChannelsOf(it feed.Item) ([]string, error) {
+	switch {
+	case p.hidden[it.Key]:
+		return nil, nil
+	case it.SourceID == "38north":
+		return []string{"news", "north"}, nil
+	}
+	return []string{"news"}, nil
+}
+
+func openStore(t testing.TB) *published {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "a.db"), store.Options{})
 	if err != nil {
@@ -25,7 +46,7 @@ func openStore(t testing.TB) *store.DB {
 		}
 		db.Close()
 	})
-	return db
+	return &published{DB: db, hidden: map[string]bool{}}
 }
 
 func openIndex(t testing.TB, dir string) *Index {
@@ -44,7 +65,7 @@ func item(src, key, title, summary string, pub time.Time) feed.Item {
 
 var day0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 
-func save(t testing.TB, db *store.DB, src string, items ...feed.Item) {
+func save(t testing.TB, db *published, src string, items ...feed.Item) {
 	t.Helper()
 	if _, err := db.SavePoll(src, items, feed.SourceState{SourceID: src}); err != nil {
 		t.Fatal(err)
@@ -104,6 +125,8 @@ func TestSearch(t *testing.T) {
 		{"empty source list matches nothing", Query{Sources: []string{}}, nil},
 		{"no words lists newest first", Query{Sources: []string{"yonhap"}}, []string{"k2", "k1"}},
 		{"date range, inclusive", Query{From: day0.Add(24 * time.Hour), To: day0.Add(48 * time.Hour)}, []string{"k2", "e1"}},
+		{"by channel", Query{Text: "missile", Channel: "north"}, []string{"e1", "e2"}},
+		{"by a channel that publishes none", Query{Text: "미사일", Channel: "north"}, nil},
 		{"no match", Query{Text: "banana"}, nil},
 		{"paging", Query{Newest: true, Offset: 1, Limit: 2}, []string{"k2", "e1"}},
 	} {
@@ -128,10 +151,32 @@ func TestSearch(t *testing.T) {
 		}
 	})
 
+	t.Run("an item no channel publishes, or pruned, leaves the index", func(t *testing.T) {
+		db.hidden["k3"] = true
+		if _, _, _, err := db.TouchSeqs([]uint64{mustItem(t, db, "yonhap", "k3").Seq}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Prune("38north", feed.Retention{Items: 1}, day0.AddDate(0, 0, 10)); err != nil { // e1 goes
+			t.Fatal(err)
+		}
+		if n, err := ix.Sync(context.Background(), db); err != nil || n != 2 {
+			t.Fatalf("Sync = %d, %v; want the hidden and the pruned item", n, err)
+		}
+		if got := refs(t, ix, Query{Text: "반도체"}); !slices.Equal(got, []string{"k2"}) {
+			t.Errorf("반도체 = %v, want the published k2 alone", got)
+		}
+		if got := refs(t, ix, Query{Text: "missile"}); !slices.Equal(got, []string{"e2"}) {
+			t.Errorf("missile = %v, want e2 (e1 was pruned)", got)
+		}
+		if c, _ := ix.Count(); c != 3 {
+			t.Errorf("Count = %d, want the 3 a reader can find", c)
+		}
+	})
+
 	t.Run("a new index catches up from the recorded seq, Rebuild from zero", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "idx2")
 		ix2, n, err := Rebuild(context.Background(), dir, db)
-		if err != nil || n != 5 {
+		if c, _ := ix2.Count(); err != nil || c != 3 {
 			t.Fatalf("Rebuild = %d, %v", n, err)
 		}
 		defer ix2.Close()
@@ -179,5 +224,47 @@ func BenchmarkSearch(b *testing.B) {
 		if _, err := ix.Search(context.Background(), Query{Text: "뉴스"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func mustItem(t *testing.T, db *published, src, key string) feed.Item {
+	t.Helper()
+	it, err := db.Item(src, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+// TestOpenRebuildsAnOldIndex: an index written before items carried their
+// channels is removed and filled again from the store.
+func TestOpenRebuildsAnOldIndex(t *testing.T) {
+	db := openStore(t)
+	save(t, db, "yonhap", item("yonhap", "k1", "북한 미사일 발사", "", day0))
+	dir := filepath.Join(t.TempDir(), "idx")
+	ix, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.Sync(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	if err := os.Remove(filepath.Join(dir, versionFile)); err != nil { // as the previous version left it
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err == nil {
+		t.Fatal("an old index opened without a store to rebuild it from")
+	}
+	ix, err = Open(dir, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if c, _ := ix.Count(); c != 0 {
+		t.Errorf("the old index was kept: %d items", c)
+	}
+	if n, err := ix.Sync(context.Background(), db); err != nil || n != 1 {
+		t.Errorf("Sync after the rebuild = %d, %v; want every item again", n, err)
 	}
 }

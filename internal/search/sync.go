@@ -8,11 +8,20 @@ import (
 )
 
 // Store is what the index is fed from: the store's write order and the
-// number of the last write the index holds.
+// number of the last write the index holds, and where each item is
+// published.
 type Store interface {
 	ItemsSince(seq uint64, limit int) ([]feed.Item, error)
 	IndexedRev() (uint64, error)
 	SetIndexedRev(seq uint64) error
+	// ChannelsOf returns the channels that publish the item, as the
+	// labels a query names them by (channels defined alike may share
+	// one); an item in none is not published, and is not indexed.
+	ChannelsOf(it feed.Item) ([]string, error)
+	// Judged returns the Rev up to which ChannelsOf knows the store's
+	// writes: Sync indexes no write past it, so that an item is never
+	// indexed before its channels are known.
+	Judged() (uint64, error)
 }
 
 // syncBatch is the number of items indexed and recorded at a time: a crash
@@ -20,11 +29,15 @@ type Store interface {
 const syncBatch = 500
 
 // Sync indexes every item written since the last Sync (or since the store
-// was new), a batch at a time, recording after each batch the last Seq the
-// index holds. It returns the number of items indexed. Cancelling ctx stops
+// was new) and judged (Store.Judged), a batch at a time, recording after
+// each batch the last Seq the index holds. It returns the number of items indexed. Cancelling ctx stops
 // it between batches, with what was done recorded.
 func (ix *Index) Sync(ctx context.Context, st Store) (int, error) {
 	seq, err := st.IndexedRev()
+	if err != nil {
+		return 0, fmt.Errorf("sync search index: %w", err)
+	}
+	judged, err := st.Judged()
 	if err != nil {
 		return 0, fmt.Errorf("sync search index: %w", err)
 	}
@@ -34,10 +47,16 @@ func (ix *Index) Sync(ctx context.Context, st Store) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("sync search index: %w", err)
 		}
+		for i, it := range items {
+			if it.Rev > judged {
+				items = items[:i] // the rest after the membership index judged them
+				break
+			}
+		}
 		if len(items) == 0 {
 			return n, nil
 		}
-		if err := ix.Add(items); err != nil {
+		if err := ix.Add(items, st.ChannelsOf); err != nil {
 			return n, fmt.Errorf("sync search index: %w", err)
 		}
 		seq = items[len(items)-1].Rev
@@ -58,7 +77,7 @@ func Rebuild(ctx context.Context, dir string, st Store) (*Index, int, error) {
 	if err := st.SetIndexedRev(0); err != nil {
 		return nil, 0, fmt.Errorf("rebuild search index: %w", err)
 	}
-	ix, err := Open(dir)
+	ix, err := Open(dir, st)
 	if err != nil {
 		return nil, 0, err
 	}

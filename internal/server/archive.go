@@ -8,23 +8,15 @@ import (
 	"github.com/kpolicy/aggregator/internal/publish"
 )
 
-// Archives is what the server needs to serve archive pages; a Feeds that
-// does not implement it serves none.
-type Archives interface {
-	Archive(channelID string, page int, f publish.Format) (*publish.Document, error)
-}
-
 // handleArchive serves /feeds/{channel}/archive/{page}.{atom|rss|json}, the
 // RFC 5005 archive pages of a channel.
 func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request, loc publish.Location) {
 	id, page, format := loc.Channel, loc.Page, loc.Format
-	ar, ok := s.feeds.(Archives)
-	if !ok {
-		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no archives"))
-		return
-	}
-	doc, err := ar.Archive(id, page, format)
+	doc, err := s.feeds.Archive(id, page, format)
 	switch {
+	case errors.Is(err, publish.ErrNoChannel):
+		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such channel %q", id))
+		return
 	case errors.Is(err, publish.ErrNoPage):
 		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "channel %q has no archive page %d", id, page))
 		return

@@ -13,18 +13,7 @@ import (
 	"github.com/kpolicy/aggregator/internal/publish"
 )
 
-// archiveFeeds is a Feeds with one channel and two archive pages, the
-// first full.
-type archiveFeeds struct{ fakeFeeds }
-
-func (a archiveFeeds) Archive(id string, page int, f publish.Format) (*publish.Document, error) {
-	if id != "news" || page < 1 || page > 2 {
-		return nil, fmt.Errorf("archive: %w", publish.ErrNoPage)
-	}
-	return gzDoc(f, fmt.Sprintf("page %d in %s", page, f), page == 1), nil
-}
-
-func gzDoc(f publish.Format, body string, immutable bool) *publish.Document {
+func gzDoc(f publish.Format, body string) *publish.Document {
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
 	zw.Write([]byte(body))
@@ -32,22 +21,27 @@ func gzDoc(f publish.Format, body string, immutable bool) *publish.Document {
 	tag := `"t-` + string(f) + `"`
 	return &publish.Document{
 		Format: f, Body: []byte(body), ETag: tag, Gzip: b.Bytes(), GzipETag: `"t-` + string(f) + `-gzip"`,
-		LastModified: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), Immutable: immutable,
+		LastModified: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
 	}
 }
 
-func newGzipServer() *Server {
-	snap := &publish.Snapshot{Channel: feed.Channel{ID: "news", Title: "News"}, Docs: map[publish.Format]*publish.Document{}}
-	for _, f := range publish.Formats {
-		snap.Docs[f] = gzDoc(f, "document in "+string(f), false)
+// newGzipServer serves one channel whose documents and two archive pages
+// are given, gzip included.
+func newGzipServer(t *testing.T) *Server {
+	f := newFeeds(t, fakeMembers{}, []feed.Channel{{ID: "news", Title: "News", Limit: 10}}, nil)
+	for _, fm := range publish.Formats {
+		f.docs["news."+string(fm)] = gzDoc(fm, "document in "+string(fm))
+		for page := 1; page <= 2; page++ {
+			f.docs[fmt.Sprintf("news/%d.%s", page, fm)] = gzDoc(fm, fmt.Sprintf("page %d in %s", page, fm))
+		}
 	}
-	return New(archiveFeeds{fakeFeeds{"news": snap}}, fakeHealth{}, Options{
+	return New(f, fakeHealth{}, Options{
 		MaxAge: time.Minute, BaseURL: "http://agg.test", Hubs: []string{"http://agg.test/websub"},
 	})
 }
 
 func TestFeedGzip(t *testing.T) {
-	s := newGzipServer()
+	s := newGzipServer(t)
 	resp, body := do(t, s, "GET", "/feeds/news.atom", "Accept-Encoding", "gzip, deflate")
 	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("ETag") != `"t-atom-gzip"` || resp.Header.Get("Vary") != "Accept-Encoding" {
 		t.Fatalf("gzip response headers %v", resp.Header)
@@ -84,9 +78,10 @@ func TestFeedGzip(t *testing.T) {
 }
 
 func TestArchiveRoute(t *testing.T) {
-	s := newGzipServer()
+	s := newGzipServer(t)
+	// A full page is not immutable: curation can change it (issue 11).
 	resp, body := do(t, s, "GET", "/feeds/news/archive/1.rss")
-	if resp.StatusCode != 200 || body != "page 1 in rss" || resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+	if resp.StatusCode != 200 || body != "page 1 in rss" || resp.Header.Get("Cache-Control") != "public, max-age=60" {
 		t.Errorf("full page: %d %q %q", resp.StatusCode, body, resp.Header.Get("Cache-Control"))
 	}
 	resp, _ = do(t, s, "GET", "/feeds/news/archive/2.json")

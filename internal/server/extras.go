@@ -8,17 +8,27 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/parse"
 	"github.com/kpolicy/aggregator/internal/search"
 )
 
-// Items is what the item pages and the channel pages past the published
-// snapshot read from the store.
+// Items is what the item pages and search results read from the store.
 type Items interface {
 	// Item returns a stored item, or a feed.ENOTFOUND error.
 	Item(sourceID, key string) (feed.Item, error)
-	// Items returns the newest limit items of the sources, newest first.
-	Items(sourceIDs []string, limit int) ([]feed.Item, error)
+}
+
+// Members is what the HTML pages, the item pages and search read from the
+// membership index: which items a channel shows, in its order, and which
+// channels show an item.
+type Members interface {
+	Older(channelID string, after *membership.Cursor, n int) (membership.Page, error)
+	Newer(channelID string, before membership.Cursor, n int) (membership.Page, error)
+	Skip(channelID string, skip, n int) (membership.Page, error)
+	ChannelsOf(it feed.Item) ([]string, error)
+	// Label is what the search index files a channel's items under.
+	Label(channelID string) string
 }
 
 // Searcher is the full-text index.
@@ -41,7 +51,8 @@ type FeedRecorder interface {
 // wires it.
 type Extras struct {
 	BaseURL     string       // public address, for the OpenSearch document; "" → taken from the request
-	Items       Items        // item pages, deep channel pages, search results
+	Items       Items        // item pages, search results
+	Members     Members      // channel pages, the index's previews, item pages, search; nil → those 404
 	Search      Searcher     // /search; nil → 503
 	Subscribers *Subscribers // subscriber statistics; nil → not counted
 	Feeds       FeedRecorder // metrics of feed requests; nil → not counted

@@ -32,14 +32,13 @@ func (s *Server) handleDocument(w http.ResponseWriter, r *http.Request) {
 // document; see serveDocument.
 func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request, loc publish.Location) {
 	id, format := loc.Channel, loc.Format
-	snap, ok := s.feeds.Snapshot(id)
-	if !ok {
+	doc, err := s.feeds.Document(id, format)
+	switch {
+	case errors.Is(err, publish.ErrNoChannel):
 		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such channel %q", id))
 		return
-	}
-	doc := snap.Docs[format]
-	if doc == nil {
-		s.Error(w, r, fmt.Errorf("channel %s has no %s document", id, format))
+	case err != nil:
+		s.Error(w, r, err)
 		return
 	}
 	for _, hub := range s.hubs {
@@ -53,20 +52,17 @@ func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request, loc publish.
 
 // serveDocument writes a rendered document: its identity or its gzip
 // representation (each with its own strong ETag), Last-Modified,
-// Cache-Control (long and immutable for a full archive page) and
-// Vary: Accept-Encoding, answering conditional requests per RFC 9110
-// §13.2.2: If-None-Match, when present, decides alone, by weak comparison
-// against either representation's tag; else If-Modified-Since. HEAD gets
-// the headers of GET.
+// Cache-Control and Vary: Accept-Encoding, answering conditional requests
+// per RFC 9110 §13.2.2: If-None-Match, when present, decides alone, by weak
+// comparison against either representation's tag; else If-Modified-Since.
+// HEAD gets the headers of GET. Every document, archive pages included,
+// gets the same max-age and never immutable: curation can change any of
+// them, and what a reload hides must leave caches within max-age.
 func (s *Server) serveDocument(w http.ResponseWriter, r *http.Request, doc *publish.Document) {
 	h := w.Header()
 	h.Set("Content-Type", doc.Format.ContentType())
 	h.Add("Vary", "Accept-Encoding")
-	if doc.Immutable {
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	} else {
-		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(s.maxAge.Seconds())))
-	}
+	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(s.maxAge.Seconds())))
 	gz := acceptsGzip(r)
 	tag := doc.ETag
 	if gz {

@@ -51,7 +51,7 @@ func TestGzipAccepted(t *testing.T) {
 // whole document, never a multipart reply longer than the document; one
 // range is honoured.
 func TestRangeAtMostOneRange(t *testing.T) {
-	s := newGzipServer()
+	s := newGzipServer(t)
 	const doc = "document in atom"
 	var parts []string
 	for i := range len(doc) {

@@ -26,7 +26,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if err != nil {
 			format = "other" // the channel's name with an extension that is no format
 		}
-		if _, known := s.feeds.Snapshot(channel); !known {
+		if _, known := s.feeds.Channel(channel); !known {
 			channel, format = "", "" // keep unknown names out of the metrics' labels
 		} else {
 			s.Subscribers.Record(channel, sw.status, r)

@@ -15,16 +15,15 @@ import (
 // a channel too, which a parser cutting at the first dot would credit.
 func TestObserveChannelWithDot(t *testing.T) {
 	modified := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	snap := func(id string) *publish.Snapshot {
-		s := &publish.Snapshot{Channel: feed.Channel{ID: id, Title: id}, Docs: map[publish.Format]*publish.Document{}}
-		for _, f := range publish.Formats {
-			s.Docs[f] = &publish.Document{Format: f, Body: []byte(id + " in " + string(f)), ETag: `"` + id + `"`, LastModified: modified}
+	f := newFeeds(t, fakeMembers{}, []feed.Channel{{ID: "kr.news", Title: "kr.news", Limit: 10}, {ID: "kr", Title: "kr", Limit: 10}}, nil)
+	for _, id := range []string{"kr.news", "kr"} {
+		for _, format := range publish.Formats {
+			f.docs[id+"."+string(format)] = &publish.Document{Format: format, Body: []byte(id + " in " + string(format)), ETag: `"` + id + `"`, LastModified: modified}
 		}
-		return s
 	}
 	out := &outputs{}
 	subs := NewSubscribers(nil, nil)
-	s := New(fakeFeeds{"kr.news": snap("kr.news"), "kr": snap("kr")}, fakeHealth{}, Options{BaseURL: "https://agg.example",
+	s := New(f, fakeHealth{}, Options{BaseURL: "https://agg.example",
 		Extras: Extras{Subscribers: subs, Feeds: out}})
 	for _, path := range []string{"/feeds/kr.news.atom", "/feeds/kr.news.rss", "/feeds/kr.news.json", "/feeds/kr.news.xml", "/feeds/kr.news/archive/1.atom"} {
 		req := httptest.NewRequest("GET", path, nil)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"html/template"
 	"maps"
 	"net/http"
@@ -11,25 +12,23 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/tracking"
 )
 
 var templateFuncs = template.FuncMap{
-	"entry":    func(s *publish.Snapshot, it feed.Item) itemView { return itemView{Snap: s, Item: it} },
+	"entry":    func(c *publish.Channel, it feed.Item) itemView { return itemView{Snap: c, Item: it} },
 	"datetime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"date":     func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 	"formats":  func() []publish.Format { return publish.Formats },
-	"source": func(snap *publish.Snapshot, id string) publish.SourceInfo {
-		if snap != nil {
-			if si, ok := snap.Sources[id]; ok {
-				return si
-			}
+	// source names a source, the channel's or another (the first origin
+	// of a story a later carrier brought in).
+	"source": func(c *publish.Channel, id string) publish.SourceInfo {
+		if c == nil {
+			return publish.SourceInfo{ID: id, Title: id}
 		}
-		if si, ok := snap.AllSources[id]; ok {
-			return si // the first origin of a story a later source carried
-		}
-		return publish.SourceInfo{ID: id, Title: id}
+		return c.Source(id)
 	},
 	// carriers returns the other sources that carried an item, each once.
 	"carriers": func(it feed.Item) []feed.Origin {
@@ -86,19 +85,25 @@ func (s *Server) funcs() template.FuncMap {
 	return f
 }
 
-// itemView is one item with the snapshot that names its source.
+// itemView is one item with the channel that names its sources.
 type itemView struct {
-	Snap *publish.Snapshot
+	Snap *publish.Channel
 	Item feed.Item
 }
 
 type indexPage struct {
-	Channels []*publish.Snapshot
-	Preview  int // newest items shown per channel
+	Channels []preview
+}
+
+// preview is a channel on the index page with its newest items.
+type preview struct {
+	Snap  *publish.Channel
+	Items []feed.Item
+	More  bool
 }
 
 type channelPage struct {
-	Channel *publish.Snapshot
+	Channel *publish.Channel
 	Items   []feed.Item
 	Page    int
 	Prev    string // link to the newer page; "" on the first
@@ -108,22 +113,46 @@ type channelPage struct {
 // pageSize is the number of items on one channel page.
 const pageSize = 20
 
-// maxPage bounds how deep channel pages go (20,000 items).
+// maxPage bounds how deep channel pages go by number (20,000 items); the
+// Older links carry a cursor, which costs the same at any depth.
 const maxPage = 1000
 
+// previewItems is the number of a channel's newest items the index shows.
+const previewItems = 5
+
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, "index.html", indexPage{Channels: s.feeds.Channels(), Preview: 5})
+	var v indexPage
+	for _, c := range s.feeds.Channels() {
+		p := preview{Snap: c}
+		if s.Members != nil {
+			page, err := s.Members.Older(c.Channel.ID, nil, previewItems)
+			if err != nil && !errors.Is(err, membership.ErrNotReady) {
+				s.Error(w, r, err)
+				return
+			}
+			p.Items, p.More = page.Items, page.More
+		}
+		v.Channels = append(v.Channels, p)
+	}
+	s.render(w, r, "index.html", v)
 }
 
+// handleChannel serves a channel's HTML pages: its members in the order of
+// its subscription documents, pageSize at a time. "Older" and "Newer" links
+// carry the position of the last (first) item shown, so any page costs one
+// page of reads and a member never shows twice while paging, whatever
+// arrives meanwhile; ?page=N alone (a bookmark) steps over N-1 pages of
+// index entries.
 func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	snap, ok := s.feeds.Snapshot(id)
-	if !ok {
+	ch, ok := s.feeds.Channel(id)
+	if !ok || s.Members == nil {
 		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such channel %q", id))
 		return
 	}
+	q := r.URL.Query()
 	page := 1
-	if p := r.URL.Query().Get("page"); p != "" {
+	if p := q.Get("page"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > maxPage {
 			s.Error(w, r, feed.Errorf(feed.EINVALID, "page must be a whole number from 1 to %d", maxPage))
@@ -131,35 +160,56 @@ func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 		}
 		page = n
 	}
-	// The snapshot holds the newest Channel.Limit items; past them the
-	// store is asked, for one item more than the page to know if another
-	// page follows.
-	items := snap.Items
-	if end := page*pageSize + 1; end > len(items) && len(items) >= snap.Channel.Limit && s.Items != nil {
-		ids := make([]string, 0, len(snap.Sources))
-		for id := range snap.Sources {
-			ids = append(ids, id)
+	var (
+		p   membership.Page
+		err error
+	)
+	cursor := func(name string) (membership.Cursor, bool) {
+		c, ok := membership.ParseCursor(q.Get(name))
+		if !ok {
+			s.Error(w, r, feed.Errorf(feed.EINVALID, "%s is not a position in the channel", name))
 		}
-		var err error
-		if items, err = s.Items.Items(ids, end); err != nil {
-			s.Error(w, r, err)
+		return c, ok
+	}
+	older, newer := q.Has("after"), q.Has("before")
+	switch {
+	case older:
+		c, ok := cursor("after")
+		if !ok {
 			return
 		}
+		p, err = s.Members.Older(id, &c, pageSize)
+	case newer:
+		c, ok := cursor("before")
+		if !ok {
+			return
+		}
+		p, err = s.Members.Newer(id, c, pageSize)
+	default:
+		p, err = s.Members.Skip(id, (page-1)*pageSize, pageSize)
 	}
-	start := (page - 1) * pageSize
-	if start >= len(items) && page > 1 {
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if len(p.Items) == 0 && page > 1 {
 		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "channel %q has no page %d", id, page))
 		return
 	}
-	v := channelPage{Channel: snap, Page: page, Items: items[start:min(len(items), start+pageSize)]}
-	if page > 1 {
-		v.Prev = "/channels/" + url.PathEscape(id) + "?page=" + strconv.Itoa(page-1)
+	v := channelPage{Channel: ch, Page: page, Items: p.Items}
+	base := "/channels/" + url.PathEscape(id)
+	hasPrev, hasNext := page > 1, p.More
+	if newer {
+		hasPrev, hasNext = p.More, len(p.Items) > 0 // newer pages always have the one they came from after them
+	}
+	if hasPrev && page > 1 {
+		v.Prev = base + "?page=" + strconv.Itoa(page-1) + "&before=" + p.First.String()
 		if page == 2 {
-			v.Prev = "/channels/" + url.PathEscape(id)
+			v.Prev = base
 		}
 	}
-	if len(items) > start+pageSize && page < maxPage {
-		v.Next = "/channels/" + url.PathEscape(id) + "?page=" + strconv.Itoa(page+1)
+	if hasNext && page < maxPage {
+		v.Next = base + "?page=" + strconv.Itoa(page+1) + "&after=" + p.Last.String()
 	}
 	s.render(w, r, "channel.html", v)
 }
@@ -167,7 +217,7 @@ func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 type itemPage struct {
 	Item     feed.Item
 	Source   publish.SourceInfo
-	Channels []*publish.Snapshot // the channels that carry the item's source
+	Channels []*publish.Channel // the channels that show the item
 	Origins  []originView
 }
 
@@ -176,10 +226,13 @@ type originView struct {
 	Source publish.SourceInfo
 }
 
+// handleItem serves a story's page, if a channel shows it: an item no
+// channel shows (hidden, excluded, past every limit, of a source no
+// channel selects) is published nowhere, and is not found here either.
 func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 	ref := r.PathValue("ref")
 	src, key, ok := feed.ParseItemRef(ref)
-	if !ok || s.Items == nil {
+	if !ok || s.Items == nil || s.Members == nil {
 		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such item"))
 		return
 	}
@@ -188,10 +241,19 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	ids, err := s.Members.ChannelsOf(it)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if len(ids) == 0 {
+		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such item"))
+		return
+	}
 	v := itemPage{Item: it, Source: s.sourceInfo(src)}
-	for _, snap := range s.feeds.Channels() {
-		if _, ok := snap.Sources[src]; ok {
-			v.Channels = append(v.Channels, snap)
+	for _, id := range ids {
+		if c, ok := s.feeds.Channel(id); ok {
+			v.Channels = append(v.Channels, c)
 		}
 	}
 	for _, o := range it.Origins {
@@ -200,12 +262,10 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "item.html", v)
 }
 
-// sourceInfo names a source from any channel that selects it.
+// sourceInfo names a source.
 func (s *Server) sourceInfo(id string) publish.SourceInfo {
-	for _, snap := range s.feeds.Channels() {
-		if si, ok := snap.Sources[id]; ok {
-			return si
-		}
+	if cs := s.feeds.Channels(); len(cs) > 0 {
+		return cs[0].Source(id) // every channel names every source alike
 	}
 	return publish.SourceInfo{ID: id, Title: id}
 }

@@ -33,7 +33,7 @@ type searchPage struct {
 	Total    uint64 // items matching
 	Index    uint64 // items in the index
 	Results  []searchResult
-	Channels []*publish.Snapshot
+	Channels []*publish.Channel
 	Sources  []publish.SourceInfo
 	Prev     string
 	Next     string
@@ -92,18 +92,16 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.Channel != "" {
-		snap, ok := s.feeds.Snapshot(f.Channel)
-		if !ok {
+		if _, ok := s.feeds.Channel(f.Channel); !ok {
 			s.Error(w, r, feed.Errorf(feed.EINVALID, "no such channel %q", f.Channel))
 			return
 		}
-		query.Sources = []string{}
-		for id := range snap.Sources {
-			if f.Source == "" || f.Source == id {
-				query.Sources = append(query.Sources, id)
-			}
+		query.Channel = f.Channel
+		if s.Members != nil {
+			query.Channel = s.Members.Label(f.Channel) // channels defined alike share one
 		}
-	} else if f.Source != "" {
+	}
+	if f.Source != "" {
 		query.Sources = []string{f.Source}
 	}
 
@@ -112,7 +110,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	v.Searched = f.Q != "" || query.Sources != nil || !query.From.IsZero() || !query.To.IsZero()
+	v.Searched = f.Q != "" || query.Sources != nil || query.Channel != "" || !query.From.IsZero() || !query.To.IsZero()
 	if v.Searched {
 		res, err := s.Search.Search(r.Context(), query)
 		if errors.Is(err, search.ErrBusy) {
@@ -135,6 +133,14 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			} else if err != nil {
 				s.Error(w, r, err)
 				return
+			}
+			// The index follows the store a moment behind: what a
+			// reload hid is not shown meanwhile.
+			if ok, err := s.shown(it, f.Channel); err != nil {
+				s.Error(w, r, err)
+				return
+			} else if !ok {
+				continue
 			}
 			text := search.Text(it.Summary)
 			if text == "" {
@@ -205,15 +211,27 @@ func parseDay(s string, end bool) (time.Time, error) {
 	return t, nil
 }
 
+// shown reports whether a channel shows the item: channel, or any when "".
+func (s *Server) shown(it feed.Item, channel string) (bool, error) {
+	if s.Members == nil {
+		return false, nil
+	}
+	ids, err := s.Members.ChannelsOf(it)
+	if err != nil {
+		return false, err
+	}
+	return len(ids) > 0 && (channel == "" || slices.Contains(ids, channel)), nil
+}
+
 // allSources lists every source any channel selects, by title.
 func (s *Server) allSources() []publish.SourceInfo {
 	seen := map[string]bool{}
 	var out []publish.SourceInfo
-	for _, snap := range s.feeds.Channels() {
-		for id, si := range snap.Sources {
+	for _, c := range s.feeds.Channels() {
+		for _, id := range c.SourceIDs() {
 			if !seen[id] {
 				seen[id] = true
-				out = append(out, si)
+				out = append(out, c.Source(id))
 			}
 		}
 	}

@@ -1,14 +1,16 @@
 // Package server owns the HTTP interface: the routes, conditional feed
-// responses served from the in-memory rendered documents, and the HTML pages.
+// responses served from the rendered documents, and the HTML pages.
 //
-// It never renders a feed nor queries the store while answering a feed
-// request: documents come ready-made from the publish cache (which renders
-// a full archive page on its first request, then keeps it). It does not poll
-// and does not write to the store.
+// It never renders a feed itself: documents come from the publish cache,
+// which renders a page on its first request, then keeps it. Every list of
+// items it shows (channel pages, the index, an item's channels, search
+// results) is read from the membership index, which alone says what a
+// channel contains. It does not poll and does not write to the store.
 package server
 
 import (
 	"embed"
+	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -16,13 +18,20 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/publish"
 )
 
-// Feeds is what the server needs from the publish cache.
+// Feeds is what the server needs from the publish cache: the configured
+// channels and their rendered documents.
 type Feeds interface {
-	Snapshot(channelID string) (*publish.Snapshot, bool)
-	Channels() []*publish.Snapshot
+	Channel(id string) (*publish.Channel, bool)
+	Channels() []*publish.Channel
+	// Document and Archive return a channel's subscription document and
+	// archive pages, rendered when first asked for; errors wrap
+	// publish.ErrNoChannel, publish.ErrNoPage or membership.ErrNotReady.
+	Document(channelID string, f publish.Format) (*publish.Document, error)
+	Archive(channelID string, page int, f publish.Format) (*publish.Document, error)
 }
 
 // Health reports whether the store answers.
@@ -106,8 +115,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Error writes err as the response: the status its feed.ErrorCode maps to
-// and its user-facing message. Internal causes are logged, never shown.
+// and its user-facing message. Internal causes are logged, never shown. A
+// channel whose membership index is being built for the first time is 503
+// with Retry-After.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, membership.ErrNotReady):
+		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("this channel is being indexed; try again in a few seconds\n"))
+		return
+	case errors.Is(err, publish.ErrNoChannel), errors.Is(err, membership.ErrNoChannel):
+		err = feed.Errorf(feed.ENOTFOUND, "no such channel")
+	}
 	code := feed.ErrorCode(err)
 	status := ErrorStatus(code)
 	if code == feed.EINTERNAL {

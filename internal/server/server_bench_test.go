@@ -12,21 +12,6 @@ import (
 	"github.com/kpolicy/aggregator/internal/publish"
 )
 
-// benchItems is a store of 50 items of one source, for a publish.Cache.
-type benchItems []feed.Item
-
-func (b benchItems) Items([]string, int) ([]feed.Item, error)       { return b, nil }
-func (b benchItems) States() ([]feed.SourceState, error)            { return nil, nil }
-func (b benchItems) Lookup([]string, []string) ([]feed.Item, error) { return nil, nil }
-
-// ItemsAfter serves only the first page: the 50 items are the whole store.
-func (b benchItems) ItemsAfter(ids []string, after *feed.Item, limit int) ([]feed.Item, error) {
-	if after != nil {
-		return nil, nil
-	}
-	return b, nil
-}
-
 // discard is a ResponseWriter that keeps only the status and headers, so
 // the benchmark measures the handler, not a recorder's buffer.
 type discard struct {
@@ -44,7 +29,7 @@ func (d *discard) ReadFrom(r io.Reader) (int64, error) { return io.Copy(io.Disca
 // BenchmarkFeedHandler is the HTTP handler serving a rendered channel of
 // 50 items: a full GET per format, and a conditional GET answered 304.
 func BenchmarkFeedHandler(b *testing.B) {
-	items := make(benchItems, 50)
+	items := make([]feed.Item, 50)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i := range items {
 		items[i] = feed.Item{SourceID: "src", Key: fmt.Sprintf("id:%d", i), ID: fmt.Sprintf("https://src.example/%d", i),
@@ -52,7 +37,7 @@ func BenchmarkFeedHandler(b *testing.B) {
 			Summary: "<p>A summary of the story, with <b>markup</b>.</p>", Published: at.Add(-time.Duration(i) * time.Hour),
 			Updated: at.Add(-time.Duration(i) * time.Hour), Dated: true}
 	}
-	cache := publish.NewCache(items, "https://agg.example")
+	cache := publish.NewCache(fakeMembers{"news": items}, fakeStates{}, "https://agg.example")
 	if err := cache.Configure([]feed.Channel{{ID: "news", Title: "News", Sources: []string{"src"}, Limit: 50}},
 		[]feed.Source{{ID: "src", URL: "https://src.example/feed"}}); err != nil {
 		b.Fatal(err)
@@ -75,7 +60,10 @@ func BenchmarkFeedHandler(b *testing.B) {
 	for _, f := range publish.Formats {
 		b.Run(string(f), func(b *testing.B) { serve(b, "/feeds/news."+string(f), "", http.StatusOK) })
 	}
-	snap, _ := cache.Snapshot("news")
-	etag := snap.Docs[publish.Atom].ETag
+	doc, err := cache.Document("news", publish.Atom)
+	if err != nil {
+		b.Fatal(err)
+	}
+	etag := doc.ETag
 	b.Run("atom-304", func(b *testing.B) { serve(b, "/feeds/news.atom", etag, http.StatusNotModified) })
 }

@@ -2,26 +2,117 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/publish"
 )
 
-type fakeFeeds map[string]*publish.Snapshot
+// fakeMembers is a membership index in memory: each channel's members,
+// newest first, with their Seqs.
+type fakeMembers map[string][]feed.Item
 
-func (f fakeFeeds) Snapshot(id string) (*publish.Snapshot, bool) { s, ok := f[id]; return s, ok }
-func (f fakeFeeds) Channels() []*publish.Snapshot {
-	var out []*publish.Snapshot
-	for _, s := range f {
-		out = append(out, s)
+func (m fakeMembers) page(list []feed.Item, from, n int) membership.Page {
+	from = max(0, min(from, len(list)))
+	p := membership.Page{Items: list[from:min(from+n, len(list))], More: from+n < len(list)}
+	if len(p.Items) > 0 {
+		p.First, p.Last = cursorOf(p.Items[0]), cursorOf(p.Items[len(p.Items)-1])
 	}
-	return out
+	return p
+}
+
+func cursorOf(it feed.Item) membership.Cursor {
+	return membership.Cursor{Pin: -1, Sort: it.Sort(), Seq: it.Seq}
+}
+
+func (m fakeMembers) at(id string, c membership.Cursor) int {
+	for i, it := range m[id] {
+		if it.Seq == c.Seq {
+			return i
+		}
+	}
+	return len(m[id])
+}
+
+func (m fakeMembers) Older(id string, after *membership.Cursor, n int) (membership.Page, error) {
+	from := 0
+	if after != nil {
+		from = m.at(id, *after) + 1
+	}
+	return m.page(m[id], from, n), nil
+}
+
+func (m fakeMembers) Newer(id string, before membership.Cursor, n int) (membership.Page, error) {
+	end := m.at(id, before)
+	p := m.page(m[id], end-n, min(n, end))
+	p.More = end-n > 0
+	return p, nil
+}
+
+func (m fakeMembers) Skip(id string, skip, n int) (membership.Page, error) {
+	return m.page(m[id], skip, n), nil
+}
+
+func (m fakeMembers) ChannelsOf(it feed.Item) ([]string, error) {
+	var out []string
+	for id, list := range m {
+		for _, x := range list {
+			if x.SourceID == it.SourceID && x.Key == it.Key {
+				out = append(out, id)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (m fakeMembers) Label(id string) string { return id }
+
+func (m fakeMembers) Newest(id string, n int) (membership.Page, error) { return m.Older(id, nil, n) }
+func (m fakeMembers) Pages(id string) (int, error)                     { return 1, nil }
+func (m fakeMembers) Archive(id string, n int) (membership.ArchivePage, error) {
+	return membership.ArchivePage{Number: 1, Pages: 1, Items: m[id]}, nil
+}
+
+// fakeFeeds is a publish cache whose documents are given.
+type fakeFeeds struct {
+	*publish.Cache
+	docs map[string]*publish.Document // "news.atom", "news/1.atom"
+}
+
+func (f fakeFeeds) Document(id string, format publish.Format) (*publish.Document, error) {
+	if _, ok := f.Channel(id); !ok {
+		return nil, publish.ErrNoChannel
+	}
+	if d := f.docs[id+"."+string(format)]; d != nil {
+		return d, nil
+	}
+	return f.Cache.Document(id, format)
+}
+
+func (f fakeFeeds) Archive(id string, page int, format publish.Format) (*publish.Document, error) {
+	if d := f.docs[fmt.Sprintf("%s/%d.%s", id, page, format)]; d != nil {
+		return d, nil
+	}
+	return nil, fmt.Errorf("archive: %w", publish.ErrNoPage)
+}
+
+// newFeeds configures a publish cache over members.
+func newFeeds(t *testing.T, members fakeMembers, channels []feed.Channel, sources []feed.Source) fakeFeeds {
+	t.Helper()
+	c := publish.NewCache(members, fakeStates{}, "")
+	if err := c.Configure(channels, sources); err != nil {
+		t.Fatal(err)
+	}
+	return fakeFeeds{Cache: c, docs: map[string]*publish.Document{}}
 }
 
 type fakeHealth struct{ err error }
@@ -31,21 +122,18 @@ func (h fakeHealth) Ping() error { return h.err }
 func newTestServer(t *testing.T, health error) *Server {
 	t.Helper()
 	modified := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	snap := &publish.Snapshot{
-		Channel: feed.Channel{ID: "news", Title: "News <&> Views", Description: "All the news", Limit: 50},
-		Items: []feed.Item{{
-			SourceID: "src", Key: "id:1", Title: "<script>alert(1)</script> 뉴스", Link: "https://example.org/1",
-			Summary: "<p>Safe <b>summary</b></p>", Published: modified, Updated: modified,
-			Authors: []feed.Person{{Name: "Kim"}}, Categories: []feed.Category{{Term: "politics"}},
-		}},
-		Sources: map[string]publish.SourceInfo{"src": {ID: "src", Title: "The Source"}},
-		Docs:    map[publish.Format]*publish.Document{},
+	members := fakeMembers{"news": {{
+		SourceID: "src", Key: "id:1", Title: "<script>alert(1)</script> 뉴스", Link: "https://example.org/1",
+		Summary: "<p>Safe <b>summary</b></p>", Published: modified, Updated: modified, Seq: 1,
+		Authors: []feed.Person{{Name: "Kim"}}, Categories: []feed.Category{{Term: "politics"}},
+	}}}
+	f := newFeeds(t, members, []feed.Channel{{ID: "news", Title: "News <&> Views", Description: "All the news", Sources: []string{"src"}, Limit: 50}},
+		[]feed.Source{{ID: "src", Title: "The Source", URL: "https://example.org/feed"}})
+	for _, fm := range publish.Formats {
+		body := []byte("document in " + string(fm))
+		f.docs["news."+string(fm)] = &publish.Document{Format: fm, Body: body, ETag: `"etag-` + string(fm) + `"`, LastModified: modified}
 	}
-	for _, f := range publish.Formats {
-		body := []byte("document in " + string(f))
-		snap.Docs[f] = &publish.Document{Format: f, Body: body, ETag: `"etag-` + string(f) + `"`, LastModified: modified}
-	}
-	return New(fakeFeeds{"news": snap}, fakeHealth{health}, Options{MaxAge: time.Minute})
+	return New(f, fakeHealth{health}, Options{MaxAge: time.Minute, Extras: Extras{Members: members}})
 }
 
 func do(t *testing.T, h http.Handler, method, path string, header ...string) (*http.Response, string) {

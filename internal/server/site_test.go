@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/search"
 	"github.com/kpolicy/aggregator/internal/store"
@@ -35,14 +37,26 @@ type site struct {
 	*Server
 	db      *store.DB
 	ix      *search.Index
+	members *membership.Index
 	outputs *outputs
 	first   feed.Item // the newest item of "yonhap"
 	ready   error
 }
 
-// newSite serves one channel, "news", of two sources from a real store and
-// search index: 45 items of "yonhap" (Korean) and one of "keia" carried
-// also by "yonhap" (an origin). The snapshot publishes the newest 30.
+// published tells the search index where items are published.
+type published struct {
+	*store.DB
+	m *membership.Index
+}
+
+func (p published) ChannelsOf(it feed.Item) ([]string, error) { return p.m.LabelsOf(it) }
+
+func (p published) Judged() (uint64, error) { return p.m.Followed() }
+
+// newSite serves one channel, "news", of two sources from a real store,
+// membership index and search index: 45 items of "yonhap" (Korean) and one
+// of "keia". The subscription documents publish the newest 30; the pages
+// go through all 46.
 func newSite(t *testing.T) *site {
 	t.Helper()
 	dir := t.TempDir()
@@ -76,30 +90,38 @@ func newSite(t *testing.T) *site {
 	if _, err := db.SavePoll("yonhap", append(items, copied), feed.SourceState{}); err != nil {
 		t.Fatal(err)
 	}
+	channels := []feed.Channel{{ID: "news", Title: "Korea News", Description: "News from the peninsula", Sources: []string{"yonhap", "keia"}, Limit: 30}}
+	sources := []feed.Source{{ID: "yonhap", Title: "Yonhap"}, {ID: "keia", Title: "KEI"}}
+	members := membership.New(db, membership.Options{})
+	if err := members.Configure(channels, sources); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { members.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if err := members.WaitCurrent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cache := publish.NewCache(members, db, "https://agg.example")
+	if err := cache.Configure(channels, sources); err != nil {
+		t.Fatal(err)
+	}
 	ix, err := search.Open(filepath.Join(dir, "a.db.search"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ix.Close() })
-	if _, err := ix.Sync(context.Background(), db); err != nil {
+	if _, err := ix.Sync(context.Background(), published{db, members}); err != nil {
 		t.Fatal(err)
 	}
-	newest, err := db.Items([]string{"yonhap", "keia"}, 30)
+	first, err := db.Item("yonhap", "k44")
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := &publish.Snapshot{
-		Channel: feed.Channel{ID: "news", Title: "Korea News", Description: "News from the peninsula", Limit: 30},
-		Items:   newest,
-		Sources: map[string]publish.SourceInfo{"yonhap": {ID: "yonhap", Title: "Yonhap"}, "keia": {ID: "keia", Title: "KEI"}},
-		Docs:    map[publish.Format]*publish.Document{},
-	}
-	for _, f := range publish.Formats {
-		snap.Docs[f] = &publish.Document{Format: f, Body: []byte("doc"), ETag: `"e"`, LastModified: base}
-	}
-	s := &site{db: db, ix: ix, outputs: &outputs{}, first: newest[0]}
-	s.Server = New(fakeFeeds{"news": snap}, fakeHealth{}, Options{Extras: Extras{
-		BaseURL: "https://agg.example", Items: db, Search: ix,
+	s := &site{db: db, ix: ix, members: members, outputs: &outputs{}, first: first}
+	s.Server = New(cache, fakeHealth{}, Options{Extras: Extras{
+		BaseURL: "https://agg.example", Items: db, Members: members, Search: ix,
 		Subscribers: NewSubscribers(db, nil), Feeds: s.outputs,
 		AdminToken: "s3cret", Backup: db,
 		Ready: func() error { return s.ready },
@@ -147,22 +169,47 @@ func TestItemPage(t *testing.T) {
 	}
 }
 
+// nextLink returns the href of a page's rel=next (or rel=prev) link.
+func pageLink(body, rel string) string {
+	i := strings.Index(body, `" rel="`+rel+`"`)
+	if i < 0 {
+		return ""
+	}
+	j := strings.LastIndex(body[:i], `href="`)
+	return html.UnescapeString(body[j+len(`href="`) : i])
+}
+
 func TestChannelPaging(t *testing.T) {
 	s := newSite(t)
 	_, body := do(t, s, "GET", "/channels/news")
-	mustContain(t, "page 1", body, "북한 소식 44", "북한 소식 25", `href="/channels/news?page=2" rel="next"`)
+	mustContain(t, "page 1", body, "북한 소식 44", "북한 소식 25")
 	if strings.Contains(body, "북한 소식 24<") || strings.Contains(body, `rel="prev"`) {
 		t.Error("page 1 shows more than 20 items or a previous link")
 	}
-	// Page 2 holds items 20–39 of 46: past the 30 the snapshot holds.
-	_, body = do(t, s, "GET", "/channels/news?page=2")
-	mustContain(t, "page 2", body, "북한 소식 24<", "북한 소식 5<", `href="/channels/news" rel="prev"`, `href="/channels/news?page=3" rel="next"`)
-	_, body = do(t, s, "GET", "/channels/news?page=3")
+	// Page 2 holds items 20–39 of 46: past the 30 the documents publish.
+	next := pageLink(body, "next")
+	if !strings.HasPrefix(next, "/channels/news?page=2&after=") {
+		t.Fatalf("page 1's next link %q", next)
+	}
+	_, body = do(t, s, "GET", next)
+	mustContain(t, "page 2", body, "북한 소식 24<", "북한 소식 5<", `href="/channels/news" rel="prev"`, "Items, page 2")
+	_, body = do(t, s, "GET", pageLink(body, "next"))
 	mustContain(t, "page 3", body, "북한 소식 4<", "북한 소식 0<", "Alliance &amp; Missiles")
 	if strings.Contains(body, `rel="next"`) {
 		t.Error("the last page links to a next one")
 	}
-	for path, want := range map[string]int{"/channels/news?page=4": 404, "/channels/news?page=0": 400, "/channels/news?page=x": 400} {
+	// Back from page 3 is page 2 again, through its cursor.
+	prev := pageLink(body, "prev")
+	if !strings.HasPrefix(prev, "/channels/news?page=2&before=") {
+		t.Fatalf("page 3's prev link %q", prev)
+	}
+	_, body = do(t, s, "GET", prev)
+	mustContain(t, "page 2 from page 3", body, "북한 소식 24<", "북한 소식 5<", `rel="next"`)
+	// A bookmarked page number, without a cursor.
+	_, body = do(t, s, "GET", "/channels/news?page=3")
+	mustContain(t, "page 3 by number", body, "북한 소식 4<", "Alliance &amp; Missiles")
+	for path, want := range map[string]int{"/channels/news?page=4": 404, "/channels/news?page=0": 400, "/channels/news?page=x": 400,
+		"/channels/news?after=zzz": 400, "/channels/news?page=1001": 400} {
 		if resp, _ := do(t, s, "GET", path); resp.StatusCode != want {
 			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)
 		}
@@ -278,8 +325,12 @@ func TestSubscribers(t *testing.T) {
 		s.ServeHTTP(rec, req)
 		return rec.Code
 	}
+	doc, err := s.feeds.Document("news", publish.Atom)
+	if err != nil {
+		t.Fatal(err)
+	}
 	get("10.0.0.1:1000", "Mozilla/5.0")
-	get("10.0.0.1:2000", "Mozilla/5.0", "If-None-Match", `"e"`) // same client, another port: 304
+	get("10.0.0.1:2000", "Mozilla/5.0", "If-None-Match", doc.ETag) // same client, another port: 304
 	get("10.0.0.2:1000", "Mozilla/5.0")
 	get("10.0.0.2:1000", "NetNewsWire")
 	get("192.0.2.9:1", "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 123 subscribers; )")
@@ -326,4 +377,27 @@ func newRequest(addr, ua string) *http.Request {
 	r.RemoteAddr = addr
 	r.Header.Set("User-Agent", ua)
 	return r
+}
+
+// TestUnpublishedItem: a stored item that no channel shows is served by no
+// URL: not its item page, not search.
+func TestUnpublishedItem(t *testing.T) {
+	s := newSite(t)
+	if _, err := s.db.SavePoll("other", []feed.Item{{Key: "o1", Title: "Unpublished missiles", Published: s.first.Published, Dated: true}}, feed.SourceState{}); err != nil {
+		t.Fatal(err)
+	}
+	s.members.Kick()
+	if err := s.members.WaitCurrent(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ix.Sync(context.Background(), published{s.db, s.members}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := do(t, s, "GET", "/items/"+feed.ItemRef("other", "o1")); resp.StatusCode != 404 {
+		t.Errorf("item page of an item in no channel: %d, want 404", resp.StatusCode)
+	}
+	_, body := do(t, s, "GET", "/search?q=missiles&format=json")
+	if strings.Contains(body, "Unpublished") || !strings.HasPrefix(body, `{"total":1,"index":46,`) {
+		t.Errorf("search finds what no channel publishes: %.120s", body)
+	}
 }

@@ -17,6 +17,15 @@ type fakeStates struct {
 
 func (f fakeStates) States() ([]feed.SourceState, error) { return f.states, f.err }
 
+func (f fakeStates) State(id string) (feed.SourceState, error) {
+	for _, st := range f.states {
+		if st.SourceID == id {
+			return st, f.err
+		}
+	}
+	return feed.SourceState{}, feed.Errorf(feed.ENOTFOUND, "no state")
+}
+
 // sourceList is a fixed SourceList.
 type sourceList []feed.Source
 
@@ -30,7 +39,7 @@ func statusServer(t *testing.T, states States) *Server {
 		{ID: "gone", URL: "https://gone.example.org/rss"},
 		{ID: "fresh", URL: "https://fresh.example.org/rss", Disabled: true},
 	}
-	return New(fakeFeeds{}, fakeHealth{}, Options{States: states, Sources: sourceList(sources)})
+	return New(newFeeds(t, fakeMembers{}, nil, nil), fakeHealth{}, Options{States: states, Sources: sourceList(sources)})
 }
 
 func sampleStates() []feed.SourceState {

@@ -1,12 +1,12 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
-	"github.com/kpolicy/aggregator/internal/publish"
 )
 
 // An item stored before the parser removed tracking is shown without it on
@@ -21,6 +21,12 @@ func TestPagesStripStoredTracking(t *testing.T) {
 	if _, err := s.db.SavePoll("keia", []feed.Item{it}, feed.SourceState{}); err != nil {
 		t.Fatal(err)
 	}
+	s.members.Kick()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.members.WaitCurrent(ctx); err != nil {
+		t.Fatal(err)
+	}
 	stored, err := s.db.Item("keia", "old")
 	if err != nil || !strings.Contains(stored.Content, "p.gif") {
 		t.Fatalf("the store did not keep the item as given: %v %q", err, stored.Content)
@@ -28,10 +34,10 @@ func TestPagesStripStoredTracking(t *testing.T) {
 	_, item := do(t, s, "GET", "/items/"+stored.Ref())
 	mustContain(t, "item page", item, `src="https://keia.example/photo.jpg"`)
 
-	// The channel page shows summaries from its snapshot.
-	snap := &publish.Snapshot{Channel: feed.Channel{ID: "keia", Title: "KEI", Limit: 10}, Items: []feed.Item{stored},
-		Sources: map[string]publish.SourceInfo{"keia": {ID: "keia", Title: "KEI"}}}
-	page := New(fakeFeeds{"keia": snap}, fakeHealth{}, Options{Extras: Extras{Items: s.db}})
+	// The channel page shows summaries from the channel's members.
+	members := fakeMembers{"keia": {stored}}
+	f := newFeeds(t, members, []feed.Channel{{ID: "keia", Title: "KEI", Sources: []string{"keia"}, Limit: 10}}, []feed.Source{{ID: "keia", Title: "KEI"}})
+	page := New(f, fakeHealth{}, Options{Extras: Extras{Items: s.db, Members: members}})
 	_, channel := do(t, page, "GET", "/channels/keia")
 	mustContain(t, "channel page", channel, "Stored before the rule", `href="https://keia.example/old?p=1"`)
 

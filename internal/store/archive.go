@@ -18,8 +18,9 @@ import (
 //
 // whose bucket sequence is the last number given. Walking byseq forward
 // lists items in the order the aggregator first saw them, which never
-// changes as new items arrive: archive pages cut from it are stable, and a
-// reader of the index (search) can resume after the last Seq it saw.
+// changes as new items arrive: the membership indexes cut archive pages in
+// that order (member.go), and a reader can resume after the last Seq it
+// saw.
 
 var bucketBySeq = []byte("byseq")
 
@@ -101,66 +102,6 @@ func (db *DB) initSeq() error {
 		}
 		return nil
 	})
-}
-
-// SeqItems returns the items of the given sources in the order they were
-// first stored (ascending Seq): those at positions skip to skip+limit-1 of
-// that order, and the number of positions in all. A position whose item is
-// no longer stored still counts, so that later positions never move;
-// its item is left out. Unknown source ids are ignored.
-//
-// It walks the whole byseq index, reading item records only for the
-// positions it returns.
-func (db *DB) SeqItems(sourceIDs []string, skip, limit int) ([]feed.Item, int, error) {
-	want := make(map[string]bool, len(sourceIDs))
-	for _, id := range sourceIDs {
-		want[id] = true
-	}
-	var (
-		out   []feed.Item
-		total int
-	)
-	err := db.view(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketBySeq)
-		if b == nil || len(want) == 0 {
-			return nil
-		}
-		items := tx.Bucket(bucketItems)
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			src, key, ok := bytes.Cut(v, []byte{0})
-			if !ok || len(k) != 8 {
-				return fmt.Errorf("bad byseq entry %s", clip(k))
-			}
-			if !want[string(src)] {
-				continue
-			}
-			pos := total
-			total++
-			if pos < skip || pos >= skip+limit {
-				continue
-			}
-			ib := items.Bucket(src)
-			if ib == nil {
-				continue
-			}
-			data := ib.Get(key)
-			if data == nil {
-				continue
-			}
-			it, err := decodeItem(string(src), string(key), data)
-			if err != nil {
-				return fmt.Errorf("source %q item %s: %w", src, clip(key), err)
-			}
-			it.Seq = binary.BigEndian.Uint64(k)
-			out = append(out, it)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("seq items: %w", err)
-	}
-	return out, total, nil
 }
 
 // LastSeq returns the last Seq given to an item; 0 when none was.

@@ -316,6 +316,12 @@ func (d *dedupe) merge(it feed.Item, m *match) error {
 	story.Origins = append(story.Origins, feed.Origin{
 		SourceID: d.src, Key: it.Key, Link: it.Link, Rule: m.rule, Seen: d.now,
 	})
+	// A new carrier can put the story in other channels: it is written
+	// again in the write order for those who follow it.
+	var err error
+	if story.Rev, err = nextRev(d.tx, story, story.Rev); err != nil {
+		return err
+	}
 	ib := d.items.Bucket([]byte(story.SourceID))
 	v, err := encodeItem(story)
 	if err != nil {

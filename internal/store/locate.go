@@ -89,19 +89,7 @@ func (l *locator) add(story feed.Item, src, key, how string, a *Alias) {
 
 // item returns the stored item src/key, if any.
 func (l *locator) item(src, key string) (feed.Item, bool, error) {
-	b := l.tx.Bucket(bucketItems).Bucket([]byte(src))
-	if b == nil {
-		return feed.Item{}, false, nil
-	}
-	v := b.Get([]byte(key))
-	if v == nil {
-		return feed.Item{}, false, nil
-	}
-	it, err := decodeItem(src, key, v)
-	if err != nil {
-		return feed.Item{}, false, fmt.Errorf("item %s/%s: %w", src, clip([]byte(key)), err)
-	}
-	return it, true, nil
+	return loadStory(l.tx.Bucket(bucketItems), src, key)
 }
 
 // copy looks key up among src's items and aliases.

@@ -118,7 +118,7 @@ func (db *DB) pruneBatch(sourceID string, keepItems int, cutoff uint64, stamp in
 		removed := 0 // items of the source itself; the rest are merged copies' entries
 		for _, k := range doomed {
 			key := k[8:]
-			was, err := deleteItem(tx, ib, tb, k, key, sourceID)
+			was, err := deleteItem(tx, ib, tb, k, key, sourceID, time.Unix(stamp, 0))
 			if err != nil {
 				return err
 			}
@@ -155,21 +155,23 @@ func (db *DB) pruneBatch(sourceID string, keepItems int, cutoff uint64, stamp in
 // deleteItem removes one bytime entry of sourceID and the item it names, if
 // the source stores it (the entry of a copy merged into another source's
 // story names no item here), with the item's place in the write order
-// (byrev, so the search indexer never meets a missing item) and its entries
-// in the link and title indexes (so no later copy merges into a story that
-// is gone). Its archive place (byseq) stays: archive pages never renumber.
-// It reports whether an item was deleted.
-func deleteItem(tx *bbolt.Tx, ib, tb *bbolt.Bucket, indexKey, key []byte, sourceID string) (bool, error) {
+// (byrev: it is written again as gone, so that followers of the write
+// order drop it), its entries in the link and title indexes (so no later
+// copy merges into a story that is gone) and its entries in every
+// membership index (member.go). Its archive place (byseq) stays: positions
+// never move. It reports whether an item was deleted.
+func deleteItem(tx *bbolt.Tx, ib, tb *bbolt.Bucket, indexKey, key []byte, sourceID string, now time.Time) (bool, error) {
 	v := ib.Get(key)
 	if v != nil {
 		it, err := decodeItem(sourceID, string(key), v)
 		if err != nil {
 			return false, fmt.Errorf("item %s: %w", clip(key), err)
 		}
-		if b := tx.Bucket(bucketByRev); b != nil && it.Rev != 0 {
-			if err := b.Delete(revKey(it.Rev)); err != nil {
-				return false, fmt.Errorf("item %s: %w", clip(key), err)
-			}
+		if err := goneRev(tx, it); err != nil {
+			return false, fmt.Errorf("item %s: %w", clip(key), err)
+		}
+		if err := unindexStory(tx, it, now); err != nil {
+			return false, fmt.Errorf("item %s: %w", clip(key), err)
 		}
 		if err := forgetStory(tx, it); err != nil {
 			return false, fmt.Errorf("item %s: %w", clip(key), err)

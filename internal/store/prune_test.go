@@ -161,8 +161,25 @@ func TestPruneLeavesIndexesConsistent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ItemsSince after prune: %v", err)
 	}
-	if got, want := len(all), 5; got != want {
-		t.Errorf("write-order index holds %d items after prune, want %d", got, want)
+	live, gone := 0, 0
+	for _, it := range all {
+		if it.Seq == 0 {
+			gone++
+			if _, err := db.Item(it.SourceID, it.Key); feed.ErrorCode(err) != feed.ENOTFOUND {
+				t.Errorf("ItemsSince says %s/%s is gone, but Item gives %v", it.SourceID, it.Key, err)
+			}
+		} else {
+			live++
+		}
+	}
+	if live != 5 || gone != 5 {
+		t.Errorf("write-order index after prune: %d live items and %d gone, want 5 and 5", live, gone)
+	}
+	if n, err := db.TrimGone(all[len(all)-1].Rev); err != nil || n != 5 {
+		t.Errorf("TrimGone = %d, %v; want 5", n, err)
+	}
+	if after, _ := db.ItemsSince(0, 100); len(after) != 5 {
+		t.Errorf("after TrimGone: %d entries, want the 5 live items", len(after))
 	}
 	// hani also has two stories of its own, newer than the copies. Pruning
 	// hani meets the copies' entries first (they are the oldest): removing

@@ -121,38 +121,3 @@ func stampAfter(stamp [8]byte) []byte {
 	}
 	return binary.BigEndian.AppendUint64(nil, n+1)
 }
-
-// Lookup returns the stored items of the given sources whose key is one of
-// keys, in the order of keys then sourceIDs; keys that no source has are
-// skipped. It reads one entry per source and key, however large the store.
-func (db *DB) Lookup(sourceIDs, keys []string) ([]feed.Item, error) {
-	var out []feed.Item
-	err := db.view(func(tx *bbolt.Tx) error {
-		items := tx.Bucket(bucketItems)
-		for _, k := range keys {
-			if k == "" || len(k) > maxKeyLen {
-				continue
-			}
-			for _, id := range sourceIDs {
-				b := items.Bucket([]byte(id))
-				if b == nil {
-					continue
-				}
-				v := b.Get([]byte(k))
-				if v == nil {
-					continue
-				}
-				it, err := decodeItem(id, k, v)
-				if err != nil {
-					return fmt.Errorf("source %q item %s: %w", id, clip([]byte(k)), err)
-				}
-				out = append(out, it)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("lookup: %w", err)
-	}
-	return out, nil
-}

@@ -62,22 +62,6 @@ func TestItemsAfterPrunedCursor(t *testing.T) {
 	}
 }
 
-func TestLookup(t *testing.T) {
-	db := openTest(t, Options{Now: newClock().Now})
-	mustSave(t, db, "kei", manyItems("kei", 3, day(0))...)
-	mustSave(t, db, "38north", manyItems("38north", 3, day(0))...)
-	got, err := db.Lookup([]string{"kei", "38north"}, []string{"id:38north/000002", "id:nope", "", "id:kei/000000"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"id:38north/000002", "id:kei/000000"}; !slices.Equal(keys(got), want) {
-		t.Errorf("Lookup=%v, want %v", keys(got), want)
-	}
-	if got[0].SourceID != "38north" || got[0].Title != fmt.Sprintf("Story %d of %s", 2, "38north") {
-		t.Errorf("Lookup item=%+v", got[0])
-	}
-}
-
 // TestItemsAfterMergedCopies pages through two sources, one of which
 // carries copies of the other's stories: no page fails on a copy's index
 // entry, and every story comes back (paging callers drop the one a page

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 // The write-order index:
 //
 //	byrev / <8-byte big-endian rev> → <source id> 0x00 <item key>
+//	gone  / <8-byte big-endian rev> → <source id> 0x00 <item key>   deleted, at that rev
 //	meta  / "indexed_rev"           → the last Rev the search index holds, decimal ASCII
 //
 // Every write of an item (new or changed) takes the next number of the
@@ -20,10 +22,14 @@ import (
 // byrev entry there, so walking byrev from a known number finds every item
 // written since, each once, in its latest version. A consumer that keeps the
 // last number it processed (the search index keeps it under "indexed_rev")
-// catches up after a crash by starting from there. (Seq, in archive.go, is
-// the other order: first insertion, which never changes.)
+// catches up after a crash by starting from there. An item is also written
+// again when another source's copy is merged into it (a new carrier) and
+// when it enters or leaves a channel's membership index (member.go); a
+// deleted item moves to gone, under a new number, until TrimGone. (Seq, in
+// archive.go, is the other order: first insertion, which never changes.)
 var (
 	bucketByRev   = []byte("byrev")
+	bucketGone    = []byte("gone")
 	keyIndexedRev = []byte("indexed_rev")
 )
 
@@ -100,8 +106,33 @@ func nextRev(tx *bbolt.Tx, it feed.Item, oldRev uint64) (uint64, error) {
 
 func revKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
+// goneRev takes it, which the caller is deleting, out of byrev and
+// records it in gone under the next write number.
+func goneRev(tx *bbolt.Tx, it feed.Item) error {
+	b := tx.Bucket(bucketByRev)
+	if it.Rev != 0 {
+		if err := b.Delete(revKey(it.Rev)); err != nil {
+			return err
+		}
+	}
+	n, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	g, err := tx.CreateBucketIfNotExists(bucketGone)
+	if err != nil {
+		return err
+	}
+	ref := make([]byte, 0, len(it.SourceID)+1+len(it.Key))
+	ref = append(append(append(ref, it.SourceID...), 0), it.Key...)
+	return g.Put(revKey(n), ref)
+}
+
 // ItemsSince returns up to limit items whose Rev is greater than seq, in
-// Rev order (the order they were last written). limit <= 0 returns none.
+// Rev order (the order they were last written). An item deleted since
+// (pruned) comes once more, as gone: only its SourceID, Key and Rev are
+// set, and its Seq is zero, so that a follower drops it. limit <= 0
+// returns none.
 func (db *DB) ItemsSince(seq uint64, limit int) ([]feed.Item, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -109,8 +140,26 @@ func (db *DB) ItemsSince(seq uint64, limit int) ([]feed.Item, error) {
 	var out []feed.Item
 	err := db.view(func(tx *bbolt.Tx) error {
 		items := tx.Bucket(bucketItems)
-		c := tx.Bucket(bucketByRev).Cursor()
-		for k, ref := c.Seek(revKey(seq + 1)); k != nil && len(out) < limit; k, ref = c.Next() {
+		live := tx.Bucket(bucketByRev).Cursor()
+		var gone *bbolt.Cursor
+		if g := tx.Bucket(bucketGone); g != nil {
+			gone = g.Cursor()
+		}
+		k, ref := live.Seek(revKey(seq + 1))
+		var gk, gref []byte
+		if gone != nil {
+			gk, gref = gone.Seek(revKey(seq + 1))
+		}
+		for (k != nil || gk != nil) && len(out) < limit {
+			if gk != nil && (k == nil || bytes.Compare(gk, k) < 0) {
+				id, key, ok := cutRef(gref)
+				if len(gk) != 8 || !ok {
+					return fmt.Errorf("bad gone entry %s", clip(gk))
+				}
+				out = append(out, feed.Item{SourceID: string(id), Key: string(key), Rev: binary.BigEndian.Uint64(gk)})
+				gk, gref = gone.Next()
+				continue
+			}
 			if len(k) != 8 {
 				return fmt.Errorf("bad seq key %s", clip(k))
 			}
@@ -130,6 +179,7 @@ func (db *DB) ItemsSince(seq uint64, limit int) ([]feed.Item, error) {
 				return fmt.Errorf("source %s item %s: %w", clip(id), clip(key), err)
 			}
 			out = append(out, it)
+			k, ref = live.Next()
 		}
 		return nil
 	})
@@ -137,6 +187,31 @@ func (db *DB) ItemsSince(seq uint64, limit int) ([]feed.Item, error) {
 		return nil, fmt.Errorf("items since %d: %w", seq, err)
 	}
 	return out, nil
+}
+
+// TrimGone forgets the gone entries (see ItemsSince) whose Rev is at most
+// upTo: every follower of the write order has seen them. It returns how
+// many it removed.
+func (db *DB) TrimGone(upTo uint64) (int, error) {
+	n := 0
+	err := db.update(func(tx *bbolt.Tx) error {
+		g := tx.Bucket(bucketGone)
+		if g == nil {
+			return nil
+		}
+		c := g.Cursor()
+		for k, _ := c.First(); k != nil && len(k) == 8 && binary.BigEndian.Uint64(k) <= upTo && n < PruneBatch*10; k, _ = c.First() {
+			if err := g.Delete(k); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("trim gone: %w", err)
+	}
+	return n, nil
 }
 
 func cutRef(ref []byte) (id, key []byte, ok bool) {
