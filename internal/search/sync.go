@@ -12,6 +12,8 @@ import (
 // published.
 type Store interface {
 	ItemsSince(seq uint64, limit int) ([]feed.Item, error)
+	// LastRev returns the Rev of the store's latest write.
+	LastRev() (uint64, error)
 	IndexedRev() (uint64, error)
 	SetIndexedRev(seq uint64) error
 	// ChannelsOf returns the channels that publish the item, as the
