@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/metrics"
 	"github.com/kpolicy/aggregator/internal/publish"
 )
 
@@ -27,7 +30,8 @@ func (d *discard) WriteHeader(code int)        { d.status = code }
 func (d *discard) ReadFrom(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }
 
 // BenchmarkFeedHandler is the HTTP handler serving a rendered channel of
-// 50 items: a full GET per format, and a conditional GET answered 304.
+// 50 items, subscriber statistics and metrics counting: a full GET per
+// format, gzip'd, and a conditional GET answered 304.
 func BenchmarkFeedHandler(b *testing.B) {
 	items := make([]feed.Item, 50)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -42,9 +46,15 @@ func BenchmarkFeedHandler(b *testing.B) {
 		[]feed.Source{{ID: "src", URL: "https://src.example/feed"}}); err != nil {
 		b.Fatal(err)
 	}
-	s := New(cache, fakeHealth{}, Options{})
+	// As serve wires it: subscriber statistics and metrics count each request.
+	m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(cache, fakeHealth{}, Options{Extras: Extras{Subscribers: NewSubscribers(nil, nil), Feeds: m}})
 	serve := func(b *testing.B, path, etag string, want int, header ...string) {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("User-Agent", "NetNewsWire (RSS Reader; https://netnewswire.com/)")
 		if etag != "" {
 			req.Header.Set("If-None-Match", etag)
 		}
