@@ -224,20 +224,29 @@ func (s *Server) shown(it feed.Item, channel string) (bool, error) {
 }
 
 // allSources lists every source any channel selects, by title.
+// Each title is lower-cased once, not at every comparison: at 1,000
+// sources the comparisons' ToLower was a fifth of a search's CPU (issue 17).
 func (s *Server) allSources() []publish.SourceInfo {
+	type keyed struct {
+		key string
+		publish.SourceInfo
+	}
 	seen := map[string]bool{}
-	var out []publish.SourceInfo
+	var all []keyed
 	for _, c := range s.feeds.Channels() {
 		for _, id := range c.SourceIDs() {
 			if !seen[id] {
 				seen[id] = true
-				out = append(out, c.Source(id))
+				src := c.Source(id)
+				all = append(all, keyed{strings.ToLower(src.Title), src})
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b publish.SourceInfo) int {
-		return strings.Compare(strings.ToLower(a.Title), strings.ToLower(b.Title))
-	})
+	slices.SortStableFunc(all, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	out := make([]publish.SourceInfo, len(all))
+	for i, k := range all {
+		out[i] = k.SourceInfo
+	}
 	return out
 }
 
