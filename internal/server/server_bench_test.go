@@ -131,3 +131,26 @@ func BenchmarkFeedLoopback(b *testing.B) {
 	b.Run("atom-gzip", func(b *testing.B) { get(b, http.StatusOK, "Accept-Encoding", "gzip") })
 	b.Run("atom-304", func(b *testing.B) { get(b, http.StatusNotModified, "If-None-Match", doc.ETag) })
 }
+
+// BenchmarkAllSources is the search page's list of sources, sorted by
+// title, at 1,000 sources (the bench kit's ingest).
+func BenchmarkAllSources(b *testing.B) {
+	ch := feed.Channel{ID: "news", Title: "News", Limit: 50}
+	var sources []feed.Source
+	for i := range 1000 {
+		id := fmt.Sprintf("Source-%04d-Ünïcödé", (i*7919)%1000)
+		ch.Sources = append(ch.Sources, id)
+		sources = append(sources, feed.Source{ID: id, URL: "https://" + fmt.Sprint(i) + ".example/feed"})
+	}
+	cache := publish.NewCache(fakeMembers{}, fakeStates{}, "https://agg.example")
+	if err := cache.Configure([]feed.Channel{ch}, sources); err != nil {
+		b.Fatal(err)
+	}
+	s := New(cache, fakeHealth{}, Options{})
+	if n := len(s.allSources()); n != 1000 {
+		b.Fatalf("%d sources, want 1000", n)
+	}
+	for b.Loop() {
+		s.allSources()
+	}
+}
