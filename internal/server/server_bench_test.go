@@ -29,11 +29,10 @@ func (d *discard) WriteHeader(code int)        { d.status = code }
 // ReadFrom copies as net/http's response does: through a pooled buffer.
 func (d *discard) ReadFrom(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }
 
-// BenchmarkFeedHandler is the HTTP handler serving a rendered channel of
-// 50 items, subscriber statistics and metrics counting: a full GET per
-// format, gzip'd, and a conditional GET answered 304.
-func BenchmarkFeedHandler(b *testing.B) {
-	items := make([]feed.Item, 50)
+// newsCache is the channel "news" of n items of one source, rendered.
+func newsCache(b *testing.B, n int) *publish.Cache {
+	b.Helper()
+	items := make([]feed.Item, n)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i := range items {
 		items[i] = feed.Item{SourceID: "src", Key: fmt.Sprintf("id:%d", i), ID: fmt.Sprintf("https://src.example/%d", i),
@@ -42,10 +41,18 @@ func BenchmarkFeedHandler(b *testing.B) {
 			Updated: at.Add(-time.Duration(i) * time.Hour), Dated: true}
 	}
 	cache := publish.NewCache(fakeMembers{"news": items}, fakeStates{}, "https://agg.example")
-	if err := cache.Configure([]feed.Channel{{ID: "news", Title: "News", Sources: []string{"src"}, Limit: 50}},
+	if err := cache.Configure([]feed.Channel{{ID: "news", Title: "News", Sources: []string{"src"}, Limit: n}},
 		[]feed.Source{{ID: "src", URL: "https://src.example/feed"}}); err != nil {
 		b.Fatal(err)
 	}
+	return cache
+}
+
+// BenchmarkFeedHandler is the HTTP handler serving a rendered channel of
+// 50 items, subscriber statistics and metrics counting: a full GET per
+// format, gzip'd, and a conditional GET answered 304.
+func BenchmarkFeedHandler(b *testing.B) {
+	cache := newsCache(b, 50)
 	// As serve wires it: subscriber statistics and metrics count each request.
 	m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
 	if err != nil {
@@ -87,19 +94,7 @@ func BenchmarkFeedHandler(b *testing.B) {
 // system calls, which a ResponseWriter stand-in cannot show. The channel
 // is 500 items (about 300 KB of Atom, 50 KB gzip'd, like the bench's).
 func BenchmarkFeedLoopback(b *testing.B) {
-	items := make([]feed.Item, 500)
-	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for i := range items {
-		items[i] = feed.Item{SourceID: "src", Key: fmt.Sprintf("id:%d", i), ID: fmt.Sprintf("https://src.example/%d", i),
-			Link: fmt.Sprintf("https://src.example/%d", i), Title: fmt.Sprintf("Story %d 뉴스", i),
-			Summary: "<p>A summary of the story, with <b>markup</b>.</p>", Published: at.Add(-time.Duration(i) * time.Hour),
-			Updated: at.Add(-time.Duration(i) * time.Hour), Dated: true}
-	}
-	cache := publish.NewCache(fakeMembers{"news": items}, fakeStates{}, "https://agg.example")
-	if err := cache.Configure([]feed.Channel{{ID: "news", Title: "News", Sources: []string{"src"}, Limit: 500}},
-		[]feed.Source{{ID: "src", URL: "https://src.example/feed"}}); err != nil {
-		b.Fatal(err)
-	}
+	cache := newsCache(b, 500)
 	srv := httptest.NewServer(New(cache, fakeHealth{}, Options{}))
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
