@@ -12,6 +12,7 @@ import (
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/parse"
 	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/story"
 )
 
 // TestCorpusKnewsDedupe ingests every feed of corpus/real/knews-rss, where
@@ -122,16 +123,16 @@ func TestCorpusKnewsDedupe(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("knews-rss: %d feeds, %d items delivered, %d stories stored; %d merged (by link %d, by title %d)",
-		len(files), total.New+total.Merged+total.Unchanged, n, total.Merged, byRule[store.RuleLink], byRule[store.RuleTitle])
-	for _, rule := range []string{store.RuleLink, store.RuleTitle} {
+		len(files), total.New+total.Merged+total.Unchanged, n, total.Merged, byRule[story.RuleLink], byRule[story.RuleTitle])
+	for _, rule := range []string{story.RuleLink, story.RuleTitle} {
 		for _, p := range samples[rule] {
 			t.Logf("merged by %s:\n    first: %s\n    copy:  %s", p.rule, p.a, p.b)
 		}
 	}
-	if total.Merged == 0 || byRule[store.RuleLink] == 0 {
+	if total.Merged == 0 || byRule[story.RuleLink] == 0 {
 		t.Errorf("no merges across %d overlapping feeds", len(files))
 	}
-	if got := byRule[store.RuleLink] + byRule[store.RuleTitle]; got != total.Merged {
+	if got := byRule[story.RuleLink] + byRule[story.RuleTitle]; got != total.Merged {
 		t.Errorf("origins by rule = %d, merges counted = %d", got, total.Merged)
 	}
 	if len(stories) != n {

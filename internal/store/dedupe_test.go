@@ -9,11 +9,12 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/story"
 )
 
-// story returns an item as the parser delivers it: keyed by GUID when it
+// guidItem returns an item as the parser delivers it: keyed by GUID when it
 // has one (policy auto), else by canonical link, with a canonical link.
-func story(guid, link, title string, pub time.Time) feed.Item {
+func guidItem(guid, link, title string, pub time.Time) feed.Item {
 	it := feed.Item{
 		ID:        guid,
 		Link:      feed.CanonicalURL(link),
@@ -64,10 +65,10 @@ func TestGUIDSchemeChange(t *testing.T) {
 	pub := time.Date(2025, 3, 1, 8, 0, 0, 0, kst)
 	// The CMS upgrade: GUIDs go from numeric to tag URIs, the site moves
 	// to https, and the feed adds tracking parameters to its links.
-	before := story("1187", "http://www.nocutnews.co.kr/news/6301187", "국방부, 북한 탄도미사일 발사 규탄 성명", pub)
-	after := story("tag:nocutnews.co.kr,2025:news/6301187", "https://www.nocutnews.co.kr/news/6301187?utm_source=rss&utm_medium=feed", "국방부, 북한 탄도미사일 발사 규탄 성명", pub)
-	other := story("1188", "http://www.nocutnews.co.kr/news/6301188", "통일부 장관 국회 답변", pub.Add(time.Hour))
-	otherAfter := story("tag:nocutnews.co.kr,2025:news/6301188", "https://www.nocutnews.co.kr/news/6301188", "통일부 장관 국회 답변", pub.Add(time.Hour))
+	before := guidItem("1187", "http://www.nocutnews.co.kr/news/6301187", "국방부, 북한 탄도미사일 발사 규탄 성명", pub)
+	after := guidItem("tag:nocutnews.co.kr,2025:news/6301187", "https://www.nocutnews.co.kr/news/6301187?utm_source=rss&utm_medium=feed", "국방부, 북한 탄도미사일 발사 규탄 성명", pub)
+	other := guidItem("1188", "http://www.nocutnews.co.kr/news/6301188", "통일부 장관 국회 답변", pub.Add(time.Hour))
+	otherAfter := guidItem("tag:nocutnews.co.kr,2025:news/6301188", "https://www.nocutnews.co.kr/news/6301188", "통일부 장관 국회 답변", pub.Add(time.Hour))
 
 	t.Run("the same items, not new ones", func(t *testing.T) {
 		clk := newClock()
@@ -97,7 +98,7 @@ func TestGUIDSchemeChange(t *testing.T) {
 			t.Errorf("SourceItemCount = %d, want 2", n)
 		}
 		found := mustLocate(t, db, "nocut/"+after.Key)
-		if len(found) != 1 || found[0].Story.Key != "id:1187" || found[0].Alias == nil || found[0].Alias.Rule != RuleRekey {
+		if len(found) != 1 || found[0].Story.Key != "id:1187" || found[0].Alias == nil || found[0].Alias.Rule != story.RuleRekey {
 			t.Errorf("Locate(new key) = %+v, want the story through a rekey alias", found)
 		}
 	})
@@ -106,7 +107,7 @@ func TestGUIDSchemeChange(t *testing.T) {
 		db := openTest(t, Options{Now: newClock().Now})
 		mustSave(t, db, "nocut", before)
 		// A correction published with its own GUID but the same link.
-		fix := story("1187-fix", "http://www.nocutnews.co.kr/news/6301187", "국방부, 북한 탄도미사일 발사 규탄 성명", pub.Add(time.Hour))
+		fix := guidItem("1187-fix", "http://www.nocutnews.co.kr/news/6301187", "국방부, 북한 탄도미사일 발사 규탄 성명", pub.Add(time.Hour))
 		if got, want := mustSave(t, db, "nocut", before, fix), (feed.PollCounts{New: 1, Unchanged: 1}); got != want {
 			t.Errorf("counts = %+v, want %+v", got, want)
 		}
@@ -115,9 +116,9 @@ func TestGUIDSchemeChange(t *testing.T) {
 	t.Run("a feed that links every item to its home page", func(t *testing.T) {
 		db := openTest(t, Options{Now: newClock().Now})
 		home := "https://www.unikorea.go.kr/"
-		mustSave(t, db, "mou", story("notice-1", home, "2025년 남북협력기금 집행 계획 공고", pub))
+		mustSave(t, db, "mou", guidItem("notice-1", home, "2025년 남북협력기금 집행 계획 공고", pub))
 		// One item per poll, a new GUID, the same link, another title.
-		if got, want := mustSave(t, db, "mou", story("notice-2", home, "북한이탈주민 정착지원 사업 공고", pub.Add(24*time.Hour))), (feed.PollCounts{New: 1}); got != want {
+		if got, want := mustSave(t, db, "mou", guidItem("notice-2", home, "북한이탈주민 정착지원 사업 공고", pub.Add(24*time.Hour))), (feed.PollCounts{New: 1}); got != want {
 			t.Errorf("counts = %+v, want %+v", got, want)
 		}
 	})
@@ -135,8 +136,8 @@ func TestRepeatedGUIDPollKeyedByLink(t *testing.T) {
 	clk := newClock()
 	db := openTest(t, Options{Now: clk.Now})
 	pub := time.Date(2025, 3, 1, 8, 0, 0, 0, kst)
-	a := story("https://www.tongilnews.com/news/articleView.html?idxno=204226", "https://www.tongilnews.com/news/articleView.html?idxno=204226", "남북 정상 핫라인 복원", pub)
-	b := story("https://www.tongilnews.com/news/articleView.html?idxno=204227", "https://www.tongilnews.com/news/articleView.html?idxno=204227", "개성공단 재가동 논의", pub.Add(time.Hour))
+	a := guidItem("https://www.tongilnews.com/news/articleView.html?idxno=204226", "https://www.tongilnews.com/news/articleView.html?idxno=204226", "남북 정상 핫라인 복원", pub)
+	b := guidItem("https://www.tongilnews.com/news/articleView.html?idxno=204227", "https://www.tongilnews.com/news/articleView.html?idxno=204227", "개성공단 재가동 논의", pub.Add(time.Hour))
 	mustSave(t, db, "tongil", a, b)
 
 	// The next poll repeated one GUID, so the parser keyed it by link.
@@ -171,11 +172,11 @@ func TestRepeatedGUIDPollKeyedByLink(t *testing.T) {
 // parameters over http, and a paper that rewrote the link to its own page
 // and the title's punctuation.
 func yonhap(pub time.Time) (agency, viaLink, viaTitle feed.Item) {
-	agency = story("AKR20250301000100504", "https://www.yna.co.kr/view/AKR20250301000100504?input=1195m",
+	agency = guidItem("AKR20250301000100504", "https://www.yna.co.kr/view/AKR20250301000100504?input=1195m",
 		"北, 동해상으로 탄도미사일 발사…합참 \"추가 도발 대비\"", pub)
-	viaLink = story("hani-1185021", "http://www.yna.co.kr/view/AKR20250301000100504?input=1195m&utm_source=hani&utm_medium=rss",
+	viaLink = guidItem("hani-1185021", "http://www.yna.co.kr/view/AKR20250301000100504?input=1195m&utm_source=hani&utm_medium=rss",
 		"北, 동해상으로 탄도미사일 발사…합참 \"추가 도발 대비\"", pub.Add(20*time.Minute))
-	viaTitle = story("", "https://news.kmib.co.kr/article/view.asp?arcid=0020912345&code=61111111&sid1=pol",
+	viaTitle = guidItem("", "https://news.kmib.co.kr/article/view.asp?arcid=0020912345&code=61111111&sid1=pol",
 		"[속보] 北 동해상으로 탄도미사일 발사 ‘합참, 추가 도발 대비’", pub.Add(2*time.Hour))
 	return agency, viaLink, viaTitle
 }
@@ -185,7 +186,7 @@ func TestStoryFromThreeOutletsStoredOnce(t *testing.T) {
 	db := openTest(t, Options{Now: clk.Now, TitleWindow: 48 * time.Hour})
 	pub := time.Date(2025, 3, 1, 9, 30, 0, 0, kst)
 	agency, viaLink, viaTitle := yonhap(pub)
-	mustSave(t, db, "yonhap", agency, story("AKR2", "https://www.yna.co.kr/view/AKR2", "한미 외교장관 통화", pub.Add(-time.Hour)))
+	mustSave(t, db, "yonhap", agency, guidItem("AKR2", "https://www.yna.co.kr/view/AKR2", "한미 외교장관 통화", pub.Add(-time.Hour)))
 	clk.Advance(time.Minute)
 	if got, want := mustSave(t, db, "hani", viaLink), (feed.PollCounts{Merged: 1}); got != want {
 		t.Errorf("hani counts = %+v, want %+v", got, want)
@@ -204,8 +205,8 @@ func TestStoryFromThreeOutletsStoredOnce(t *testing.T) {
 		t.Errorf("attributed to %q, want the first origin yonhap", s.SourceID)
 	}
 	wantOrigins := []feed.Origin{
-		{SourceID: "hani", Key: viaLink.Key, Link: viaLink.Link, Rule: RuleLink, Seen: newClock().Now().Add(time.Minute)},
-		{SourceID: "kmib", Key: viaTitle.Key, Link: viaTitle.Link, Rule: RuleTitle, Seen: newClock().Now().Add(2 * time.Minute)},
+		{SourceID: "hani", Key: viaLink.Key, Link: viaLink.Link, Rule: story.RuleLink, Seen: newClock().Now().Add(time.Minute)},
+		{SourceID: "kmib", Key: viaTitle.Key, Link: viaTitle.Link, Rule: story.RuleTitle, Seen: newClock().Now().Add(2 * time.Minute)},
 	}
 	if len(s.Origins) != 2 {
 		t.Fatalf("origins = %+v, want %+v", s.Origins, wantOrigins)
@@ -265,7 +266,7 @@ func TestStoryFromThreeOutletsStoredOnce(t *testing.T) {
 		}
 	})
 	t.Run("a fourth outlet with the second outlet's link", func(t *testing.T) {
-		fourth := story("", "https://news.kmib.co.kr/article/view.asp?sid1=pol&code=61111111&arcid=0020912345&fbclid=x", "북한 미사일", pub.Add(3*time.Hour))
+		fourth := guidItem("", "https://news.kmib.co.kr/article/view.asp?sid1=pol&code=61111111&arcid=0020912345&fbclid=x", "북한 미사일", pub.Add(3*time.Hour))
 		if got, want := mustSave(t, db, "kmib-politics", fourth), (feed.PollCounts{Merged: 1}); got != want {
 			t.Errorf("counts = %+v, want %+v", got, want)
 		}
@@ -306,7 +307,7 @@ func TestTitleRuleLimits(t *testing.T) {
 
 	t.Run("never within one source", func(t *testing.T) {
 		db := openTest(t, Options{Now: newClock().Now, TitleWindow: 48 * time.Hour})
-		again := story("AKR20250301000200504", "https://www.yna.co.kr/view/AKR20250301000200504", agency.Title, pub.Add(time.Hour))
+		again := guidItem("AKR20250301000200504", "https://www.yna.co.kr/view/AKR20250301000200504", agency.Title, pub.Add(time.Hour))
 		if got, want := mustSave(t, db, "yonhap", agency, again), (feed.PollCounts{New: 2}); got != want {
 			t.Errorf("counts = %+v, want %+v", got, want)
 		}
@@ -315,7 +316,7 @@ func TestTitleRuleLimits(t *testing.T) {
 		db := openTest(t, Options{Now: newClock().Now, TitleWindow: 48 * time.Hour})
 		mustSave(t, db, "yonhap", agency)
 		mustSave(t, db, "kmib", viaTitle)
-		follow := story("", "https://news.kmib.co.kr/article/view.asp?arcid=0020912399", viaTitle.Title, pub.Add(5*time.Hour))
+		follow := guidItem("", "https://news.kmib.co.kr/article/view.asp?arcid=0020912399", viaTitle.Title, pub.Add(5*time.Hour))
 		if got, want := mustSave(t, db, "kmib", viaTitle, follow), (feed.PollCounts{New: 1, Unchanged: 1}); got != want {
 			t.Errorf("counts = %+v, want %+v", got, want)
 		}
@@ -328,9 +329,9 @@ func TestItemsLimitCountsStories(t *testing.T) {
 	for i := range 10 {
 		pub := day(0).Add(time.Duration(i) * time.Hour)
 		link := "https://www.yna.co.kr/view/AKR" + string(rune('A'+i))
-		a = append(a, story("a"+link, link, "", pub))
+		a = append(a, guidItem("a"+link, link, "", pub))
 		if i%2 == 0 { // b carries every other story of a
-			b = append(b, story("b"+link, link+"?utm_source=b", "", pub))
+			b = append(b, guidItem("b"+link, link+"?utm_source=b", "", pub))
 		}
 	}
 	mustSave(t, db, "a", a...)
@@ -361,7 +362,7 @@ func TestMigrateSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	it := story("kei-1", "https://keia.org/the-peninsula/alliance/?utm_source=rss&utm_medium=rss", "The U.S.-ROK Alliance at 72", day(3))
+	it := guidItem("kei-1", "https://keia.org/the-peninsula/alliance/?utm_source=rss&utm_medium=rss", "The U.S.-ROK Alliance at 72", day(3))
 	it.Link = "https://keia.org/the-peninsula/alliance/?utm_source=rss&utm_medium=rss"
 	it.FirstSeen = day(3)
 	if err := db.bolt.Update(func(tx *bbolt.Tx) error {
@@ -396,12 +397,12 @@ func TestMigrateSchema1(t *testing.T) {
 		t.Errorf("link = %q, want it made canonical: %q", got.Link, want)
 	}
 	// The next poll delivers the canonical link: nothing changed.
-	poll := story("kei-1", "https://keia.org/the-peninsula/alliance/", it.Title, day(3))
+	poll := guidItem("kei-1", "https://keia.org/the-peninsula/alliance/", it.Title, day(3))
 	if c := mustSave(t, db, "kei", poll); c != (feed.PollCounts{Unchanged: 1}) {
 		t.Errorf("first poll after migration = %+v, want unchanged", c)
 	}
 	// The index knows the old item: another source's copy merges.
-	copy := story("", "http://keia.org/the-peninsula/alliance", "The U.S.–ROK alliance at 72", day(3))
+	copy := guidItem("", "http://keia.org/the-peninsula/alliance", "The U.S.–ROK alliance at 72", day(3))
 	if c := mustSave(t, db, "kei-mirror", copy); c != (feed.PollCounts{Merged: 1}) {
 		t.Errorf("a copy after migration = %+v, want merged", c)
 	}
@@ -436,11 +437,11 @@ func TestLocate(t *testing.T) {
 		aliasRule string // "" for the story's own key
 	}{
 		{"yonhap/" + agency.Key, "key", "yonhap", agency.Key, ""},
-		{"kmib/" + viaTitle.Key, "key", "kmib", viaTitle.Key, RuleTitle},
+		{"kmib/" + viaTitle.Key, "key", "kmib", viaTitle.Key, story.RuleTitle},
 		{"AKR20250301000100504", "id", "yonhap", agency.Key, ""},
-		{"hani-1185021", "id", "hani", viaLink.Key, RuleLink},
+		{"hani-1185021", "id", "hani", viaLink.Key, story.RuleLink},
 		{"http://www.yna.co.kr/view/AKR20250301000100504/?input=1195m&utm_campaign=x", "link", "yonhap", agency.Key, ""},
-		{"https://news.kmib.co.kr/article/view.asp?arcid=0020912345&code=61111111&sid1=pol", "link", "kmib", viaTitle.Key, RuleTitle},
+		{"https://news.kmib.co.kr/article/view.asp?arcid=0020912345&code=61111111&sid1=pol", "link", "kmib", viaTitle.Key, story.RuleTitle},
 	}
 	for _, tt := range tests {
 		t.Run(tt.q, func(t *testing.T) {
@@ -503,11 +504,11 @@ func TestForgetStory(t *testing.T) {
 		t.Errorf("re-poll of a pruned story's copy = %+v, want unchanged", c)
 	}
 	// A new story with the pruned link gets the link for itself.
-	again := story("AKR-new", agency.Link, "새 기사 제목이 여기에 있습니다", pub.Add(24*time.Hour))
+	again := guidItem("AKR-new", agency.Link, "새 기사 제목이 여기에 있습니다", pub.Add(24*time.Hour))
 	if c := mustSave(t, db, "yonhap2", again); c != (feed.PollCounts{New: 1}) {
 		t.Errorf("counts = %+v, want new", c)
 	}
-	if c := mustSave(t, db, "mirror", story("m", agency.Link, "x", pub)); c != (feed.PollCounts{Merged: 1}) {
+	if c := mustSave(t, db, "mirror", guidItem("m", agency.Link, "x", pub)); c != (feed.PollCounts{Merged: 1}) {
 		t.Errorf("a copy of the new story = %+v, want merged", c)
 	}
 }
@@ -520,8 +521,8 @@ func TestSourceListingTwoCopiesOfOneStory(t *testing.T) {
 	agency, _, viaTitle := yonhap(pub)
 	mustSave(t, db, "yonhap", agency)
 	mustSave(t, db, "kmib", viaTitle)
-	agencyAgain := story("cat-1", agency.Link, agency.Title, pub)
-	paperAgain := story("cat-2", viaTitle.Link, viaTitle.Title, viaTitle.Published)
+	agencyAgain := guidItem("cat-1", agency.Link, agency.Title, pub)
+	paperAgain := guidItem("cat-2", viaTitle.Link, viaTitle.Title, viaTitle.Published)
 	if got, want := mustSave(t, db, "politics", paperAgain, agencyAgain), (feed.PollCounts{Merged: 2}); got != want {
 		t.Errorf("counts = %+v, want %+v", got, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/story"
 )
 
 // Upstream ids. A published document must not list one entry id twice, and
@@ -26,51 +27,20 @@ import (
 
 var bucketIDs = []byte("ids")
 
-// claimID decides it.IDShared for it, about to be written: false when no
-// other stored item carries it.ID, which it then claims; true when one
-// does. An id too long to be a bbolt key claims nothing and is not shared.
-func (d *dedupe) claimID(it *feed.Item) error {
-	it.IDShared = false
-	if it.ID == "" || len(it.ID) > bbolt.MaxKeySize {
+// claim records, when d says so, that d.Item claims its upstream id.
+func claim(tx *bbolt.Tx, d story.Decision) error {
+	if !d.Claim {
 		return nil
 	}
-	b, err := d.tx.CreateBucketIfNotExists(bucketIDs)
+	return putClaim(tx, d.Item)
+}
+
+func putClaim(tx *bbolt.Tx, it feed.Item) error {
+	b, err := tx.CreateBucketIfNotExists(bucketIDs)
 	if err != nil {
 		return err
 	}
-	own := ref{it.SourceID, it.Key}
-	if v := b.Get([]byte(it.ID)); v != nil {
-		r, err := parseRef(v)
-		if err != nil {
-			return err
-		}
-		if r == own {
-			return nil
-		}
-		other, ok, err := d.load(r)
-		if err != nil {
-			return err
-		}
-		if ok && other.ID == it.ID {
-			it.IDShared = true
-			return nil
-		}
-		// The item named is gone, or carries another id now: the id is free.
-	}
-	return b.Put([]byte(it.ID), own.bytes())
-}
-
-// forgetID removes the claim of story, which the caller is deleting, on
-// its id.
-func forgetID(tx *bbolt.Tx, story feed.Item) error {
-	b := tx.Bucket(bucketIDs)
-	if b == nil || story.ID == "" || len(story.ID) > bbolt.MaxKeySize {
-		return nil
-	}
-	if bytes.Equal(b.Get([]byte(story.ID)), ref{story.SourceID, story.Key}.bytes()) {
-		return b.Delete([]byte(story.ID))
-	}
-	return nil
+	return b.Put([]byte(it.ID), story.Ref{SourceID: it.SourceID, Key: it.Key}.Bytes())
 }
 
 // initIDs creates the ids bucket in a file written before it existed, and
@@ -94,7 +64,7 @@ func (db *DB) initIDs() error {
 			return nil
 		}
 		items := tx.Bucket(bucketItems)
-		d := &dedupe{tx: tx, items: items}
+		l := newLookup(tx)
 		c := seq.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			src, key, ok := cutRef(v)
@@ -117,8 +87,14 @@ func (db *DB) initIDs() error {
 			if it.ID == "" {
 				continue
 			}
-			if err := d.claimID(&it); err != nil {
+			claimed, err := story.Claim(&it, l)
+			if err != nil {
 				return err
+			}
+			if claimed {
+				if err := putClaim(tx, it); err != nil {
+					return err
+				}
 			}
 			if !it.IDShared {
 				continue

@@ -12,7 +12,7 @@ import (
 // seminar is an item of a CMS that writes its home page as every item's
 // GUID: keyed by link, as the parser keys such a poll.
 func seminar(n int) feed.Item {
-	it := story("", "https://institute.example/events/"+string(rune('a'+n)), "Seminar "+string(rune('A'+n)), day(n))
+	it := guidItem("", "https://institute.example/events/"+string(rune('a'+n)), "Seminar "+string(rune('A'+n)), day(n))
 	it.ID = "https://institute.example/"
 	return it
 }
@@ -34,10 +34,10 @@ func TestUpstreamIDClaims(t *testing.T) {
 	}
 	a, b, c := seminar(1), seminar(2), seminar(3)
 	mustSave(t, db, "seminars", a, b, c)
-	news := story("", "https://institute.example/news/fellows", "New fellows", day(4))
+	news := guidItem("", "https://institute.example/news/fellows", "New fellows", day(4))
 	news.ID = "https://institute.example/"
 	mustSave(t, db, "news", news)
-	other := story("https://institute.example/other", "https://institute.example/other", "Other", day(5))
+	other := guidItem("https://institute.example/other", "https://institute.example/other", "Other", day(5))
 	mustSave(t, db, "news", other)
 	check := func(when string) {
 		t.Helper()
@@ -74,7 +74,7 @@ func TestUpstreamIDClaims(t *testing.T) {
 	if sharedOf(t, db, "seminars", b.Key) != true {
 		t.Errorf("b lost its mark when a was pruned")
 	}
-	later := story("", "https://institute.example/events/z", "Seminar Z", day(9))
+	later := guidItem("", "https://institute.example/events/z", "Seminar Z", day(9))
 	later.ID = "https://institute.example/"
 	mustSave(t, db, "later", later)
 	if sharedOf(t, db, "later", later.Key) {

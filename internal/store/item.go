@@ -3,13 +3,13 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/story"
 )
 
 // maxKeyLen keeps an item key plus its 8-byte index prefix within bbolt's
@@ -18,40 +18,9 @@ const maxKeyLen = bbolt.MaxKeySize - 8
 
 // SavePoll stores the items of one successful parse of sourceID and the
 // source's new state, in one write transaction: either all of it is stored
-// or none. For each item, identified by sourceID and Key:
-//
-//   - a new item gets FirstSeen = now; an undated one (Dated false) gets
-//     Published = FirstSeen; Updated is raised to Published when zero or
-//     earlier. It counts as New.
-//   - a stored item whose content is the same ([feed.SameContent]) is not
-//     written at all, even if its Updated date moved. It counts as Unchanged.
-//   - a stored item whose content changed is replaced, keeping the stored
-//     FirstSeen, Published, Dated and Origins; Updated becomes the item's
-//     Updated if that is after the stored one, else now. It counts as
-//     Updated.
-//
-// An item whose key is new may still be a story the store has (see
-// dedupe.go):
-//
-//   - the source's own item under a new key (same canonical link and
-//     folded title, the old key gone from the feed: a GUID scheme change)
-//     is treated as that item, which keeps its key and upstream id; the new
-//     key becomes an alias. It counts as Updated or Unchanged as above.
-//   - another source's story (same canonical link, or same folded title
-//     with sort times at most the title window apart) gets the item as one
-//     more origin; the item is not stored on its own. It counts as Merged.
-//     Later polls of it count as Unchanged: the first origin's text stands.
-//
-// Canonical links are used only when state.Identity lets links identify
-// the source's items ([feed.LinksIdentify]) and no other item of the poll
-// has the same one.
-//
-// An item whose key has a tombstone (it was pruned, see [DB.Prune]) is not
-// stored again and counts as Unchanged.
-//
-// A new item whose upstream id another stored item carries is stored with
-// IDShared set ([feed.Item.IDShared], ids.go); an edit keeps the mark
-// unless it changes the id. Whatever IDShared items come with is ignored.
+// or none. Each item is decided by the story package's rules
+// ([story.Poll.Decide]: new, update, merge, rekey or skip), one at a time,
+// and the decision executed before the next item is decided.
 //
 // An item key that occurs twice in items is stored once; the later
 // occurrence is compared with the earlier. state.SourceID is set to
@@ -74,142 +43,116 @@ func (db *DB) SavePoll(sourceID string, items []feed.Item, state feed.SourceStat
 				feed.Errorf(feed.EINVALID, "item key must be 1 to %d bytes (got %d)", maxKeyLen, len(it.Key)))
 		}
 	}
-	now := jsonTime(db.now())
+	p := &story.Poll{Source: sourceID, Items: items, TrustLinks: feed.LinksIdentify(state.Identity),
+		TitleWindow: db.titleWindow, Now: jsonTime(db.now())}
 	id := []byte(sourceID)
 	err := db.update(func(tx *bbolt.Tx) error {
-		ib, err := tx.Bucket(bucketItems).CreateBucketIfNotExists(id)
-		if err != nil {
+		w := poll{tx: tx, src: sourceID}
+		var err error
+		if w.items, err = tx.Bucket(bucketItems).CreateBucketIfNotExists(id); err != nil {
 			return err
 		}
-		tb, err := tx.Bucket(bucketByTime).CreateBucketIfNotExists(id)
-		if err != nil {
+		if w.bytime, err = tx.Bucket(bucketByTime).CreateBucketIfNotExists(id); err != nil {
 			return err
 		}
-		dd, err := newDedupe(tx, sourceID, db.titleWindow, now, feed.LinksIdentify(state.Identity))
-		if err != nil {
+		if w.aliases, err = tx.Bucket(bucketAliases).CreateBucketIfNotExists(id); err != nil {
 			return err
 		}
-		n := ib.Sequence()
-		graves := tombstones(tx, id)
+		l := newLookup(tx)
+		n := w.items.Sequence()
 		for _, it := range items {
-			if buried(graves, []byte(it.Key)) { // pruned: see prune.go
-				counts.Unchanged++
-				continue
-			}
-			it = storableItem(it)
-			it.SourceID = sourceID
-			it.Origins = nil
-			key := []byte(it.Key)
-			stored := ib.Get(key)
-			if stored == nil {
-				// Known under this key as another item (an alias)?
-				a, ok, err := dd.alias(it.Key)
-				if err != nil {
-					return err
-				}
-				switch {
-				case ok && a.Source != sourceID:
-					counts.Unchanged++ // a copy: the first origin's text stands
-					continue
-				case ok:
-					if stored = ib.Get([]byte(a.Key)); stored != nil {
-						it.Key = a.Key
-					}
-				}
-			}
-			if stored == nil {
-				it.FirstSeen = now
-				if !it.Dated {
-					it.Published = it.FirstSeen
-				}
-				if it.Updated.IsZero() || it.Updated.Before(it.Published) {
-					it.Updated = it.Published
-				}
-				m, err := dd.findStory(it, items)
-				if err != nil {
-					return err
-				}
-				switch {
-				case m == nil: // a story of its own
-					if it.Seq, err = nextSeq(tx, sourceID, it.Key); err != nil {
-						return err
-					}
-					if err := dd.claimID(&it); err != nil {
-						return err
-					}
-					if it.Rev, err = nextRev(tx, it, 0); err != nil {
-						return err
-					}
-					if err := putItem(ib, tb, it, nil); err != nil {
-						return err
-					}
-					if err := dd.index(it, it.Sort(), ref{sourceID, it.Key}); err != nil {
-						return err
-					}
-					n++
-					counts.New++
-					continue
-				case m.rule != RuleRekey:
-					if err := dd.merge(it, m); err != nil {
-						return err
-					}
-					counts.Merged++
-					continue
-				case m.story.SourceID != sourceID: // the source's copy under a new key
-					if err := dd.putAlias(it.Key, aliasRecord{Source: m.story.SourceID, Key: m.story.Key, Rule: RuleRekey, Seen: now}); err != nil {
-						return err
-					}
-					counts.Unchanged++
-					continue
-				}
-				// The source's own item under a new key.
-				if err := dd.putAlias(it.Key, aliasRecord{Source: sourceID, Key: m.story.Key, Rule: RuleRekey, Seen: now}); err != nil {
-					return err
-				}
-				it.Key = m.story.Key
-				stored = ib.Get([]byte(it.Key))
-			}
-			old, err := decodeItem(sourceID, it.Key, stored)
+			d, err := p.Decide(it, l)
 			if err != nil {
-				return fmt.Errorf("item %q: %w", it.Key, err)
+				return err
 			}
-			if old.Key != string(key) {
-				// Found under an older key: it stays what readers know.
-				it.ID, it.IDIsPermaLink = old.ID, old.IDIsPermaLink
+			if err := w.execute(d); err != nil {
+				return err
 			}
-			if feed.SameContent(old, it) {
+			switch d.Kind {
+			case story.New:
+				n++
+				counts.New++
+			case story.Update:
+				counts.Updated++
+			case story.Merge:
+				counts.Merged++
+			default:
 				counts.Unchanged++
-				continue
 			}
-			it.FirstSeen, it.Published, it.Dated = old.FirstSeen, old.Published, old.Dated
-			it.Origins = old.Origins
-			it.Seq = old.Seq
-			if it.ID == old.ID {
-				it.IDShared = old.IDShared // decided once: the published id stays
-			} else if err := dd.claimID(&it); err != nil {
-				return err
-			}
-			if !it.Updated.After(old.Updated) {
-				it.Updated = now
-			}
-			if it.Rev, err = nextRev(tx, it, old.Rev); err != nil {
-				return err
-			}
-			if err := putItem(ib, tb, it, indexKey(old)); err != nil {
-				return err
-			}
-			counts.Updated++
 		}
-		if err := ib.SetSequence(n); err != nil {
+		if err := w.items.SetSequence(n); err != nil {
 			return err
 		}
-		state.SourceID, state.Items = sourceID, int(n+dd.aliases.Sequence())
+		state.SourceID, state.Items = sourceID, int(n+w.aliases.Sequence())
 		return putState(tx, state)
 	})
 	if err != nil {
 		return feed.PollCounts{}, fmt.Errorf("save poll %s: %w", sourceID, err)
 	}
 	return counts, nil
+}
+
+// poll is one SavePoll transaction: the polled source's buckets.
+type poll struct {
+	tx                     *bbolt.Tx
+	src                    string
+	items, bytime, aliases *bbolt.Bucket
+}
+
+// execute writes what d decided about one item of the poll.
+func (w poll) execute(d story.Decision) error {
+	if d.Alias != nil {
+		if err := putAlias(w.aliases, d.AliasKey, *d.Alias); err != nil {
+			return err
+		}
+	}
+	it := d.Item
+	var err error
+	switch d.Kind {
+	case story.New:
+		if it.Seq, err = nextSeq(w.tx, w.src, it.Key); err != nil {
+			return err
+		}
+		if err := claim(w.tx, d); err != nil {
+			return err
+		}
+		if it.Rev, err = nextRev(w.tx, it, 0); err != nil {
+			return err
+		}
+		if err := putItem(w.items, w.bytime, it, nil); err != nil {
+			return err
+		}
+		return index(w.tx, d.Index, it)
+	case story.Update:
+		if err := claim(w.tx, d); err != nil {
+			return err
+		}
+		if it.Rev, err = nextRev(w.tx, it, d.Stored.Rev); err != nil {
+			return err
+		}
+		return putItem(w.items, w.bytime, it, indexKey(d.Stored))
+	case story.Merge:
+		// A new carrier can put the story in other channels: it is
+		// written again in the write order for those who follow it.
+		if it.Rev, err = nextRev(w.tx, it, d.Stored.Rev); err != nil {
+			return err
+		}
+		v, err := encodeItem(it)
+		if err != nil {
+			return fmt.Errorf("item %q: %w", it.Key, err)
+		}
+		if err := w.tx.Bucket(bucketItems).Bucket([]byte(it.SourceID)).Put([]byte(it.Key), v); err != nil {
+			return err
+		}
+		if err := w.aliases.SetSequence(w.aliases.Sequence() + 1); err != nil {
+			return err
+		}
+		if err := w.bytime.Put(indexKeyAt(it.Sort(), d.AliasKey), nil); err != nil {
+			return err
+		}
+		return index(w.tx, d.Index, it)
+	}
+	return nil
 }
 
 // putItem writes it and its index entry, removing oldIndex first when the
@@ -295,20 +238,20 @@ func storyAt(items, aliases *bbolt.Bucket, sc *sourceCursor, key []byte) (feed.I
 	if av == nil {
 		return feed.Item{}, false, fmt.Errorf("source %q: index names missing item %s", sc.id, clip(key))
 	}
-	var a aliasRecord
-	if err := json.Unmarshal(av, &a); err != nil {
-		return feed.Item{}, false, fmt.Errorf("source %q alias %s: %w", sc.id, clip(key), err)
+	a, err := decodeAlias(key, av)
+	if err != nil {
+		return feed.Item{}, false, fmt.Errorf("source %q %w", sc.id, err)
 	}
 	var v []byte
-	if b := items.Bucket([]byte(a.Source)); b != nil {
+	if b := items.Bucket([]byte(a.SourceID)); b != nil {
 		v = b.Get([]byte(a.Key))
 	}
 	if v == nil {
 		return feed.Item{}, false, nil
 	}
-	it, err := decodeItem(a.Source, a.Key, v)
+	it, err := decodeItem(a.SourceID, a.Key, v)
 	if err != nil {
-		return feed.Item{}, false, fmt.Errorf("source %q item %s: %w", a.Source, clip([]byte(a.Key)), err)
+		return feed.Item{}, false, fmt.Errorf("source %q item %s: %w", a.SourceID, clip([]byte(a.Key)), err)
 	}
 	return it, true, nil
 }

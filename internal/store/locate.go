@@ -7,6 +7,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/story"
 )
 
 // Found is a stored story that a query named, and how.
@@ -22,7 +23,7 @@ type Found struct {
 	// Alias is how the matched copy's key is recorded when it is not the
 	// story's own key: merged by link or title, or the same source's item
 	// under a new key; nil otherwise.
-	Alias *Alias
+	Alias *story.Alias
 }
 
 // Locate returns the stories q names, in this order: q as "SOURCE/KEY" (a
@@ -78,13 +79,13 @@ type locator struct {
 	seen  map[[3]string]bool // story ref and matched copy
 }
 
-func (l *locator) add(story feed.Item, src, key, how string, a *Alias) {
-	id := [3]string{story.SourceID + "\x00" + story.Key, src, key}
+func (l *locator) add(st feed.Item, src, key, how string, a *story.Alias) {
+	id := [3]string{st.SourceID + "\x00" + st.Key, src, key}
 	if l.seen[id] {
 		return
 	}
 	l.seen[id] = true
-	l.found = append(l.found, Found{Story: story, SourceID: src, Key: key, Match: how, Alias: a})
+	l.found = append(l.found, Found{Story: st, SourceID: src, Key: key, Match: how, Alias: a})
 }
 
 // item returns the stored item src/key, if any.
@@ -102,20 +103,15 @@ func (l *locator) copy(src, key, how string) error {
 		l.add(it, src, key, how, nil)
 		return nil
 	}
-	ab := l.tx.Bucket(bucketAliases).Bucket([]byte(src))
-	if ab == nil {
-		return nil
-	}
-	d := dedupe{aliases: ab}
-	a, ok, err := d.alias(key)
+	a, ok, err := newLookup(l.tx).Alias(src, key)
 	if err != nil || !ok {
 		return err
 	}
-	story, ok, err := l.item(a.Source, a.Key)
+	st, ok, err := l.item(a.SourceID, a.Key)
 	if err != nil || !ok {
 		return err
 	}
-	l.add(story, src, key, how, &Alias{SourceID: a.Source, Key: a.Key, Rule: a.Rule, Seen: a.Seen})
+	l.add(st, src, key, how, &a)
 	return nil
 }
 
@@ -134,20 +130,20 @@ func (l *locator) link(q string) error {
 	if err != nil {
 		return err
 	}
-	story, ok, err := l.item(r.src, r.key)
+	st, ok, err := l.item(r.SourceID, r.Key)
 	if err != nil || !ok {
 		return err
 	}
-	if feed.LinkKey(story.Link) == lk {
-		l.add(story, story.SourceID, story.Key, "link", nil)
+	if feed.LinkKey(st.Link) == lk {
+		l.add(st, st.SourceID, st.Key, "link", nil)
 		return nil
 	}
-	for _, o := range story.Origins {
+	for _, o := range st.Origins {
 		if feed.LinkKey(o.Link) == lk {
-			l.add(story, o.SourceID, o.Key, "link", &Alias{SourceID: story.SourceID, Key: story.Key, Rule: o.Rule, Seen: o.Seen})
+			l.add(st, o.SourceID, o.Key, "link", &story.Alias{SourceID: st.SourceID, Key: st.Key, Rule: o.Rule, Seen: o.Seen})
 			return nil
 		}
 	}
-	l.add(story, story.SourceID, story.Key, "link", nil)
+	l.add(st, st.SourceID, st.Key, "link", nil)
 	return nil
 }

@@ -3,11 +3,11 @@ package store
 import (
 	"bytes"
 	"fmt"
-	"time"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/story"
 )
 
 // migrate1 brings a schema 1 file to schema 2, in Open's write
@@ -66,13 +66,16 @@ func migrateSource(tx *bbolt.Tx, src string) error {
 			return err
 		}
 	}
-	dd, err := newDedupe(tx, src, 0, time.Time{}, true)
-	if err != nil {
+	if _, err := tx.Bucket(bucketAliases).CreateBucketIfNotExists([]byte(src)); err != nil {
 		return err
 	}
-	dd.poll = &pollInfo{}
+	p, l := &story.Poll{Source: src, TrustLinks: true}, newLookup(tx)
 	for _, it := range all {
-		if err := dd.index(it, it.Sort(), ref{src, it.Key}); err != nil {
+		e, err := p.Entries(it, l)
+		if err != nil {
+			return err
+		}
+		if err := index(tx, e, it); err != nil {
 			return err
 		}
 	}
@@ -129,15 +132,15 @@ func (db *DB) initKeys() error {
 			if err != nil || len(ups) == 0 {
 				return err
 			}
-			dd, err := newDedupe(tx, src, 0, now, false)
+			ab, err := tx.Bucket(bucketAliases).CreateBucketIfNotExists(id)
 			if err != nil {
 				return err
 			}
 			for _, u := range ups {
-				if ib.Get([]byte(u.new)) != nil || dd.aliases.Get([]byte(u.new)) != nil {
+				if ib.Get([]byte(u.new)) != nil || ab.Get([]byte(u.new)) != nil {
 					continue
 				}
-				if err := dd.putAlias(u.new, aliasRecord{Source: src, Key: u.old, Rule: RuleRekey, Seen: now}); err != nil {
+				if err := putAlias(ab, u.new, story.Alias{SourceID: src, Key: u.old, Rule: story.RuleRekey, Seen: now}); err != nil {
 					return err
 				}
 			}

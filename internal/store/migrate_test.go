@@ -14,7 +14,7 @@ import (
 // anchored URL as GUID and link.
 func post(day, anchor int) feed.Item {
 	u := "http://scripting.com/2017/06/" + string(rune('0'+day/10)) + string(rune('0'+day%10)) + ".html#a" + string(rune('0'+anchor))
-	it := story(u, u, "", epoch.AddDate(0, 0, day).Add(-time.Duration(anchor)*time.Hour))
+	it := guidItem(u, u, "", epoch.AddDate(0, 0, day).Add(-time.Duration(anchor)*time.Hour))
 	it.Link = feed.PermaLink(u, u)
 	it.Summary = "<p>post " + u + "</p>"
 	return it

@@ -10,6 +10,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/story"
 )
 
 // Retention is kept apart from the items:
@@ -47,16 +48,12 @@ type PruneResult struct {
 // no items is not an error.
 func (db *DB) Prune(sourceID string, keep feed.Retention, now time.Time) (PruneResult, error) {
 	var res PruneResult
-	if keep.Items <= 0 && keep.Days <= 0 {
+	if story.Keeps(keep) {
 		return res, nil
-	}
-	var cutoff uint64 // sort stamps above it are older than keep.Days
-	if keep.Days > 0 {
-		cutoff = sortStamp(now.AddDate(0, 0, -keep.Days))
 	}
 	stamp := jsonTime(now).Unix()
 	for {
-		n, err := db.pruneBatch(sourceID, keep.Items, cutoff, stamp)
+		n, err := db.pruneBatch(sourceID, keep, now, stamp)
 		if err != nil {
 			return res, fmt.Errorf("prune %s: %w", sourceID, err)
 		}
@@ -76,9 +73,9 @@ func (db *DB) Prune(sourceID string, keep feed.Retention, now time.Time) (PruneR
 	return res, nil
 }
 
-// pruneBatch deletes up to PruneBatch of the oldest items that must go and
-// returns how many it deleted.
-func (db *DB) pruneBatch(sourceID string, keepItems int, cutoff uint64, stamp int64) (int, error) {
+// pruneBatch deletes up to PruneBatch of the oldest items that must go
+// (story.Retain) and returns how many it deleted.
+func (db *DB) pruneBatch(sourceID string, keep feed.Retention, now time.Time, stamp int64) (int, error) {
 	deleted := 0
 	err := db.update(func(tx *bbolt.Tx) error {
 		id := []byte(sourceID)
@@ -87,18 +84,14 @@ func (db *DB) pruneBatch(sourceID string, keepItems int, cutoff uint64, stamp in
 			return nil
 		}
 		total := int(ib.Sequence())
-		excess := 0
-		if keepItems > 0 && total > keepItems {
-			excess = total - keepItems
-		}
+		retain := story.Retain(keep, total, now)
 		var doomed [][]byte
 		c := tb.Cursor()
 		for k, _ := c.Last(); k != nil && len(doomed) < PruneBatch; k, _ = c.Prev() {
 			if !validIndexKey(k) {
 				return fmt.Errorf("bad index key %s", clip(k))
 			}
-			old := cutoff != 0 && binary.BigEndian.Uint64(k) > cutoff
-			if len(doomed) >= excess && !old {
+			if !retain.Deletes(len(doomed), stampTime(binary.BigEndian.Uint64(k))) {
 				break
 			}
 			doomed = append(doomed, bytes.Clone(k))

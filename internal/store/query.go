@@ -10,6 +10,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/story"
 )
 
 // ItemsAfter returns up to limit items of the given sources that come after
@@ -48,7 +49,7 @@ func (db *DB) walk(sourceIDs []string, after *feed.Item, limit int) ([]feed.Item
 	var out []feed.Item
 	err := db.view(func(tx *bbolt.Tx) error {
 		items, index, aliases := tx.Bucket(bucketItems), tx.Bucket(bucketByTime), tx.Bucket(bucketAliases)
-		seen := map[ref]bool{}
+		seen := map[story.Ref]bool{}
 		h := make(cursorHeap, 0, len(ids))
 		for _, id := range ids {
 			ib, tb := items.Bucket([]byte(id)), index.Bucket([]byte(id))
@@ -90,7 +91,7 @@ func (db *DB) walk(sourceIDs []string, after *feed.Item, limit int) ([]feed.Item
 			if err != nil {
 				return err
 			}
-			if r := (ref{it.SourceID, it.Key}); ok && !seen[r] {
+			if r := (story.Ref{SourceID: it.SourceID, Key: it.Key}); ok && !seen[r] {
 				seen[r] = true
 				out = append(out, it)
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/story"
 )
 
 // itemRecord is how an item is stored. SourceID and Key are not stored: they
@@ -193,35 +194,12 @@ func decodeState(sourceID string, data []byte) (feed.SourceState, error) {
 	}, nil
 }
 
-// JSON (RFC 3339) holds only years 0 to 9999; a feed's absurd date is
-// clamped into that range rather than failing the whole poll.
-var (
-	minJSONTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxJSONTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
-)
+// jsonTime is the time as stored (story.Time: clamped to what RFC 3339
+// holds, without its monotonic reading).
+func jsonTime(t time.Time) time.Time { return story.Time(t) }
 
-// jsonTime drops the monotonic reading and clamps t to what JSON can hold.
-// The zero time stays zero.
-func jsonTime(t time.Time) time.Time {
-	switch {
-	case t.IsZero():
-		return time.Time{}
-	case t.Before(minJSONTime):
-		return minJSONTime
-	case t.After(maxJSONTime):
-		return maxJSONTime
-	}
-	return t.Round(0)
-}
-
-// storableItem returns it with its times made storable by jsonTime, so that
-// what SavePoll returns, stores and indexes agree.
-func storableItem(it feed.Item) feed.Item {
-	it.Published = jsonTime(it.Published)
-	it.Updated = jsonTime(it.Updated)
-	it.FirstSeen = jsonTime(it.FirstSeen)
-	return it
-}
+// storableItem returns it with its times made storable (story.Storable).
+func storableItem(it feed.Item) feed.Item { return story.Storable(it) }
 
 // sortStamp maps t to a uint64 whose byte order, big-endian, is the reverse
 // of time order: newer times give smaller stamps. Times outside what
