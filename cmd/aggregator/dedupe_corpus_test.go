@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +12,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/parse"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 	"github.com/kpolicy/aggregator/internal/story"
 )
 
@@ -35,7 +36,7 @@ func TestCorpusKnewsDedupe(t *testing.T) {
 		t.Fatalf("no feeds under %s", dir)
 	}
 	clk := time.Date(2022, 8, 1, 12, 0, 0, 0, time.UTC) // the corpus was fetched on 2022-08-01
-	db, err := store.Open(filepath.Join(t.TempDir(), "knews.db"), store.Options{
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "knews.db"), bolt.Options{
 		Now:         func() time.Time { return clk },
 		TitleWindow: 48 * time.Hour,
 	})
@@ -68,7 +69,7 @@ func TestCorpusKnewsDedupe(t *testing.T) {
 		for _, it := range parsed.Items {
 			titles[[2]string{id, it.Key}] = it.Title
 		}
-		c, err := db.SavePoll(id, parsed.Items, feed.SourceState{SourceID: id, Title: parsed.Title, Warning: parsed.Warning})
+		c, err := db.SavePoll(context.Background(), id, parsed.Items, feed.SourceState{SourceID: id, Title: parsed.Title, Warning: parsed.Warning})
 		if err != nil {
 			t.Fatalf("%s: %v", rel, err)
 		}
@@ -83,7 +84,7 @@ func TestCorpusKnewsDedupe(t *testing.T) {
 	// A second round of polls finds every item, merged or not, again.
 	clk = clk.Add(time.Hour)
 	for _, id := range ids {
-		c, err := db.SavePoll(id, polls[id], feed.SourceState{SourceID: id})
+		c, err := db.SavePoll(context.Background(), id, polls[id], feed.SourceState{SourceID: id})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +93,7 @@ func TestCorpusKnewsDedupe(t *testing.T) {
 		}
 	}
 
-	stories, err := db.Items(ids, 1_000_000)
+	stories, err := db.ItemsAfter(context.Background(), ids, nil, 1_000_000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func TestCorpusKnewsDedupe(t *testing.T) {
 			}
 		}
 	}
-	n, err := db.Count()
+	n, err := db.Count(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

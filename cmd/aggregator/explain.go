@@ -64,13 +64,13 @@ func runExplain(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(cfg.Storage.Path, store.Options{TitleWindow: cfg.Dedupe.TitleWindow})
+	db, err := openStore(cfg, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
-	found, err := db.Locate(item)
+	found, err := db.Locate(ctx, item)
 	if err != nil {
 		if feed.ErrorCode(err) == feed.ENOTFOUND || feed.ErrorCode(err) == feed.EINVALID {
 			fmt.Fprintln(stderr, feed.ErrorMessage(err))
@@ -83,7 +83,7 @@ func runExplain(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Fprintln(stdout)
 		}
 		e := explain(cfg, fd)
-		if st, err := db.State(fd.SourceID); err == nil && st.Warning != "" {
+		if st, err := db.State(ctx, fd.SourceID); err == nil && st.Warning != "" {
 			e.reasons = append(e.reasons, reason{"warning", fmt.Sprintf("the last poll of %s warned: %s", fd.SourceID, st.Warning)})
 		}
 		writeExplanation(stdout, e)
