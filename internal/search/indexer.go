@@ -78,8 +78,9 @@ func (x *Indexer) State() IndexerState {
 	if x.st == nil {
 		return st
 	}
-	indexed, err1 := x.st.IndexedRev()
-	last, err2 := x.st.LastRev()
+	ctx := context.Background() // a status read: two short reads of the store
+	indexed, err1 := x.st.IndexedRev(ctx)
+	last, err2 := x.st.LastRev(ctx)
 	if err1 == nil && err2 == nil && last > indexed {
 		st.Behind = last - indexed
 	}

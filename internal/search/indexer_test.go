@@ -90,7 +90,7 @@ func TestIndexerRetriesWithBackoff(t *testing.T) {
 // unjudged is a store whose membership indexes have judged nothing yet.
 type unjudged struct{ *published }
 
-func (unjudged) Judged() (uint64, error) { return 0, nil }
+func (unjudged) Judged(context.Context) (uint64, error) { return 0, nil }
 
 // TestIndexerBehind: State counts the writes the index does not hold,
 // those waiting for the membership indexes included, and 0 once a
