@@ -160,7 +160,7 @@ func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
 
 	prev, err := p.state(src)
 	if err != nil {
-		res.Err = fmt.Errorf("poll %s: load state: %w", src.ID, err)
+		res.Err = fmt.Errorf("poll %s: %w", src.ID, err) // the store says "state SOURCE: …"
 		res.NextPoll = p.sched.afterFailure(p.opts.Now(), src.Interval, 1)
 		return res
 	}
@@ -245,7 +245,7 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		p.succeed(src, &st, resp, now, res)
 		res.NotModified = true
 		if err := p.store.SaveState(st); err != nil {
-			p.fail(src, prev, target, resp, fmt.Errorf("save state: %w", err), now, res)
+			p.fail(src, prev, target, resp, err, now, res) // the store says "save state SOURCE: …"
 		}
 		return
 	}
@@ -256,7 +256,7 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		p.succeed(src, &st, resp, now, res)
 		res.Skipped = true
 		if err := p.store.SaveState(st); err != nil {
-			p.fail(src, prev, target, resp, fmt.Errorf("save state: %w", err), now, res)
+			p.fail(src, prev, target, resp, err, now, res) // the store says "save state SOURCE: …"
 		}
 		return
 	}
@@ -290,8 +290,9 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 	counts, err := p.store.SavePoll(src.ID, items, st)
 	if err != nil {
 		// Nothing was stored, so the old validators and hash stay: the
-		// next poll fetches and parses the body again.
-		p.fail(src, prev, target, resp, fmt.Errorf("save poll: %w", err), now, res)
+		// next poll fetches and parses the body again. The store's error
+		// names the step ("save poll SOURCE: …"): fail adds only the poll.
+		p.fail(src, prev, target, resp, err, now, res)
 		return
 	}
 	res.Counts = counts
@@ -373,8 +374,8 @@ func (p *Poller) parse(ctx context.Context, resp *Response, src feed.Source) (pa
 	switch {
 	case err != nil && errors.Is(err, context.DeadlineExceeded):
 		return parsed, fmt.Errorf("parse %s: stopped after the fetch timeout (%s): %w", resp.URL, limit, err)
-	case err != nil:
-		return parsed, fmt.Errorf("parse %s: %w", resp.URL, err)
+	case err != nil: // the parser's error names its step ("parse rss: …")
+		return parsed, fmt.Errorf("%s: %w", resp.URL, err)
 	}
 	return parsed, nil
 }
