@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -177,4 +178,32 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestServeJSONFailureIsLogged: serve's reason to stop (here a taken port)
+// is a JSON record on stderr, not a plain "aggregator: …" line from main.
+func TestServeJSONFailureIsLogged(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	o := newOrigin(t)
+	var stdout, stderr bytes.Buffer
+	err = run(t.Context(), []string{"serve", "-config", writeConfig(t, o.URL, ""), "-addr", taken.Addr().String(), "-log-format", "json"}, noenv, &stdout, &stderr)
+	if err == nil || printed(err) || exitCode(err) != 1 {
+		t.Fatalf("err=%v printed=%v, want a logged failure (exit status 1)", err, printed(err))
+	}
+	recs := jsonLines(t, "stderr", stderr.String())
+	last := recs[len(recs)-1]
+	if msg, _ := last["err"].(string); last["msg"] != "serve stopped" || last["level"] != "ERROR" || !strings.Contains(msg, "listen tcp "+taken.Addr().String()) {
+		t.Errorf("last log line=%v, want the listen error", last)
+	}
+
+	// Text logs leave the error to main's line.
+	stderr.Reset()
+	err = run(t.Context(), []string{"serve", "-config", writeConfig(t, o.URL, ""), "-addr", taken.Addr().String()}, noenv, &stdout, &stderr)
+	if err == nil || !printed(err) {
+		t.Errorf("text: err=%v printed=%v, want main to print it", err, printed(err))
+	}
 }

@@ -25,7 +25,7 @@ import (
 // requests and the poll in flight.
 const shutdownTimeout = 30 * time.Second
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	var f flags
 	fs := newFlagSet("serve", getenv, stderr, &f, true, true)
 	logFormat := fs.String("log-format", envOr(getenv, "AGGREGATOR_LOG_FORMAT", "text"), "log lines as text or json (env AGGREGATOR_LOG_FORMAT)")
@@ -37,6 +37,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	defer func() { err = logFailure(log, *logFormat, err) }()
 	cfg, err := loadConfig(f)
 	if err != nil {
 		return err
