@@ -33,7 +33,11 @@ type SourceParser interface {
 	ParseSourceContext(ctx context.Context, body []byte, contentType, feedURL string, src feed.Source) (feed.Parsed, error)
 }
 
-// Store keeps source state and items. internal/store implements it.
+// Store keeps source state and items. internal/store implements it. Its
+// errors name their step and source ("save poll SOURCE: …", "state
+// SOURCE: …"), as a Parser's name theirs ("parse rss: …"): the poller
+// adds only "poll SOURCE:" (and a parse error's URL), so that each step is
+// said once.
 type Store interface {
 	// State returns the source's state, or an error whose feed.ErrorCode is
 	// feed.ENOTFOUND when the source was never polled.
