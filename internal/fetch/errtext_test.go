@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +17,7 @@ import (
 // does: its error names the operation and the source.
 type savePollFails struct{ *memStore }
 
-func (s savePollFails) SavePoll(id string, _ []feed.Item, _ feed.SourceState) (feed.PollCounts, error) {
+func (s savePollFails) SavePoll(_ context.Context, id string, _ []feed.Item, _ feed.SourceState) (feed.PollCounts, error) {
 	return feed.PollCounts{}, fmt.Errorf("save poll %s: %w", id, errors.New("database is full"))
 }
 
