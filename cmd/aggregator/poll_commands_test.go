@@ -151,7 +151,7 @@ func TestFetchShowsStateNotAFeedAndRetirement(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, want := range []string{
-		"ITEMS", "ERRORS", "LAST SUCCESS", "NEXT POLL", "VALIDATORS", "URL",
+		"ITEMS", "ERRS", "LAST SUCCESS", "NEXT POLL", "  " + s.URL + "/feed.rss\n",
 		"not a feed: HTML page (it links to feeds: " + s.URL + "/feed.rss, " + s.URL + "/atom.xml)",
 		"410 Gone", "retired:",
 		"3 sources polled, 2 failed, 2 new items",

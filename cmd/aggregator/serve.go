@@ -13,6 +13,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/fetch"
+	"github.com/kpolicy/aggregator/internal/logging"
 	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/parse"
 	"github.com/kpolicy/aggregator/internal/publish"
@@ -24,7 +25,7 @@ import (
 // requests and the poll in flight.
 const shutdownTimeout = 30 * time.Second
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	var f flags
 	fs := newFlagSet("serve", getenv, stderr, &f, true, true)
 	logFormat := fs.String("log-format", envOr(getenv, "AGGREGATOR_LOG_FORMAT", "text"), "log lines as text or json (env AGGREGATOR_LOG_FORMAT)")
@@ -36,6 +37,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	defer func() { err = logFailure(log, *logFormat, err) }()
 	cfg, err := loadConfig(f)
 	if err != nil {
 		return err
@@ -126,6 +128,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn), // net/http's own lines, in the log's format
 	}
 
 	l := newLive(cfg, f, db, members, cache, log, func(r fetch.Result) {
@@ -163,7 +166,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	wg.Go(func() { site.indexer.Run(pollCtx) })
 	wg.Go(func() { site.flushLoop(pollCtx, log) })
 	// Said once the config is watched, so a test may edit it from here on.
-	fmt.Fprintf(stdout, "aggregator %s listening on http://%s\n", version(), ln.Addr())
+	logging.Listening(stdout, *logFormat, version(), "http://"+ln.Addr().String())
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -228,7 +231,7 @@ func logResult(log *slog.Logger, r fetch.Result) {
 		return
 	}
 	if r.Warning != "" {
-		log.Warn("poll", append(attrs, "warning", r.Warning)...)
+		log.Warn("poll", attrs...) // the warning is in attrs once
 		return
 	}
 	log.Info("poll", attrs...)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/logging"
 	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/metrics"
 	"github.com/kpolicy/aggregator/internal/search"
@@ -21,15 +22,13 @@ import (
 )
 
 // newLogger returns the program's logger: text lines by default, one JSON
-// object per line with format "json".
+// object per line with format "json" (see internal/logging).
 func newLogger(w io.Writer, format string) (*slog.Logger, error) {
-	switch format {
-	case "", "text":
-		return slog.New(slog.NewTextHandler(w, nil)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	log, err := logging.New(w, format)
+	if err != nil {
+		return nil, fmt.Errorf("%w: -log-format: %w", errUsage, err)
 	}
-	return nil, fmt.Errorf("%w: -log-format must be text or json (got %q)", errUsage, format)
+	return log, nil
 }
 
 // searchPath is where the search index of the database at dbPath lives.

@@ -26,14 +26,7 @@ func TestServeSite(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"serve", "-config", cfgPath, "-log-format", "json"}, os.Getenv, stdout, stderr)
 	}()
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
-		if m := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no address\n%s", stderr.String())
-		}
-	}
+	base := waitListeningJSON(t, stdout, stderr, done)
 	waitForItems(t, base, "think-tanks", 3)
 	waitForSearch(t, base, "협력")       // kei-peninsula's items are indexed
 	waitForSearch(t, base, "Yongbyon") // and 38north's
