@@ -117,7 +117,10 @@ func New(reg *prometheus.Registry, o Options) (*Metrics, error) {
 				func() float64 { return float64(o.Indexing().Failing) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aggregator_search_index_errors_total",
 				Help: "Search index catch-ups that failed (a full disk, the store failing) since start."},
-				func() float64 { return float64(o.Indexing().Failures) }))
+				func() float64 { return float64(o.Indexing().Failures) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aggregator_search_index_behind",
+				Help: "Store writes the search index does not hold yet (0: caught up)."},
+				func() float64 { return float64(o.Indexing().Behind) }))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
