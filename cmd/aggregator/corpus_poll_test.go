@@ -20,6 +20,7 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
+	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
 )
@@ -191,7 +192,7 @@ func TestCorpusPolled(t *testing.T) {
 	}
 	store := &memStore{states: map[string]feed.SourceState{}, keys: map[string]map[string]bool{}}
 	began := time.Now()
-	results := newPoller(cfg, store, nil).PollAll(context.Background(), cfg.Sources)
+	results := app.NewPoller(cfg, app.NewClient(cfg, nil), store, nil, nil).PollAll(context.Background(), cfg.Sources)
 	took := time.Since(began)
 
 	type tally struct{ parsed, items, failed int }

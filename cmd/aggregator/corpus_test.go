@@ -15,6 +15,7 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
+	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/fetch"
@@ -77,7 +78,7 @@ func pollCorpus(t *testing.T) *corpusRun {
 	}
 	t.Cleanup(func() { db.Close() })
 	r.cfg, r.db = cfg, db
-	r.results = newPoller(cfg, db, nil).PollAll(context.Background(), cfg.Sources)
+	r.results = app.NewPoller(cfg, app.NewClient(cfg, nil), db, nil, nil).PollAll(context.Background(), cfg.Sources)
 	return r
 }
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/store"
 )
 
@@ -161,7 +162,7 @@ func TestFetchShowsStateNotAFeedAndRetirement(t *testing.T) {
 		}
 	}
 	for _, ua := range s.userAgents() {
-		if want := "aggregator/" + version() + " (+https://kpolicy.example/contact)"; ua != want {
+		if want := "aggregator/" + app.Version() + " (+https://kpolicy.example/contact)"; ua != want {
 			t.Errorf("User-Agent=%q, want %q", ua, want)
 		}
 	}

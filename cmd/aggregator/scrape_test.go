@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/store"
 )
 
@@ -160,7 +161,7 @@ func TestScrapedListingEndToEnd(t *testing.T) {
 		return false
 	})
 	for _, r := range o.seen() {
-		if want := "aggregator/" + version() + " (+ops@kpolicy.example)"; r.UserAgent() != want {
+		if want := "aggregator/" + app.Version() + " (+ops@kpolicy.example)"; r.UserAgent() != want {
 			t.Errorf("User-Agent=%q, want %q", r.UserAgent(), want)
 		}
 		if got := r.Header.Get("Accept-Encoding"); got != "br, gzip" {
