@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,8 +35,13 @@ func runBackup(args []string, getenv func(string) string, stdout, stderr io.Writ
 		return err
 	}
 	defer db.Close()
+	b, ok := db.(store.Backuper)
+	if !ok {
+		return fmt.Errorf("backup %s: %w: back it up with its own tools", redacted(cfg.Storage.Path), errors.ErrUnsupported)
+	}
+	ctx := context.Background()
 	if dst == "-" {
-		_, err := db.Backup(stdout)
+		_, err := b.Backup(ctx, stdout)
 		return err
 	}
 	// Write beside the target and rename, so FILE is never half a backup.
@@ -44,7 +50,7 @@ func runBackup(args []string, getenv func(string) string, stdout, stderr io.Writ
 		return fmt.Errorf("backup: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	n, err := db.Backup(tmp)
+	n, err := b.Backup(ctx, tmp)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -77,7 +83,7 @@ func runCompact(args []string, getenv func(string) string, stdout, stderr io.Wri
 	path := cfg.Storage.Path
 	tmp := path + ".compact"
 	_ = os.Remove(tmp) // left over from an interrupted run
-	before, after, err := store.Compact(path, tmp)
+	before, after, err := compactStore(path, tmp)
 	if err != nil {
 		_ = os.Remove(tmp)
 		return err

@@ -36,7 +36,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopPprof()
-	db, err := openStore(cfg)
+	db, err := openStore(cfg, false)
 	if err != nil {
 		return err
 	}

@@ -182,8 +182,10 @@ func New(cfg config.Config, d Deps) (*App, error) {
 	// Configure only reads index states, so a thousand channels cost
 	// nothing before the port listens. The hub is told of every channel
 	// whose documents changed.
+	// New's reads of the store are few and short: it is not cancelled.
+	ctx := context.Background()
 	var err error
-	a.members, err = NewMembership(cfg, a.st, membership.Options{
+	a.members, err = NewMembership(ctx, cfg, a.st, membership.Options{
 		Logger: a.log,
 		Now:    a.now,
 		OnChange: func(ids []string) {
@@ -201,7 +203,7 @@ func New(cfg config.Config, d Deps) (*App, error) {
 		return nil, err
 	}
 	a.subs = server.NewSubscribers(a.st, a.now)
-	if err := a.subs.Load(); err != nil {
+	if err := a.subs.Load(ctx); err != nil {
 		_ = a.index.Close()
 		return nil, err
 	}
@@ -224,6 +226,10 @@ func New(cfg config.Config, d Deps) (*App, error) {
 		return nil, err
 	}
 	a.hub = a.newHub(cfg)
+	var backup server.Backuper // optional in the store contract
+	if b, ok := a.st.(server.Backuper); ok {
+		backup = b
+	}
 	a.handler = server.New(a.cache, a.st, server.Options{
 		Logger: a.log, MaxAge: cfg.Publish.MaxAge, BaseURL: cfg.Server.BaseURL, Hubs: a.hubs, WebSub: a.hub,
 		Sources: a.cache, States: a.st,
@@ -237,7 +243,7 @@ func New(cfg config.Config, d Deps) (*App, error) {
 			Metrics:     a.metrics.Handler(),
 			Ready:       a.ready.Ready,
 			AdminToken:  d.AdminToken,
-			Backup:      a.st,
+			Backup:      backup,
 			Indexing:    a.indexer.State,
 		},
 	})
@@ -290,7 +296,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 
 	rwg.Go(func() {
 		a.pushes.run(refreshCtx, func(ids ...string) error {
-			ids, err := a.subscribed(ids)
+			ids, err := a.subscribed(refreshCtx, ids)
 			if err != nil || len(ids) == 0 {
 				return err
 			}

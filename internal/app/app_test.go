@@ -12,7 +12,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/app/apptest"
 	"github.com/kpolicy/aggregator/internal/config"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // The service's tests run the App with no socket: origins and subscribers
@@ -61,9 +61,9 @@ func writeFile(t *testing.T, content string) string {
 }
 
 // openStore opens the store a config names, as serve does.
-func openStore(t testing.TB, cfg config.Config) *store.DB {
+func openStore(t testing.TB, cfg config.Config) *bolt.DB {
 	t.Helper()
-	db, err := store.Open(cfg.Storage.Path, store.Options{MaxSize: cfg.Storage.MaxSize, TitleWindow: cfg.Dedupe.TitleWindow})
+	db, err := bolt.Open(cfg.Storage.Path, bolt.Options{MaxSize: cfg.Storage.MaxSize, TitleWindow: cfg.Dedupe.TitleWindow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func openStore(t testing.TB, cfg config.Config) *store.DB {
 // network, its log kept.
 type running struct {
 	*App
-	db   *store.DB
+	db   *bolt.DB
 	base string
 	logs *apptest.SyncBuffer
 	// stop ends Run, closes the store and returns Run's error.

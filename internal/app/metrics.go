@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,16 +13,18 @@ import (
 // newMetrics registers the service's metrics, and the Go runtime's and the
 // process's, on a registry of the App's own.
 func (a *App) newMetrics() (*metrics.Metrics, error) {
+	// A scrape during the shutdown drain still reads the store.
+	ctx := context.Background()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := metrics.New(reg, metrics.Options{
-		StoreSize:   a.st.Size,
-		StoreItems:  a.st.Count,
+		StoreSize:   func() (int64, error) { return a.st.Size(ctx) },
+		StoreItems:  func() (int, error) { return a.st.Count(ctx) },
 		IndexItems:  a.index.Count,
 		Subscribers: a.subs.Today,
 		Indexing:    a.indexer.State,
 		WebSubSubs: func() (int, error) {
-			subs, err := a.st.Subscriptions("")
+			subs, err := a.st.Subscriptions(ctx, "")
 			return len(subs), err
 		},
 	})

@@ -19,7 +19,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/app/apptest"
 	"github.com/kpolicy/aggregator/internal/publish"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // instituteConfig writes a feeds.yaml of the Peninsula Institute's two
@@ -202,11 +202,11 @@ func TestUpgradeOldStore(t *testing.T) {
 		fmt.Sprintf(`  - { id: scripting, url: %q, title: "Scripting News" }`, originURL+"/scriptingNews.rss"),
 		`  - { id: scripting, title: "Scripting News", description: "Dave Winer", sources: [scripting] }`)
 
-	db, err := store.Open(dbPath, store.Options{ReadOnly: true})
+	db, err := bolt.Open(dbPath, bolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, err := db.SourceItemCount("scripting")
+	before, err := db.SourceItemCount(t.Context(), "scripting")
 	db.Close()
 	if err != nil || before != 7 {
 		t.Fatalf("the old store holds %d scripting items (%v), want the 7 the old rule made", before, err)
@@ -214,7 +214,7 @@ func TestUpgradeOldStore(t *testing.T) {
 
 	r := startApp(t, cfg)
 	waitReady(t, r.base)
-	after, err := r.db.SourceItemCount("scripting")
+	after, err := r.db.SourceItemCount(t.Context(), "scripting")
 	if err != nil || after != 48 {
 		t.Errorf("after the upgrade %d scripting items are stored (%v), want the 48 posts once each", after, err)
 	}

@@ -39,7 +39,7 @@ func (a *App) pollLoop(ctx context.Context) {
 				<-done
 				return
 			case why := <-a.reload:
-				next, ok := a.reloadConfig(why)
+				next, ok := a.reloadConfig(ctx, why)
 				if !ok {
 					continue
 				}

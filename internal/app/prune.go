@@ -22,7 +22,7 @@ func (a *App) maintain(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case id := <-a.prune:
-			a.pruneSource(id)
+			a.pruneSource(ctx, id)
 		case <-sweep.C:
 			a.pruneAll(ctx)
 		case <-a.sweep:
@@ -36,37 +36,37 @@ func (a *App) pruneAll(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		a.pruneSource(s.ID)
+		a.pruneSource(ctx, s.ID)
 	}
-	a.trimGone()
+	a.trimGone(ctx)
 }
 
 // trimGone forgets the deletions both followers of the write order (the
 // membership and search indexes) have seen.
-func (a *App) trimGone() {
-	searched, err := a.st.IndexedRev()
+func (a *App) trimGone(ctx context.Context) {
+	searched, err := a.st.IndexedRev(ctx)
 	if err != nil {
 		a.log.Error("trim deletions", "err", err)
 		return
 	}
-	followed, err := a.members.Followed()
+	followed, err := a.members.Followed(ctx)
 	if err != nil {
 		a.log.Error("trim deletions", "err", err)
 		return
 	}
-	if _, err := a.st.TrimGone(min(searched, followed)); err != nil {
+	if _, err := a.st.TrimGone(ctx, min(searched, followed)); err != nil {
 		a.log.Error("trim deletions", "err", err)
 	}
 }
 
 // pruneSource applies one source's retention; when it deleted items, the
 // membership and search indexes follow the deletions.
-func (a *App) pruneSource(id string) {
+func (a *App) pruneSource(ctx context.Context, id string) {
 	s, ok := a.cfg.Load().Source(id)
 	if !ok {
 		return
 	}
-	res, err := a.st.Prune(id, s.Keep, a.now())
+	res, err := a.st.Prune(ctx, id, s.Keep, a.now())
 	if err != nil {
 		a.log.Error("prune", "source", id, "err", err)
 		return

@@ -24,7 +24,7 @@ var errNoLoader = errors.New("this server cannot read its config again")
 // not losing every source or channel unless it says so), publishes its
 // channels. It logs every problem of a refused file and returns false;
 // the running config stays.
-func (a *App) reloadConfig(why string) (*config.Config, bool) {
+func (a *App) reloadConfig(ctx context.Context, why string) (*config.Config, bool) {
 	old := a.cfg.Load()
 	var next config.Config
 	err := errNoLoader
@@ -63,7 +63,7 @@ func (a *App) reloadConfig(why string) (*config.Config, bool) {
 	// The membership first: from here on every read re-checks what it
 	// shows against the new rules, while the indexes of changed channels
 	// are built in the background.
-	if err := a.members.Configure(next.Channels, next.Sources); err != nil {
+	if err := a.members.Configure(ctx, next.Channels, next.Sources); err != nil {
 		a.log.Error("config reload: channels not configured; still serving the previous config", "err", err)
 		return nil, false
 	}

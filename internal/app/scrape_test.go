@@ -181,7 +181,7 @@ func TestScrapedUndatedItemsKeepFirstSeen(t *testing.T) {
 	}
 	published := func() map[string]time.Time {
 		t.Helper()
-		items, err := db.Items([]string{"csis-korea-chair"}, 100)
+		items, err := db.ItemsAfter(context.Background(), []string{"csis-korea-chair"}, nil, 100)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,16 +16,16 @@ func SearchPath(dbPath string) string { return dbPath + ".search" }
 // searchSource is what the search index reads from the store: the write
 // order, and its bookmark in it.
 type searchSource interface {
-	ItemsSince(rev uint64, limit int) ([]feed.Item, error)
-	IndexedRev() (uint64, error)
-	SetIndexedRev(rev uint64) error
+	ItemsSince(ctx context.Context, rev uint64, limit int) ([]feed.Item, error)
+	IndexedRev(ctx context.Context) (uint64, error)
+	SetIndexedRev(ctx context.Context, rev uint64) error
 }
 
 // labeller says under which channel labels an item is published, and up
 // to which write it knows (see membership.Index.LabelsOf and Followed).
 type labeller interface {
-	LabelsOf(feed.Item) ([]string, error)
-	Followed() (uint64, error)
+	LabelsOf(context.Context, feed.Item) ([]string, error)
+	Followed(context.Context) (uint64, error)
 }
 
 // searchStore is what the search index is fed from: the store, and the
@@ -35,9 +35,11 @@ type searchStore struct {
 	published labeller
 }
 
-func (s searchStore) ChannelsOf(it feed.Item) ([]string, error) { return s.published.LabelsOf(it) }
+func (s searchStore) ChannelsOf(ctx context.Context, it feed.Item) ([]string, error) {
+	return s.published.LabelsOf(ctx, it)
+}
 
-func (s searchStore) Judged() (uint64, error) { return s.published.Followed() }
+func (s searchStore) Judged(ctx context.Context) (uint64, error) { return s.published.Followed(ctx) }
 
 // openSearch opens the search index beside the database and its indexer.
 func (a *App) openSearch(cfg config.Config) error {
@@ -59,7 +61,7 @@ func Reindex(ctx context.Context, cfg config.Config, st interface {
 	searchSource
 	membership.Store
 }) (int, error) {
-	members, err := NewMembership(cfg, st, membership.Options{})
+	members, err := NewMembership(ctx, cfg, st, membership.Options{})
 	if err != nil {
 		return 0, err
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
@@ -14,9 +15,11 @@ import (
 
 // Store is what the service needs of the store: what each part it wires
 // asks for (the poller, the membership index, the documents, the hub,
-// subscriber statistics, the pages and the admin backup), the search
-// index's bookmark, and what maintenance and the metrics call. Any
-// implementation of the store contract satisfies it.
+// subscriber statistics, the pages), the search index's bookmark, and
+// what maintenance and the metrics call. Any implementation of the store
+// contract (store.Store) satisfies it. A backup while serving
+// (/admin/backup) is the optional store.Backuper: for a Store that is not
+// one, that route is not served.
 type Store interface {
 	fetch.Store
 	membership.Store
@@ -24,17 +27,16 @@ type Store interface {
 	websub.Store
 	server.SubscriberStore
 	server.Health
-	server.Backuper
 	searchSource
 
 	// Prune deletes the items of sourceID that keep does not retain, in
 	// small transactions.
-	Prune(sourceID string, keep feed.Retention, now time.Time) (store.PruneResult, error)
+	Prune(ctx context.Context, sourceID string, keep feed.Retention, now time.Time) (store.PruneResult, error)
 	// TrimGone forgets the deletions up to the write upTo, which every
 	// follower of the write order has seen.
-	TrimGone(upTo uint64) (int, error)
+	TrimGone(ctx context.Context, upTo uint64) (int, error)
 	// Size and Count are the database's bytes and stored items, for the
 	// metrics.
-	Size() (int64, error)
-	Count() (int, error)
+	Size(ctx context.Context) (int64, error)
+	Count(ctx context.Context) (int, error)
 }

@@ -16,12 +16,12 @@ func (a *App) flushLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			if err := a.subs.Flush(); err != nil {
+			if err := a.subs.Flush(context.WithoutCancel(ctx)); err != nil {
 				a.log.Error("subscriber statistics", "err", err)
 			}
 			return
 		case <-t.C:
-			if err := a.subs.Flush(); err != nil {
+			if err := a.subs.Flush(ctx); err != nil {
 				a.log.Error("subscriber statistics", "err", err)
 			}
 		}

@@ -80,7 +80,7 @@ func (a *App) newHub(cfg config.Config) *websub.Hub {
 // documents name and the hub pings). Telling means rendering the channel's documents to
 // compare them, which must not be done for a thousand channels nobody
 // follows each time their shared index changes.
-func (a *App) subscribed(ids []string) ([]string, error) {
+func (a *App) subscribed(ctx context.Context, ids []string) ([]string, error) {
 	if len(a.hubs) > 1 {
 		return ids, nil
 	}
@@ -88,7 +88,7 @@ func (a *App) subscribed(ids []string) ([]string, error) {
 	var out []string
 	for _, id := range ids {
 		for _, topic := range topicURLs(base, id) {
-			subs, err := a.st.Subscriptions(topic)
+			subs, err := a.st.Subscriptions(ctx, topic)
 			if err != nil {
 				return out, err
 			}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -58,10 +59,10 @@ func NewPoller(cfg config.Config, c *fetch.Client, st fetch.Store, onResult func
 // NewMembership is the membership index of cfg's channels over st,
 // configured (index states read, nothing built: its Run builds and
 // follows them). o's PageSize is cfg's.
-func NewMembership(cfg config.Config, st membership.Store, o membership.Options) (*membership.Index, error) {
+func NewMembership(ctx context.Context, cfg config.Config, st membership.Store, o membership.Options) (*membership.Index, error) {
 	o.PageSize = cfg.Publish.PageSize
 	ix := membership.New(st, o)
-	if err := ix.Configure(cfg.Channels, cfg.Sources); err != nil {
+	if err := ix.Configure(ctx, cfg.Channels, cfg.Sources); err != nil {
 		return nil, fmt.Errorf("channels: %w", err)
 	}
 	return ix, nil

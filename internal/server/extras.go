@@ -16,17 +16,17 @@ import (
 // Items is what the item pages and search results read from the store.
 type Items interface {
 	// Item returns a stored item, or a feed.ENOTFOUND error.
-	Item(sourceID, key string) (feed.Item, error)
+	Item(ctx context.Context, sourceID, key string) (feed.Item, error)
 }
 
 // Members is what the HTML pages, the item pages and search read from the
 // membership index: which items a channel shows, in its order, and which
 // channels show an item.
 type Members interface {
-	Older(channelID string, after *membership.Cursor, n int) (membership.Page, error)
-	Newer(channelID string, before membership.Cursor, n int) (membership.Page, error)
-	Skip(channelID string, skip, n int) (membership.Page, error)
-	ChannelsOf(it feed.Item) ([]string, error)
+	Older(ctx context.Context, channelID string, after *membership.Cursor, n int) (membership.Page, error)
+	Newer(ctx context.Context, channelID string, before membership.Cursor, n int) (membership.Page, error)
+	Skip(ctx context.Context, channelID string, skip, n int) (membership.Page, error)
+	ChannelsOf(ctx context.Context, it feed.Item) ([]string, error)
 	// Label is what the search index files a channel's items under.
 	Label(channelID string) string
 }
@@ -37,9 +37,9 @@ type Searcher interface {
 	Count() (uint64, error)
 }
 
-// Backuper writes a consistent copy of the database.
+// Backuper writes a consistent copy of the database (store.Backuper).
 type Backuper interface {
-	Backup(w io.Writer) (int64, error)
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 }
 
 // FeedRecorder counts requests for published feeds (the metrics).

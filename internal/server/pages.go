@@ -125,7 +125,7 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	for _, c := range s.feeds.Channels() {
 		p := preview{Snap: c}
 		if s.Members != nil {
-			page, err := s.Members.Older(c.Channel.ID, nil, previewItems)
+			page, err := s.Members.Older(r.Context(), c.Channel.ID, nil, previewItems)
 			if err != nil && !errors.Is(err, membership.ErrNotReady) {
 				s.Error(w, r, err)
 				return
@@ -178,15 +178,15 @@ func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		p, err = s.Members.Older(id, &c, pageSize)
+		p, err = s.Members.Older(r.Context(), id, &c, pageSize)
 	case newer:
 		c, ok := cursor("before")
 		if !ok {
 			return
 		}
-		p, err = s.Members.Newer(id, c, pageSize)
+		p, err = s.Members.Newer(r.Context(), id, c, pageSize)
 	default:
-		p, err = s.Members.Skip(id, (page-1)*pageSize, pageSize)
+		p, err = s.Members.Skip(r.Context(), id, (page-1)*pageSize, pageSize)
 	}
 	if err != nil {
 		s.Error(w, r, err)
@@ -236,12 +236,12 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such item"))
 		return
 	}
-	it, err := s.Items.Item(src, key)
+	it, err := s.Items.Item(r.Context(), src, key)
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	ids, err := s.Members.ChannelsOf(it)
+	ids, err := s.Members.ChannelsOf(r.Context(), it)
 	if err != nil {
 		s.Error(w, r, err)
 		return

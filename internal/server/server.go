@@ -9,6 +9,7 @@
 package server
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"html/template"
@@ -36,7 +37,7 @@ type Feeds interface {
 
 // Health reports whether the store answers.
 type Health interface {
-	Ping() error
+	Ping(ctx context.Context) error
 }
 
 // Options tunes the server; zero values take the documented defaults.
