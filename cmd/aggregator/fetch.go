@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/fetch"
 )
@@ -25,7 +26,7 @@ func runFetch(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer db.Close()
 
-	results := newPoller(cfg, db, nil).PollAll(ctx, cfg.Sources)
+	results := app.NewPoller(cfg, app.NewClient(cfg, nil), db, nil, nil).PollAll(ctx, cfg.Sources)
 	failed, retired := printResults(stdout, results, func(id string) (feed.SourceState, error) {
 		return db.State(context.WithoutCancel(ctx), id)
 	})

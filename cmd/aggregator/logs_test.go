@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 )
 
 // TestServeJSONLogsAndMergedMetric runs serve with JSON logs on three
@@ -59,7 +61,7 @@ func TestServeJSONLogsAndMergedMetric(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &apptest.SyncBuffer{}, &apptest.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "-config", cfgPath, "-log-format", "json"}, noenv, stdout, stderr)
@@ -110,7 +112,7 @@ func TestServeJSONLogsAndMergedMetric(t *testing.T) {
 
 // waitListeningJSON waits for serve's JSON "listening" line on stdout and
 // returns its URL.
-func waitListeningJSON(t *testing.T, stdout, stderr *syncBuffer, done <-chan error) string {
+func waitListeningJSON(t *testing.T, stdout, stderr *apptest.SyncBuffer, done <-chan error) string {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		for _, line := range strings.Split(stdout.String(), "\n") {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 
 	"github.com/kpolicy/aggregator/internal/config"
@@ -185,12 +184,4 @@ func loadConfig(f flags) (config.Config, error) {
 		cfg.Server.Listen = f.addr
 	}
 	return cfg, nil
-}
-
-// version is the module version when built from a tagged module, else "dev".
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
