@@ -80,9 +80,11 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/config"
+	"github.com/kpolicy/aggregator/internal/fetch"
 	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/metrics"
 	"github.com/kpolicy/aggregator/internal/publish"
+	"github.com/kpolicy/aggregator/internal/push"
 	"github.com/kpolicy/aggregator/internal/search"
 	"github.com/kpolicy/aggregator/internal/server"
 	"github.com/kpolicy/aggregator/internal/websub"
@@ -134,6 +136,9 @@ type App struct {
 	members *membership.Index
 	cache   *publish.Cache
 	hub     *websub.Hub
+	push    *push.Subscriber             // the WebSub subscriber: sources that push
+	locks   *fetch.SourceLocks           // one source's polls, deliveries and subscription updates in turn
+	poller  atomic.Pointer[fetch.Poller] // the poller running now (a reload may replace it)
 	index   *search.Index
 	indexer *search.Indexer
 	subs    *server.Subscribers
@@ -226,12 +231,16 @@ func New(cfg config.Config, d Deps) (*App, error) {
 		return nil, err
 	}
 	a.hub = a.newHub(cfg)
+	a.locks = fetch.NewSourceLocks()
+	a.poller.Store(a.newPoller(cfg))
+	a.push = a.newSubscriber(cfg)
 	var backup server.Backuper // optional in the store contract
 	if b, ok := a.st.(server.Backuper); ok {
 		backup = b
 	}
 	a.handler = server.New(a.cache, a.st, server.Options{
 		Logger: a.log, MaxAge: cfg.Publish.MaxAge, BaseURL: cfg.Server.BaseURL, Hubs: a.hubs, WebSub: a.hub,
+		Push: a.push, PushCounts: a.push.Counts,
 		Sources: a.cache, States: a.st,
 		Extras: server.Extras{
 			BaseURL:     cfg.Server.BaseURL,
@@ -314,6 +323,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.members.Run(loopCtx) })
 	wg.Go(func() { a.indexer.Run(loopCtx) })
 	wg.Go(func() { a.flushLoop(loopCtx) })
+	wg.Go(func() { a.push.Run(loopCtx) })
 	if a.d.Started != nil {
 		a.d.Started()
 	}
