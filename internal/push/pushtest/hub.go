@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,17 +31,21 @@ type Sub struct {
 	Verified                time.Time
 }
 
-// Hub is a spec hub on a loopback server.
+// Hub is a spec hub on a loopback server. It is also an http.Handler, to
+// be served elsewhere (an in-process network): set URL to where it is.
 type Hub struct {
+	// URL is where subscribers send requests: the loopback server's /hub.
 	URL string
+	// Client sends the verifications and deliveries (a client with a 10 s
+	// timeout; a test may give one that reaches an in-process network).
 	// Lease is the lease granted (hub.lease_seconds in the verification);
 	// zero grants what the subscriber asked for.
 	Lease time.Duration
 
-	t      testing.TB
-	client *http.Client
-	mu     sync.Mutex
-	subs   map[string]Sub // by topic + " " + callback
+	Client *http.Client
+
+	mu   sync.Mutex
+	subs map[string]Sub // by topic + " " + callback
 	// Requests counts the subscription requests received, by hub.mode.
 	requests map[string]int
 	errs     []error
@@ -49,8 +54,8 @@ type Hub struct {
 
 // New starts a hub; it stops with the test.
 func New(t testing.TB) *Hub {
-	h := &Hub{t: t, client: &http.Client{Timeout: 10 * time.Second}, subs: map[string]Sub{}, requests: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(h.serve))
+	h := &Hub{Client: &http.Client{Timeout: 10 * time.Second}, subs: map[string]Sub{}, requests: map[string]int{}}
+	srv := httptest.NewServer(h)
 	h.URL = srv.URL + "/hub"
 	t.Cleanup(func() {
 		srv.Close()
@@ -59,11 +64,11 @@ func New(t testing.TB) *Hub {
 	return h
 }
 
-// serve takes a subscription request (§5.1): a form with hub.callback,
+// ServeHTTP takes a subscription request (§5.1): a form with hub.callback,
 // hub.mode, hub.topic and, optionally, hub.lease_seconds and hub.secret.
 // It answers 202 Accepted and verifies the intent on its own (§5.3).
-func (h *Hub) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/hub" {
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/hub") {
 		http.NotFound(w, r)
 		return
 	}
@@ -110,7 +115,7 @@ func (h *Hub) verify(mode, topic, callback, secret string, lease time.Duration) 
 	if mode == "subscribe" {
 		q.Set("hub.lease_seconds", strconv.Itoa(int(lease/time.Second)))
 	}
-	resp, err := h.client.Get(addQuery(callback, q))
+	resp, err := h.Client.Get(addQuery(callback, q))
 	if err != nil {
 		h.fail(fmt.Errorf("verify %s: %w", mode, err))
 		return
@@ -181,7 +186,7 @@ func (h *Hub) Deliver(callback, topic, contentType string, body []byte, signatur
 	if signature != "" {
 		req.Header.Set("X-Hub-Signature", signature)
 	}
-	resp, err := h.client.Do(req)
+	resp, err := h.Client.Do(req)
 	if err != nil {
 		h.fail(fmt.Errorf("deliver: %w", err))
 		return 0
