@@ -371,9 +371,9 @@ const walkSQL = `SELECT p.ns, s.id, p.key, p.story, i.src, i.key, i.seq, i.rev, 
 	CROSS JOIN LATERAL (
 		SELECT ns, key, story FROM positions p
 		WHERE p.sh = q.sh AND (NOT $2 OR p.ns < $3 OR (p.ns = $3 AND (s.id > $4 OR (s.id = $4 AND p.key > $5))))
-		ORDER BY p.ns DESC, substr(p.key, 1, 512), p.key
+		ORDER BY p.ns DESC, p.key
 		LIMIT $6) p
-	LEFT JOIN items i ON i.h = p.story
+	LEFT JOIN LATERAL (SELECT src, key, seq, rev, body FROM items WHERE items.h = p.story LIMIT 1) i ON true
 	ORDER BY p.ns DESC, s.id, p.key
 	LIMIT $6`
 

@@ -600,6 +600,14 @@ func scanMembers(rows pgx.Rows, sortFromStory bool) ([]store.Member, []feed.Item
 	return ms, its, rows.Err()
 }
 
+// newestSQL reads members of an index in members_order, forward or
+// backward, with their stories.
+func newestSQL(cond, order string) string {
+	return `SELECT m.tk, m.until, m.src, m.key, i.seq, i.rev, i.body
+			FROM members m CROSS JOIN LATERAL (SELECT seq, rev, body FROM items WHERE items.h = m.story LIMIT 1) i
+			WHERE m.ix = $1 AND ` + cond + ` ORDER BY m.tk ` + order + ` OFFSET $3 LIMIT $4`
+}
+
 // Newest is store.Memberships.Newest: a walk of members_order.
 func (db *DB) Newest(ctx context.Context, index string, after *store.Member, skip, limit int, reverse bool) ([]store.Member, []feed.Item, error) {
 	var (
@@ -622,9 +630,7 @@ func (db *DB) Newest(ctx context.Context, index string, after *store.Member, ski
 		if reverse {
 			cond, order = `($2::bytea IS NULL OR m.tk < $2)`, `DESC`
 		}
-		rows, err := tx.Query(ctx, `SELECT m.tk, m.until, m.src, m.key, i.seq, i.rev, i.body
-			FROM members m JOIN items i ON i.h = m.story
-			WHERE m.ix = $1 AND `+cond+` ORDER BY m.tk `+order+` OFFSET $3 LIMIT $4`,
+		rows, err := tx.Query(ctx, newestSQL(cond, order),
 			[]byte(index), from, max(skip, 0), max(limit, 0))
 		if err != nil {
 			return err
@@ -649,7 +655,7 @@ func (db *DB) BySeq(ctx context.Context, index string, from, to uint64, limit in
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT m.tk, m.until, m.src, m.key, i.seq, i.rev, i.body
-			FROM members m JOIN items i ON i.h = m.story
+			FROM members m CROSS JOIN LATERAL (SELECT seq, rev, body FROM items WHERE items.h = m.story LIMIT 1) i
 			WHERE m.ix = $1 AND m.seq >= $2 AND ($3 = 0 OR m.seq < $3) ORDER BY m.seq LIMIT $4`,
 			[]byte(index), int64(from), int64(to), max(limit, 0))
 		if err != nil {

@@ -63,7 +63,7 @@ func (db *DB) pruneBatch(ctx context.Context, sourceID string, keep feed.Retenti
 		}
 		retain := story.Retain(keep, int(own), now)
 		rows, err := tx.Query(ctx, `SELECT ns, key, story FROM positions WHERE sh = $1
-			ORDER BY ns, substr(key, 1, 512) DESC, key DESC LIMIT $2`, sh, store.PruneBatch)
+			ORDER BY ns, key DESC LIMIT $2`, sh, store.PruneBatch)
 		if err != nil {
 			return err
 		}

@@ -43,8 +43,7 @@ var schemaV1 = []string{
 	`CREATE INDEX items_kh ON items (kh)`,
 	`CREATE TABLE positions (
 		sh bytea NOT NULL, ns bigint NOT NULL, key bytea NOT NULL, kh bytea NOT NULL, story bytea NOT NULL,
-		UNIQUE (sh, ns, kh))`,
-	`CREATE INDEX positions_order ON positions (sh, ns DESC, substr(key, 1, 512))`,
+		CONSTRAINT positions_order UNIQUE (sh, ns, kh))`,
 	`CREATE TABLE aliases (h bytea PRIMARY KEY, src bytea NOT NULL, key bytea NOT NULL, kh bytea NOT NULL, body bytea NOT NULL)`,
 	`CREATE INDEX aliases_kh ON aliases (kh)`,
 	`CREATE TABLE links (h bytea PRIMARY KEY, story bytea NOT NULL, ref bytea NOT NULL)`,

@@ -24,8 +24,9 @@
 // Ids, keys, titles and links are bytes (bytea: the contract's ids need
 // not be UTF-8) and may be up to 32 KiB, past PostgreSQL's B-tree entry
 // limit: rows are found by a 16-byte SHA-256 prefix of what names them
-// (column h), and the indexes that order by a key order by its first 512
-// bytes, then the key itself. Records (items, states, aliases,
+// (columns h, sh, kh, th), and an index that orders by sort time then key
+// holds the key's hash, the key itself sorted after it (incremental sort:
+// ties of one sort time within one source are few). Records (items, states, aliases,
 // subscriptions) are JSON of private record types, as in bolt; Seq and
 // Rev are columns.
 //
