@@ -268,4 +268,3 @@ func TestNewestQueryPlan(t *testing.T) {
 		}
 	}
 }
-
