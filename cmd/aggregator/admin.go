@@ -116,13 +116,13 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 	if err := members.Configure(ctx, cfg.Channels, cfg.Sources); err != nil {
 		return err
 	}
-	ix, n, err := search.Rebuild(ctx, searchPath(cfg.Storage.Path), searchStore{db, members})
+	ix, n, err := search.Rebuild(ctx, searchPath(cfg.Storage), searchStore{db, members})
 	if err != nil {
 		return err
 	}
 	if err := ix.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "indexed %d items into %s\n", n, searchPath(cfg.Storage.Path))
+	fmt.Fprintf(stdout, "indexed %d items into %s\n", n, searchPath(cfg.Storage))
 	return nil
 }

@@ -32,8 +32,17 @@ func newLogger(w io.Writer, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("%w: -log-format must be text or json (got %q)", errUsage, format)
 }
 
-// searchPath is where the search index of the database at dbPath lives.
-func searchPath(dbPath string) string { return dbPath + ".search" }
+// searchPath is where this instance's search index lives: storage.search,
+// or beside a bbolt file, or config.DefaultSearchPath for PostgreSQL.
+func searchPath(s config.Storage) string {
+	switch {
+	case s.Search != "":
+		return s.Search
+	case isPostgres(s.Path):
+		return config.DefaultSearchPath
+	}
+	return s.Path + ".search"
+}
 
 // labeller says under which channel labels an item is published, and up
 // to which write it knows (see membership.Index.LabelsOf and Followed).
@@ -102,7 +111,7 @@ type site struct {
 // shows, for the pages and the search index.
 func newSite(ctx context.Context, cfg config.Config, db store.Store, members *membership.Index, log *slog.Logger, getenv func(string) string) (*site, error) {
 	st := searchStore{db, members}
-	ix, err := search.Open(searchPath(cfg.Storage.Path), st)
+	ix, err := search.Open(searchPath(cfg.Storage), st)
 	if err != nil {
 		return nil, fmt.Errorf("%w (rebuild it with: aggregator reindex)", err)
 	}

@@ -78,9 +78,19 @@ type Server struct {
 	MaxConnectionsPerIP int
 }
 
+// DefaultSearchPath is where the search index of a PostgreSQL store lives
+// when storage.search is not set.
+const DefaultSearchPath = "data/aggregator.search"
+
 // Storage says where the database lives.
 type Storage struct {
-	Path string // bbolt file; its directory is created by the store
+	// Path is the bbolt file (its directory is created by the store) or a
+	// postgres:// / postgresql:// URL.
+	Path string
+	// Search is the directory of this instance's search index; "" puts it
+	// beside a bbolt file (Path + ".search") and, for a PostgreSQL URL, at
+	// DefaultSearchPath.
+	Search string
 	// Keep is the retention of every source that does not set its own
 	// keep.items or keep.days.
 	Keep feed.Retention

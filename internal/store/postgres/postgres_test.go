@@ -13,6 +13,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/postgres/pgtest"
 	"github.com/kpolicy/aggregator/internal/store/storetest"
 )
 
@@ -25,7 +26,7 @@ func fixed() time.Time { return epoch }
 // pair opens two stores on one fresh schema: two instances.
 func pair(t *testing.T) (*DB, *DB) {
 	t.Helper()
-	u := freshSchema(t)
+	u := pgtest.Schema(t)
 	a, b := openURL(t, u, storetest.Options{Now: fixed}), openURL(t, u, storetest.Options{Now: fixed})
 	t.Cleanup(func() { a.Close(); b.Close() })
 	return a, b
@@ -179,7 +180,7 @@ func TestTwoInstancesOneStory(t *testing.T) {
 
 // TestNewerSchema refuses a database written by a newer aggregator.
 func TestNewerSchema(t *testing.T) {
-	u := freshSchema(t)
+	u := pgtest.Schema(t)
 	db := openURL(t, u, storetest.Options{})
 	if _, err := db.pool.Exec(bg, `UPDATE schema_version SET version = $1`, schemaVersion+1); err != nil {
 		t.Fatal(err)
@@ -195,7 +196,7 @@ func TestNewerSchema(t *testing.T) {
 // TestOpenTogether opens several instances on an empty schema at once:
 // the schema lock makes one of them create it.
 func TestOpenTogether(t *testing.T) {
-	u := freshSchema(t)
+	u := pgtest.Schema(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {
@@ -219,7 +220,7 @@ func TestOpenTogether(t *testing.T) {
 // TestNewestQueryPlan checks that the newest N of a source and of an
 // index are read through their indexes, not a scan and a sort.
 func TestNewestQueryPlan(t *testing.T) {
-	u := freshSchema(t)
+	u := pgtest.Schema(t)
 	db := openURL(t, u, storetest.Options{Now: fixed})
 	defer db.Close()
 	its := make([]feed.Item, 2000)
