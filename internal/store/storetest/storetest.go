@@ -63,6 +63,7 @@ var cases = []testCase{
 	{"SubscriberDays", testSubscriberDays},
 	{"Indexes", testIndexes},
 	{"Prune", testPrune},
+	{"Stories", testStories},
 	{"Reopen", testReopen},
 	{"NotFound", testNotFound},
 	{"BadInput", testBadInput},
