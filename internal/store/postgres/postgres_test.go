@@ -63,6 +63,14 @@ func TestRevCommitOrder(t *testing.T) {
 	follower.Go(func() {
 		var last uint64
 		for {
+			// Stopped before this read: it sees every commit, and an empty
+			// answer means the follower has caught up.
+			stopped := false
+			select {
+			case <-stop:
+				stopped = true
+			default:
+			}
 			its, err := b.ItemsSince(bg, last, 100)
 			if err != nil {
 				followErr = err
@@ -76,12 +84,8 @@ func TestRevCommitOrder(t *testing.T) {
 				last = it.Rev
 				seen[it.SourceID+"/"+it.Key] = it.Rev
 			}
-			select {
-			case <-stop:
-				if len(its) == 0 {
-					return
-				}
-			default:
+			if stopped && len(its) == 0 {
+				return
 			}
 		}
 	})
