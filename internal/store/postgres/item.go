@@ -325,12 +325,15 @@ func (db *DB) ItemsAfter(ctx context.Context, sourceIDs []string, after *feed.It
 	if after != nil {
 		pos = &position{ns: sortNS(story.Storable(*after).Sort()), src: after.SourceID, key: after.Key}
 	}
+	// One statement, usually: no transaction. When merged copies make a
+	// page short, the next statement may see later commits; a story is
+	// still listed once.
 	var out []feed.Item
-	err := db.view(ctx, func(tx pgx.Tx) error {
+	err := func() error {
 		seen := map[string]bool{}
 		for len(out) < limit {
 			want := limit - len(out)
-			page, last, err := walkPositions(ctx, tx, shs, pos, want)
+			page, last, err := walkPositions(ctx, db.pool, shs, pos, want)
 			if err != nil {
 				return err
 			}
@@ -346,7 +349,7 @@ func (db *DB) ItemsAfter(ctx context.Context, sourceIDs []string, after *feed.It
 			pos = last
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, fmt.Errorf("items: %w", err)
 	}
@@ -365,17 +368,19 @@ type positioned struct {
 	ok    bool // the story is stored
 }
 
-const walkSQL = `SELECT p.ns, s.id, p.key, p.story, i.src, i.key, i.seq, i.rev, i.body
-	FROM unnest($1::bytea[]) AS q(sh)
-	JOIN sources s ON s.h = q.sh
-	CROSS JOIN LATERAL (
-		SELECT ns, key, story FROM positions p
-		WHERE p.sh = q.sh AND (NOT $2 OR p.ns < $3 OR (p.ns = $3 AND (s.id > $4 OR (s.id = $4 AND p.key > $5))))
-		ORDER BY p.ns DESC, p.key
+const walkSQL = `SELECT p.ns, p.id, p.key, p.story, i.src, i.key, i.seq, i.rev, i.body
+	FROM (SELECT p.ns, s.id, p.key, p.story
+		FROM unnest($1::bytea[]) AS q(sh)
+		JOIN sources s ON s.h = q.sh
+		CROSS JOIN LATERAL (
+			SELECT ns, key, story FROM positions p
+			WHERE p.sh = q.sh AND (NOT $2 OR p.ns < $3 OR (p.ns = $3 AND (s.id > $4 OR (s.id = $4 AND p.key > $5))))
+			ORDER BY p.ns DESC, p.key
+			LIMIT $6) p
+		ORDER BY p.ns DESC, s.id, p.key
 		LIMIT $6) p
 	LEFT JOIN LATERAL (SELECT src, key, seq, rev, body FROM items WHERE items.h = p.story LIMIT 1) i ON true
-	ORDER BY p.ns DESC, s.id, p.key
-	LIMIT $6`
+	ORDER BY p.ns DESC, p.id, p.key`
 
 // walkPositions returns up to limit positions of the sources shs after
 // pos (nil: from the newest), with their stories, and the last one.

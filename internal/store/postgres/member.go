@@ -614,10 +614,11 @@ func (db *DB) Newest(ctx context.Context, index string, after *store.Member, ski
 		ms  []store.Member
 		its []feed.Item
 	)
-	err := db.view(ctx, func(tx pgx.Tx) error {
-		if _, err := openIndex(ctx, tx, index, false, nil); err != nil {
+	err := func() error {
+		if err := read(ctx); err != nil {
 			return err
 		}
+		tx := db.pool
 		var from []byte
 		if after != nil {
 			m := *after
@@ -635,9 +636,12 @@ func (db *DB) Newest(ctx context.Context, index string, after *store.Member, ski
 		if err != nil {
 			return err
 		}
-		ms, its, err = scanMembers(rows, false)
+		if ms, its, err = scanMembers(rows, false); err != nil || len(ms) > 0 {
+			return err
+		}
+		_, err = openIndex(ctx, tx, index, false, nil) // none: is there an index?
 		return err
-	})
+	}()
 	if err != nil {
 		return nil, nil, fmt.Errorf("members of %s: %w", index, err)
 	}
@@ -650,10 +654,11 @@ func (db *DB) BySeq(ctx context.Context, index string, from, to uint64, limit in
 		ms  []store.Member
 		its []feed.Item
 	)
-	err := db.view(ctx, func(tx pgx.Tx) error {
-		if _, err := openIndex(ctx, tx, index, false, nil); err != nil {
+	err := func() error {
+		if err := read(ctx); err != nil {
 			return err
 		}
+		tx := db.pool
 		rows, err := tx.Query(ctx, `SELECT m.tk, m.until, m.src, m.key, i.seq, i.rev, i.body
 			FROM members m CROSS JOIN LATERAL (SELECT seq, rev, body FROM items WHERE items.h = m.story LIMIT 1) i
 			WHERE m.ix = $1 AND m.seq >= $2 AND ($3 = 0 OR m.seq < $3) ORDER BY m.seq LIMIT $4`,
@@ -661,9 +666,12 @@ func (db *DB) BySeq(ctx context.Context, index string, from, to uint64, limit in
 		if err != nil {
 			return err
 		}
-		ms, its, err = scanMembers(rows, true)
+		if ms, its, err = scanMembers(rows, true); err != nil || len(ms) > 0 {
+			return err
+		}
+		_, err = openIndex(ctx, tx, index, false, nil) // none: is there an index?
 		return err
-	})
+	}()
 	if err != nil {
 		return nil, nil, fmt.Errorf("members of %s by seq: %w", index, err)
 	}
