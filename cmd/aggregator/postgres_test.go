@@ -12,6 +12,7 @@ import (
 
 	"github.com/mmcdole/gofeed/atom"
 
+	"github.com/kpolicy/aggregator/internal/store/postgres"
 	"github.com/kpolicy/aggregator/internal/store/postgres/pgtest"
 )
 
@@ -55,6 +56,15 @@ func TestServePostgres(t *testing.T) {
 		}
 		return out
 	}
+
+	// The schema is created before serve starts, so that its start (the
+	// helper waits 10 s for the address) is not a migration's, on a
+	// loaded machine.
+	db, err := postgres.Open(context.Background(), url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 
 	boltBase, stopBolt := startServe(t, "-config", cfg)
 	waitForItems(t, boltBase, "think-tanks", 3)
