@@ -18,13 +18,8 @@ import (
 const openTimeout = 30 * time.Second
 
 // isPostgres reports whether a storage location (storage.path, -db) names a
-// PostgreSQL database, by its form: a postgres:// or postgresql:// URL.
-// Anything else is a bbolt file path. It is the one place that tells the
-// two apart.
-func isPostgres(loc string) bool {
-	l := strings.ToLower(strings.TrimSpace(loc))
-	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
-}
+// PostgreSQL database: config.Storage.IsPostgres.
+func isPostgres(loc string) bool { return config.Storage{Path: loc}.IsPostgres() }
 
 // pgURL is loc as pgx reads it: trimmed, its scheme in lower case.
 func pgURL(loc string) string {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 )
 
 // A postgres:// storage location is opened with PostgreSQL by every
@@ -41,7 +43,7 @@ func TestPostgresURL(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			args := append([]string{c[0], "-config", cfg, "-db", url}, c[1:]...)
-			var stdout, stderr syncBuffer
+			var stdout, stderr apptest.SyncBuffer
 			check(t, run(ctx, args, noenv, &stdout, &stderr), stderr.String(), c[0] == "compact")
 		})
 	}
@@ -52,7 +54,7 @@ func TestPostgresURL(t *testing.T) {
 			}
 			return ""
 		}
-		var stdout, stderr syncBuffer
+		var stdout, stderr apptest.SyncBuffer
 		check(t, run(context.Background(), []string{"fetch", "-config", cfg}, env, &stdout, &stderr), stderr.String(), false)
 	})
 	t.Run("storage.path", func(t *testing.T) {
@@ -70,7 +72,7 @@ func TestPostgresURL(t *testing.T) {
 		if err := os.WriteFile(pg, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		var stdout, stderr syncBuffer
+		var stdout, stderr apptest.SyncBuffer
 		check(t, run(context.Background(), []string{"fetch", "-config", pg}, noenv, &stdout, &stderr), stderr.String(), false)
 	})
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mmcdole/gofeed/atom"
 
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 	"github.com/kpolicy/aggregator/internal/store/postgres"
 	"github.com/kpolicy/aggregator/internal/store/postgres/pgtest"
 )
@@ -83,7 +84,7 @@ func TestServePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	polled := o.count("/peninsula.rss")
+	polled := o.Count("/peninsula.rss")
 	base2, stop2 := startServe(t, "-config", pgCfg)
 	waitForItems(t, base2, "think-tanks", 3)
 	if again := entries(base2); strings.Join(again, "\n") != strings.Join(want, "\n") {
@@ -92,11 +93,11 @@ func TestServePostgres(t *testing.T) {
 	if err := stop2(); err != nil {
 		t.Fatal(err)
 	}
-	if n := o.count("/peninsula.rss"); n != polled {
+	if n := o.Count("/peninsula.rss"); n != polled {
 		t.Errorf("the second instance polled again (%d requests, was %d): the saved state says not due", n, polled)
 	}
 
-	var stdout, stderr syncBuffer
+	var stdout, stderr apptest.SyncBuffer
 	copyPath := filepath.Join(t.TempDir(), "copy")
 	err = run(context.Background(), []string{"backup", "-config", pgCfg, copyPath}, noenv, &stdout, &stderr)
 	if !errors.Is(err, errors.ErrUnsupported) {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
@@ -97,6 +98,14 @@ type Storage struct {
 	// MaxSize caps the database file in bytes; 0 means no cap. A poll that
 	// would grow the file past it fails and is recorded on its source.
 	MaxSize int64
+}
+
+// IsPostgres reports whether Path names a PostgreSQL database, by its
+// form: a postgres:// or postgresql:// URL (any case). Anything else is a
+// bbolt file path. It is the one place that tells the two apart.
+func (s Storage) IsPostgres() bool {
+	l := strings.ToLower(strings.TrimSpace(s.Path))
+	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
 }
 
 // Fetch is how the aggregator polls sources.

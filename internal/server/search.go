@@ -224,21 +224,38 @@ func (s *Server) shown(ctx context.Context, it feed.Item, channel string) (bool,
 	return len(ids) > 0 && (channel == "" || slices.Contains(ids, channel)), nil
 }
 
-// allSources lists every source any channel selects, by title.
+// allSources lists every source any channel selects, by title (then id).
+// Each title is lower-cased once and the sort moves indexes, not
+// SourceInfos: at 1,000 sources a ToLower at every comparison was a fifth
+// of a search's CPU (issue 17).
 func (s *Server) allSources() []publish.SourceInfo {
 	seen := map[string]bool{}
-	var out []publish.SourceInfo
+	var all []publish.SourceInfo
+	var keys []string
 	for _, c := range s.feeds.Channels() {
 		for _, id := range c.SourceIDs() {
 			if !seen[id] {
 				seen[id] = true
-				out = append(out, c.Source(id))
+				src := c.Source(id)
+				all = append(all, src)
+				keys = append(keys, strings.ToLower(src.Title))
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b publish.SourceInfo) int {
-		return strings.Compare(strings.ToLower(a.Title), strings.ToLower(b.Title))
+	order := make([]int, len(all))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		if c := strings.Compare(keys[a], keys[b]); c != 0 {
+			return c
+		}
+		return strings.Compare(all[a].ID, all[b].ID)
 	})
+	out := make([]publish.SourceInfo, len(all))
+	for i, j := range order {
+		out[i] = all[j]
+	}
 	return out
 }
 
