@@ -1,7 +1,7 @@
 // Package app is the running aggregator: what "aggregator serve" does once
 // its flags are parsed, its config loaded and its store opened. It wires
 // the poller, the membership index, the rendered documents, the search
-// index, the WebSub hub, subscriber statistics, readiness and the HTTP
+// index, the WebSub hub and subscriber, subscriber statistics, readiness and the HTTP
 // handler, and owns every goroutine of the service.
 //
 // # Lifecycle
@@ -41,7 +41,8 @@
 //     sources.
 //   - search.go, ready.go, subscribers.go, metrics.go, websub.go: the
 //     search index's feed, readiness, the flushing of subscriber
-//     statistics, the metrics, the WebSub hub's adapter.
+//     statistics, the metrics, the WebSub hub's adapter and the WebSub
+//     subscriber's wiring (sources that push, internal/push).
 //
 // # Where the next features go
 //
@@ -56,9 +57,6 @@
 //   - The mailing list's sender: a loop in mail.go, started by Run, that
 //     composes each due digest from the membership index and sends it
 //     through internal/mail, with the send log in the store.
-//   - The WebSub subscriber (sources that push): websub.go, beside the
-//     hub's adapter; its callback route joins the Handler, and a pushed
-//     document goes through the poller's parse and save as a poll does.
 //   - The admin API for the command line (poll now, preview, explain,
 //     status): admin.go, methods of App (Poll, Status) that the server's
 //     /admin routes call; the running config's file and time and the last
