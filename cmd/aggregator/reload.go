@@ -168,6 +168,7 @@ func (l *live) reload(why string) (*config.Config, bool) {
 		l.log.Error("config reload: channels not configured; still serving the previous config", "err", err)
 		return nil, false
 	}
+	l.cache.SetSite(next.Site)
 	l.cfg.Store(&next)
 	l.log.Info("config reloaded", "why", why, "sources", len(next.Sources), "channels", len(next.Channels))
 	return &next, true

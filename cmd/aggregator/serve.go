@@ -102,6 +102,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := cache.Configure(cfg.Channels, cfg.Sources); err != nil {
 		return fmt.Errorf("channels: %w", err)
 	}
+	cache.SetSite(cfg.Site)
 
 	// Listen before anything runs in the background, so a taken port is an
 	// error at start and tests can ask for :0.

@@ -37,7 +37,7 @@ func TestSearchBounds(t *testing.T) {
 func TestStatusShowsIndexFailure(t *testing.T) {
 	state := search.IndexerState{LastError: "index batch: write 0003.zap: no space left on device", Failing: 2, Failures: 2,
 		NextTry: time.Date(2026, 12, 1, 10, 0, 4, 0, time.UTC)}
-	s := New(fakeFeeds{}, fakeHealth{}, Options{Extras: Extras{Indexing: func() search.IndexerState { return state }}})
+	s := New(newFeeds(t, fakeMembers{}, nil, nil), fakeHealth{}, Options{Extras: Extras{Indexing: func() search.IndexerState { return state }}})
 	_, body := do(t, s, "GET", "/status")
 	mustContain(t, "status page", body, `id="search-index"`, "no space left on device", "<dd>2</dd>", `datetime="2026-12-01T10:00:04Z"`)
 	_, body = do(t, s, "GET", "/status?format=json")

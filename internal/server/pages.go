@@ -82,7 +82,21 @@ func (s *Server) funcs() template.FuncMap {
 	// Tracking is removed again too (tracking.StripHTML), for items stored
 	// before a rule existed.
 	f["html"] = func(h string) template.HTML { return template.HTML(s.policy.Sanitize(tracking.StripHTML(h))) }
+	f["site"] = s.site
 	return f
+}
+
+// site is the identity pages show: Feeds.Site, with the program's name
+// and English for a cache that was never given one.
+func (s *Server) site() feed.Site {
+	st := s.feeds.Site()
+	if st.Title == "" {
+		st.Title = "aggregator"
+	}
+	if st.Language == "" {
+		st.Language = "en"
+	}
+	return st
 }
 
 // itemView is one item with the channel that names its sources.

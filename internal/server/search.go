@@ -2,8 +2,8 @@ package server
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"errors"
-	"html"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/publish"
@@ -241,28 +242,97 @@ func (s *Server) allSources() []publish.SourceInfo {
 	return out
 }
 
-const openSearchTemplate = `<?xml version="1.0" encoding="UTF-8"?>
-<OpenSearchDescription xmlns="http://a9.com/-/spec/opensearch/1.1/">
-<ShortName>Aggregator</ShortName>
-<Description>Search every item the aggregator has collected</Description>
-<InputEncoding>UTF-8</InputEncoding>
-<Url type="text/html" method="get" template="{{.}}/search?q={searchTerms}&amp;page={startPage?}"/>
-<Url type="application/json" method="get" template="{{.}}/search?q={searchTerms}&amp;page={startPage?}&amp;format=json"/>
-</OpenSearchDescription>
-`
+// openSearch is the OpenSearch 1.1 description document.
+type openSearch struct {
+	XMLName     xml.Name        `xml:"http://a9.com/-/spec/opensearch/1.1/ OpenSearchDescription"`
+	ShortName   string          `xml:"ShortName"`
+	Description string          `xml:"Description"`
+	Language    string          `xml:"Language"`
+	Encoding    string          `xml:"InputEncoding"`
+	URLs        []openSearchURL `xml:"Url"`
+}
+
+type openSearchURL struct {
+	Type     string `xml:"type,attr"`
+	Method   string `xml:"method,attr"`
+	Template string `xml:"template,attr"`
+}
+
+// OpenSearch's limits on ShortName and Description, in characters.
+const (
+	maxShortName   = 16
+	maxDescription = 1024
+)
 
 // handleOpenSearch serves the OpenSearch 1.1 description document that
-// lets a browser add the site's search.
+// lets a browser add the site's search, named after the site.
 func (s *Server) handleOpenSearch(w http.ResponseWriter, r *http.Request) {
-	base := strings.TrimRight(s.BaseURL, "/")
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
+	base := s.publicBase(r)
+	site := s.site()
+	desc := site.Description
+	if desc == "" {
+		desc = "Search " + site.Title
+	}
+	doc := openSearch{
+		ShortName: shortName(site.Title, maxShortName), Description: cut(desc, maxDescription),
+		Language: site.Language, Encoding: "UTF-8",
+		URLs: []openSearchURL{
+			{Type: "text/html", Method: "get", Template: base + "/search?q={searchTerms}&page={startPage?}"},
+			{Type: "application/json", Method: "get", Template: base + "/search?q={searchTerms}&page={startPage?}&format=json"},
+		},
+	}
+	body, err := xml.MarshalIndent(doc, "", "")
+	if err != nil {
+		s.Error(w, r, err)
+		return
 	}
 	w.Header().Set("Content-Type", "application/opensearchdescription+xml; charset=utf-8")
 	w.Header().Set("Cache-Control", "public, max-age=86400")
-	w.Write([]byte(strings.ReplaceAll(openSearchTemplate, "{{.}}", html.EscapeString(base))))
+	w.Write([]byte(xml.Header))
+	w.Write(body)
+	w.Write([]byte("\n"))
+}
+
+// publicBase is the site's public address: the configured one, else the
+// one the request reached.
+func (s *Server) publicBase(r *http.Request) string {
+	if base := strings.TrimRight(s.BaseURL, "/"); base != "" {
+		return base
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// shortName cuts title to at most n characters at a word boundary, or
+// within its first word when that alone is longer.
+func shortName(title string, n int) string {
+	if utf8.RuneCountInString(title) <= n {
+		return title
+	}
+	out := ""
+	for _, w := range strings.Fields(title) {
+		next := w
+		if out != "" {
+			next = out + " " + w
+		}
+		if utf8.RuneCountInString(next) > n {
+			break
+		}
+		out = next
+	}
+	if out == "" {
+		out = cut(title, n)
+	}
+	return out
+}
+
+// cut returns s cut to at most n characters.
+func cut(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
 }

@@ -32,6 +32,9 @@ type Feeds interface {
 	// publish.ErrNoChannel, publish.ErrNoPage or membership.ErrNotReady.
 	Document(channelID string, f publish.Format) (*publish.Document, error)
 	Archive(channelID string, page int, f publish.Format) (*publish.Document, error)
+	// Site is the identity of the site the documents name: the pages read
+	// it from here, so that a reload renames pages and documents at once.
+	Site() feed.Site
 }
 
 // Health reports whether the store answers.

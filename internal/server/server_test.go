@@ -209,7 +209,7 @@ func TestPages(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	for _, want := range []string{
-		`<title>News &lt;&amp;&gt; Views</title>`,
+		`<title>News &lt;&amp;&gt; Views · aggregator</title>`, // a cache given no site: the program's name
 		`<link rel="alternate" type="application/atom+xml"`,
 		`href="/feeds/news.json"`,
 		`&lt;script&gt;alert(1)&lt;/script&gt; 뉴스`, // titles are text

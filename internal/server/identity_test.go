@@ -1,0 +1,87 @@
+package server
+
+import (
+	"encoding/xml"
+	"strings"
+	"testing"
+
+	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/publish"
+)
+
+// institute is the site of the identity tests.
+var institute = feed.Site{
+	Title:       "Korea Economic Institute of America",
+	Description: "The Peninsula & more, on Korean affairs.",
+	Language:    "en-GB",
+	Footer:      `<p>Published by <a href="https://keia.org/" rel="nofollow">KEI</a>.</p>`,
+}
+
+// TestSiteIdentity: the site's name is in every page's title and banner,
+// its language on <html>, its footer at the foot, its description on the
+// index and in the OpenSearch document; a new identity (a reload) renames
+// all of them at once.
+func TestSiteIdentity(t *testing.T) {
+	s := newSite(t)
+	s.feeds.(*publish.Cache).SetSite(institute)
+	for path, title := range map[string]string{
+		"/":                       "<title>Korea Economic Institute of America</title>",
+		"/channels/news":          "<title>Korea News · Korea Economic Institute of America</title>",
+		"/items/" + s.first.Ref(): "<title>북한 소식 44 · Korea Economic Institute of America</title>",
+		"/search?q=missiles":      "<title>Search: missiles · Korea Economic Institute of America</title>",
+		"/status":                 "<title>Sources · Korea Economic Institute of America</title>",
+		"/status/subscribers":     "<title>Subscribers · Korea Economic Institute of America</title>",
+	} {
+		resp, body := do(t, s, "GET", path)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", path, resp.StatusCode)
+		}
+		mustContain(t, path, body, title, `<html lang="en-GB">`,
+			`<a class="brand" href="/">Korea Economic Institute of America</a>`,
+			`<link rel="search" type="application/opensearchdescription+xml" title="Korea Economic Institute of America" href="/opensearch.xml">`,
+			`<div class="site-footer"><p>Published by <a href="https://keia.org/" rel="nofollow">KEI</a>.</p></div>`)
+		if strings.Contains(body, "Published by aggregator") {
+			t.Errorf("%s still says it is published by aggregator", path)
+		}
+	}
+	_, body := do(t, s, "GET", "/")
+	mustContain(t, "index", body, `<h1>Korea Economic Institute of America</h1><p class="description">The Peninsula &amp; more, on Korean affairs.</p>`)
+
+	resp, body := do(t, s, "GET", "/opensearch.xml")
+	var os struct {
+		ShortName, Description, Language string
+		URLs                             []struct {
+			Template string `xml:"template,attr"`
+		} `xml:"Url"`
+	}
+	if err := xml.Unmarshal([]byte(body), &os); err != nil {
+		t.Fatalf("opensearch.xml: %v\n%s", err, body)
+	}
+	if os.ShortName != "Korea Economic" || os.Description != institute.Description || os.Language != "en-GB" ||
+		len(os.URLs) != 2 || os.URLs[0].Template != "https://agg.example/search?q={searchTerms}&page={startPage?}" {
+		t.Errorf("opensearch.xml (%s):\n%s", resp.Header.Get("Content-Type"), body)
+	}
+
+	// A reload with another identity.
+	s.feeds.(*publish.Cache).SetSite(feed.Site{Title: "한반도 연구소", Language: "ko"})
+	_, body = do(t, s, "GET", "/channels/news")
+	mustContain(t, "renamed channel page", body, "<title>Korea News · 한반도 연구소</title>", `<html lang="ko">`)
+	if strings.Contains(body, "site-footer") || strings.Contains(body, "Korea Economic Institute") {
+		t.Error("the old identity is still shown after a new one")
+	}
+	_, body = do(t, s, "GET", "/opensearch.xml")
+	mustContain(t, "renamed opensearch", body, "<ShortName>한반도 연구소</ShortName>", "<Description>Search 한반도 연구소</Description>", "<Language>ko</Language>")
+}
+
+func TestShortName(t *testing.T) {
+	for in, want := range map[string]string{
+		"The Peninsula":                       "The Peninsula",
+		"Korea Economic Institute of America": "Korea Economic",
+		"Supercalifragilisticexpialidocious":  "Supercalifragili",
+		"한반도 정세와 경제 협력 연구소 온라인 뉴스":            "한반도 정세와 경제 협력",
+	} {
+		if got := shortName(in, 16); got != want {
+			t.Errorf("shortName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
