@@ -85,3 +85,26 @@ func TestShortName(t *testing.T) {
 		}
 	}
 }
+
+// TestItemLanguage: each item's own text carries its language on the
+// channel pages, the index, search results and the item page, while the
+// page stays in the site's; an item of unknown language takes the page's.
+func TestItemLanguage(t *testing.T) {
+	s := newSite(t)
+	for _, path := range []string{"/", "/channels/news"} {
+		_, body := do(t, s, "GET", path)
+		mustContain(t, path, body, `<html lang="en">`, `<h3 lang="ko"><a href="https://yna.example/44">북한 소식 44</a></h3>`,
+			`<div class="summary" lang="ko"><p>오늘의 뉴스를 전합니다 (44).`, `<ul class="categories" lang="ko">`)
+	}
+	_, body := do(t, s, "GET", "/channels/news?page=3")
+	mustContain(t, "page 3", body, `<h3><a href="https://keia.example/e1">Alliance &amp; Missiles</a></h3>`)
+	_, body = do(t, s, "GET", "/search?q=%EB%89%B4%EC%8A%A4&sort=newest")
+	mustContain(t, "search", body, `<h3 lang="ko"><a href="/items/`+s.first.Ref()+`">북한 소식 44</a></h3>`, `<p class="snippet" lang="ko">오늘의 <mark>뉴스</mark>`)
+	_, body = do(t, s, "GET", "/search?q=%EB%89%B4%EC%8A%A4&format=json")
+	mustContain(t, "search JSON", body, `"language":"ko"`)
+	for tag, want := range map[string]string{"ko": "ko", "ko_KR": "ko-KR", "EN-us": "en-US", "": "", "und": "", "x-private": "", "korean!": ""} {
+		if got := textLang(tag); got != want {
+			t.Errorf("textLang(%q) = %q, want %q", tag, got, want)
+		}
+	}
+}

@@ -7,9 +7,12 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/membership"
@@ -59,7 +62,12 @@ var templateFuncs = template.FuncMap{
 		mime, _, _ := strings.Cut(f.ContentType(), ";")
 		return template.HTMLAttr(`type="` + mime + `"`)
 	},
-	"ref": func(it feed.Item) string { return it.Ref() },
+	"ref":      func(it feed.Item) string { return it.Ref() },
+	"lang":     textLang,
+	"people":   people,
+	"media":    mediaKind,
+	"size":     humanSize,
+	"filename": fileName,
 	// feedPath is where a channel's subscription document of format f is
 	// served (publish owns the scheme).
 	"feedPath": func(channel string, f publish.Format) string {
@@ -72,6 +80,105 @@ var templateFuncs = template.FuncMap{
 		}
 		return sum
 	},
+}
+
+// textLang is the lang attribute of an item's own text (its title, summary,
+// content, categories): its language, which parse took from the item,
+// else from its feed, in canonical form; "" when unknown or not a language
+// tag, and the text then takes the page's.
+func textLang(tag string) string {
+	if tag == "" {
+		return ""
+	}
+	t, err := language.Parse(tag)
+	if err != nil {
+		return ""
+	}
+	if base, _, _ := t.Raw(); base.String() == "und" {
+		return ""
+	}
+	return t.String()
+}
+
+// person is an author as a byline shows them: a name, and a link when
+// the feed gave an http(s) URI.
+type person struct {
+	Name string
+	URL  string
+}
+
+// people returns the authors a byline names: each with a name (else the
+// e-mail address the feed gave), the name linked to the author's URI when
+// that is an http(s) URL; authors with neither are left out.
+func people(ps []feed.Person) []person {
+	var out []person
+	for _, p := range ps {
+		name := strings.TrimSpace(p.Name)
+		if name == "" {
+			name = strings.TrimSpace(p.Email)
+		}
+		if name == "" {
+			continue
+		}
+		out = append(out, person{Name: name, URL: webURL(p.URI)})
+	}
+	return out
+}
+
+// webURL returns s when it is an absolute http(s) URL with a host, else "".
+func webURL(s string) string {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return u.String()
+}
+
+// mediaKind says which player an attachment of MIME type t gets: "audio",
+// "video", or "" for none. Both play without script, which the pages'
+// Content-Security-Policy forbids.
+func mediaKind(t string) string {
+	kind, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(t)), "/")
+	if kind == "audio" || kind == "video" {
+		return kind
+	}
+	return ""
+}
+
+// humanSize writes n bytes for a reader ("12.3 MB", powers of 1000); ""
+// when unknown (0 or less).
+func humanSize(n int64) string {
+	switch {
+	case n <= 0:
+		return ""
+	case n < 1000:
+		return strconv.FormatInt(n, 10) + " bytes"
+	}
+	v, unit := float64(n), ""
+	for _, u := range []string{"KB", "MB", "GB", "TB"} {
+		v, unit = v/1000, u
+		if v < 1000 {
+			break
+		}
+	}
+	if v < 10 {
+		return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64) + " " + unit
+}
+
+// fileName is the last path segment of a URL, unescaped ("episode 9.mp3"),
+// else the whole URL: what a link to an attachment is labelled.
+func fileName(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || strings.HasSuffix(u.Path, "/") {
+		return s
+	}
+	name := path.Base(u.Path)
+	if name == "." || name == "/" || name == "" {
+		return s
+	}
+	return name
 }
 
 // funcs is templateFuncs plus those that need the server.

@@ -50,7 +50,8 @@ type searchResult struct {
 	Source    string        `json:"source"`
 	SourceID  string        `json:"source_id"`
 	Published time.Time     `json:"published"`
-	Snippet   template.HTML `json:"snippet"` // HTML: escaped text, matched words in <mark>
+	Language  string        `json:"language,omitempty"` // of the title and snippet (BCP 47)
+	Snippet   template.HTML `json:"snippet"`            // HTML: escaped text, matched words in <mark>
 	Score     float64       `json:"score"`
 }
 
@@ -149,7 +150,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			}
 			v.Results = append(v.Results, searchResult{
 				Ref: h.Ref, URL: "/items/" + h.Ref, Link: it.Link, Title: it.Title,
-				Source: s.sourceInfo(src).Title, SourceID: src, Published: it.Sort().UTC(),
+				Source: s.sourceInfo(src).Title, SourceID: src, Published: it.Sort().UTC(), Language: textLang(it.Language),
 				Snippet: template.HTML(search.Snippet(text, f.Q, 240)), Score: h.Score,
 			})
 		}

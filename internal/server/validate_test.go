@@ -27,6 +27,8 @@ func TestPagesAreValidHTML(t *testing.T) {
 		"channel":     "/channels/news",
 		"channel-p2":  "/channels/news?page=2",
 		"item":        "/items/" + feed.ItemRef("yonhap", "k01"),
+		"item-media":  "/items/" + feed.ItemRef("yonhap", "k00"),
+		"item-merged": "/items/" + feed.ItemRef("keia", "e1"),
 		"search":      "/search?q=%EB%89%B4%EC%8A%A4&channel=news",
 		"search-none": "/search?q=zzzz",
 		"search-form": "/search",
