@@ -271,6 +271,21 @@ func (ix *Index) ChannelsOf(it feed.Item) ([]string, error) {
 	return out, nil
 }
 
+// Withdrawn reports whether staff withdrew the story: a hide (a
+// channel's, or a carrier's) names it in a channel that selects one of its
+// carriers. Outputs that show it nowhere may then say it is gone, not that
+// it never was. It judges the story once per channel definition.
+func (ix *Index) Withdrawn(it feed.Item) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for _, d := range ix.defs {
+		if d.cur.Judge(it).Hidden {
+			return true
+		}
+	}
+	return false
+}
+
 // LabelsOf returns the labels of the channels that show the story (see
 // ChannelsOf and Label), each once, sorted: what the search index files it
 // under. Channels defined alike share a label.

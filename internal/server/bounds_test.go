@@ -23,7 +23,8 @@ func TestSearchBounds(t *testing.T) {
 		{"from=1000-01-01&to=9999-12-31&format=json", 200, `{"total":46,`},
 		{"from=9999-01-01&format=json", 200, `{"total":0,`},
 		{"to=1600-01-01&format=json", 200, `{"total":0,`},
-		{"q=" + url.QueryEscape(strings.Repeat("the ", 15000)), 400, "the search is too long"},
+		{"q=" + url.QueryEscape(strings.Repeat("the ", 15000)), 400, "The search is too long"},
+		{"q=" + url.QueryEscape(strings.Repeat("the ", 15000)) + "&format=json", 400, "the search is too long"},
 	} {
 		resp, body := do(t, s, "GET", "/search?"+tc.query)
 		if resp.StatusCode != tc.status || !strings.Contains(body, tc.body) {

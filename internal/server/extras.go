@@ -27,6 +27,9 @@ type Members interface {
 	Newer(channelID string, before membership.Cursor, n int) (membership.Page, error)
 	Skip(channelID string, skip, n int) (membership.Page, error)
 	ChannelsOf(it feed.Item) ([]string, error)
+	// Withdrawn reports whether a hide took the item out: its page is
+	// then gone (410), not unknown (404).
+	Withdrawn(it feed.Item) bool
 	// Label is what the search index files a channel's items under.
 	Label(channelID string) string
 }

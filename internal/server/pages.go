@@ -248,7 +248,7 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 		if s.Members != nil {
 			page, err := s.Members.Older(c.Channel.ID, nil, previewItems)
 			if err != nil && !errors.Is(err, membership.ErrNotReady) {
-				s.Error(w, r, err)
+				s.pageError(w, r, err)
 				return
 			}
 			p.Items, p.More = page.Items, page.More
@@ -268,7 +268,7 @@ func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	ch, ok := s.feeds.Channel(id)
 	if !ok || s.Members == nil {
-		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such channel %q", id))
+		s.pageError(w, r, feed.Errorf(feed.ENOTFOUND, "no such channel %q", id))
 		return
 	}
 	q := r.URL.Query()
@@ -276,7 +276,7 @@ func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 	if p := q.Get("page"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > maxPage {
-			s.Error(w, r, feed.Errorf(feed.EINVALID, "page must be a whole number from 1 to %d", maxPage))
+			s.pageError(w, r, feed.Errorf(feed.EINVALID, "page must be a whole number from 1 to %d", maxPage))
 			return
 		}
 		page = n
@@ -288,7 +288,7 @@ func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 	cursor := func(name string) (membership.Cursor, bool) {
 		c, ok := membership.ParseCursor(q.Get(name))
 		if !ok {
-			s.Error(w, r, feed.Errorf(feed.EINVALID, "%s is not a position in the channel", name))
+			s.pageError(w, r, feed.Errorf(feed.EINVALID, "%s is not a position in the channel", name))
 		}
 		return c, ok
 	}
@@ -310,11 +310,11 @@ func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 		p, err = s.Members.Skip(id, (page-1)*pageSize, pageSize)
 	}
 	if err != nil {
-		s.Error(w, r, err)
+		s.pageError(w, r, err)
 		return
 	}
 	if len(p.Items) == 0 && page > 1 {
-		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "channel %q has no page %d", id, page))
+		s.pageError(w, r, feed.Errorf(feed.ENOTFOUND, "channel %q has no page %d", id, page))
 		return
 	}
 	v := channelPage{Channel: ch, Page: page, Items: p.Items}
@@ -354,21 +354,27 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 	ref := r.PathValue("ref")
 	src, key, ok := feed.ParseItemRef(ref)
 	if !ok || s.Items == nil || s.Members == nil {
-		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such item"))
+		s.pageError(w, r, feed.Errorf(feed.ENOTFOUND, "no such item"))
 		return
 	}
 	it, err := s.Items.Item(src, key)
+	if feed.ErrorCode(err) == feed.ENOTFOUND {
+		err = feed.Errorf(feed.ENOTFOUND, "no such item")
+	}
 	if err != nil {
-		s.Error(w, r, err)
+		s.pageError(w, r, err)
 		return
 	}
 	ids, err := s.Members.ChannelsOf(it)
 	if err != nil {
-		s.Error(w, r, err)
+		s.pageError(w, r, err)
 		return
 	}
-	if len(ids) == 0 {
-		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such item"))
+	if len(ids) == 0 && s.Members.Withdrawn(it) {
+		s.pageError(w, r, feed.Errorf(feed.EGONE, "this item was withdrawn"))
+		return
+	} else if len(ids) == 0 {
+		s.pageError(w, r, feed.Errorf(feed.ENOTFOUND, "no such item"))
 		return
 	}
 	v := itemPage{Item: it, Source: s.sourceInfo(src)}
@@ -396,7 +402,7 @@ func (s *Server) sourceInfo(id string) publish.SourceInfo {
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any) {
 	var buf bytes.Buffer
 	if err := s.pages.ExecuteTemplate(&buf, name, data); err != nil {
-		s.Error(w, r, err)
+		s.pageError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

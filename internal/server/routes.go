@@ -21,4 +21,5 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.HandleFunc("GET /admin/backup", s.admin(s.handleBackup))
+	s.mux.HandleFunc(noRoute, s.handleNoRoute) // 404 and 405 in the site's style
 }

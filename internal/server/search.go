@@ -56,11 +56,15 @@ type searchResult struct {
 }
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	fail := s.pageError
+	if q.Get("format") == "json" {
+		fail = s.Error
+	}
 	if s.Search == nil || s.Items == nil {
-		http.Error(w, "search is not available", http.StatusServiceUnavailable)
+		fail(w, r, &unavailable{msg: "search is not available"})
 		return
 	}
-	q := r.URL.Query()
 	f := searchForm{
 		Q: strings.TrimSpace(q.Get("q")), Channel: q.Get("channel"), Source: q.Get("source"),
 		From: q.Get("from"), To: q.Get("to"), Sort: q.Get("sort"), Page: 1,
@@ -72,13 +76,13 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	case "newest":
 		query.Newest = true
 	default:
-		s.Error(w, r, feed.Errorf(feed.EINVALID, "sort must be relevance or newest"))
+		fail(w, r, feed.Errorf(feed.EINVALID, "sort must be relevance or newest"))
 		return
 	}
 	if p := q.Get("page"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || (n-1)*searchPageSize > maxSearchOffset {
-			s.Error(w, r, feed.Errorf(feed.EINVALID, "page must be a whole number from 1 to %d", maxSearchOffset/searchPageSize+1))
+			fail(w, r, feed.Errorf(feed.EINVALID, "page must be a whole number from 1 to %d", maxSearchOffset/searchPageSize+1))
 			return
 		}
 		f.Page = n
@@ -86,16 +90,16 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	query.Offset = (f.Page - 1) * searchPageSize
 	var err error
 	if query.From, err = parseDay(f.From, false); err != nil {
-		s.Error(w, r, feed.Errorf(feed.EINVALID, "from must be a date, YYYY-MM-DD"))
+		fail(w, r, feed.Errorf(feed.EINVALID, "from must be a date, YYYY-MM-DD"))
 		return
 	}
 	if query.To, err = parseDay(f.To, true); err != nil {
-		s.Error(w, r, feed.Errorf(feed.EINVALID, "to must be a date, YYYY-MM-DD"))
+		fail(w, r, feed.Errorf(feed.EINVALID, "to must be a date, YYYY-MM-DD"))
 		return
 	}
 	if f.Channel != "" {
 		if _, ok := s.feeds.Channel(f.Channel); !ok {
-			s.Error(w, r, feed.Errorf(feed.EINVALID, "no such channel %q", f.Channel))
+			fail(w, r, feed.Errorf(feed.EINVALID, "no such channel %q", f.Channel))
 			return
 		}
 		query.Channel = f.Channel
@@ -109,18 +113,17 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 
 	v := searchPage{Form: f, Channels: s.feeds.Channels(), Sources: s.allSources()}
 	if v.Index, err = s.Search.Count(); err != nil {
-		s.Error(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	v.Searched = f.Q != "" || query.Sources != nil || query.Channel != "" || !query.From.IsZero() || !query.To.IsZero()
 	if v.Searched {
 		res, err := s.Search.Search(r.Context(), query)
 		if errors.Is(err, search.ErrBusy) {
-			w.Header().Set("Retry-After", "10")
-			http.Error(w, "search is busy: try again in a moment", http.StatusServiceUnavailable)
+			fail(w, r, &unavailable{msg: "search is busy: try again in a moment", retryAfter: 10})
 			return
 		} else if err != nil {
-			s.Error(w, r, err)
+			fail(w, r, err)
 			return
 		}
 		v.Total, v.First = res.Total, query.Offset+1
@@ -133,13 +136,13 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			if feed.ErrorCode(err) == feed.ENOTFOUND {
 				continue // indexed, then gone from the store
 			} else if err != nil {
-				s.Error(w, r, err)
+				fail(w, r, err)
 				return
 			}
 			// The index follows the store a moment behind: what a
 			// reload hid is not shown meanwhile.
 			if ok, err := s.shown(it, f.Channel); err != nil {
-				s.Error(w, r, err)
+				fail(w, r, err)
 				return
 			} else if !ok {
 				continue

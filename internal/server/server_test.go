@@ -76,6 +76,8 @@ func (m fakeMembers) ChannelsOf(it feed.Item) ([]string, error) {
 
 func (m fakeMembers) Label(id string) string { return id }
 
+func (m fakeMembers) Withdrawn(feed.Item) bool { return false }
+
 func (m fakeMembers) Newest(id string, n int) (membership.Page, error) { return m.Older(id, nil, n) }
 func (m fakeMembers) Pages(id string) (int, error)                     { return 1, nil }
 func (m fakeMembers) Archive(id string, n int) (membership.ArchivePage, error) {
@@ -187,7 +189,7 @@ func TestFeed(t *testing.T) {
 			"/feeds/other.atom": `no such channel "other"`,
 			"/feeds/news.xml":   `no such feed format "xml"`,
 			"/feeds/news":       `no such feed "news"`,
-			"/channels/other":   `no such channel "other"`,
+			"/channels/other":   `<p class="error-message">No such channel &#34;other&#34;.</p>`,
 		} {
 			resp, body := do(t, s, "GET", path)
 			if resp.StatusCode != 404 || !strings.Contains(body, want) {

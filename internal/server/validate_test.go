@@ -22,25 +22,31 @@ func TestPagesAreValidHTML(t *testing.T) {
 	s := newSite(t)
 	s.Subscribers.Record("news", 200, newRequest("10.0.0.1:1", "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers; )"))
 	dir := t.TempDir()
-	pages := map[string]string{
-		"index":       "/",
-		"channel":     "/channels/news",
-		"channel-p2":  "/channels/news?page=2",
-		"item":        "/items/" + feed.ItemRef("yonhap", "k01"),
-		"item-media":  "/items/" + feed.ItemRef("yonhap", "k00"),
-		"item-merged": "/items/" + feed.ItemRef("keia", "e1"),
-		"search":      "/search?q=%EB%89%B4%EC%8A%A4&channel=news",
-		"search-none": "/search?q=zzzz",
-		"search-form": "/search",
-		"subscribers": "/status/subscribers",
-	}
 	var files []string
-	for name, path := range pages {
-		resp, body := do(t, s, "GET", path)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: %d", path, resp.StatusCode)
+	for _, p := range []struct {
+		name, method, path string
+		status             int
+	}{
+		{"index", "GET", "/", 200},
+		{"channel", "GET", "/channels/news", 200},
+		{"channel-p2", "GET", "/channels/news?page=2", 200},
+		{"item", "GET", "/items/" + feed.ItemRef("yonhap", "k01"), 200},
+		{"item-media", "GET", "/items/" + feed.ItemRef("yonhap", "k00"), 200}, // authors, attachments and players
+		{"item-merged", "GET", "/items/" + feed.ItemRef("keia", "e1"), 200},
+		{"search", "GET", "/search?q=%EB%89%B4%EC%8A%A4&channel=news", 200},
+		{"search-none", "GET", "/search?q=zzzz", 200},
+		{"search-form", "GET", "/search", 200},
+		{"status", "GET", "/status", 200},
+		{"subscribers", "GET", "/status/subscribers", 200},
+		{"error-404", "GET", "/nope", 404},
+		{"error-400", "GET", "/channels/news?page=0", 400},
+		{"error-405", "POST", "/channels/news", 405},
+	} {
+		resp, body := do(t, s, p.method, p.path)
+		if resp.StatusCode != p.status {
+			t.Fatalf("%s %s: %d, want %d", p.method, p.path, resp.StatusCode, p.status)
 		}
-		f := filepath.Join(dir, name+".html")
+		f := filepath.Join(dir, p.name+".html")
 		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
