@@ -66,6 +66,9 @@ func ParseCursor(s string) (Cursor, bool) {
 // Page is a run of a channel's members in its newest-first order.
 type Page struct {
 	Items []feed.Item
+	// Pinned says, for each of Items, whether a pin put it there (pages
+	// mark it).
+	Pinned []bool
 	// First and Last are the positions of the first and last item.
 	First, Last Cursor
 	// More reports whether another member follows Last (Older) or
@@ -160,6 +163,12 @@ func (ix *Index) walk(channelID string, from *Cursor, skip, n int, reverse bool)
 		for i, j := 0, len(p.Items)-1; i < j; i, j = i+1, j-1 {
 			p.Items[i], p.Items[j] = p.Items[j], p.Items[i]
 			ms[i], ms[j] = ms[j], ms[i]
+		}
+	}
+	if len(ms) > 0 {
+		p.Pinned = make([]bool, len(ms))
+		for i, m := range ms {
+			p.Pinned[i] = m.Pin >= 0
 		}
 	}
 	if len(ms) > 0 {

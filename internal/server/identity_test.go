@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/xml"
 	"strings"
 	"testing"
@@ -106,5 +107,31 @@ func TestItemLanguage(t *testing.T) {
 		if got := textLang(tag); got != want {
 			t.Errorf("textLang(%q) = %q, want %q", tag, got, want)
 		}
+	}
+}
+
+// TestPinnedMarked: a pinned item is marked on its channel's pages and
+// the index's preview with a word, not colour alone; the others are not.
+func TestPinnedMarked(t *testing.T) {
+	s := newSite(t)
+	pinned := []feed.Channel{{ID: "news", Title: "Korea News", Sources: []string{"yonhap", "keia"}, Limit: 30,
+		Pin: []string{"https://keia.example/e1"}}}
+	if err := s.members.Configure(pinned, []feed.Source{{ID: "yonhap", Title: "Yonhap"}, {ID: "keia", Title: "KEI"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.members.WaitCurrent(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/channels/news"} {
+		_, body := do(t, s, "GET", path)
+		mustContain(t, path, body, `<article class="item pinned">`+"\n"+`<h3><a href="https://keia.example/e1">Alliance &amp; Missiles</a></h3>`+"\n"+
+			`<p class="meta"><strong class="flag pin">Pinned</strong> <span class="source">KEI</span>`)
+		if n := strings.Count(body, "Pinned"); n != 1 {
+			t.Errorf("%s marks %d items pinned, want 1", path, n)
+		}
+	}
+	_, body := do(t, s, "GET", "/channels/news?page=2")
+	if strings.Contains(body, "Pinned") {
+		t.Error("page 2 marks an item pinned")
 	}
 }

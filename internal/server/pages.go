@@ -21,7 +21,6 @@ import (
 )
 
 var templateFuncs = template.FuncMap{
-	"entry":    func(c *publish.Channel, it feed.Item) itemView { return itemView{Snap: c, Item: it} },
 	"datetime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"date":     func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 	"formats":  func() []publish.Format { return publish.Formats },
@@ -206,10 +205,21 @@ func (s *Server) site() feed.Site {
 	return st
 }
 
-// itemView is one item with the channel that names its sources.
+// itemView is one item of a list, with the channel that names its
+// sources and whether a pin put it there.
 type itemView struct {
-	Snap *publish.Channel
-	Item feed.Item
+	Snap   *publish.Channel
+	Item   feed.Item
+	Pinned bool
+}
+
+// entries are the items of p as channel c lists them.
+func entries(c *publish.Channel, p membership.Page) []itemView {
+	out := make([]itemView, len(p.Items))
+	for i, it := range p.Items {
+		out[i] = itemView{Snap: c, Item: it, Pinned: i < len(p.Pinned) && p.Pinned[i]}
+	}
+	return out
 }
 
 type indexPage struct {
@@ -219,13 +229,13 @@ type indexPage struct {
 // preview is a channel on the index page with its newest items.
 type preview struct {
 	Snap  *publish.Channel
-	Items []feed.Item
+	Items []itemView
 	More  bool
 }
 
 type channelPage struct {
 	Channel *publish.Channel
-	Items   []feed.Item
+	Items   []itemView
 	Page    int
 	Prev    string // link to the newer page; "" on the first
 	Next    string // link to the older page; "" on the last
@@ -251,7 +261,7 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 				s.pageError(w, r, err)
 				return
 			}
-			p.Items, p.More = page.Items, page.More
+			p.Items, p.More = entries(c, page), page.More
 		}
 		v.Channels = append(v.Channels, p)
 	}
@@ -317,7 +327,7 @@ func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, feed.Errorf(feed.ENOTFOUND, "channel %q has no page %d", id, page))
 		return
 	}
-	v := channelPage{Channel: ch, Page: page, Items: p.Items}
+	v := channelPage{Channel: ch, Page: page, Items: entries(ch, p)}
 	base := "/channels/" + url.PathEscape(id)
 	hasPrev, hasNext := page > 1, p.More
 	if newer {
