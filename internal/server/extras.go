@@ -38,6 +38,8 @@ type Members interface {
 type Searcher interface {
 	Search(ctx context.Context, q search.Query) (search.Result, error)
 	Count() (uint64, error)
+	// Sources returns the ids of the sources with an item in the index.
+	Sources() ([]string, error)
 }
 
 // Backuper writes a consistent copy of the database.

@@ -135,3 +135,48 @@ func TestPinnedMarked(t *testing.T) {
 		t.Error("page 2 marks an item pinned")
 	}
 }
+
+// TestSearchFilters: the source filter lists the sources that have
+// published items, each once, by title, telling apart two that share one;
+// not an empty or failing source. The channel filter lists the channels.
+func TestSearchFilters(t *testing.T) {
+	s := newSite(t)
+	for _, src := range []string{"rsc-blog", "rsc-feed"} {
+		if _, err := s.db.SavePoll(src, []feed.Item{{Key: "p1", Title: "Go and " + src, Link: "https://" + src + ".example/p1",
+			Published: s.first.Published, Dated: true}}, feed.SourceState{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sources := []feed.Source{{ID: "yonhap", Title: "Yonhap"}, {ID: "keia", Title: "KEI"}, {ID: "empty", Title: "An empty source"},
+		{ID: "failing", Title: "A failing source"}, {ID: "rsc-feed", Title: "research!rsc"}, {ID: "rsc-blog", Title: "research!rsc"}}
+	channels := []feed.Channel{
+		{ID: "news", Title: "Korea News", Sources: []string{"yonhap", "keia", "empty", "failing"}, Limit: 30},
+		{ID: "go", Title: "Go blogs", Sources: []string{"rsc-feed", "rsc-blog"}, Limit: 30},
+	}
+	if err := s.members.Configure(channels, sources); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.members.WaitCurrent(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.feeds.(*publish.Cache).Configure(channels, sources); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ix.Sync(context.Background(), published{s.db, s.members}); err != nil {
+		t.Fatal(err)
+	}
+	_, body := do(t, s, "GET", "/search?source=rsc-blog")
+	mustContain(t, "search form", body, `<option value="">Any source</option>`+
+		`<option value="keia">KEI</option>`+
+		`<option value="rsc-blog" selected>research!rsc (rsc-blog)</option>`+
+		`<option value="rsc-feed">research!rsc (rsc-feed)</option>`+
+		`<option value="yonhap">Yonhap</option></select>`,
+		`<option value="">Any channel</option><option value="news">Korea News</option><option value="go">Go blogs</option></select>`,
+		"1 result")
+	if strings.Contains(body, "empty source") || strings.Contains(body, "failing source") {
+		t.Error("the source filter offers a source without published items")
+	}
+	// A source the form names keeps its place in the list, even empty.
+	_, body = do(t, s, "GET", "/search?source=empty")
+	mustContain(t, "search for an empty source", body, `<option value="empty" selected>An empty source</option>`, "0 results")
+}

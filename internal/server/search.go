@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -35,7 +36,7 @@ type searchPage struct {
 	Index    uint64 // items in the index
 	Results  []searchResult
 	Channels []*publish.Channel
-	Sources  []publish.SourceInfo
+	Sources  []sourceOption
 	Prev     string
 	Next     string
 	First    int // 1-based number of the first result shown
@@ -111,8 +112,12 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		query.Sources = []string{f.Source}
 	}
 
-	v := searchPage{Form: f, Channels: s.feeds.Channels(), Sources: s.allSources()}
+	v := searchPage{Form: f, Channels: s.feeds.Channels()}
 	if v.Index, err = s.Search.Count(); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if v.Sources, err = s.sourceOptions(f.Source); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -228,22 +233,52 @@ func (s *Server) shown(it feed.Item, channel string) (bool, error) {
 	return len(ids) > 0 && (channel == "" || slices.Contains(ids, channel)), nil
 }
 
-// allSources lists every source any channel selects, by title.
-func (s *Server) allSources() []publish.SourceInfo {
-	seen := map[string]bool{}
-	var out []publish.SourceInfo
-	for _, c := range s.feeds.Channels() {
-		for _, id := range c.SourceIDs() {
-			if !seen[id] {
-				seen[id] = true
-				out = append(out, c.Source(id))
-			}
+// sourceOption is one source the search form offers.
+type sourceOption struct {
+	ID, Label string
+}
+
+// sourceOptions lists the sources the search form offers: those with an
+// item in the index (a source that is empty, failing or publishes nothing
+// would find nothing), and the one the form has selected, each once, by
+// title; sources that share a title are told apart by their id
+// ("research!rsc (rsc-blog)").
+func (s *Server) sourceOptions(selected string) ([]sourceOption, error) {
+	ids, err := s.Search.Sources()
+	if err != nil {
+		return nil, err
+	}
+	if selected != "" && !slices.Contains(ids, selected) && s.configured(selected) {
+		ids = append(ids, selected)
+	}
+	infos := make([]publish.SourceInfo, 0, len(ids))
+	titles := map[string]int{}
+	for _, id := range ids {
+		si := s.sourceInfo(id)
+		infos = append(infos, si)
+		titles[strings.ToLower(si.Title)]++
+	}
+	slices.SortFunc(infos, func(a, b publish.SourceInfo) int {
+		return cmp.Or(strings.Compare(strings.ToLower(a.Title), strings.ToLower(b.Title)), strings.Compare(a.ID, b.ID))
+	})
+	out := make([]sourceOption, len(infos))
+	for i, si := range infos {
+		out[i] = sourceOption{ID: si.ID, Label: si.Title}
+		if titles[strings.ToLower(si.Title)] > 1 {
+			out[i].Label += " (" + si.ID + ")"
 		}
 	}
-	slices.SortFunc(out, func(a, b publish.SourceInfo) int {
-		return strings.Compare(strings.ToLower(a.Title), strings.ToLower(b.Title))
-	})
-	return out
+	return out, nil
+}
+
+// configured reports whether a channel selects source id.
+func (s *Server) configured(id string) bool {
+	for _, c := range s.feeds.Channels() {
+		if c.Selects(id) {
+			return true
+		}
+	}
+	return false
 }
 
 // openSearch is the OpenSearch 1.1 description document.
