@@ -32,6 +32,9 @@ type Members interface {
 	Withdrawn(it feed.Item) bool
 	// Label is what the search index files a channel's items under.
 	Label(channelID string) string
+	// Followed is the store's write order (Rev) up to which every index is
+	// current: when it has not moved, nothing the indexes list has.
+	Followed() (uint64, error)
 }
 
 // Searcher is the full-text index.

@@ -82,6 +82,9 @@ type Server struct {
 	hubs    []string
 	websub  http.Handler
 	extras
+
+	now  func() time.Time
+	maps sitemaps
 }
 
 // New returns the handler serving every route of routes.go.
@@ -105,6 +108,7 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		hubs:    o.Hubs,
 		websub:  o.WebSub,
 		extras:  newExtras(o.Extras),
+		now:     time.Now,
 	}
 	s.pages = template.Must(template.New("").Funcs(s.funcs()).ParseFS(templateFS, "templates/*.html"))
 	s.routes()

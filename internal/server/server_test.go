@@ -78,6 +78,8 @@ func (m fakeMembers) Label(id string) string { return id }
 
 func (m fakeMembers) Withdrawn(feed.Item) bool { return false }
 
+func (m fakeMembers) Followed() (uint64, error) { return 0, nil }
+
 func (m fakeMembers) Newest(id string, n int) (membership.Page, error) { return m.Older(id, nil, n) }
 func (m fakeMembers) Pages(id string) (int, error)                     { return 1, nil }
 func (m fakeMembers) Archive(id string, n int) (membership.ArchivePage, error) {
