@@ -52,6 +52,40 @@ func TestPagesAreValidHTML(t *testing.T) {
 		}
 		files = append(files, f)
 	}
+	// The error pages that need the site changed: 410 (a hide), 500 (the
+	// store fails), 503 (no search index).
+	save := func(name, body string) {
+		f := filepath.Join(dir, name+".html")
+		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	gone := feed.ItemRef("yonhap", "k03")
+	it, err := s.db.Item("yonhap", "k03")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden := []feed.Channel{{ID: "news", Title: "Korea News", Sources: []string{"yonhap", "keia"}, Limit: 30, Curation: feed.Curation{Hide: []string{it.Link}}}}
+	if err := s.members.Configure(hidden, []feed.Source{{ID: "yonhap", Title: "Yonhap"}, {ID: "keia", Title: "KEI"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct {
+		name, path string
+		status     int
+		before     func()
+	}{
+		{"error-410", "/items/" + gone, 410, func() {}},
+		{"error-500", "/items/" + gone, 500, func() { s.Items = failingItems{} }},
+		{"error-503", "/search?q=x", 503, func() { s.Search = nil }},
+	} {
+		p.before()
+		resp, body := do(t, s, "GET", p.path)
+		if resp.StatusCode != p.status {
+			t.Fatalf("%s: %d, want %d", p.path, resp.StatusCode, p.status)
+		}
+		save(p.name, body)
+	}
 	config := filepath.Join(dir, "htmlvalidate.json")
 	// wcag/h37 (img without alt) is off: item HTML is the publisher's,
 	// and an image it gave no alt text cannot be given one here.
