@@ -5,7 +5,9 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,9 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/membership"
+	"github.com/kpolicy/aggregator/internal/publish"
+	"github.com/kpolicy/aggregator/internal/store"
 )
 
 type sitemapDoc struct {
@@ -256,4 +261,87 @@ func javaWarnings(out []byte) []byte {
 		}
 	}
 	return bytes.Join(keep, []byte("\n"))
+}
+
+// BenchmarkSitemap measures the sitemap of a 100,000-item channel: a
+// build (what the first request after a change pays, at most once a
+// minute), and a request served from the build (every other one).
+//
+//	go test -run '^$' -bench Sitemap -benchtime 5x ./internal/server/
+func BenchmarkSitemap(b *testing.B) {
+	dir := b.TempDir()
+	db, err := store.Open(filepath.Join(dir, "a.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const total, batch = 100_000, 5_000
+	for n := 0; n < total; n += batch {
+		items := make([]feed.Item, batch)
+		for i := range items {
+			k := n + i
+			items[i] = feed.Item{Key: fmt.Sprintf("k%06d", k), Link: fmt.Sprintf("https://src.example/%d", k), Title: fmt.Sprintf("Item %d", k),
+				Published: base.Add(time.Duration(k) * time.Minute), Dated: true}
+		}
+		if _, err := db.SavePoll(fmt.Sprintf("src%d", n/batch%4), items, feed.SourceState{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	channels := []feed.Channel{{ID: "all", Title: "All", Sources: []string{"src0", "src1", "src2", "src3"}, Limit: 30}}
+	sources := []feed.Source{{ID: "src0"}, {ID: "src1"}, {ID: "src2"}, {ID: "src3"}}
+	members := membership.New(db, membership.Options{})
+	if err := members.Configure(channels, sources); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { members.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if err := members.WaitCurrent(ctx); err != nil {
+		b.Fatal(err)
+	}
+	cache := publish.NewCache(members, db, "https://agg.example")
+	if err := cache.Configure(channels, sources); err != nil {
+		b.Fatal(err)
+	}
+	s := New(cache, fakeHealth{}, Options{Extras: Extras{BaseURL: "https://agg.example", Items: db, Members: members}})
+	get := func(b *testing.B) int {
+		req := httptest.NewRequest("GET", "/sitemap.xml", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("%d", rec.Code)
+		}
+		return rec.Body.Len()
+	}
+	b.Run("build", func(b *testing.B) {
+		var n int
+		for b.Loop() {
+			s.maps.mu.Lock()
+			s.maps.built = nil
+			s.maps.mu.Unlock()
+			n = get(b)
+		}
+		d := parseSitemapBytes(b, s.maps.built.files[0].body)
+		b.ReportMetric(float64(len(s.maps.built.files)), "files")
+		b.ReportMetric(float64(n), "gzip-bytes")
+		if d.XMLName.Local != "sitemapindex" {
+			b.Errorf("100,001 URLs in one %s", d.XMLName.Local)
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		for b.Loop() {
+			get(b)
+		}
+	})
+}
+
+func parseSitemapBytes(b *testing.B, body []byte) sitemapDoc {
+	var d sitemapDoc
+	if err := xml.Unmarshal(body, &d); err != nil {
+		b.Fatal(err)
+	}
+	return d
 }
