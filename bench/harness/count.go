@@ -1,10 +1,11 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // runCount prints how many items a store holds, merged copies included, and
@@ -16,25 +17,26 @@ func runCount(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	db, err := store.Open(*path, store.Options{})
+	db, err := bolt.Open(*path, bolt.Options{})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	stories, err := db.Count()
+	ctx := context.Background()
+	stories, err := db.Count(ctx)
 	if err != nil {
 		return err
 	}
 	// A copy of a story that another source delivered first is stored as
 	// an origin of that story, not lost: each source's count holds its own
 	// items and its merged copies.
-	states, err := db.States()
+	states, err := db.States(ctx)
 	if err != nil {
 		return err
 	}
 	items := 0
 	for _, st := range states {
-		n, err := db.SourceItemCount(st.SourceID)
+		n, err := db.SourceItemCount(ctx, st.SourceID)
 		if err != nil {
 			return err
 		}

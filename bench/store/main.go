@@ -8,6 +8,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -19,7 +20,7 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 func main() {
@@ -61,7 +62,7 @@ func run() error {
 		ids := sourceIDs(nsrc)
 		chIDs := ids[:*channel]
 		ch, err := measure(*queries, func(r *rand.Rand) error {
-			_, err := db.Items(chIDs, 50)
+			_, err := db.ItemsAfter(context.Background(), chIDs, nil, 50)
 			return err
 		})
 		if err != nil {
@@ -69,7 +70,7 @@ func run() error {
 			return err
 		}
 		src, err := measure(*queries, func(r *rand.Rand) error {
-			_, err := db.Items(ids[r.IntN(len(ids)):][:1], 50)
+			_, err := db.ItemsAfter(context.Background(), ids[r.IntN(len(ids)):][:1], nil, 50)
 			return err
 		})
 		db.Close()
@@ -92,8 +93,8 @@ func sourceIDs(n int) []string {
 
 // build writes perSource items to each source, one SavePoll per 500 items,
 // the sources' dates interleaved so a channel's merge has work to do.
-func build(path string, sources, perSource int) (*store.DB, error) {
-	db, err := store.Open(path, store.Options{})
+func build(path string, sources, perSource int) (*bolt.DB, error) {
+	db, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +111,7 @@ func build(path string, sources, perSource int) (*store.DB, error) {
 					Summary: body, Published: at, Updated: at, Dated: true,
 				})
 			}
-			if _, err := db.SavePoll(id, batch, feed.SourceState{SourceID: id}); err != nil {
+			if _, err := db.SavePoll(context.Background(), id, batch, feed.SourceState{SourceID: id}); err != nil {
 				db.Close()
 				return nil, err
 			}

@@ -18,7 +18,7 @@ import (
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/parse"
 	"github.com/kpolicy/aggregator/internal/publish"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // heapPeak samples the heap until stop is called and returns the highest
@@ -161,7 +161,7 @@ func TestAbsurdInput(t *testing.T) {
 			cfg.Fetch.Timeout = time.Minute
 			cfg.Sources = []feed.Source{{ID: "absurd", URL: origin.URL, Interval: time.Hour}}
 			cfg.Channels = []feed.Channel{{ID: "c", Title: "C", Sources: []string{"absurd"}, Limit: 1000}}
-			db, err := store.Open(filepath.Join(t.TempDir(), "a.db"), store.Options{})
+			db, err := bolt.Open(filepath.Join(t.TempDir(), "a.db"), bolt.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -173,13 +173,13 @@ func TestAbsurdInput(t *testing.T) {
 			cache := publishStore(t, db, cfg)
 			jsonDoc, atomDoc := cache.Doc(t, "c", publish.JSON), cache.Doc(t, "c", publish.Atom)
 			elapsed, peak := time.Since(start), stop()
-			items, err := db.Items([]string{"absurd"}, 1_000_000)
+			items, err := db.ItemsAfter(context.Background(), []string{"absurd"}, nil, 1_000_000)
 			if err != nil {
 				t.Fatal(err)
 			}
 			tc.check(t, items, res.Err)
 			if res.Err != nil {
-				st, err := db.State("absurd")
+				st, err := db.State(context.Background(), "absurd")
 				if err != nil || st.LastError == "" {
 					t.Errorf("rejected without a recorded reason: state %+v, %v", st, err)
 				}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,8 +36,13 @@ func runBackup(args []string, getenv func(string) string, stdout, stderr io.Writ
 		return err
 	}
 	defer db.Close()
+	b, ok := db.(store.Backuper)
+	if !ok {
+		return fmt.Errorf("backup %s: %w: back it up with its own tools", redacted(cfg.Storage.Path), errors.ErrUnsupported)
+	}
+	ctx := context.Background()
 	if dst == "-" {
-		_, err := db.Backup(stdout)
+		_, err := b.Backup(ctx, stdout)
 		return err
 	}
 	// Write beside the target and rename, so FILE is never half a backup.
@@ -45,7 +51,7 @@ func runBackup(args []string, getenv func(string) string, stdout, stderr io.Writ
 		return fmt.Errorf("backup: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	n, err := db.Backup(tmp)
+	n, err := b.Backup(ctx, tmp)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -78,7 +84,7 @@ func runCompact(args []string, getenv func(string) string, stdout, stderr io.Wri
 	path := cfg.Storage.Path
 	tmp := path + ".compact"
 	_ = os.Remove(tmp) // left over from an interrupted run
-	before, after, err := store.Compact(path, tmp)
+	before, after, err := compactStore(path, tmp)
 	if err != nil {
 		_ = os.Remove(tmp)
 		return err
@@ -107,7 +113,7 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 	// membership indexes serve left them (serve builds what is missing and
 	// the stories it adds are indexed then).
 	members := membership.New(db, membership.Options{PageSize: cfg.Publish.PageSize})
-	if err := members.Configure(cfg.Channels, cfg.Sources); err != nil {
+	if err := members.Configure(ctx, cfg.Channels, cfg.Sources); err != nil {
 		return err
 	}
 	ix, n, err := search.Rebuild(ctx, searchPath(cfg.Storage.Path), searchStore{db, members})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,7 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // liveHeap returns the live heap in MiB, after a collection.
@@ -29,7 +30,7 @@ func liveHeap() float64 {
 func TestThousandChannels(t *testing.T) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "agg.db")
-	db, err := store.Open(dbPath, store.Options{})
+	db, err := bolt.Open(dbPath, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestThousandChannels(t *testing.T) {
 			items = append(items, feed.Item{Key: "id:" + link, ID: link, Link: link, Title: fmt.Sprintf("Story %d of %s", i, id),
 				Content: body, Published: start.Add(time.Duration(i*10+s) * time.Minute), Dated: true})
 		}
-		if _, err := db.SavePoll(id, items, feed.SourceState{SourceID: id}); err != nil {
+		if _, err := db.SavePoll(context.Background(), id, items, feed.SourceState{SourceID: id}); err != nil {
 			t.Fatal(err)
 		}
 		// Disabled: not polled, their stored items still published.

@@ -37,7 +37,7 @@ type memStore struct {
 	keys   map[string]map[string]bool
 }
 
-func (s *memStore) State(id string) (feed.SourceState, error) {
+func (s *memStore) State(_ context.Context, id string) (feed.SourceState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, ok := s.states[id]
@@ -47,7 +47,7 @@ func (s *memStore) State(id string) (feed.SourceState, error) {
 	return st, nil
 }
 
-func (s *memStore) SavePoll(id string, items []feed.Item, st feed.SourceState) (feed.PollCounts, error) {
+func (s *memStore) SavePoll(_ context.Context, id string, items []feed.Item, st feed.SourceState) (feed.PollCounts, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	keys := s.keys[id]
@@ -67,14 +67,14 @@ func (s *memStore) SavePoll(id string, items []feed.Item, st feed.SourceState) (
 	return c, nil
 }
 
-func (s *memStore) SaveState(st feed.SourceState) error {
+func (s *memStore) SaveState(_ context.Context, st feed.SourceState) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.states[st.SourceID] = st
 	return nil
 }
 
-func (s *memStore) MarkParsing(id string, at time.Time) error {
+func (s *memStore) MarkParsing(_ context.Context, id string, at time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.states[id]
@@ -206,7 +206,7 @@ func TestCorpusPolled(t *testing.T) {
 			g = &tally{}
 			byGroup[group] = g
 		}
-		st, _ := store.State(r.SourceID)
+		st, _ := store.State(context.Background(), r.SourceID)
 		if r.Err != nil {
 			g.failed++
 			if strings.Contains(r.Err.Error(), "panic") {

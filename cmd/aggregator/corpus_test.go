@@ -20,7 +20,7 @@ import (
 	"github.com/kpolicy/aggregator/internal/fetch"
 	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/publish"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // corpusDir returns $AGGREGATOR_CORPUS, or skips the test when it is unset.
@@ -44,7 +44,7 @@ type corpusRun struct {
 	files   []string
 	fileOf  map[string]string // source id → file, relative to dir
 	cfg     config.Config
-	db      *store.DB
+	db      *bolt.DB
 	results []fetch.Result
 }
 
@@ -71,7 +71,7 @@ func pollCorpus(t *testing.T) *corpusRun {
 	for _, g := range sortedKeys(groups) {
 		cfg.Channels = append(cfg.Channels, feed.Channel{ID: g, Title: "Corpus: " + g, Description: "Every feed under real/" + g, Sources: groups[g], Limit: 200})
 	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "corpus.db"), store.Options{})
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "corpus.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ type published struct {
 // Pages returns the number of a channel's archive pages.
 func (p published) Pages(t *testing.T, id string) int {
 	t.Helper()
-	n, err := p.m.Pages(id)
+	n, err := p.m.Pages(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,10 +117,10 @@ func (p published) Doc(t *testing.T, id string, f publish.Format) *publish.Docum
 // publishStore builds the membership indexes of cfg's channels over db
 // and a cache that renders their documents; the index stops with the
 // test.
-func publishStore(t *testing.T, db *store.DB, cfg config.Config) published {
+func publishStore(t *testing.T, db *bolt.DB, cfg config.Config) published {
 	t.Helper()
 	m := membership.New(db, membership.Options{PageSize: cfg.Publish.PageSize})
-	if err := m.Configure(cfg.Channels, cfg.Sources); err != nil {
+	if err := m.Configure(context.Background(), cfg.Channels, cfg.Sources); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -173,7 +173,7 @@ func TestCorpusEndToEnd(t *testing.T) {
 		for _, it := range gf.Items {
 			distinct[feed.Identity(it.GUID, it.Link, it.Title, it.Content)] = true
 		}
-		n, err := db.SourceItemCount(r.SourceID)
+		n, err := db.SourceItemCount(context.Background(), r.SourceID)
 		if err != nil {
 			t.Fatal(err)
 		}

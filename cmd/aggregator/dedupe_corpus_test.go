@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +12,8 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/parse"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
+	"github.com/kpolicy/aggregator/internal/story"
 )
 
 // TestCorpusKnewsDedupe ingests every feed of corpus/real/knews-rss, where
@@ -34,7 +36,7 @@ func TestCorpusKnewsDedupe(t *testing.T) {
 		t.Fatalf("no feeds under %s", dir)
 	}
 	clk := time.Date(2022, 8, 1, 12, 0, 0, 0, time.UTC) // the corpus was fetched on 2022-08-01
-	db, err := store.Open(filepath.Join(t.TempDir(), "knews.db"), store.Options{
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "knews.db"), bolt.Options{
 		Now:         func() time.Time { return clk },
 		TitleWindow: 48 * time.Hour,
 	})
@@ -67,7 +69,7 @@ func TestCorpusKnewsDedupe(t *testing.T) {
 		for _, it := range parsed.Items {
 			titles[[2]string{id, it.Key}] = it.Title
 		}
-		c, err := db.SavePoll(id, parsed.Items, feed.SourceState{SourceID: id, Title: parsed.Title, Warning: parsed.Warning})
+		c, err := db.SavePoll(context.Background(), id, parsed.Items, feed.SourceState{SourceID: id, Title: parsed.Title, Warning: parsed.Warning})
 		if err != nil {
 			t.Fatalf("%s: %v", rel, err)
 		}
@@ -82,7 +84,7 @@ func TestCorpusKnewsDedupe(t *testing.T) {
 	// A second round of polls finds every item, merged or not, again.
 	clk = clk.Add(time.Hour)
 	for _, id := range ids {
-		c, err := db.SavePoll(id, polls[id], feed.SourceState{SourceID: id})
+		c, err := db.SavePoll(context.Background(), id, polls[id], feed.SourceState{SourceID: id})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +93,7 @@ func TestCorpusKnewsDedupe(t *testing.T) {
 		}
 	}
 
-	stories, err := db.Items(ids, 1_000_000)
+	stories, err := db.ItemsAfter(context.Background(), ids, nil, 1_000_000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,21 +119,21 @@ func TestCorpusKnewsDedupe(t *testing.T) {
 			}
 		}
 	}
-	n, err := db.Count()
+	n, err := db.Count(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("knews-rss: %d feeds, %d items delivered, %d stories stored; %d merged (by link %d, by title %d)",
-		len(files), total.New+total.Merged+total.Unchanged, n, total.Merged, byRule[store.RuleLink], byRule[store.RuleTitle])
-	for _, rule := range []string{store.RuleLink, store.RuleTitle} {
+		len(files), total.New+total.Merged+total.Unchanged, n, total.Merged, byRule[story.RuleLink], byRule[story.RuleTitle])
+	for _, rule := range []string{story.RuleLink, story.RuleTitle} {
 		for _, p := range samples[rule] {
 			t.Logf("merged by %s:\n    first: %s\n    copy:  %s", p.rule, p.a, p.b)
 		}
 	}
-	if total.Merged == 0 || byRule[store.RuleLink] == 0 {
+	if total.Merged == 0 || byRule[story.RuleLink] == 0 {
 		t.Errorf("no merges across %d overlapping feeds", len(files))
 	}
-	if got := byRule[store.RuleLink] + byRule[store.RuleTitle]; got != total.Merged {
+	if got := byRule[story.RuleLink] + byRule[story.RuleTitle]; got != total.Merged {
 		t.Errorf("origins by rule = %d, merges counted = %d", got, total.Merged)
 	}
 	if len(stories) != n {

@@ -11,6 +11,7 @@ import (
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/story"
 )
 
 // reason is one thing explain says about why an item is shown as it is:
@@ -63,13 +64,13 @@ func runExplain(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(cfg.Storage.Path, store.Options{TitleWindow: cfg.Dedupe.TitleWindow})
+	db, err := openStore(cfg, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
-	found, err := db.Locate(item)
+	found, err := db.Locate(ctx, item)
 	if err != nil {
 		if feed.ErrorCode(err) == feed.ENOTFOUND || feed.ErrorCode(err) == feed.EINVALID {
 			fmt.Fprintln(stderr, feed.ErrorMessage(err))
@@ -82,7 +83,7 @@ func runExplain(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Fprintln(stdout)
 		}
 		e := explain(cfg, fd)
-		if st, err := db.State(fd.SourceID); err == nil && st.Warning != "" {
+		if st, err := db.State(ctx, fd.SourceID); err == nil && st.Warning != "" {
 			e.reasons = append(e.reasons, reason{"warning", fmt.Sprintf("the last poll of %s warned: %s", fd.SourceID, st.Warning)})
 		}
 		writeExplanation(stdout, e)
@@ -111,7 +112,7 @@ func explain(cfg config.Config, fd store.Found) explanation {
 	}
 
 	e.reasons = append(e.reasons, reason{"identity", identityText(s.Key, e.policy)})
-	if a := fd.Alias; a != nil && a.Rule == store.RuleRekey {
+	if a := fd.Alias; a != nil && a.Rule == story.RuleRekey {
 		e.reasons = append(e.reasons, reason{"rekey", fmt.Sprintf(
 			"%s/%s is the key %s gave this item later (a new GUID, or a poll identified by link); "+
 				"same canonical link and title, so it was recognised on %s as the item stored under %s",
@@ -145,9 +146,9 @@ func identityText(key, policy string) string {
 // ruleText says what a merge rule means.
 func ruleText(o feed.Origin) string {
 	switch o.Rule {
-	case store.RuleLink:
+	case story.RuleLink:
 		return "merged by link: the same canonical link (" + feed.LinkKey(o.Link) + ")"
-	case store.RuleTitle:
+	case story.RuleTitle:
 		return "merged by title: the same title once case, punctuation, spacing and width are folded, within dedupe.title_window"
 	}
 	return "merged by rule " + o.Rule

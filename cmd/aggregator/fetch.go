@@ -26,7 +26,9 @@ func runFetch(ctx context.Context, args []string, getenv func(string) string, st
 	defer db.Close()
 
 	results := newPoller(cfg, db, nil).PollAll(ctx, cfg.Sources)
-	failed, retired := printResults(stdout, results, db.State)
+	failed, retired := printResults(stdout, results, func(id string) (feed.SourceState, error) {
+		return db.State(context.WithoutCancel(ctx), id)
+	})
 	var added, updated int
 	for _, r := range results {
 		added += r.Counts.New

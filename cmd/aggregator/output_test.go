@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -19,7 +20,7 @@ import (
 	"github.com/mmcdole/gofeed"
 
 	"github.com/kpolicy/aggregator/internal/publish"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // instituteConfig writes a feeds.yaml of the Peninsula Institute's two
@@ -208,11 +209,11 @@ func TestUpgradeOldStore(t *testing.T) {
 		fmt.Sprintf(`  - { id: scripting, url: %q, title: "Scripting News" }`, o.URL+"/scriptingNews.rss"),
 		`  - { id: scripting, title: "Scripting News", description: "Dave Winer", sources: [scripting] }`)
 
-	db, err := store.Open(dbPath, store.Options{ReadOnly: true})
+	db, err := bolt.Open(dbPath, bolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, err := db.SourceItemCount("scripting")
+	before, err := db.SourceItemCount(context.Background(), "scripting")
 	db.Close()
 	if err != nil || before != 7 {
 		t.Fatalf("the old store holds %d scripting items (%v), want the 7 the old rule made", before, err)
@@ -223,11 +224,11 @@ func TestUpgradeOldStore(t *testing.T) {
 		t.Fatalf("fetch: %v\n%s\n%s", err, out.String(), errOut.String())
 	}
 	t.Logf("fetch:\n%s", out.String())
-	db, err = store.Open(dbPath, store.Options{ReadOnly: true})
+	db, err = bolt.Open(dbPath, bolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, err := db.SourceItemCount("scripting")
+	after, err := db.SourceItemCount(context.Background(), "scripting")
 	db.Close()
 	if err != nil || after != 48 {
 		t.Errorf("after the upgrade %d scripting items are stored (%v), want the 48 posts once each", after, err)

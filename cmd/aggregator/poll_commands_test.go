@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // pageOrigin is an origin with a few pages: a feed, an HTML page announcing two
@@ -181,19 +181,19 @@ func TestFetchShowsStateNotAFeedAndRetirement(t *testing.T) {
 	}
 
 	// The recorded error is on the source's state, as /status shows it.
-	db, err := store.Open(dbPath, store.Options{})
+	db, err := bolt.Open(dbPath, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	st, err := db.State("s1")
+	st, err := db.State(context.Background(), "s1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(st.LastError, "not a feed: HTML page (it links to feeds: ") || st.Errors != 2 {
 		t.Errorf("s1 LastError=%q Errors=%d", st.LastError, st.Errors)
 	}
-	if st, _ := db.State("s2"); !st.Retired {
+	if st, _ := db.State(context.Background(), "s2"); !st.Retired {
 		t.Errorf("s2 not retired after 410")
 	}
 }

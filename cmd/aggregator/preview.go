@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -10,7 +11,6 @@ import (
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/membership"
-	"github.com/kpolicy/aggregator/internal/store"
 )
 
 // maxDroppedShown bounds the list of items not in the channel preview prints.
@@ -48,14 +48,14 @@ func runPreview(args []string, getenv func(string) string, stdout, stderr io.Wri
 		}
 		return fmt.Errorf("%w: %s has no channel %q (channels: %s)", errUsage, f.config, id, strings.Join(ids, ", "))
 	}
-	db, err := store.Open(cfg.Storage.Path, store.Options{ReadOnly: true})
+	db, err := openStore(cfg, true)
 	if err != nil {
 		return fmt.Errorf("preview needs the database read-only; stop serve or point -db at a copy: %w", err)
 	}
 	defer db.Close()
 
 	now := time.Now()
-	sel, err := membership.Preview(db, ch, cfg.Sources, now)
+	sel, err := membership.Preview(context.Background(), db, ch, cfg.Sources, now)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func runPreview(args []string, getenv func(string) string, stdout, stderr io.Wri
 		fmt.Fprintf(stdout, "changes against the running config %s: the channel is new\n", running)
 		return nil
 	}
-	oldSel, err := membership.Preview(db, oldCh, old.Sources, now)
+	oldSel, err := membership.Preview(context.Background(), db, oldCh, old.Sources, now)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ const (
 // reloads the config on request, and prunes in the background.
 type live struct {
 	f        flags
-	db       *store.DB
+	db       store.Store
 	members  *membership.Index
 	cache    *publish.Cache
 	log      *slog.Logger
@@ -46,7 +46,7 @@ type live struct {
 	sweep      chan struct{} // prune every source soon (after a reload)
 }
 
-func newLive(cfg config.Config, f flags, db *store.DB, members *membership.Index, cache *publish.Cache, log *slog.Logger, onResult func(fetch.Result)) *live {
+func newLive(cfg config.Config, f flags, db store.Store, members *membership.Index, cache *publish.Cache, log *slog.Logger, onResult func(fetch.Result)) *live {
 	l := &live{f: f, db: db, members: members, cache: cache, log: log, prune: make(chan string, 64), sweep: make(chan struct{}, 1),
 		afterPrune: func() {}}
 	l.onResult = func(r fetch.Result) {
@@ -92,7 +92,7 @@ func (l *live) run(ctx context.Context, reload <-chan string) {
 				<-done
 				return
 			case why := <-reload:
-				next, ok := l.reload(why)
+				next, ok := l.reload(ctx, why)
 				if !ok {
 					continue
 				}
@@ -125,7 +125,7 @@ func samePolling(a, b feed.Source) bool {
 // not losing every source or channel unless it says so), publishes its
 // channels. It logs every problem of a refused file and returns false;
 // the running config stays.
-func (l *live) reload(why string) (*config.Config, bool) {
+func (l *live) reload(ctx context.Context, why string) (*config.Config, bool) {
 	old := l.cfg.Load()
 	next, err := loadConfig(l.f)
 	if err == nil {
@@ -160,7 +160,7 @@ func (l *live) reload(why string) (*config.Config, bool) {
 	// The membership first: from here on every read re-checks what it
 	// shows against the new rules, while the indexes of changed channels
 	// are built in the background.
-	if err := l.members.Configure(next.Channels, next.Sources); err != nil {
+	if err := l.members.Configure(ctx, next.Channels, next.Sources); err != nil {
 		l.log.Error("config reload: channels not configured; still serving the previous config", "err", err)
 		return nil, false
 	}
@@ -187,7 +187,7 @@ func (l *live) maintain(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case id := <-l.prune:
-			l.pruneSource(id)
+			l.pruneSource(ctx, id)
 		case <-sweep.C:
 			l.pruneAll(ctx)
 		case <-l.sweep:
@@ -201,35 +201,35 @@ func (l *live) pruneAll(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		l.pruneSource(s.ID)
+		l.pruneSource(ctx, s.ID)
 	}
-	l.trimGone()
+	l.trimGone(ctx)
 }
 
 // trimGone forgets the deletions both followers of the write order (the
 // membership and search indexes) have seen.
-func (l *live) trimGone() {
-	searched, err := l.db.IndexedRev()
+func (l *live) trimGone(ctx context.Context) {
+	searched, err := l.db.IndexedRev(ctx)
 	if err != nil {
 		l.log.Error("trim deletions", "err", err)
 		return
 	}
-	followed, err := l.members.Followed()
+	followed, err := l.members.Followed(ctx)
 	if err != nil {
 		l.log.Error("trim deletions", "err", err)
 		return
 	}
-	if _, err := l.db.TrimGone(min(searched, followed)); err != nil {
+	if _, err := l.db.TrimGone(ctx, min(searched, followed)); err != nil {
 		l.log.Error("trim deletions", "err", err)
 	}
 }
 
-func (l *live) pruneSource(id string) {
+func (l *live) pruneSource(ctx context.Context, id string) {
 	s, ok := l.cfg.Load().Source(id)
 	if !ok {
 		return
 	}
-	res, err := l.db.Prune(id, s.Keep, time.Now())
+	res, err := l.db.Prune(ctx, id, s.Keep, time.Now())
 	if err != nil {
 		l.log.Error("prune", "source", id, "err", err)
 		return

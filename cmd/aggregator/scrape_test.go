@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // listingOrigin serves a think tank's "Analysis" listing (the pages of
@@ -232,12 +232,12 @@ func TestScrapedUndatedItemsKeepFirstSeen(t *testing.T) {
 	}
 	published := func() map[string]time.Time {
 		t.Helper()
-		db, err := store.Open(dbPath, store.Options{})
+		db, err := bolt.Open(dbPath, bolt.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		items, err := db.Items([]string{"csis-korea-chair"}, 100)
+		items, err := db.ItemsAfter(context.Background(), []string{"csis-korea-chair"}, nil, 100)
 		if err != nil {
 			t.Fatal(err)
 		}

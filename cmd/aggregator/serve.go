@@ -49,7 +49,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Warn("config", "warning", w)
 	}
 
-	db, err := openStore(cfg)
+	db, err := openStore(cfg, false)
 	if err != nil {
 		return err
 	}
@@ -77,10 +77,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 		},
 	})
-	if err := members.Configure(cfg.Channels, cfg.Sources); err != nil {
+	if err := members.Configure(ctx, cfg.Channels, cfg.Sources); err != nil {
 		return fmt.Errorf("channels: %w", err)
 	}
-	if site, err = newSite(cfg, db, members, log, getenv); err != nil {
+	if site, err = newSite(ctx, cfg, db, members, log, getenv); err != nil {
 		return err
 	}
 	defer site.close()
@@ -144,7 +144,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var rwg sync.WaitGroup
 	rwg.Go(func() {
 		pushes.run(refreshCtx, func(ids ...string) error {
-			ids, err := subscribed(db, cfg, ids)
+			ids, err := subscribed(refreshCtx, db, cfg, ids)
 			if err != nil || len(ids) == 0 {
 				return err
 			}

@@ -38,20 +38,22 @@ func searchPath(dbPath string) string { return dbPath + ".search" }
 // labeller says under which channel labels an item is published, and up
 // to which write it knows (see membership.Index.LabelsOf and Followed).
 type labeller interface {
-	LabelsOf(feed.Item) ([]string, error)
-	Followed() (uint64, error)
+	LabelsOf(context.Context, feed.Item) ([]string, error)
+	Followed(context.Context) (uint64, error)
 }
 
-// searchStore is what the search index is fed from: the store, and the
-// channels each item is published in, by label.
+// searchStore is what the search index is fed from: the store's write
+// order, and the channels each item is published in, by label.
 type searchStore struct {
-	*store.DB
+	store.WriteOrder
 	published labeller
 }
 
-func (s searchStore) ChannelsOf(it feed.Item) ([]string, error) { return s.published.LabelsOf(it) }
+func (s searchStore) ChannelsOf(ctx context.Context, it feed.Item) ([]string, error) {
+	return s.published.LabelsOf(ctx, it)
+}
 
-func (s searchStore) Judged() (uint64, error) { return s.published.Followed() }
+func (s searchStore) Judged(ctx context.Context) (uint64, error) { return s.published.Followed(ctx) }
 
 // readiness is ready once every enabled source has been polled once.
 type readiness struct {
@@ -98,28 +100,30 @@ type site struct {
 
 // newSite builds the site's parts; members says which items each channel
 // shows, for the pages and the search index.
-func newSite(cfg config.Config, db *store.DB, members *membership.Index, log *slog.Logger, getenv func(string) string) (*site, error) {
+func newSite(ctx context.Context, cfg config.Config, db store.Store, members *membership.Index, log *slog.Logger, getenv func(string) string) (*site, error) {
 	st := searchStore{db, members}
 	ix, err := search.Open(searchPath(cfg.Storage.Path), st)
 	if err != nil {
 		return nil, fmt.Errorf("%w (rebuild it with: aggregator reindex)", err)
 	}
 	subs := server.NewSubscribers(db, nil)
-	if err := subs.Load(); err != nil {
+	if err := subs.Load(ctx); err != nil {
 		_ = ix.Close()
 		return nil, err
 	}
 	indexer := search.NewIndexer(ix, st, log)
+	// A scrape during the shutdown drain still reads the store.
+	mctx := context.WithoutCancel(ctx)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := metrics.New(reg, metrics.Options{
-		StoreSize:   db.Size,
-		StoreItems:  db.Count,
+		StoreSize:   func() (int64, error) { return db.Size(mctx) },
+		StoreItems:  func() (int, error) { return db.Count(mctx) },
 		IndexItems:  ix.Count,
 		Subscribers: subs.Today,
 		Indexing:    indexer.State,
 		WebSubSubs: func() (int, error) {
-			subs, err := db.Subscriptions("")
+			subs, err := db.Subscriptions(mctx, "")
 			return len(subs), err
 		},
 	})
@@ -128,6 +132,10 @@ func newSite(cfg config.Config, db *store.DB, members *membership.Index, log *sl
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	ready := newReadiness(cfg.Sources)
+	var backup server.Backuper
+	if b, ok := db.(store.Backuper); ok {
+		backup = b
+	}
 	return &site{
 		extras: server.Extras{
 			BaseURL:     cfg.Server.BaseURL,
@@ -139,7 +147,7 @@ func newSite(cfg config.Config, db *store.DB, members *membership.Index, log *sl
 			Metrics:     m.Handler(),
 			Ready:       ready.Ready,
 			AdminToken:  getenv("AGGREGATOR_ADMIN_TOKEN"),
-			Backup:      db,
+			Backup:      backup,
 			Indexing:    indexer.State,
 		},
 		metrics: m,
@@ -161,12 +169,12 @@ func (s *site) flushLoop(ctx context.Context, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
-			if err := s.subs.Flush(); err != nil {
+			if err := s.subs.Flush(context.WithoutCancel(ctx)); err != nil {
 				log.Error("subscriber statistics", "err", err)
 			}
 			return
 		case <-t.C:
-			if err := s.subs.Flush(); err != nil {
+			if err := s.subs.Flush(ctx); err != nil {
 				log.Error("subscriber statistics", "err", err)
 			}
 		}

@@ -45,7 +45,7 @@ func topicURLs(base, channelID string) []string {
 // newHub wires the WebSub hub: the fetcher's guarded client (so callbacks
 // on private addresses are refused at dial time too, unless
 // fetch.allow_private_networks), its own Timeout per request.
-func newHub(cfg config.Config, db *store.DB, cache *publish.Cache, opts websub.Options) *websub.Hub {
+func newHub(cfg config.Config, db store.Store, cache *publish.Cache, opts websub.Options) *websub.Hub {
 	client := fetch.NewClient(fetch.Options{
 		UserAgent:    cfg.Fetch.UserAgentString(version()),
 		Timeout:      cfg.Fetch.Timeout,
@@ -68,14 +68,14 @@ func newHub(cfg config.Config, db *store.DB, cache *publish.Cache, opts websub.O
 // not known here). Telling means rendering the channel's documents to
 // compare them, which must not be done for a thousand channels nobody
 // follows each time their shared index changes.
-func subscribed(db *store.DB, cfg config.Config, ids []string) ([]string, error) {
+func subscribed(ctx context.Context, db store.Store, cfg config.Config, ids []string) ([]string, error) {
 	if len(cfg.Publish.Hubs) > 0 {
 		return ids, nil
 	}
 	var out []string
 	for _, id := range ids {
 		for _, topic := range topicURLs(cfg.Server.BaseURL, id) {
-			subs, err := db.Subscriptions(topic)
+			subs, err := db.Subscriptions(ctx, topic)
 			if err != nil {
 				return out, err
 			}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -16,7 +17,7 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // TestCrashSIGKILL kills "aggregator serve" with SIGKILL again and again
@@ -147,7 +148,7 @@ func TestSIGTERMDrain(t *testing.T) {
 	if !found {
 		t.Errorf("the poll of %s in flight at SIGTERM was not logged after the shutdown began:\n%s", src, p.stderr)
 	}
-	db, err := store.Open(dbPath, store.Options{})
+	db, err := bolt.Open(dbPath, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestSIGTERMDrain(t *testing.T) {
 	o.mu.Lock()
 	want := o.served[src]
 	o.mu.Unlock()
-	if n, err := db.SourceItemCount(src); err != nil || n != want {
+	if n, err := db.SourceItemCount(context.Background(), src); err != nil || n != want {
 		t.Errorf("%s: %d items stored (%v), want %d: the answer of the drained poll", src, n, err, want)
 	}
 }
@@ -177,7 +178,7 @@ func waitPolls(t *testing.T, p *proc, n int) {
 // of items checked.
 func verifyStore(t *testing.T, when, dbPath, logs string, o *growingOrigin, sources int) int {
 	t.Helper()
-	db, err := store.Open(dbPath, store.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(dbPath, bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatalf("%s: open: %v", when, err)
 	}
@@ -195,7 +196,7 @@ func verifyStore(t *testing.T, when, dbPath, logs string, o *growingOrigin, sour
 	total := 0
 	for i := 1; i <= sources; i++ {
 		src := fmt.Sprintf("s%d", i)
-		items, err := db.Items([]string{src}, 1_000_000)
+		items, err := db.ItemsAfter(context.Background(), []string{src}, nil, 1_000_000)
 		if err != nil {
 			t.Fatalf("%s: items of %s: %v", when, src, err)
 		}
@@ -219,7 +220,7 @@ func verifyStore(t *testing.T, when, dbPath, logs string, o *growingOrigin, sour
 		if k > served[src] {
 			t.Fatalf("%s: %s has %d items, but the origin finished sending only %d", when, src, k, served[src])
 		}
-		if c, err := db.SourceItemCount(src); err != nil || c != k {
+		if c, err := db.SourceItemCount(context.Background(), src); err != nil || c != k {
 			t.Fatalf("%s: %s: count %d (%v), but %d items", when, src, c, err, k)
 		}
 		total += k

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -10,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // TestFullDatabase caps the database at 1 MiB (storage.max_size) while a
@@ -113,7 +114,7 @@ func TestFullDisk(t *testing.T) {
 	if code := p.wait(t, 40*time.Second); code != 0 {
 		t.Fatalf("exit code %d\n%s", code, p.stderr)
 	}
-	db, err := store.Open(dbPath, store.Options{})
+	db, err := bolt.Open(dbPath, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,12 +146,12 @@ func jsonItems(t *testing.T, url string) int {
 
 func sourceState(t *testing.T, dbPath, id string) stateView {
 	t.Helper()
-	db, err := store.Open(dbPath, store.Options{})
+	db, err := bolt.Open(dbPath, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	st, err := db.State(id)
+	st, err := db.State(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

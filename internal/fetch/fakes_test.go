@@ -26,7 +26,7 @@ func newMemStore() *memStore {
 	return &memStore{states: map[string]feed.SourceState{}, items: map[string]map[string]feed.Item{}}
 }
 
-func (s *memStore) State(id string) (feed.SourceState, error) {
+func (s *memStore) State(_ context.Context, id string) (feed.SourceState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, ok := s.states[id]
@@ -36,7 +36,7 @@ func (s *memStore) State(id string) (feed.SourceState, error) {
 	return st, nil
 }
 
-func (s *memStore) SavePoll(id string, items []feed.Item, st feed.SourceState) (feed.PollCounts, error) {
+func (s *memStore) SavePoll(_ context.Context, id string, items []feed.Item, st feed.SourceState) (feed.PollCounts, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -68,7 +68,7 @@ func (s *memStore) SavePoll(id string, items []feed.Item, st feed.SourceState) (
 	return c, nil
 }
 
-func (s *memStore) SaveState(st feed.SourceState) error {
+func (s *memStore) SaveState(_ context.Context, st feed.SourceState) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -78,7 +78,7 @@ func (s *memStore) SaveState(st feed.SourceState) error {
 	return nil
 }
 
-func (s *memStore) MarkParsing(id string, at time.Time) error {
+func (s *memStore) MarkParsing(_ context.Context, id string, at time.Time) error {
 	s.marks.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -37,14 +37,14 @@ type SourceParser interface {
 type Store interface {
 	// State returns the source's state, or an error whose feed.ErrorCode is
 	// feed.ENOTFOUND when the source was never polled.
-	State(sourceID string) (feed.SourceState, error)
+	State(ctx context.Context, sourceID string) (feed.SourceState, error)
 	// SavePoll stores one successful poll's items and state together.
-	SavePoll(sourceID string, items []feed.Item, state feed.SourceState) (feed.PollCounts, error)
+	SavePoll(ctx context.Context, sourceID string, items []feed.Item, state feed.SourceState) (feed.PollCounts, error)
 	// SaveState stores state alone (304, unchanged body, failure).
-	SaveState(state feed.SourceState) error
+	SaveState(ctx context.Context, state feed.SourceState) error
 	// MarkParsing sets the saved state's Parsing to at, before a parse; the
 	// poll's outcome, saved with SavePoll or SaveState, clears it.
-	MarkParsing(sourceID string, at time.Time) error
+	MarkParsing(ctx context.Context, sourceID string, at time.Time) error
 }
 
 // Result is the outcome of one poll of one source.
@@ -158,7 +158,7 @@ func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
 		}
 	}()
 
-	prev, err := p.state(src)
+	prev, err := p.state(ctx, src)
 	if err != nil {
 		res.Err = fmt.Errorf("poll %s: load state: %w", src.ID, err)
 		res.NextPoll = p.sched.afterFailure(p.opts.Now(), src.Interval, 1)
@@ -172,7 +172,7 @@ func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
 	res.URL = target
 	if !prev.Parsing.IsZero() {
 		err := fmt.Errorf("%w (it began parsing at %s)", ErrUnfinishedPoll, prev.Parsing.UTC().Format(time.RFC3339))
-		p.fail(src, prev, target, nil, err, p.opts.Now(), &res)
+		p.fail(context.WithoutCancel(ctx), src, prev, target, nil, err, p.opts.Now(), &res)
 		return res
 	}
 
@@ -193,8 +193,8 @@ func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
 // state loads src's state for a poll: a fresh one when src was never polled,
 // and one started afresh (not retired, no adopted redirect, no validators)
 // when src's configured URL is not the one the state was written for.
-func (p *Poller) state(src feed.Source) (feed.SourceState, error) {
-	prev, err := p.store.State(src.ID)
+func (p *Poller) state(ctx context.Context, src feed.Source) (feed.SourceState, error) {
+	prev, err := p.store.State(ctx, src.ID)
 	switch {
 	case feed.ErrorCode(err) == feed.ENOTFOUND:
 		prev = feed.SourceState{}
@@ -213,6 +213,8 @@ func (p *Poller) state(src feed.Source) (feed.SourceState, error) {
 }
 
 func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceState, target string, res *Result) {
+	// What was fetched is recorded even if the caller gives up meanwhile.
+	wctx := context.WithoutCancel(ctx)
 	resp, err := p.get(ctx, Request{URL: target, ETag: prev.ETag, LastModified: prev.LastModified})
 	now := p.opts.Now()
 	if resp != nil {
@@ -229,7 +231,7 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 			res.NextPoll = p.sched.afterFailure(now, src.Interval, 1)
 			return
 		}
-		p.fail(src, prev, target, resp, err, now, res)
+		p.fail(wctx, src, prev, target, resp, err, now, res)
 		return
 	}
 
@@ -244,8 +246,8 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		}
 		p.succeed(src, &st, resp, now, res)
 		res.NotModified = true
-		if err := p.store.SaveState(st); err != nil {
-			p.fail(src, prev, target, resp, fmt.Errorf("save state: %w", err), now, res)
+		if err := p.store.SaveState(wctx, st); err != nil {
+			p.fail(wctx, src, prev, target, resp, fmt.Errorf("save state: %w", err), now, res)
 		}
 		return
 	}
@@ -255,17 +257,17 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		st.ETag, st.LastModified = resp.ETag, resp.LastModified
 		p.succeed(src, &st, resp, now, res)
 		res.Skipped = true
-		if err := p.store.SaveState(st); err != nil {
-			p.fail(src, prev, target, resp, fmt.Errorf("save state: %w", err), now, res)
+		if err := p.store.SaveState(wctx, st); err != nil {
+			p.fail(wctx, src, prev, target, resp, fmt.Errorf("save state: %w", err), now, res)
 		}
 		return
 	}
 
-	unmark := p.markWhileParsing(src.ID, now)
+	unmark := p.markWhileParsing(wctx, src.ID, now)
 	parsed, err := p.parse(ctx, resp, src)
 	unmark()
 	if err != nil {
-		p.fail(src, prev, target, resp, err, now, res)
+		p.fail(wctx, src, prev, target, resp, err, now, res)
 		return
 	}
 	st.ETag, st.LastModified, st.BodyHash = resp.ETag, resp.LastModified, hash
@@ -287,11 +289,11 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		// keep no validator or hash that would let the next poll skip it.
 		st.ETag, st.LastModified, st.BodyHash = "", "", ""
 	}
-	counts, err := p.store.SavePoll(src.ID, items, st)
+	counts, err := p.store.SavePoll(wctx, src.ID, items, st)
 	if err != nil {
 		// Nothing was stored, so the old validators and hash stay: the
 		// next poll fetches and parses the body again.
-		p.fail(src, prev, target, resp, fmt.Errorf("save poll: %w", err), now, res)
+		p.fail(wctx, src, prev, target, resp, fmt.Errorf("save poll: %w", err), now, res)
 		return
 	}
 	res.Counts = counts
@@ -341,11 +343,11 @@ const parseMarkDelay = 100 * time.Millisecond
 // waits for its write to end, so that the poll's outcome, saved after it,
 // clears it. A mark that cannot be saved is left out: the outcome is saved
 // the same way next.
-func (p *Poller) markWhileParsing(sourceID string, at time.Time) (done func()) {
+func (p *Poller) markWhileParsing(ctx context.Context, sourceID string, at time.Time) (done func()) {
 	written := make(chan struct{})
 	t := time.AfterFunc(parseMarkDelay, func() {
 		defer close(written)
-		_ = p.store.MarkParsing(sourceID, at) // best effort; see above
+		_ = p.store.MarkParsing(ctx, sourceID, at) // best effort; see above
 	})
 	return func() {
 		if !t.Stop() {
@@ -399,7 +401,7 @@ func (p *Poller) succeed(src feed.Source, st *feed.SourceState, resp *Response, 
 
 // fail records err on the source's previous state and saves it; a failure
 // to save is joined to err. A 410 Gone retires the source.
-func (p *Poller) fail(src feed.Source, st feed.SourceState, target string, resp *Response, err error, now time.Time, res *Result) {
+func (p *Poller) fail(ctx context.Context, src feed.Source, st feed.SourceState, target string, resp *Response, err error, now time.Time, res *Result) {
 	st.LastStatus = 0
 	st.URL = target
 	var header http.Header
@@ -422,7 +424,7 @@ func (p *Poller) fail(src feed.Source, st feed.SourceState, target string, resp 
 	}
 	res.NextPoll, res.Warning = st.NextPoll, st.Warning
 	res.Err = fmt.Errorf("poll %s: %w", src.ID, err)
-	if serr := p.store.SaveState(st); serr != nil {
+	if serr := p.store.SaveState(ctx, st); serr != nil {
 		res.Err = errors.Join(res.Err, fmt.Errorf("poll %s: record failure: %w", src.ID, serr))
 	}
 }
@@ -525,7 +527,7 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		e := &entry{src: s, host: hostKey(s.URL), due: now}
 		// An unreadable state is treated as never polled: Poll will meet the
 		// error again and report it through Result.Err.
-		if st, err := p.state(s); err == nil && st.Retired {
+		if st, err := p.state(ctx, s); err == nil && st.Retired {
 			continue
 		} else if err == nil && st.Polled() {
 			e.due = st.NextPoll

@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"context"
 	"errors"
 	"io"
 	"math"
@@ -174,7 +175,7 @@ func TestPollRecordsFailures(t *testing.T) {
 			o := newOrigin(t, tt.h)
 			store := newMemStore()
 			// Items from an earlier good poll must survive the failure.
-			store.SavePoll("s", []feed.Item{{Key: "id:old"}}, feed.SourceState{SourceID: "s", ETag: `"old"`, BodyHash: "h"})
+			store.SavePoll(t.Context(), "s", []feed.Item{{Key: "id:old"}}, feed.SourceState{SourceID: "s", ETag: `"old"`, BodyHash: "h"})
 			p, clk := newTestPoller(t, &lineParser{}, store, 0.5)
 			r := p.Poll(t.Context(), feed.Source{ID: "s", URL: o.URL, Interval: 10 * time.Minute})
 			if r.Err == nil {
@@ -369,13 +370,13 @@ func TestPollStoreFailures(t *testing.T) {
 
 type brokenStore struct{ *memStore }
 
-func (brokenStore) State(string) (feed.SourceState, error) {
+func (brokenStore) State(context.Context, string) (feed.SourceState, error) {
 	return feed.SourceState{}, errors.New("bucket corrupt")
 }
 
 type panicStore struct{ *memStore }
 
-func (panicStore) State(string) (feed.SourceState, error) { panic("store bug") }
+func (panicStore) State(context.Context, string) (feed.SourceState, error) { panic("store bug") }
 
 func TestPollCallsOnResult(t *testing.T) {
 	o := newOrigin(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "a") })
@@ -435,7 +436,7 @@ func TestPollAllCancelled(t *testing.T) {
 		t.Fatalf("results=%+v, want one with an error", results)
 	}
 	// Our cancellation is not the source's failure.
-	if _, err := store.State("s"); feed.ErrorCode(err) != feed.ENOTFOUND {
+	if _, err := store.State(t.Context(), "s"); feed.ErrorCode(err) != feed.ENOTFOUND {
 		t.Fatalf("state recorded after cancellation (err=%v), want none", err)
 	}
 }

@@ -115,7 +115,7 @@ func TestRunSchedulesPolitely(t *testing.T) {
 		start := time.Now()
 		store := newMemStore()
 		polled := func(id string, next time.Duration) {
-			store.SaveState(feed.SourceState{SourceID: id, LastPoll: start.Add(-time.Hour), NextPoll: start.Add(next)})
+			store.SaveState(t.Context(), feed.SourceState{SourceID: id, LastPoll: start.Add(-time.Hour), NextPoll: start.Add(next)})
 		}
 		polled("a-later", 30*time.Minute)
 		polled("a-soon", 10*time.Minute)
@@ -170,7 +170,7 @@ func TestRunSchedulesPolitely(t *testing.T) {
 		if st := store.state("a-later"); st.LastStatus != 200 {
 			t.Errorf("a-later LastStatus=%d, want 200", st.LastStatus)
 		}
-		if _, err := store.State("a-off"); err == nil {
+		if _, err := store.State(t.Context(), "a-off"); err == nil {
 			t.Errorf("disabled source was polled")
 		}
 

@@ -2,6 +2,7 @@ package membership
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -46,19 +47,19 @@ type cand struct {
 
 // buildStep advances the build of index k by one step: a page of one
 // source, or a batch of members written.
-func (ix *Index) buildStep(k string, d *def, st store.IndexState) error {
+func (ix *Index) buildStep(ctx context.Context, k string, d *def, st store.IndexState) error {
 	b := ix.builds[k]
 	if b == nil {
 		if st.Count > 0 || st.Pages > 0 {
 			// A build a crash interrupted: start again from nothing.
-			if err := ix.st.DropIndex(k, false); err != nil {
+			if err := ix.st.DropIndex(ctx, k, false); err != nil {
 				return err
 			}
-			if err := ix.update(map[string]store.IndexUpdate{k: {Label: st.Label, Now: st.Created}}); err != nil {
+			if err := ix.update(ctx, map[string]store.IndexUpdate{k: {Label: st.Label, Now: st.Created}}); err != nil {
 				return err
 			}
 		}
-		rev, err := ix.st.LastRev()
+		rev, err := ix.st.LastRev(ctx)
 		if err != nil {
 			return err
 		}
@@ -67,7 +68,7 @@ func (ix *Index) buildStep(k string, d *def, st store.IndexState) error {
 		ix.builds[k] = b
 	}
 	if b.si < len(b.srcs) {
-		return b.walk(ix.st)
+		return b.walk(ctx, ix.st)
 	}
 	if b.members == nil {
 		b.members = b.resolve(ix.opts.Now())
@@ -77,7 +78,7 @@ func (ix *Index) buildStep(k string, d *def, st store.IndexState) error {
 	if end == len(b.members) {
 		u.Windows, u.Rev, u.Complete = b.win, b.rev, true
 	}
-	if err := ix.update(map[string]store.IndexUpdate{k: u}); err != nil {
+	if err := ix.update(ctx, map[string]store.IndexUpdate{k: u}); err != nil {
 		return err
 	}
 	b.written = end
@@ -88,9 +89,9 @@ func (ix *Index) buildStep(k string, d *def, st store.IndexState) error {
 }
 
 // walk reads and judges one page of the current source.
-func (b *build) walk(st Walker) error {
+func (b *build) walk(ctx context.Context, st Walker) error {
 	src := b.srcs[b.si]
-	page, err := st.ItemsAfter([]string{src}, b.after, buildPage)
+	page, err := st.ItemsAfter(ctx, []string{src}, b.after, buildPage)
 	if err != nil {
 		return err
 	}
@@ -190,14 +191,14 @@ type Dropped struct {
 
 // Walker is what Preview reads: the stories of a source, newest first.
 type Walker interface {
-	ItemsAfter(sourceIDs []string, after *feed.Item, limit int) ([]feed.Item, error)
+	ItemsAfter(ctx context.Context, sourceIDs []string, after *feed.Item, limit int) ([]feed.Item, error)
 }
 
 // Preview computes what channel ch contains with sources at now, the way
 // an index is built (one walk of its sources, one judgment per story), but
 // writes nothing: for a preview of a config that is not running. It reads
 // every story of the channel's sources.
-func Preview(st Walker, ch feed.Channel, sources []feed.Source, now time.Time) (Result, error) {
+func Preview(ctx context.Context, st Walker, ch feed.Channel, sources []feed.Source, now time.Time) (Result, error) {
 	cur, err := curate.ForChannel(ch, sources)
 	if err != nil {
 		return Result{}, err
@@ -206,7 +207,7 @@ func Preview(st Walker, ch feed.Channel, sources []feed.Source, now time.Time) (
 		kept: map[string]int{}, win: map[string][]uint64{}, explain: true,
 		stories: map[uint64]feed.Item{}, reasons: map[uint64]string{}}
 	for b.si < len(b.srcs) {
-		if err := b.walk(st); err != nil {
+		if err := b.walk(ctx, st); err != nil {
 			return Result{}, fmt.Errorf("preview %s: %w", ch.ID, err)
 		}
 	}

@@ -71,24 +71,24 @@ import (
 
 // Store is what the membership index needs from the store.
 type Store interface {
-	ItemsAfter(sourceIDs []string, after *feed.Item, limit int) ([]feed.Item, error)
-	ItemsSince(rev uint64, limit int) ([]feed.Item, error)
-	LastRev() (uint64, error)
-	Item(sourceID, key string) (feed.Item, error)
+	ItemsAfter(ctx context.Context, sourceIDs []string, after *feed.Item, limit int) ([]feed.Item, error)
+	ItemsSince(ctx context.Context, rev uint64, limit int) ([]feed.Item, error)
+	LastRev(ctx context.Context) (uint64, error)
+	Item(ctx context.Context, sourceID, key string) (feed.Item, error)
 
-	UpdateIndexes(map[string]store.IndexUpdate) (map[string]store.IndexState, error)
-	IndexState(index string) (store.IndexState, bool, error)
-	Indexes() ([]string, error)
-	DropIndex(index string, touch bool) error
-	Window(index, sourceID string) ([]uint64, error)
-	LookupMembers(index string, seqs []uint64) ([]store.Member, error)
-	MemberOf(sourceID, key string) ([]string, error)
-	MemberSeqs(index string, from uint64, limit int) ([]uint64, error)
-	TouchSeqs(seqs []uint64, seen uint64) (first, last uint64, unseen []uint64, err error)
-	ExpireMembers(index string, now time.Time, touch bool) (int, error)
-	Newest(index string, after *store.Member, skip, limit int, reverse bool) ([]store.Member, []feed.Item, error)
-	BySeq(index string, from, to uint64, limit int) ([]store.Member, []feed.Item, error)
-	IndexPage(index string, n int) (store.PageInfo, error)
+	UpdateIndexes(ctx context.Context, updates map[string]store.IndexUpdate) (map[string]store.IndexState, error)
+	IndexState(ctx context.Context, index string) (store.IndexState, bool, error)
+	Indexes(ctx context.Context) ([]string, error)
+	DropIndex(ctx context.Context, index string, touch bool) error
+	Window(ctx context.Context, index, sourceID string) ([]uint64, error)
+	LookupMembers(ctx context.Context, index string, seqs []uint64) ([]store.Member, error)
+	MemberOf(ctx context.Context, sourceID, key string) ([]string, error)
+	MemberSeqs(ctx context.Context, index string, from uint64, limit int) ([]uint64, error)
+	TouchSeqs(ctx context.Context, seqs []uint64, seen uint64) (first, last uint64, unseen []uint64, err error)
+	ExpireMembers(ctx context.Context, index string, now time.Time, touch bool) (int, error)
+	Newest(ctx context.Context, index string, after *store.Member, skip, limit int, reverse bool) ([]store.Member, []feed.Item, error)
+	BySeq(ctx context.Context, index string, from, to uint64, limit int) ([]store.Member, []feed.Item, error)
+	IndexPage(ctx context.Context, index string, n int) (store.PageInfo, error)
 }
 
 // Options tunes an Index; the zero value is usable.
@@ -194,7 +194,7 @@ func New(st Store, opts Options) *Index {
 // items, so it is quick whatever the store holds. Configure fails only when
 // the store does, or a rule does not compile (config validation prevents
 // that); the previous configuration then stays.
-func (ix *Index) Configure(channels []feed.Channel, sources []feed.Source) error {
+func (ix *Index) Configure(ctx context.Context, channels []feed.Channel, sources []feed.Source) error {
 	now := ix.opts.Now()
 	defs := map[string]*def{}
 	chans := make(map[string]*channel, len(channels))
@@ -224,13 +224,13 @@ func (ix *Index) Configure(channels []feed.Channel, sources []feed.Source) error
 	}
 
 	// Which indexes exist and are built.
-	names, err := ix.st.Indexes()
+	names, err := ix.st.Indexes(ctx)
 	if err != nil {
 		return fmt.Errorf("configure: %w", err)
 	}
 	states := make(map[string]store.IndexState, len(names))
 	for _, n := range names {
-		st, ok, err := ix.st.IndexState(n)
+		st, ok, err := ix.st.IndexState(ctx, n)
 		if err != nil {
 			return fmt.Errorf("configure: %w", err)
 		}
@@ -246,7 +246,7 @@ func (ix *Index) Configure(channels []feed.Channel, sources []feed.Source) error
 		}
 	}
 	if len(create) > 0 {
-		sts, err := ix.st.UpdateIndexes(create)
+		sts, err := ix.st.UpdateIndexes(ctx, create)
 		if err != nil {
 			return fmt.Errorf("configure: %w", err)
 		}
@@ -345,11 +345,11 @@ func (ix *Index) Channels() []feed.Channel {
 // current definition, caught up with every write the store had when it
 // was last checked, and no other index is left: no build, catch-up or
 // drop is outstanding.
-func (ix *Index) Current() (bool, error) {
+func (ix *Index) Current(ctx context.Context) (bool, error) {
 	if ix.switching.Load() > 0 {
 		return false, nil
 	}
-	last, err := ix.st.LastRev()
+	last, err := ix.st.LastRev(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -368,7 +368,7 @@ func (ix *Index) Current() (bool, error) {
 	}
 	ix.mu.RUnlock()
 	for k := range keys {
-		st, ok, err := ix.st.IndexState(k)
+		st, ok, err := ix.st.IndexState(ctx, k)
 		if err != nil {
 			return false, err
 		}
@@ -376,7 +376,7 @@ func (ix *Index) Current() (bool, error) {
 			return false, nil
 		}
 	}
-	names, err := ix.st.Indexes()
+	names, err := ix.st.Indexes(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -393,7 +393,7 @@ func (ix *Index) Current() (bool, error) {
 // last Rev when no channel is configured): the gone entries at or below it
 // are no longer needed by membership, and what ChannelsOf says of a story
 // written at or below it is current.
-func (ix *Index) Followed() (uint64, error) {
+func (ix *Index) Followed(ctx context.Context) (uint64, error) {
 	ix.mu.RLock()
 	keys := make([]string, 0, len(ix.defs))
 	for k := range ix.defs {
@@ -401,11 +401,11 @@ func (ix *Index) Followed() (uint64, error) {
 	}
 	ix.mu.RUnlock()
 	if len(keys) == 0 {
-		return ix.st.LastRev()
+		return ix.st.LastRev(ctx)
 	}
 	var least uint64
 	for i, k := range keys {
-		st, ok, err := ix.st.IndexState(k)
+		st, ok, err := ix.st.IndexState(ctx, k)
 		if err != nil {
 			return 0, err
 		}
@@ -422,7 +422,7 @@ func (ix *Index) Followed() (uint64, error) {
 // WaitCurrent waits until Current reports true, or ctx ends.
 func (ix *Index) WaitCurrent(ctx context.Context) error {
 	for {
-		ok, err := ix.Current()
+		ok, err := ix.Current(ctx)
 		if err != nil || ok {
 			return err
 		}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -37,7 +37,7 @@ func (c *clock) set(t time.Time) {
 
 type env struct {
 	t     *testing.T
-	db    *store.DB
+	db    *bolt.DB
 	ix    *Index
 	clk   *clock
 	mu    sync.Mutex
@@ -48,7 +48,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, clk: &clock{now: t0.AddDate(0, 0, 30)}}
-	db, err := store.Open(filepath.Join(t.TempDir(), "m.db"), store.Options{Now: e.clk.Now})
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "m.db"), bolt.Options{Now: e.clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func item(src string, n int, title string) feed.Item {
 
 func (e *env) save(src string, items ...feed.Item) {
 	e.t.Helper()
-	if _, err := e.db.SavePoll(src, items, feed.SourceState{SourceID: src}); err != nil {
+	if _, err := e.db.SavePoll(context.Background(), src, items, feed.SourceState{SourceID: src}); err != nil {
 		e.t.Fatal(err)
 	}
 	e.ix.Kick()
@@ -90,7 +90,7 @@ func (e *env) save(src string, items ...feed.Item) {
 
 func (e *env) configure(channels []feed.Channel, sources []feed.Source) {
 	e.t.Helper()
-	if err := e.ix.Configure(channels, sources); err != nil {
+	if err := e.ix.Configure(context.Background(), channels, sources); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -111,7 +111,7 @@ func (e *env) newest(ch string) []string {
 	var out []string
 	var after *Cursor
 	for range 100 {
-		p, err := e.ix.Older(ch, after, 2)
+		p, err := e.ix.Older(context.Background(), ch, after, 2)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -131,13 +131,13 @@ func (e *env) newest(ch string) []string {
 // separated by "|".
 func (e *env) archive(ch string) string {
 	e.t.Helper()
-	n, err := e.ix.Pages(ch)
+	n, err := e.ix.Pages(context.Background(), ch)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	var pages []string
 	for i := 1; i <= n; i++ {
-		p, err := e.ix.Archive(ch, i)
+		p, err := e.ix.Archive(context.Background(), ch, i)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -186,14 +186,14 @@ func TestMembership(t *testing.T) {
 			t.Errorf("archive = %q, want %q", got, want)
 		}
 		// Pages say which members a pin put there, whichever way they walk.
-		p, err := e.ix.Older("news", nil, 3)
+		p, err := e.ix.Older(context.Background(), "news", nil, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if want := []bool{true, false, false}; !slices.Equal(p.Pinned, want) {
 			t.Errorf("Pinned = %v, want %v", p.Pinned, want)
 		}
-		back, err := e.ix.Newer("news", p.Last, 3)
+		back, err := e.ix.Newer(context.Background(), "news", p.Last, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,10 +248,10 @@ func TestMembership(t *testing.T) {
 		// An Index that never runs (a reload, or a restart, before any
 		// build): the old index answers, re-checked with the new rules.
 		still := New(e.db, Options{PageSize: 3, Now: e.clk.Now})
-		if err := still.Configure(hidden, sources); err != nil {
+		if err := still.Configure(context.Background(), hidden, sources); err != nil {
 			t.Fatal(err)
 		}
-		p, err := still.Newest("news", 10)
+		p, err := still.Newest(context.Background(), "news", 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +267,7 @@ func TestMembership(t *testing.T) {
 		if got, want := e.newest("news"), []string{"b1", "c6 shared story", "b4", "a3", "a2"}; !slices.Equal(got, want) {
 			t.Errorf("members after the rebuild = %q, want %q", got, want)
 		}
-		names, _ := e.db.Indexes()
+		names, _ := e.db.Indexes(context.Background())
 		if len(names) != 1 {
 			t.Errorf("indexes after the switch: %v, want the new one alone", names)
 		}
@@ -280,17 +280,17 @@ func TestMembership(t *testing.T) {
 			t.Errorf("story hidden by a carrier still served: %q", got)
 		}
 		e.settle()
-		shared, err := e.db.Item("c", item("c", 6, "").Key)
+		shared, err := e.db.Item(context.Background(), "c", item("c", 6, "").Key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ids, err := e.ix.ChannelsOf(shared); err != nil || len(ids) != 0 {
+		if ids, err := e.ix.ChannelsOf(context.Background(), shared); err != nil || len(ids) != 0 {
 			t.Errorf("ChannelsOf a hidden story = %v, %v", ids, err)
 		}
 	})
 
 	t.Run("pruned stories leave at once", func(t *testing.T) {
-		if _, err := e.db.Prune("b", feed.Retention{Items: 1}, e.clk.Now()); err != nil {
+		if _, err := e.db.Prune(context.Background(), "b", feed.Retention{Items: 1}, e.clk.Now()); err != nil {
 			t.Fatal(err)
 		}
 		got := e.newest("news") // no settle: the prune itself took them out
@@ -314,7 +314,7 @@ func TestMaxAge(t *testing.T) {
 	}
 	// 49 hours after a1: a's max_age takes a1 out, exactly then.
 	e.clk.set(t0.Add(49*time.Hour + time.Second))
-	p, err := e.ix.Newest("fresh", 10)
+	p, err := e.ix.Newest(context.Background(), "fresh", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,10 +330,10 @@ func TestMaxAge(t *testing.T) {
 	if got := e.newest("fresh"); !slices.Equal(got, []string{"b2"}) {
 		t.Errorf("members after 54h = %q", got)
 	}
-	if err := e.ix.sweep(); err != nil {
+	if err := e.ix.sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	st, _, _ := e.db.IndexState(Key(channels[0], sources, 3))
+	st, _, _ := e.db.IndexState(context.Background(), Key(channels[0], sources, 3))
 	if st.Count != 1 || !st.Changed.Equal(t0.Add(53*time.Hour)) {
 		t.Errorf("after the sweep the index holds %d members, changed %v; want 1, at 53h", st.Count, st.Changed)
 	}
@@ -362,41 +362,41 @@ func TestNotReadyAndShared(t *testing.T) {
 	// Configure without Run having built anything: a fresh store has no
 	// index to answer from.
 	ix := New(e.db, Options{PageSize: 3, Now: e.clk.Now})
-	if err := ix.Configure(channels, sources); err != nil {
+	if err := ix.Configure(context.Background(), channels, sources); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ix.Newest("one", 5); !errors.Is(err, ErrNotReady) {
+	if _, err := ix.Newest(context.Background(), "one", 5); !errors.Is(err, ErrNotReady) {
 		t.Errorf("before the first build: %v, want ErrNotReady", err)
 	}
-	if _, err := ix.Newest("three", 5); !errors.Is(err, ErrNoChannel) {
+	if _, err := ix.Newest(context.Background(), "three", 5); !errors.Is(err, ErrNoChannel) {
 		t.Errorf("unknown channel: %v, want ErrNoChannel", err)
 	}
 	e.configure(channels, sources)
 	e.settle()
-	if names, _ := e.db.Indexes(); len(names) != 1 {
+	if names, _ := e.db.Indexes(context.Background()); len(names) != 1 {
 		t.Errorf("two channels defined alike use %d indexes, want 1", len(names))
 	}
-	it, _ := e.db.Item("a", item("a", 1, "").Key)
-	if ids, _ := e.ix.ChannelsOf(it); !slices.Equal(ids, []string{"one", "two"}) {
+	it, _ := e.db.Item(context.Background(), "a", item("a", 1, "").Key)
+	if ids, _ := e.ix.ChannelsOf(context.Background(), it); !slices.Equal(ids, []string{"one", "two"}) {
 		t.Errorf("ChannelsOf = %v", ids)
 	}
 	// The search index files a story once for channels defined alike.
-	if labels, _ := e.ix.LabelsOf(it); !slices.Equal(labels, []string{"one"}) || e.ix.Label("two") != "one" {
+	if labels, _ := e.ix.LabelsOf(context.Background(), it); !slices.Equal(labels, []string{"one"}) || e.ix.Label("two") != "one" {
 		t.Errorf("LabelsOf = %v, Label(two) = %q; want one label for both", labels, e.ix.Label("two"))
 	}
 	// One of them changes: each gets its own label, and the stories are
 	// written again so that the search index files them anew.
-	before, _ := e.db.LastRev()
+	before, _ := e.db.LastRev(context.Background())
 	channels[0].Curation.Exclude = rules("nothing matches this")
 	e.configure(channels, sources)
 	e.settle()
 	if e.ix.Label("one") != "one" || e.ix.Label("two") != "two" {
 		t.Errorf("labels after the change: %q, %q", e.ix.Label("one"), e.ix.Label("two"))
 	}
-	if labels, _ := e.ix.LabelsOf(it); !slices.Equal(labels, []string{"one", "two"}) {
+	if labels, _ := e.ix.LabelsOf(context.Background(), it); !slices.Equal(labels, []string{"one", "two"}) {
 		t.Errorf("LabelsOf after the change = %v", labels)
 	}
-	if changed, _ := e.db.ItemsSince(before, 10); len(changed) != 1 {
+	if changed, _ := e.db.ItemsSince(context.Background(), before, 10); len(changed) != 1 {
 		t.Errorf("%d stories written again after the labels changed, want 1", len(changed))
 	}
 }
@@ -408,11 +408,11 @@ func TestTouch(t *testing.T) {
 	e.save("a", item("a", 1, "a1"), item("a", 2, "a2"))
 	e.configure(channels, sources)
 	e.settle()
-	before, _ := e.db.LastRev()
+	before, _ := e.db.LastRev(context.Background())
 	channels[0].Curation.Hide = []string{"https://a.example/2"}
 	e.configure(channels, sources)
 	e.settle()
-	changed, err := e.db.ItemsSince(before, 10)
+	changed, err := e.db.ItemsSince(context.Background(), before, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -91,15 +92,15 @@ const maxScan = 2000
 
 // Newest returns the channel's first n members: what its subscription
 // documents publish (n is the channel's limit).
-func (ix *Index) Newest(channelID string, n int) (Page, error) {
-	return ix.Older(channelID, nil, n)
+func (ix *Index) Newest(ctx context.Context, channelID string, n int) (Page, error) {
+	return ix.Older(ctx, channelID, nil, n)
 }
 
 // Older returns up to n members that come after the cursor (nil: from the
 // first) in the channel's newest-first order. It reads about n members,
 // wherever the cursor is.
-func (ix *Index) Older(channelID string, after *Cursor, n int) (Page, error) {
-	return ix.walk(channelID, after, 0, n, false)
+func (ix *Index) Older(ctx context.Context, channelID string, after *Cursor, n int) (Page, error) {
+	return ix.walk(ctx, channelID, after, 0, n, false)
 }
 
 // Skip returns up to n members after the first skip members of the
@@ -107,22 +108,22 @@ func (ix *Index) Older(channelID string, after *Cursor, n int) (Page, error) {
 // cursor. It steps over skip index entries (keys, not stories), so unlike
 // Older its cost grows with skip; members the current rules or age drop
 // are counted in skip.
-func (ix *Index) Skip(channelID string, skip, n int) (Page, error) {
-	return ix.walk(channelID, nil, skip, n, false)
+func (ix *Index) Skip(ctx context.Context, channelID string, skip, n int) (Page, error) {
+	return ix.walk(ctx, channelID, nil, skip, n, false)
 }
 
 // Newer returns up to n members that come just before the cursor, in the
 // channel's newest-first order: the page before the one the cursor starts.
-func (ix *Index) Newer(channelID string, before Cursor, n int) (Page, error) {
-	return ix.walk(channelID, &before, 0, n, true)
+func (ix *Index) Newer(ctx context.Context, channelID string, before Cursor, n int) (Page, error) {
+	return ix.walk(ctx, channelID, &before, 0, n, true)
 }
 
-func (ix *Index) walk(channelID string, from *Cursor, skip, n int, reverse bool) (Page, error) {
+func (ix *Index) walk(ctx context.Context, channelID string, from *Cursor, skip, n int, reverse bool) (Page, error) {
 	v, err := ix.view(channelID)
 	if err != nil {
 		return Page{}, err
 	}
-	st, _, err := ix.st.IndexState(v.index)
+	st, _, err := ix.st.IndexState(ctx, v.index)
 	if err != nil {
 		return Page{}, err
 	}
@@ -136,7 +137,7 @@ func (ix *Index) walk(channelID string, from *Cursor, skip, n int, reverse bool)
 	want, scanned := n+1, 0 // one more than asked: is there another?
 	for len(p.Items) < want && scanned < n+maxScan {
 		ask := want - len(p.Items)
-		batch, items, err := ix.st.Newest(v.index, after, skip, ask, reverse)
+		batch, items, err := ix.st.Newest(ctx, v.index, after, skip, ask, reverse)
 		skip = 0
 		if err != nil {
 			return Page{}, fmt.Errorf("channel %s: %w", channelID, err)
@@ -190,12 +191,12 @@ type ArchivePage struct {
 
 // Pages returns the number of the channel's archive pages; the last is
 // open (it grows as members arrive), the others are full or were.
-func (ix *Index) Pages(channelID string) (int, error) {
+func (ix *Index) Pages(ctx context.Context, channelID string) (int, error) {
 	v, err := ix.view(channelID)
 	if err != nil {
 		return 0, err
 	}
-	st, _, err := ix.st.IndexState(v.index)
+	st, _, err := ix.st.IndexState(ctx, v.index)
 	if err != nil {
 		return 0, err
 	}
@@ -206,22 +207,22 @@ func (ix *Index) Pages(channelID string) (int, error) {
 // falls in the page's bounds. Bounds never move, so a member that leaves
 // leaves one page smaller and no other changes. It reads the page alone.
 // It returns a feed.ENOTFOUND error for a page the channel does not have.
-func (ix *Index) Archive(channelID string, n int) (ArchivePage, error) {
+func (ix *Index) Archive(ctx context.Context, channelID string, n int) (ArchivePage, error) {
 	v, err := ix.view(channelID)
 	if err != nil {
 		return ArchivePage{}, err
 	}
-	st, _, err := ix.st.IndexState(v.index)
+	st, _, err := ix.st.IndexState(ctx, v.index)
 	if err != nil {
 		return ArchivePage{}, err
 	}
-	pi, err := ix.st.IndexPage(v.index, n)
+	pi, err := ix.st.IndexPage(ctx, v.index, n)
 	if err != nil {
 		return ArchivePage{}, err
 	}
 	now := ix.opts.Now()
 	ap := ArchivePage{Number: n, Pages: st.Pages, Changed: latest(now, pi.Changed, v.pending)}
-	ms, items, err := ix.st.BySeq(v.index, pi.First, pi.Next, pi.Count+maxScan)
+	ms, items, err := ix.st.BySeq(ctx, v.index, pi.First, pi.Next, pi.Count+maxScan)
 	if err != nil {
 		return ArchivePage{}, fmt.Errorf("channel %s: %w", channelID, err)
 	}
@@ -240,15 +241,15 @@ func (ix *Index) Archive(channelID string, n int) (ArchivePage, error) {
 // ChannelsOf returns the ids of the channels that show the story at now,
 // in config order: those whose index lists it, unaged, and whose current
 // rules keep it. A story in none is published nowhere.
-func (ix *Index) ChannelsOf(it feed.Item) ([]string, error) {
-	keys, err := ix.st.MemberOf(it.SourceID, it.Key)
+func (ix *Index) ChannelsOf(ctx context.Context, it feed.Item) ([]string, error) {
+	keys, err := ix.st.MemberOf(ctx, it.SourceID, it.Key)
 	if err != nil || len(keys) == 0 {
 		return nil, err
 	}
 	now := ix.opts.Now()
 	in := map[string]store.Member{}
 	for _, k := range keys {
-		ms, err := ix.st.LookupMembers(k, []uint64{it.Seq})
+		ms, err := ix.st.LookupMembers(ctx, k, []uint64{it.Seq})
 		if err != nil {
 			return nil, err
 		}
@@ -298,8 +299,8 @@ func (ix *Index) Withdrawn(it feed.Item) bool {
 // LabelsOf returns the labels of the channels that show the story (see
 // ChannelsOf and Label), each once, sorted: what the search index files it
 // under. Channels defined alike share a label.
-func (ix *Index) LabelsOf(it feed.Item) ([]string, error) {
-	ids, err := ix.ChannelsOf(it)
+func (ix *Index) LabelsOf(ctx context.Context, it feed.Item) ([]string, error) {
+	ids, err := ix.ChannelsOf(ctx, it)
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
@@ -316,8 +317,8 @@ func (ix *Index) LabelsOf(it feed.Item) ([]string, error) {
 }
 
 // Contains reports whether channel channelID shows the story at now.
-func (ix *Index) Contains(channelID string, it feed.Item) (bool, error) {
-	ids, err := ix.ChannelsOf(it)
+func (ix *Index) Contains(ctx context.Context, channelID string, it feed.Item) (bool, error) {
+	ids, err := ix.ChannelsOf(ctx, it)
 	if err != nil {
 		return false, err
 	}

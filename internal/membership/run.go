@@ -35,7 +35,10 @@ func (ix *Index) Run(ctx context.Context) {
 	defer sweep.Stop()
 	wait := time.Second
 	for ctx.Err() == nil {
-		busy, err := ix.step()
+		busy, err := ix.step(ctx)
+		if err != nil && ctx.Err() != nil {
+			return // stopped in the middle of a step: what was written stays
+		}
 		if err != nil {
 			// A full disk, say: retried, a second later, then less often
 			// (up to a minute) while it lasts.
@@ -57,7 +60,7 @@ func (ix *Index) Run(ctx context.Context) {
 			return
 		case <-ix.kick:
 		case <-sweep.C:
-			if err := ix.sweep(); err != nil {
+			if err := ix.sweep(ctx); err != nil && ctx.Err() == nil {
 				ix.opts.Logger.Error("membership index sweep", "err", err)
 			}
 		}
@@ -88,8 +91,8 @@ func (ix *Index) snapshot() snapshot {
 }
 
 // update writes index updates and keeps the states Run works from.
-func (ix *Index) update(u map[string]store.IndexUpdate) error {
-	sts, err := ix.st.UpdateIndexes(u)
+func (ix *Index) update(ctx context.Context, u map[string]store.IndexUpdate) error {
+	sts, err := ix.st.UpdateIndexes(ctx, u)
 	if err != nil {
 		return err
 	}
@@ -103,9 +106,9 @@ func (ix *Index) update(u map[string]store.IndexUpdate) error {
 
 // step does one unit of work of each kind (a batch of catch-up, a step of
 // one build, the switches due) and reports whether there may be more.
-func (ix *Index) step() (bool, error) {
+func (ix *Index) step(ctx context.Context) (bool, error) {
 	s := ix.snapshot()
-	busy, err := ix.catchUp(s)
+	busy, err := ix.catchUp(ctx, s)
 	if err != nil {
 		return false, err
 	}
@@ -123,25 +126,25 @@ func (ix *Index) step() (bool, error) {
 		if !building {
 			break
 		}
-		if err := ix.buildStep(k, s.defs[k], s.states[k]); err != nil {
+		if err := ix.buildStep(ctx, k, s.defs[k], s.states[k]); err != nil {
 			return false, err
 		}
 		busy = true
 		s = ix.snapshot()
 	}
-	switched, err := ix.switchAll(ix.snapshot())
+	switched, err := ix.switchAll(ctx, ix.snapshot())
 	if err != nil || busy || switched {
 		return busy || switched, err
 	}
-	if retagged, err := ix.retagAll(); err != nil || retagged {
+	if retagged, err := ix.retagAll(ctx); err != nil || retagged {
 		return retagged, err
 	}
-	return false, ix.drop(s)
+	return false, ix.drop(ctx, s)
 }
 
 // retagAll touches the stories of the channels whose label changed, so
 // that the search index files them under the new one.
-func (ix *Index) retagAll() (bool, error) {
+func (ix *Index) retagAll(ctx context.Context) (bool, error) {
 	ix.mu.Lock()
 	indexes := map[string]bool{}
 	for id := range ix.retag {
@@ -153,7 +156,7 @@ func (ix *Index) retagAll() (bool, error) {
 	ix.mu.Unlock()
 	for _, k := range slices.Sorted(maps.Keys(indexes)) {
 		ix.switching.Add(1)
-		err := ix.touchDiff("", k) // every story of the index
+		err := ix.touchDiff(ctx, "", k) // every story of the index
 		ix.switching.Add(-1)
 		if err != nil {
 			return false, err
@@ -164,7 +167,7 @@ func (ix *Index) retagAll() (bool, error) {
 
 // catchUp judges one batch of the items written since the least advanced
 // built index, for every built index of the current definitions.
-func (ix *Index) catchUp(s snapshot) (bool, error) {
+func (ix *Index) catchUp(ctx context.Context, s snapshot) (bool, error) {
 	var keys []string
 	var from uint64
 	for k, st := range s.states {
@@ -183,7 +186,7 @@ func (ix *Index) catchUp(s snapshot) (bool, error) {
 		return false, nil
 	}
 	ix.seen = from
-	items, err := ix.st.ItemsSince(from, catchUpBatch)
+	items, err := ix.st.ItemsSince(ctx, from, catchUpBatch)
 	if err != nil || len(items) == 0 {
 		return false, err
 	}
@@ -201,7 +204,7 @@ func (ix *Index) catchUp(s snapshot) (bool, error) {
 				todo = append(todo, it)
 			}
 		}
-		u, touched, err := ix.apply(k, s.defs[k].cur, todo, now)
+		u, touched, err := ix.apply(ctx, k, s.defs[k].cur, todo, now)
 		if err != nil {
 			return false, err
 		}
@@ -230,10 +233,10 @@ func (ix *Index) catchUp(s snapshot) (bool, error) {
 			changed = append(changed, s.serving[k]...)
 		}
 	}
-	if err := ix.update(updates); err != nil {
+	if err := ix.update(ctx, updates); err != nil {
 		return false, err
 	}
-	if err := ix.touch(retouch); err != nil {
+	if err := ix.touch(ctx, retouch); err != nil {
 		return false, err
 	}
 	ix.notify(changed)
@@ -243,7 +246,7 @@ func (ix *Index) catchUp(s snapshot) (bool, error) {
 // apply judges the written items for the index k of cur and returns the
 // update that brings the index in line, and whether a member (or a story
 // that was one) was among them.
-func (ix *Index) apply(k string, cur *curate.Channel, items []feed.Item, now time.Time) (store.IndexUpdate, bool, error) {
+func (ix *Index) apply(ctx context.Context, k string, cur *curate.Channel, items []feed.Item, now time.Time) (store.IndexUpdate, bool, error) {
 	var u store.IndexUpdate
 	dirty := map[string]bool{}
 	cands := map[uint64]feed.Item{}
@@ -272,14 +275,14 @@ func (ix *Index) apply(k string, cur *curate.Channel, items []feed.Item, now tim
 	if len(cands) == 0 && len(dirty) == 0 {
 		return u, gone, nil
 	}
-	w := newWindows(ix.st, k)
+	w := newWindows(ctx, ix.st, k)
 	judged := map[uint64]curate.Judgment{}
 	for _, src := range slices.Sorted(maps.Keys(dirty)) {
 		old, err := w.get(src)
 		if err != nil {
 			return u, false, err
 		}
-		neu, walked, err := ix.window(cur, src, judged)
+		neu, walked, err := ix.window(ctx, cur, src, judged)
 		if err != nil {
 			return u, false, err
 		}
@@ -297,7 +300,7 @@ func (ix *Index) apply(k string, cur *curate.Channel, items []feed.Item, now tim
 				cands[seq] = it
 				continue
 			}
-			it, ok, err := ix.storyAt(k, seq)
+			it, ok, err := ix.storyAt(ctx, k, seq)
 			if err != nil {
 				return u, false, err
 			}
@@ -307,7 +310,7 @@ func (ix *Index) apply(k string, cur *curate.Channel, items []feed.Item, now tim
 		}
 	}
 	seqs := slices.Sorted(maps.Keys(cands))
-	existing, err := ix.st.LookupMembers(k, seqs)
+	existing, err := ix.st.LookupMembers(ctx, k, seqs)
 	if err != nil {
 		return u, false, err
 	}
@@ -342,12 +345,12 @@ func (ix *Index) apply(k string, cur *curate.Channel, items []feed.Item, now tim
 }
 
 // storyAt returns the story of member seq of index k, if it is one.
-func (ix *Index) storyAt(k string, seq uint64) (feed.Item, bool, error) {
-	ms, err := ix.st.LookupMembers(k, []uint64{seq})
+func (ix *Index) storyAt(ctx context.Context, k string, seq uint64) (feed.Item, bool, error) {
+	ms, err := ix.st.LookupMembers(ctx, k, []uint64{seq})
 	if err != nil || len(ms) == 0 {
 		return feed.Item{}, false, err
 	}
-	it, err := ix.st.Item(ms[0].SourceID, ms[0].Key)
+	it, err := ix.st.Item(ctx, ms[0].SourceID, ms[0].Key)
 	if feed.ErrorCode(err) == feed.ENOTFOUND {
 		return feed.Item{}, false, nil
 	}
@@ -356,13 +359,13 @@ func (ix *Index) storyAt(k string, seq uint64) (feed.Item, bool, error) {
 
 // window walks the stories of src newest first and returns the Seqs of
 // the first limit that cur keeps through src, and the stories it read.
-func (ix *Index) window(cur *curate.Channel, src string, judged map[uint64]curate.Judgment) ([]uint64, map[uint64]feed.Item, error) {
+func (ix *Index) window(ctx context.Context, cur *curate.Channel, src string, judged map[uint64]curate.Judgment) ([]uint64, map[uint64]feed.Item, error) {
 	limit := cur.SourceLimit(src)
 	var kept []uint64
 	walked := map[uint64]feed.Item{}
 	var after *feed.Item
 	for len(kept) < limit {
-		page, err := ix.st.ItemsAfter([]string{src}, after, windowPage)
+		page, err := ix.st.ItemsAfter(ctx, []string{src}, after, windowPage)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -390,17 +393,18 @@ func (ix *Index) window(cur *curate.Channel, src string, judged map[uint64]curat
 
 // windows caches the windows of one index during an update.
 type windows struct {
+	ctx context.Context
 	st  Store
 	k   string
 	set map[string]map[uint64]bool
 }
 
-func newWindows(st Store, k string) *windows {
-	return &windows{st: st, k: k, set: map[string]map[uint64]bool{}}
+func newWindows(ctx context.Context, st Store, k string) *windows {
+	return &windows{ctx: ctx, st: st, k: k, set: map[string]map[uint64]bool{}}
 }
 
 func (w *windows) get(src string) ([]uint64, error) {
-	return w.st.Window(w.k, src)
+	return w.st.Window(w.ctx, w.k, src)
 }
 
 func (w *windows) put(src string, seqs []uint64) {
@@ -417,7 +421,7 @@ func (w *windows) member(j curate.Judgment, seq uint64) (bool, time.Time, error)
 		m, ok := w.set[src]
 		if !ok {
 			var seqs []uint64
-			if seqs, err = w.st.Window(w.k, src); err != nil {
+			if seqs, err = w.st.Window(w.ctx, w.k, src); err != nil {
 				return false
 			}
 			w.put(src, seqs)
@@ -459,7 +463,7 @@ func (ix *Index) notify(ids []string) {
 // the new index to catch up: the one it replaces was not followed since
 // the definition changed, and the catch-up goes on from where the build
 // ended.
-func (ix *Index) switchAll(s snapshot) (bool, error) {
+func (ix *Index) switchAll(ctx context.Context, s snapshot) (bool, error) {
 	// Channels that move from the same index to the same index move at
 	// once: a thousand channels defined alike touch their stories once.
 	type move struct{ from, to string }
@@ -486,7 +490,7 @@ func (ix *Index) switchAll(s snapshot) (bool, error) {
 		if mv.from != "" {
 			ix.replaced[mv.from] = true // touchDiff covers its stories
 		}
-		err := ix.touchDiff(mv.from, mv.to)
+		err := ix.touchDiff(ctx, mv.from, mv.to)
 		ix.switching.Add(-1)
 		if err != nil {
 			return false, err
@@ -498,8 +502,8 @@ func (ix *Index) switchAll(s snapshot) (bool, error) {
 
 // touchDiff gives a new Rev to the stories in one of the indexes old and
 // neu and not in the other ("" is an empty index): their channels changed.
-func (ix *Index) touchDiff(old, neu string) error {
-	a, b := &seqStream{st: ix.st, k: old, from: 1}, &seqStream{st: ix.st, k: neu, from: 1}
+func (ix *Index) touchDiff(ctx context.Context, old, neu string) error {
+	a, b := &seqStream{ctx: ctx, st: ix.st, k: old, from: 1}, &seqStream{ctx: ctx, st: ix.st, k: neu, from: 1}
 	var touch []uint64
 	for {
 		x, okx, err := a.peek()
@@ -512,7 +516,7 @@ func (ix *Index) touchDiff(old, neu string) error {
 		}
 		switch {
 		case !okx && !oky:
-			return ix.touch(touch)
+			return ix.touch(ctx, touch)
 		case okx && (!oky || x < y):
 			touch = append(touch, x)
 			a.pop()
@@ -524,7 +528,7 @@ func (ix *Index) touchDiff(old, neu string) error {
 			b.pop()
 		}
 		if len(touch) >= writeBatch {
-			if err := ix.touch(touch); err != nil {
+			if err := ix.touch(ctx, touch); err != nil {
 				return err
 			}
 			touch = touch[:0]
@@ -542,7 +546,7 @@ type touchedRevs struct {
 // touch gives the stories at seqs a new Rev and remembers the Revs, so
 // that the catch-up does not judge again what only moved in the write
 // order.
-func (ix *Index) touch(seqs []uint64) error {
+func (ix *Index) touch(ctx context.Context, seqs []uint64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
@@ -550,7 +554,7 @@ func (ix *Index) touch(seqs []uint64) error {
 	for _, b := range ix.builds {
 		seen = min(seen, b.rev)
 	}
-	first, last, unseen, err := ix.st.TouchSeqs(seqs, seen)
+	first, last, unseen, err := ix.st.TouchSeqs(ctx, seqs, seen)
 	if err == nil && last > 0 {
 		r := touchedRevs{first: first, last: last, unseen: map[uint64]bool{}}
 		for _, u := range unseen {
@@ -574,6 +578,7 @@ func (ix *Index) onlyTouched(rev uint64) bool {
 
 // seqStream reads the Seqs of an index in order, a chunk at a time.
 type seqStream struct {
+	ctx  context.Context
 	st   Store
 	k    string
 	buf  []uint64
@@ -588,7 +593,7 @@ func (s *seqStream) peek() (uint64, bool, error) {
 			return 0, false, nil
 		}
 		var err error
-		if s.buf, err = s.st.MemberSeqs(s.k, s.from, writeBatch); err != nil {
+		if s.buf, err = s.st.MemberSeqs(s.ctx, s.k, s.from, writeBatch); err != nil {
 			return 0, false, err
 		}
 		s.done = len(s.buf) < writeBatch
@@ -605,8 +610,8 @@ func (s *seqStream) peek() (uint64, bool, error) {
 func (s *seqStream) pop() { s.buf = s.buf[1:] }
 
 // drop deletes the indexes no channel uses.
-func (ix *Index) drop(s snapshot) error {
-	names, err := ix.st.Indexes()
+func (ix *Index) drop(ctx context.Context, s snapshot) error {
+	names, err := ix.st.Indexes(ctx)
 	if err != nil {
 		return err
 	}
@@ -614,7 +619,7 @@ func (ix *Index) drop(s snapshot) error {
 		if s.defs[k] != nil || len(s.serving[k]) > 0 {
 			continue
 		}
-		if err := ix.st.DropIndex(k, !ix.replaced[k]); err != nil {
+		if err := ix.st.DropIndex(ctx, k, !ix.replaced[k]); err != nil {
 			return err
 		}
 		delete(ix.replaced, k)
@@ -626,12 +631,12 @@ func (ix *Index) drop(s snapshot) error {
 }
 
 // sweep deletes from every serving index the members age took out.
-func (ix *Index) sweep() error {
+func (ix *Index) sweep(ctx context.Context) error {
 	s := ix.snapshot()
 	now := ix.opts.Now()
 	var changed []string
 	for k, ids := range s.serving {
-		n, err := ix.st.ExpireMembers(k, now, true)
+		n, err := ix.st.ExpireMembers(ctx, k, now, true)
 		if err != nil {
 			return err
 		}

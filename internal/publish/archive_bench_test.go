@@ -12,22 +12,23 @@ import (
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // countingStore counts the stories the store hands out for index reads.
 type countingStore struct {
-	*store.DB
+	*bolt.DB
 	n atomic.Int64
 }
 
-func (c *countingStore) BySeq(index string, from, to uint64, limit int) ([]store.Member, []feed.Item, error) {
-	ms, its, err := c.DB.BySeq(index, from, to, limit)
+func (c *countingStore) BySeq(ctx context.Context, index string, from, to uint64, limit int) ([]store.Member, []feed.Item, error) {
+	ms, its, err := c.DB.BySeq(ctx, index, from, to, limit)
 	c.n.Add(int64(len(its)))
 	return ms, its, err
 }
 
-func (c *countingStore) Newest(index string, after *store.Member, skip, limit int, reverse bool) ([]store.Member, []feed.Item, error) {
-	ms, its, err := c.DB.Newest(index, after, skip, limit, reverse)
+func (c *countingStore) Newest(ctx context.Context, index string, after *store.Member, skip, limit int, reverse bool) ([]store.Member, []feed.Item, error) {
+	ms, its, err := c.DB.Newest(ctx, index, after, skip, limit, reverse)
 	c.n.Add(int64(len(its)))
 	return ms, its, err
 }
@@ -37,7 +38,7 @@ func (c *countingStore) Newest(index string, after *store.Member, skip, limit in
 // for: page 1 (the oldest) and page 200. items/op counts the items the
 // store handed out.
 func BenchmarkArchivePage(b *testing.B) {
-	db, err := store.Open(filepath.Join(b.TempDir(), "big.db"), store.Options{})
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "big.db"), bolt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,13 +59,13 @@ func BenchmarkArchivePage(b *testing.B) {
 				Title: fmt.Sprintf("Story %d of %s", i, id), Content: body,
 				Published: pub, Updated: pub, Dated: true}
 		}
-		if _, err := db.SavePoll(id, items, feed.SourceState{SourceID: id, URL: sources[s].URL}); err != nil {
+		if _, err := db.SavePoll(context.Background(), id, items, feed.SourceState{SourceID: id, URL: sources[s].URL}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	cs := &countingStore{DB: db}
 	ix := membership.New(cs, membership.Options{})
-	if err := ix.Configure([]feed.Channel{ch}, sources); err != nil {
+	if err := ix.Configure(context.Background(), []feed.Channel{ch}, sources); err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"container/list"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,22 +18,26 @@ import (
 
 // Members is what documents are made from: the membership index, which
 // alone says which items a channel contains and in what order.
+//
+// The cache reads it, and States, with a context of its own: a render is
+// shared by every request that waits for it, so no one request's context
+// may end it.
 type Members interface {
 	// Newest returns the channel's first n members (its subscription
 	// documents publish the first Channel.Limit).
-	Newest(channelID string, n int) (membership.Page, error)
+	Newest(ctx context.Context, channelID string, n int) (membership.Page, error)
 	// Pages returns the number of the channel's archive pages.
-	Pages(channelID string) (int, error)
+	Pages(ctx context.Context, channelID string) (int, error)
 	// Archive returns one archive page, oldest member first.
-	Archive(channelID string, n int) (membership.ArchivePage, error)
+	Archive(ctx context.Context, channelID string, n int) (membership.ArchivePage, error)
 }
 
 // States is what the poller remembers of each source (its feed's title
 // and home page), which documents name sources by.
 type States interface {
-	States() ([]feed.SourceState, error)
+	States(ctx context.Context) ([]feed.SourceState, error)
 	// State returns one source's, or a feed.ENOTFOUND error.
-	State(sourceID string) (feed.SourceState, error)
+	State(ctx context.Context, sourceID string) (feed.SourceState, error)
 }
 
 // Channel is a configured channel as documents and pages name it.
@@ -188,7 +193,7 @@ func (c *Cache) Configure(channels []feed.Channel, sources []feed.Source) error 
 
 // names reads the source states and names every configured source.
 func (c *Cache) names(sources []feed.Source) (map[string]SourceInfo, error) {
-	list, err := c.states.States()
+	list, err := c.states.States(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("read source states: %w", err)
 	}
@@ -259,7 +264,7 @@ func (c *Cache) InvalidateSources(sourceIDs ...string) error {
 		if i < 0 {
 			continue
 		}
-		st, err := c.states.State(id)
+		st, err := c.states.State(context.Background(), id)
 		if err != nil && feed.ErrorCode(err) != feed.ENOTFOUND {
 			return fmt.Errorf("refresh source names: %w", err)
 		}
@@ -388,11 +393,11 @@ func (c *Cache) input(ch *Channel) Input {
 // renderFeed renders the subscription documents: the channel's first
 // Limit members, read once and prepared once for every format.
 func (c *Cache) renderFeed(ch *Channel) (map[Format]*Document, error) {
-	p, err := c.m.Newest(ch.Channel.ID, ch.Channel.Limit)
+	p, err := c.m.Newest(context.Background(), ch.Channel.ID, ch.Channel.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("channel %s: %w", ch.Channel.ID, err)
 	}
-	pages, err := c.m.Pages(ch.Channel.ID)
+	pages, err := c.m.Pages(context.Background(), ch.Channel.ID)
 	if err != nil {
 		return nil, fmt.Errorf("channel %s: %w", ch.Channel.ID, err)
 	}
@@ -410,7 +415,7 @@ func (c *Cache) renderFeed(ch *Channel) (map[Format]*Document, error) {
 
 // renderPage renders archive page n in every format.
 func (c *Cache) renderPage(ch *Channel, n int) (map[Format]*Document, error) {
-	ap, err := c.m.Archive(ch.Channel.ID, n)
+	ap, err := c.m.Archive(context.Background(), ch.Channel.ID, n)
 	if feed.ErrorCode(err) == feed.ENOTFOUND && !errors.Is(err, membership.ErrNoChannel) {
 		return nil, fmt.Errorf("archive %s page %d: %w", ch.Channel.ID, n, ErrNoPage)
 	}

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -34,7 +35,7 @@ func (m *fakeMembers) wait() {
 	}
 }
 
-func (m *fakeMembers) Newest(id string, n int) (membership.Page, error) {
+func (m *fakeMembers) Newest(_ context.Context, id string, n int) (membership.Page, error) {
 	m.wait()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -46,13 +47,13 @@ func (m *fakeMembers) Newest(id string, n int) (membership.Page, error) {
 	return membership.Page{Items: slices.Clone(its[:min(n, len(its))]), More: len(its) > n, Changed: m.changed, Expires: m.expires}, nil
 }
 
-func (m *fakeMembers) Pages(id string) (int, error) {
+func (m *fakeMembers) Pages(_ context.Context, id string) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return (len(m.items[id]) + 1) / 2, m.err
 }
 
-func (m *fakeMembers) Archive(id string, n int) (membership.ArchivePage, error) {
+func (m *fakeMembers) Archive(_ context.Context, id string, n int) (membership.ArchivePage, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.reads++
@@ -81,9 +82,9 @@ func (m *fakeMembers) count() int {
 
 type fakeStates []feed.SourceState
 
-func (s fakeStates) States() ([]feed.SourceState, error) { return s, nil }
+func (s fakeStates) States(context.Context) ([]feed.SourceState, error) { return s, nil }
 
-func (s fakeStates) State(id string) (feed.SourceState, error) {
+func (s fakeStates) State(_ context.Context, id string) (feed.SourceState, error) {
 	for _, st := range s {
 		if st.SourceID == id {
 			return st, nil

@@ -46,7 +46,7 @@ func TestCorpusSearch(t *testing.T) {
 		if err != nil || len(parsed.Items) == 0 {
 			return nil // not every corpus file is a feed with items
 		}
-		_, err = db.SavePoll(id, parsed.Items, feed.SourceState{SourceID: id})
+		_, err = db.SavePoll(context.Background(), id, parsed.Items, feed.SourceState{SourceID: id})
 		return err
 	})
 	if err != nil {
@@ -56,7 +56,7 @@ func TestCorpusSearch(t *testing.T) {
 	if raceEnabled {
 		limit = 500 // see raceEnabled
 	}
-	items, err := db.ItemsSince(0, limit)
+	items, err := db.ItemsSince(context.Background(), 0, limit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestCorpusSearch(t *testing.T) {
 	}
 	slices.Sort(times)
 	idxSize := dirSize(t, idxDir)
-	dbSize, _ := db.Size()
+	dbSize, _ := db.Size(context.Background())
 	if raceEnabled {
 		t.Log("under the race detector: latency and size not measured")
 		return

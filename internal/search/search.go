@@ -86,7 +86,8 @@ func Open(dir string, st ...Store) (*Index, error) {
 		if err := Remove(dir); err != nil {
 			return nil, err
 		}
-		if err := st[0].SetIndexedRev(0); err != nil {
+		// Opening is not cancelled: the reset is one small write.
+		if err := st[0].SetIndexedRev(context.Background(), 0); err != nil {
 			return nil, fmt.Errorf("open search index %s: %w", dir, err)
 		}
 	}

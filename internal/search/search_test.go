@@ -12,19 +12,19 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // published is a store whose items every channel publishes ("news", and
 // "north" for 38north's) but those marked hidden.
 type published struct {
-	*store.DB
+	*bolt.DB
 	hidden map[string]bool // by key
 }
 
-func (p *published) Judged() (uint64, error) { return math.MaxUint64, nil }
+func (p *published) Judged(context.Context) (uint64, error) { return math.MaxUint64, nil }
 
-func (p *published) ChannelsOf(it feed.Item) ([]string, error) {
+func (p *published) ChannelsOf(_ context.Context, it feed.Item) ([]string, error) {
 	switch {
 	case p.hidden[it.Key]:
 		return nil, nil
@@ -36,7 +36,7 @@ func (p *published) ChannelsOf(it feed.Item) ([]string, error) {
 
 func openStore(t testing.TB) *published {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "a.db"), store.Options{})
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "a.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ var day0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 
 func save(t testing.TB, db *published, src string, items ...feed.Item) {
 	t.Helper()
-	if _, err := db.SavePoll(src, items, feed.SourceState{SourceID: src}); err != nil {
+	if _, err := db.SavePoll(context.Background(), src, items, feed.SourceState{SourceID: src}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -153,10 +153,10 @@ func TestSearch(t *testing.T) {
 
 	t.Run("an item no channel publishes, or pruned, leaves the index", func(t *testing.T) {
 		db.hidden["k3"] = true
-		if _, _, _, err := db.TouchSeqs([]uint64{mustItem(t, db, "yonhap", "k3").Seq}, 0); err != nil {
+		if _, _, _, err := db.TouchSeqs(context.Background(), []uint64{mustItem(t, db, "yonhap", "k3").Seq}, 0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Prune("38north", feed.Retention{Items: 1}, day0.AddDate(0, 0, 10)); err != nil { // e1 goes
+		if _, err := db.Prune(context.Background(), "38north", feed.Retention{Items: 1}, day0.AddDate(0, 0, 10)); err != nil { // e1 goes
 			t.Fatal(err)
 		}
 		if n, err := ix.Sync(context.Background(), db); err != nil || n != 2 {
@@ -229,7 +229,7 @@ func BenchmarkSearch(b *testing.B) {
 
 func mustItem(t *testing.T, db *published, src, key string) feed.Item {
 	t.Helper()
-	it, err := db.Item(src, key)
+	it, err := db.Item(context.Background(), src, key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,17 +11,17 @@ import (
 // number of the last write the index holds, and where each item is
 // published.
 type Store interface {
-	ItemsSince(seq uint64, limit int) ([]feed.Item, error)
-	IndexedRev() (uint64, error)
-	SetIndexedRev(seq uint64) error
+	ItemsSince(ctx context.Context, seq uint64, limit int) ([]feed.Item, error)
+	IndexedRev(ctx context.Context) (uint64, error)
+	SetIndexedRev(ctx context.Context, seq uint64) error
 	// ChannelsOf returns the channels that publish the item, as the
 	// labels a query names them by (channels defined alike may share
 	// one); an item in none is not published, and is not indexed.
-	ChannelsOf(it feed.Item) ([]string, error)
+	ChannelsOf(ctx context.Context, it feed.Item) ([]string, error)
 	// Judged returns the Rev up to which ChannelsOf knows the store's
 	// writes: Sync indexes no write past it, so that an item is never
 	// indexed before its channels are known.
-	Judged() (uint64, error)
+	Judged(ctx context.Context) (uint64, error)
 }
 
 // syncBatch is the number of items indexed and recorded at a time: a crash
@@ -33,17 +33,18 @@ const syncBatch = 500
 // each batch the last Seq the index holds. It returns the number of items indexed. Cancelling ctx stops
 // it between batches, with what was done recorded.
 func (ix *Index) Sync(ctx context.Context, st Store) (int, error) {
-	seq, err := st.IndexedRev()
+	seq, err := st.IndexedRev(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sync search index: %w", err)
 	}
-	judged, err := st.Judged()
+	judged, err := st.Judged(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sync search index: %w", err)
 	}
+	channelsOf := func(it feed.Item) ([]string, error) { return st.ChannelsOf(ctx, it) }
 	n := 0
 	for ctx.Err() == nil {
-		items, err := st.ItemsSince(seq, syncBatch)
+		items, err := st.ItemsSince(ctx, seq, syncBatch)
 		if err != nil {
 			return n, fmt.Errorf("sync search index: %w", err)
 		}
@@ -56,11 +57,11 @@ func (ix *Index) Sync(ctx context.Context, st Store) (int, error) {
 		if len(items) == 0 {
 			return n, nil
 		}
-		if err := ix.Add(items, st.ChannelsOf); err != nil {
+		if err := ix.Add(items, channelsOf); err != nil {
 			return n, fmt.Errorf("sync search index: %w", err)
 		}
 		seq = items[len(items)-1].Rev
-		if err := st.SetIndexedRev(seq); err != nil {
+		if err := st.SetIndexedRev(ctx, seq); err != nil {
 			return n, fmt.Errorf("sync search index: %w", err)
 		}
 		n += len(items)
@@ -74,7 +75,7 @@ func Rebuild(ctx context.Context, dir string, st Store) (*Index, int, error) {
 	if err := Remove(dir); err != nil {
 		return nil, 0, err
 	}
-	if err := st.SetIndexedRev(0); err != nil {
+	if err := st.SetIndexedRev(ctx, 0); err != nil {
 		return nil, 0, fmt.Errorf("rebuild search index: %w", err)
 	}
 	ix, err := Open(dir, st)

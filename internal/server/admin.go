@@ -29,7 +29,7 @@ func (s *Server) admin(next http.HandlerFunc) http.HandlerFunc {
 }
 
 // handleBackup streams a consistent copy of the database, taken first to a
-// temporary file (see store.DB.Backup) so that a slow download holds no
+// temporary file (see bolt.DB.Backup) so that a slow download holds no
 // transaction and polling goes on.
 func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 	if s.Backup == nil {
@@ -44,7 +44,7 @@ func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		return
 	}
-	if n, err := s.Backup.Backup(w); err != nil {
+	if n, err := s.Backup.Backup(r.Context(), w); err != nil {
 		// The status is sent: all that is left is to cut the body short
 		// and say why in the log.
 		s.log.Error("admin backup", "bytes", n, "err", err)

@@ -11,7 +11,7 @@ import (
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/publish"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // TestDeepPageReadsOnePage is issue 16 case 10: a deep channel page read
@@ -19,7 +19,7 @@ import (
 // reads one page of the channel's members, whether it is reached through
 // its Older link (a cursor) or by number.
 func TestDeepPageReadsOnePage(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "deep.db"), store.Options{})
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "deep.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,14 +30,14 @@ func TestDeepPageReadsOnePage(t *testing.T) {
 		items[i] = feed.Item{Key: fmt.Sprintf("k%04d", i), Title: fmt.Sprintf("Story %04d", i),
 			Link: fmt.Sprintf("https://deep.example/%d", i), Published: start.Add(time.Duration(i) * time.Minute), Dated: true}
 	}
-	if _, err := db.SavePoll("deep", items, feed.SourceState{}); err != nil {
+	if _, err := db.SavePoll(context.Background(), "deep", items, feed.SourceState{}); err != nil {
 		t.Fatal(err)
 	}
 	cs := &countingStore{DB: db}
 	channels := []feed.Channel{{ID: "deep", Title: "Deep", Sources: []string{"deep"}, Limit: 50}}
 	sources := []feed.Source{{ID: "deep"}}
 	m := membership.New(cs, membership.Options{})
-	if err := m.Configure(channels, sources); err != nil {
+	if err := m.Configure(context.Background(), channels, sources); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -53,7 +53,7 @@ func TestDeepPageReadsOnePage(t *testing.T) {
 	}
 	s := New(cache, fakeHealth{}, Options{Extras: Extras{Items: db, Members: m}})
 
-	prev, err := m.Skip("deep", 98*pageSize, pageSize) // page 99
+	prev, err := m.Skip(context.Background(), "deep", 98*pageSize, pageSize) // page 99
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -76,7 +77,7 @@ func TestErrorPages(t *testing.T) {
 	}
 
 	// 410: staff hid an item that was published.
-	it, err := s.db.Item("yonhap", "k03")
+	it, err := s.db.Item(context.Background(), "yonhap", "k03")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestErrorPages(t *testing.T) {
 	}
 	hidden := []feed.Channel{{ID: "news", Title: "Korea News", Sources: []string{"yonhap", "keia"}, Limit: 30,
 		Curation: feed.Curation{Hide: []string{it.Link}}}}
-	if err := s.members.Configure(hidden, []feed.Source{{ID: "yonhap", Title: "Yonhap"}, {ID: "keia", Title: "KEI"}}); err != nil {
+	if err := s.members.Configure(context.Background(), hidden, []feed.Source{{ID: "yonhap", Title: "Yonhap"}, {ID: "keia", Title: "KEI"}}); err != nil {
 		t.Fatal(err)
 	}
 	resp, body := do(t, s, "GET", "/items/"+it.Ref())
@@ -145,16 +146,16 @@ func TestErrorPageNotReady(t *testing.T) {
 
 type notReady struct{ fakeMembers }
 
-func (notReady) Older(string, *membership.Cursor, int) (membership.Page, error) {
+func (notReady) Older(context.Context, string, *membership.Cursor, int) (membership.Page, error) {
 	return membership.Page{}, membership.ErrNotReady
 }
 
-func (notReady) Skip(string, int, int) (membership.Page, error) {
+func (notReady) Skip(context.Context, string, int, int) (membership.Page, error) {
 	return membership.Page{}, membership.ErrNotReady
 }
 
 type failingItems struct{}
 
-func (failingItems) Item(string, string) (feed.Item, error) {
+func (failingItems) Item(context.Context, string, string) (feed.Item, error) {
 	return feed.Item{}, errors.New("read item: disk on fire")
 }

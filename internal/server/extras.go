@@ -16,17 +16,17 @@ import (
 // Items is what the item pages and search results read from the store.
 type Items interface {
 	// Item returns a stored item, or a feed.ENOTFOUND error.
-	Item(sourceID, key string) (feed.Item, error)
+	Item(ctx context.Context, sourceID, key string) (feed.Item, error)
 }
 
 // Members is what the HTML pages, the item pages and search read from the
 // membership index: which items a channel shows, in its order, and which
 // channels show an item.
 type Members interface {
-	Older(channelID string, after *membership.Cursor, n int) (membership.Page, error)
-	Newer(channelID string, before membership.Cursor, n int) (membership.Page, error)
-	Skip(channelID string, skip, n int) (membership.Page, error)
-	ChannelsOf(it feed.Item) ([]string, error)
+	Older(ctx context.Context, channelID string, after *membership.Cursor, n int) (membership.Page, error)
+	Newer(ctx context.Context, channelID string, before membership.Cursor, n int) (membership.Page, error)
+	Skip(ctx context.Context, channelID string, skip, n int) (membership.Page, error)
+	ChannelsOf(ctx context.Context, it feed.Item) ([]string, error)
 	// Withdrawn reports whether a hide took the item out: its page is
 	// then gone (410), not unknown (404).
 	Withdrawn(it feed.Item) bool
@@ -34,7 +34,7 @@ type Members interface {
 	Label(channelID string) string
 	// Followed is the store's write order (Rev) up to which every index is
 	// current: when it has not moved, nothing the indexes list has.
-	Followed() (uint64, error)
+	Followed(ctx context.Context) (uint64, error)
 }
 
 // Searcher is the full-text index.
@@ -45,9 +45,9 @@ type Searcher interface {
 	Sources() ([]string, error)
 }
 
-// Backuper writes a consistent copy of the database.
+// Backuper writes a consistent copy of the database (store.Backuper).
 type Backuper interface {
-	Backup(w io.Writer) (int64, error)
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 }
 
 // FeedRecorder counts requests for published feeds (the metrics).

@@ -116,7 +116,7 @@ func TestPinnedMarked(t *testing.T) {
 	s := newSite(t)
 	pinned := []feed.Channel{{ID: "news", Title: "Korea News", Sources: []string{"yonhap", "keia"}, Limit: 30,
 		Pin: []string{"https://keia.example/e1"}}}
-	if err := s.members.Configure(pinned, []feed.Source{{ID: "yonhap", Title: "Yonhap"}, {ID: "keia", Title: "KEI"}}); err != nil {
+	if err := s.members.Configure(context.Background(), pinned, []feed.Source{{ID: "yonhap", Title: "Yonhap"}, {ID: "keia", Title: "KEI"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.members.WaitCurrent(context.Background()); err != nil {
@@ -142,7 +142,7 @@ func TestPinnedMarked(t *testing.T) {
 func TestSearchFilters(t *testing.T) {
 	s := newSite(t)
 	for _, src := range []string{"rsc-blog", "rsc-feed"} {
-		if _, err := s.db.SavePoll(src, []feed.Item{{Key: "p1", Title: "Go and " + src, Link: "https://" + src + ".example/p1",
+		if _, err := s.db.SavePoll(context.Background(), src, []feed.Item{{Key: "p1", Title: "Go and " + src, Link: "https://" + src + ".example/p1",
 			Published: s.first.Published, Dated: true}}, feed.SourceState{}); err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func TestSearchFilters(t *testing.T) {
 		{ID: "news", Title: "Korea News", Sources: []string{"yonhap", "keia", "empty", "failing"}, Limit: 30},
 		{ID: "go", Title: "Go blogs", Sources: []string{"rsc-feed", "rsc-blog"}, Limit: 30},
 	}
-	if err := s.members.Configure(channels, sources); err != nil {
+	if err := s.members.Configure(context.Background(), channels, sources); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.members.WaitCurrent(context.Background()); err != nil {

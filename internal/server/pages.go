@@ -256,7 +256,7 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	for _, c := range s.feeds.Channels() {
 		p := preview{Snap: c}
 		if s.Members != nil {
-			page, err := s.Members.Older(c.Channel.ID, nil, previewItems)
+			page, err := s.Members.Older(r.Context(), c.Channel.ID, nil, previewItems)
 			if err != nil && !errors.Is(err, membership.ErrNotReady) {
 				s.pageError(w, r, err)
 				return
@@ -309,15 +309,15 @@ func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		p, err = s.Members.Older(id, &c, pageSize)
+		p, err = s.Members.Older(r.Context(), id, &c, pageSize)
 	case newer:
 		c, ok := cursor("before")
 		if !ok {
 			return
 		}
-		p, err = s.Members.Newer(id, c, pageSize)
+		p, err = s.Members.Newer(r.Context(), id, c, pageSize)
 	default:
-		p, err = s.Members.Skip(id, (page-1)*pageSize, pageSize)
+		p, err = s.Members.Skip(r.Context(), id, (page-1)*pageSize, pageSize)
 	}
 	if err != nil {
 		s.pageError(w, r, err)
@@ -367,7 +367,7 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, feed.Errorf(feed.ENOTFOUND, "no such item"))
 		return
 	}
-	it, err := s.Items.Item(src, key)
+	it, err := s.Items.Item(r.Context(), src, key)
 	if feed.ErrorCode(err) == feed.ENOTFOUND {
 		err = feed.Errorf(feed.ENOTFOUND, "no such item")
 	}
@@ -375,7 +375,7 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	ids, err := s.Members.ChannelsOf(it)
+	ids, err := s.Members.ChannelsOf(r.Context(), it)
 	if err != nil {
 		s.pageError(w, r, err)
 		return

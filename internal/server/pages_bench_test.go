@@ -15,16 +15,17 @@ import (
 	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // countingStore counts the items the store hands out for index reads.
 type countingStore struct {
-	*store.DB
+	*bolt.DB
 	n atomic.Int64
 }
 
-func (c *countingStore) Newest(index string, after *store.Member, skip, limit int, reverse bool) ([]store.Member, []feed.Item, error) {
-	ms, its, err := c.DB.Newest(index, after, skip, limit, reverse)
+func (c *countingStore) Newest(ctx context.Context, index string, after *store.Member, skip, limit int, reverse bool) ([]store.Member, []feed.Item, error) {
+	ms, its, err := c.DB.Newest(ctx, index, after, skip, limit, reverse)
 	c.n.Add(int64(len(its)))
 	return ms, its, err
 }
@@ -32,9 +33,9 @@ func (c *countingStore) Newest(index string, after *store.Member, skip, limit in
 // bigChannel stores 100 sources of 1,000 items (100,000 in all, a
 // realistic amount of text each) and returns the store and a channel
 // selecting every source.
-func bigChannel(b *testing.B) (*store.DB, feed.Channel, []feed.Source) {
+func bigChannel(b *testing.B) (*bolt.DB, feed.Channel, []feed.Source) {
 	b.Helper()
-	db, err := store.Open(filepath.Join(b.TempDir(), "big.db"), store.Options{})
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "big.db"), bolt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func bigChannel(b *testing.B) (*store.DB, feed.Channel, []feed.Source) {
 				Title: fmt.Sprintf("Story %d of %s", i, id), Content: body,
 				Published: pub, Updated: pub, Dated: true}
 		}
-		if _, err := db.SavePoll(id, items, feed.SourceState{SourceID: id, URL: sources[s].URL}); err != nil {
+		if _, err := db.SavePoll(context.Background(), id, items, feed.SourceState{SourceID: id, URL: sources[s].URL}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -74,7 +75,7 @@ func BenchmarkChannelPage(b *testing.B) {
 	db, ch, sources := bigChannel(b)
 	cs := &countingStore{DB: db}
 	ix := membership.New(cs, membership.Options{})
-	if err := ix.Configure([]feed.Channel{ch}, sources); err != nil {
+	if err := ix.Configure(context.Background(), []feed.Channel{ch}, sources); err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -104,7 +105,7 @@ func BenchmarkChannelPage(b *testing.B) {
 			case tc.byNumber:
 				path = fmt.Sprintf("/channels/big?page=%d", page)
 			case page > 1:
-				prev, err := ix.Skip("big", (page-2)*pageSize, pageSize)
+				prev, err := ix.Skip(context.Background(), "big", (page-2)*pageSize, pageSize)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -11,7 +11,7 @@ import (
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	err := s.health.Ping()
+	err := s.health.Ping(r.Context())
 	if err != nil {
 		s.log.Error("readyz", "err", err)
 		err = fmt.Errorf("store unavailable")

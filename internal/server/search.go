@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -137,7 +138,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				continue
 			}
-			it, err := s.Items.Item(src, key)
+			it, err := s.Items.Item(r.Context(), src, key)
 			if feed.ErrorCode(err) == feed.ENOTFOUND {
 				continue // indexed, then gone from the store
 			} else if err != nil {
@@ -146,7 +147,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			}
 			// The index follows the store a moment behind: what a
 			// reload hid is not shown meanwhile.
-			if ok, err := s.shown(it, f.Channel); err != nil {
+			if ok, err := s.shown(r.Context(), it, f.Channel); err != nil {
 				fail(w, r, err)
 				return
 			} else if !ok {
@@ -222,11 +223,11 @@ func parseDay(s string, end bool) (time.Time, error) {
 }
 
 // shown reports whether a channel shows the item: channel, or any when "".
-func (s *Server) shown(it feed.Item, channel string) (bool, error) {
+func (s *Server) shown(ctx context.Context, it feed.Item, channel string) (bool, error) {
 	if s.Members == nil {
 		return false, nil
 	}
-	ids, err := s.Members.ChannelsOf(it)
+	ids, err := s.Members.ChannelsOf(ctx, it)
 	if err != nil {
 		return false, err
 	}

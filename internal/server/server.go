@@ -9,6 +9,7 @@
 package server
 
 import (
+	"context"
 	"embed"
 	"html/template"
 	"log/slog"
@@ -37,7 +38,7 @@ type Feeds interface {
 
 // Health reports whether the store answers.
 type Health interface {
-	Ping() error
+	Ping(ctx context.Context) error
 }
 
 // Options tunes the server; zero values take the documented defaults.

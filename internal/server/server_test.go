@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -42,7 +43,7 @@ func (m fakeMembers) at(id string, c membership.Cursor) int {
 	return len(m[id])
 }
 
-func (m fakeMembers) Older(id string, after *membership.Cursor, n int) (membership.Page, error) {
+func (m fakeMembers) Older(_ context.Context, id string, after *membership.Cursor, n int) (membership.Page, error) {
 	from := 0
 	if after != nil {
 		from = m.at(id, *after) + 1
@@ -50,18 +51,18 @@ func (m fakeMembers) Older(id string, after *membership.Cursor, n int) (membersh
 	return m.page(m[id], from, n), nil
 }
 
-func (m fakeMembers) Newer(id string, before membership.Cursor, n int) (membership.Page, error) {
+func (m fakeMembers) Newer(_ context.Context, id string, before membership.Cursor, n int) (membership.Page, error) {
 	end := m.at(id, before)
 	p := m.page(m[id], end-n, min(n, end))
 	p.More = end-n > 0
 	return p, nil
 }
 
-func (m fakeMembers) Skip(id string, skip, n int) (membership.Page, error) {
+func (m fakeMembers) Skip(_ context.Context, id string, skip, n int) (membership.Page, error) {
 	return m.page(m[id], skip, n), nil
 }
 
-func (m fakeMembers) ChannelsOf(it feed.Item) ([]string, error) {
+func (m fakeMembers) ChannelsOf(_ context.Context, it feed.Item) ([]string, error) {
 	var out []string
 	for id, list := range m {
 		for _, x := range list {
@@ -78,11 +79,13 @@ func (m fakeMembers) Label(id string) string { return id }
 
 func (m fakeMembers) Withdrawn(feed.Item) bool { return false }
 
-func (m fakeMembers) Followed() (uint64, error) { return 0, nil }
+func (m fakeMembers) Followed(context.Context) (uint64, error) { return 0, nil }
 
-func (m fakeMembers) Newest(id string, n int) (membership.Page, error) { return m.Older(id, nil, n) }
-func (m fakeMembers) Pages(id string) (int, error)                     { return 1, nil }
-func (m fakeMembers) Archive(id string, n int) (membership.ArchivePage, error) {
+func (m fakeMembers) Newest(ctx context.Context, id string, n int) (membership.Page, error) {
+	return m.Older(ctx, id, nil, n)
+}
+func (m fakeMembers) Pages(_ context.Context, id string) (int, error) { return 1, nil }
+func (m fakeMembers) Archive(_ context.Context, id string, n int) (membership.ArchivePage, error) {
 	return membership.ArchivePage{Number: 1, Pages: 1, Items: m[id]}, nil
 }
 
@@ -121,7 +124,7 @@ func newFeeds(t *testing.T, members fakeMembers, channels []feed.Channel, source
 
 type fakeHealth struct{ err error }
 
-func (h fakeHealth) Ping() error { return h.err }
+func (h fakeHealth) Ping(context.Context) error { return h.err }
 
 func newTestServer(t *testing.T, health error) *Server {
 	t.Helper()

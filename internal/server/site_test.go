@@ -18,7 +18,7 @@ import (
 	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/search"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 // outputs records FeedRecorder calls.
@@ -35,7 +35,7 @@ func (o *outputs) Output(channel, format string, status int) {
 
 type site struct {
 	*Server
-	db      *store.DB
+	db      *bolt.DB
 	ix      *search.Index
 	members *membership.Index
 	outputs *outputs
@@ -45,13 +45,15 @@ type site struct {
 
 // published tells the search index where items are published.
 type published struct {
-	*store.DB
+	*bolt.DB
 	m *membership.Index
 }
 
-func (p published) ChannelsOf(it feed.Item) ([]string, error) { return p.m.LabelsOf(it) }
+func (p published) ChannelsOf(ctx context.Context, it feed.Item) ([]string, error) {
+	return p.m.LabelsOf(ctx, it)
+}
 
-func (p published) Judged() (uint64, error) { return p.m.Followed() }
+func (p published) Judged(ctx context.Context) (uint64, error) { return p.m.Followed(ctx) }
 
 // newSite serves one channel, "news", of two sources from a real store,
 // membership index and search index: 45 items of "yonhap" (Korean) and one
@@ -60,7 +62,7 @@ func (p published) Judged() (uint64, error) { return p.m.Followed() }
 func newSite(t *testing.T) *site {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := store.Open(filepath.Join(dir, "a.db"), store.Options{})
+	db, err := bolt.Open(filepath.Join(dir, "a.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,23 +86,23 @@ func newSite(t *testing.T) *site {
 	items[0].Enclosures = []feed.Enclosure{{URL: "https://yna.example/media/%EB%89%B4%EC%8A%A4%201.mp3", Type: "audio/mpeg", Length: 12_345_678},
 		{URL: "https://yna.example/media/clip.mp4", Type: "video/mp4"}, {URL: "https://yna.example/media/photo.jpg", Type: "image/jpeg", Length: 512},
 		{URL: "https://yna.example/media/", Length: 2048}}
-	if _, err := db.SavePoll("yonhap", items, feed.SourceState{}); err != nil {
+	if _, err := db.SavePoll(context.Background(), "yonhap", items, feed.SourceState{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.SavePoll("keia", []feed.Item{{Key: "e1", Title: "Alliance & Missiles", Summary: "<p>An essay on missiles.</p>", Published: base, Dated: true,
+	if _, err := db.SavePoll(context.Background(), "keia", []feed.Item{{Key: "e1", Title: "Alliance & Missiles", Summary: "<p>An essay on missiles.</p>", Published: base, Dated: true,
 		Link: "https://keia.example/e1"}}, feed.SourceState{}); err != nil {
 		t.Fatal(err)
 	}
 	// Yonhap carries KEI's essay too, under KEI's link: the store merges the
 	// copy into KEI's item as an origin.
 	copied := feed.Item{Key: "copy", Link: "https://keia.example/e1", Title: "Alliance & Missiles", Published: base.Add(time.Hour), Dated: true}
-	if _, err := db.SavePoll("yonhap", append(items, copied), feed.SourceState{}); err != nil {
+	if _, err := db.SavePoll(context.Background(), "yonhap", append(items, copied), feed.SourceState{}); err != nil {
 		t.Fatal(err)
 	}
 	channels := []feed.Channel{{ID: "news", Title: "Korea News", Description: "News from the peninsula", Sources: []string{"yonhap", "keia"}, Limit: 30}}
 	sources := []feed.Source{{ID: "yonhap", Title: "Yonhap"}, {ID: "keia", Title: "KEI"}}
 	members := membership.New(db, membership.Options{})
-	if err := members.Configure(channels, sources); err != nil {
+	if err := members.Configure(context.Background(), channels, sources); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -122,7 +124,7 @@ func newSite(t *testing.T) *site {
 	if _, err := ix.Sync(context.Background(), published{db, members}); err != nil {
 		t.Fatal(err)
 	}
-	first, err := db.Item("yonhap", "k44")
+	first, err := db.Item(context.Background(), "yonhap", "k44")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +149,7 @@ func mustContain(t *testing.T, what, body string, wants ...string) {
 
 func TestItemPage(t *testing.T) {
 	s := newSite(t)
-	it, err := s.db.Item("keia", "e1")
+	it, err := s.db.Item(context.Background(), "keia", "e1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,11 +306,11 @@ func TestAdminBackup(t *testing.T) {
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cp, err := store.Open(path, store.Options{})
+		cp, err := bolt.Open(path, bolt.Options{})
 		if err != nil {
 			t.Fatalf("backup does not open: %v", err)
 		}
-		if n, _ := cp.Count(); n != 46 {
+		if n, _ := cp.Count(context.Background()); n != 46 {
 			t.Errorf("backup holds %d items, want 46", n)
 		}
 		cp.Close()
@@ -380,11 +382,11 @@ func TestSubscribers(t *testing.T) {
 		t.Errorf("feed requests recorded: %s", got)
 	}
 
-	if err := s.Subscribers.Flush(); err != nil {
+	if err := s.Subscribers.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	again := NewSubscribers(s.db, nil) // after a restart
-	if err := again.Load(); err != nil {
+	if err := again.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := again.Today(); len(got) != 1 || got[0] != want {
@@ -405,7 +407,7 @@ func newRequest(addr, ua string) *http.Request {
 // URL: not its item page, not search.
 func TestUnpublishedItem(t *testing.T) {
 	s := newSite(t)
-	if _, err := s.db.SavePoll("other", []feed.Item{{Key: "o1", Title: "Unpublished missiles", Published: s.first.Published, Dated: true}}, feed.SourceState{}); err != nil {
+	if _, err := s.db.SavePoll(context.Background(), "other", []feed.Item{{Key: "o1", Title: "Unpublished missiles", Published: s.first.Published, Dated: true}}, feed.SourceState{}); err != nil {
 		t.Fatal(err)
 	}
 	s.members.Kick()

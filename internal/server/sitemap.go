@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -153,7 +154,7 @@ func (s *Server) sitemap(r *http.Request) (*sitemapSet, error) {
 	s.maps.mu.Lock()
 	defer s.maps.mu.Unlock()
 	now := s.now()
-	stamp, err := s.sitemapStamp()
+	stamp, err := s.sitemapStamp(r.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +165,7 @@ func (s *Server) sitemap(r *http.Request) (*sitemapSet, error) {
 			return b, nil
 		}
 	}
-	set, err := s.buildSitemap(s.publicBase(r), stamp, now)
+	set, err := s.buildSitemap(r.Context(), s.publicBase(r), stamp, now)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +175,7 @@ func (s *Server) sitemap(r *http.Request) (*sitemapSet, error) {
 
 // sitemapStamp reads what the next build would depend on, but for the
 // expiry, which the build learns.
-func (s *Server) sitemapStamp() (sitemapStamp, error) {
+func (s *Server) sitemapStamp(ctx context.Context) (sitemapStamp, error) {
 	var ids strings.Builder
 	for _, c := range s.feeds.Channels() {
 		fmt.Fprintf(&ids, "%s\x00%p\x00", c.Channel.ID, c)
@@ -182,7 +183,7 @@ func (s *Server) sitemapStamp() (sitemapStamp, error) {
 	st := sitemapStamp{channels: ids.String(), complete: true}
 	if s.Members != nil {
 		var err error
-		if st.followed, err = s.Members.Followed(); err != nil {
+		if st.followed, err = s.Members.Followed(ctx); err != nil {
 			return st, err
 		}
 	}
@@ -200,7 +201,7 @@ type sitemapURL struct {
 // page, dated by the newest channel; and cuts the list into files as it
 // goes, so that a build holds its output and a set of item hashes, not
 // the items.
-func (s *Server) buildSitemap(base string, stamp sitemapStamp, now time.Time) (*sitemapSet, error) {
+func (s *Server) buildSitemap(ctx context.Context, base string, stamp sitemapStamp, now time.Time) (*sitemapSet, error) {
 	w := &sitemapWriter{maxURLs: cmp.Or(s.maps.maxURLs, sitemapMaxURLs), maxBytes: cmp.Or(s.maps.maxBytes, sitemapMaxBytes)}
 	seed := maphash.MakeSeed()
 	seen := map[uint64]struct{}{}
@@ -218,7 +219,7 @@ func (s *Server) buildSitemap(base string, stamp sitemapStamp, now time.Time) (*
 			var p membership.Page
 			var err error
 			if s.Members != nil {
-				p, err = s.Members.Older(c.Channel.ID, after, sitemapWalk)
+				p, err = s.Members.Older(ctx, c.Channel.ID, after, sitemapWalk)
 			}
 			if errors.Is(err, membership.ErrNotReady) {
 				stamp.complete = false // listed once it is built

@@ -19,7 +19,7 @@ import (
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/publish"
-	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
 
 type sitemapDoc struct {
@@ -79,7 +79,7 @@ func TestRobots(t *testing.T) {
 // again once what it lists changed (at most once a minute).
 func TestSitemap(t *testing.T) {
 	s := newSite(t)
-	if _, err := s.db.SavePoll("other", []feed.Item{{Key: "o1", Title: "Unpublished", Published: s.first.Published, Dated: true}}, feed.SourceState{}); err != nil {
+	if _, err := s.db.SavePoll(context.Background(), "other", []feed.Item{{Key: "o1", Title: "Unpublished", Published: s.first.Published, Dated: true}}, feed.SourceState{}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -140,7 +140,7 @@ func TestSitemap(t *testing.T) {
 
 	// A new item: listed once a minute has passed, not before.
 	newer := feed.Item{Key: "new", Link: "https://yna.example/new", Title: "새 소식", Published: s.first.Published.Add(time.Hour), Dated: true}
-	if _, err := s.db.SavePoll("yonhap", []feed.Item{newer}, feed.SourceState{}); err != nil {
+	if _, err := s.db.SavePoll(context.Background(), "yonhap", []feed.Item{newer}, feed.SourceState{}); err != nil {
 		t.Fatal(err)
 	}
 	s.members.Kick()
@@ -270,7 +270,7 @@ func javaWarnings(out []byte) []byte {
 //	go test -run '^$' -bench Sitemap -benchtime 5x ./internal/server/
 func BenchmarkSitemap(b *testing.B) {
 	dir := b.TempDir()
-	db, err := store.Open(filepath.Join(dir, "a.db"), store.Options{})
+	db, err := bolt.Open(filepath.Join(dir, "a.db"), bolt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -284,14 +284,14 @@ func BenchmarkSitemap(b *testing.B) {
 			items[i] = feed.Item{Key: fmt.Sprintf("k%06d", k), Link: fmt.Sprintf("https://src.example/%d", k), Title: fmt.Sprintf("Item %d", k),
 				Published: base.Add(time.Duration(k) * time.Minute), Dated: true}
 		}
-		if _, err := db.SavePoll(fmt.Sprintf("src%d", n/batch%4), items, feed.SourceState{}); err != nil {
+		if _, err := db.SavePoll(context.Background(), fmt.Sprintf("src%d", n/batch%4), items, feed.SourceState{}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	channels := []feed.Channel{{ID: "all", Title: "All", Sources: []string{"src0", "src1", "src2", "src3"}, Limit: 30}}
 	sources := []feed.Source{{ID: "src0"}, {ID: "src1"}, {ID: "src2"}, {ID: "src3"}}
 	members := membership.New(db, membership.Options{})
-	if err := members.Configure(channels, sources); err != nil {
+	if err := members.Configure(context.Background(), channels, sources); err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -11,7 +12,7 @@ import (
 // States is what the status page needs from the store: the saved state of
 // every source polled so far. *store.DB implements it.
 type States interface {
-	States() ([]feed.SourceState, error)
+	States(ctx context.Context) ([]feed.SourceState, error)
 }
 
 // SourceStatus is one source as GET /status shows it: the configured source
@@ -114,7 +115,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	var states []feed.SourceState
 	if s.states != nil {
 		var err error
-		if states, err = s.states.States(); err != nil {
+		if states, err = s.states.States(r.Context()); err != nil {
 			fail(w, r, err)
 			return
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -15,9 +16,9 @@ type fakeStates struct {
 	err    error
 }
 
-func (f fakeStates) States() ([]feed.SourceState, error) { return f.states, f.err }
+func (f fakeStates) States(context.Context) ([]feed.SourceState, error) { return f.states, f.err }
 
-func (f fakeStates) State(id string) (feed.SourceState, error) {
+func (f fakeStates) State(_ context.Context, id string) (feed.SourceState, error) {
 	for _, st := range f.states {
 		if st.SourceID == id {
 			return st, f.err

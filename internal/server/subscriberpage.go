@@ -20,7 +20,7 @@ func (s *Server) handleSubscribers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from := time.Now().UTC().AddDate(0, 0, -29).Format(time.DateOnly)
-	days, err := s.Subscribers.History(from, "")
+	days, err := s.Subscribers.History(r.Context(), from, "")
 	if err != nil {
 		s.pageError(w, r, err)
 		return

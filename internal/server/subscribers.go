@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -21,8 +22,8 @@ import (
 
 // SubscriberStore keeps subscriber statistics across restarts.
 type SubscriberStore interface {
-	SaveSubscriberDays([]feed.SubscriberDay) error
-	SubscriberDays(from, to string) ([]feed.SubscriberDay, error)
+	SaveSubscriberDays(ctx context.Context, days []feed.SubscriberDay) error
+	SubscriberDays(ctx context.Context, from, to string) ([]feed.SubscriberDay, error)
 }
 
 // reportedRe finds the subscriber count that feed readers put in their
@@ -179,12 +180,12 @@ func (c *dayCount) view(k dayKey) feed.SubscriberDay {
 
 // Load reads today's stored counts, so that counting after a restart adds
 // to them. Call it once, before Record.
-func (s *Subscribers) Load() error {
+func (s *Subscribers) Load(ctx context.Context) error {
 	if s == nil || s.store == nil {
 		return nil
 	}
 	day := s.now().UTC().Format(time.DateOnly)
-	days, err := s.store.SubscriberDays(day, day)
+	days, err := s.store.SubscriberDays(ctx, day, day)
 	if err != nil {
 		return fmt.Errorf("load subscriber statistics: %w", err)
 	}
@@ -198,7 +199,7 @@ func (s *Subscribers) Load() error {
 
 // Flush writes every day in memory to the store and drops the days before
 // today, whose counts are then final.
-func (s *Subscribers) Flush() error {
+func (s *Subscribers) Flush(ctx context.Context) error {
 	if s == nil || s.store == nil {
 		return nil
 	}
@@ -212,7 +213,7 @@ func (s *Subscribers) Flush() error {
 	if len(days) == 0 {
 		return nil
 	}
-	if err := s.store.SaveSubscriberDays(days); err != nil {
+	if err := s.store.SaveSubscriberDays(ctx, days); err != nil {
 		return fmt.Errorf("flush subscriber statistics: %w", err)
 	}
 	s.mu.Lock()
@@ -227,10 +228,10 @@ func (s *Subscribers) Flush() error {
 
 // History returns the stored days from..to with today's live counts in
 // place of the stored ones.
-func (s *Subscribers) History(from, to string) ([]feed.SubscriberDay, error) {
+func (s *Subscribers) History(ctx context.Context, from, to string) ([]feed.SubscriberDay, error) {
 	var out []feed.SubscriberDay
 	if s.store != nil {
-		days, err := s.store.SubscriberDays(from, to)
+		days, err := s.store.SubscriberDays(ctx, from, to)
 		if err != nil {
 			return nil, err
 		}

@@ -18,7 +18,7 @@ func TestPagesStripStoredTracking(t *testing.T) {
 	it := feed.Item{Key: "old", Title: "Stored before the rule", Link: "https://keia.example/old", Published: at, Dated: true,
 		Summary: `<p><a href="https://keia.example/old?utm_source=rss&amp;p=1">More</a></p><img src="https://feeds.feedburner.com/~r/keia/~4/x" width="1" height="1">`,
 		Content: `<p><img src="https://keia.example/photo.jpg?gclid=9" alt="photo"></p><img src="https://t.example/p.gif" height="1" width="1">`}
-	if _, err := s.db.SavePoll("keia", []feed.Item{it}, feed.SourceState{}); err != nil {
+	if _, err := s.db.SavePoll(context.Background(), "keia", []feed.Item{it}, feed.SourceState{}); err != nil {
 		t.Fatal(err)
 	}
 	s.members.Kick()
@@ -27,7 +27,7 @@ func TestPagesStripStoredTracking(t *testing.T) {
 	if err := s.members.WaitCurrent(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stored, err := s.db.Item("keia", "old")
+	stored, err := s.db.Item(context.Background(), "keia", "old")
 	if err != nil || !strings.Contains(stored.Content, "p.gif") {
 		t.Fatalf("the store did not keep the item as given: %v %q", err, stored.Content)
 	}

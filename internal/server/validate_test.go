@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,12 +63,12 @@ func TestPagesAreValidHTML(t *testing.T) {
 		files = append(files, f)
 	}
 	gone := feed.ItemRef("yonhap", "k03")
-	it, err := s.db.Item("yonhap", "k03")
+	it, err := s.db.Item(context.Background(), "yonhap", "k03")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hidden := []feed.Channel{{ID: "news", Title: "Korea News", Sources: []string{"yonhap", "keia"}, Limit: 30, Curation: feed.Curation{Hide: []string{it.Link}}}}
-	if err := s.members.Configure(hidden, []feed.Source{{ID: "yonhap", Title: "Yonhap"}, {ID: "keia", Title: "KEI"}}); err != nil {
+	if err := s.members.Configure(context.Background(), hidden, []feed.Source{{ID: "yonhap", Title: "Yonhap"}, {ID: "keia", Title: "KEI"}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []struct {

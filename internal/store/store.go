@@ -1,331 +1,324 @@
-// Package store keeps the aggregator's items and the state of its sources in
-// one bbolt file. It owns the file's layout, its schema version and every
-// transaction; it is the only package that imports bbolt.
+// Package store is the contract of the aggregator's storage: the Store
+// interface every backend implements, the types it speaks and the errors
+// it returns. Backends live in packages named by their technology
+// (internal/store/bolt, the embedded bbolt file); internal/store/storetest
+// is the conformance suite every backend runs, and a backend is done when
+// it passes. Consumers do not use Store itself: each declares the small
+// interface it needs, and only the command wires a backend to them.
 //
-// It must not fetch, parse or render anything, and it must not log: every
-// failure is returned, and "not found" (feed.ENOTFOUND) is told apart from a
-// failing disk.
+// The package holds no data, imports no backend and decides nothing about
+// stories: the rules that say whether an item is new, an edit, another
+// source's copy or the source's own item under a new key are the story
+// package's, and a backend executes the decisions story.Poll.Decide makes
+// (see Polls.SavePoll). Membership is decided by the membership package;
+// the store keeps its indexes.
 //
-// # Layout
+// # Calls and errors
 //
-//	items   / <source id> / <item key>                       → item, JSON (itemRecord)
-//	bytime  / <source id> / <8-byte inverted sort time><key> → empty
-//	sources / <source id>                                    → source state, JSON (stateRecord)
-//	tombstones / <source id> / <item key>                    → when pruned, 8-byte Unix seconds (prune.go)
-//	meta    / "schema"                                       → schema version, decimal ASCII
-//	meta    / "key_rules"                                    → the identity rules the keys were made by (migrate.go)
-//	byseq   / <8-byte seq>                                   → source id, 0, item key (archive.go)
-//	byrev   / <8-byte rev>                                   → source id, 0, item key (rev.go)
-//	gone    / <8-byte rev>                                   → source id, 0, item key, deleted (rev.go)
-//	members / <index> / …                                    → membership indexes (member.go)
-//	memberof / <story> <index>                               → empty (member.go)
-//	websub  / <topic> 0 <callback>                           → subscription, JSON (websub.go)
-//	aliases / <source id> / <item key>                       → the story the key names, JSON (aliasRecord)
-//	ids     / <upstream id>                                  → ref of the item that carried it first (ids.go)
-//	links   / <canonical link key>                           → ref of the story with that link
-//	titles  / <title hash><8-byte sort stamp><ref>           → empty
+// Every method takes a context first (Close excepted): a backend may stop
+// at the context's end, and one whose context is done before the call
+// begins returns an error wrapping ctx.Err() and does nothing. A write
+// that fails stores nothing of what it was given: each method that writes
+// is one transaction unless its doc says it works in batches.
 //
-// A story carried by several sources is stored once, under the source that
-// delivered it first; the others' copies are origins of it, aliases, and
-// bytime entries of their sources. dedupe.go describes the aliases, links
-// and titles buckets and the rules that use them.
+// Errors carry a code ([feed.ErrorCode]) where a caller branches on them:
 //
-// The sequence of each items/<source id> bucket is the number of items stored
-// for that source, and that of each aliases/<source id> bucket the number of
-// its copies merged into other sources' stories, kept in the same
-// transaction as the items, so counts cost no scan.
+//   - feed.ENOTFOUND: the thing asked for does not exist (an item, a saved
+//     state, a membership index, an archive page). Only then: a backend
+//     that cannot read returns another error, so that a caller never takes
+//     a failing disk or a lost connection for "not there".
+//   - feed.EINVALID: the input breaks the contract (an empty or over-long
+//     id or key, an item of another source); nothing was written.
 //
-// The bytime index orders a source's items newest first when walked forward:
-// its key is the item's sort time ([feed.Item.Sort]) as nanoseconds since
-// 1970, clamped to what an int64 holds (years 1678 to 2262), shifted to
-// unsigned so that dates before 1970 still order, and bit-inverted, followed
-// by the item key, so that equal times order by key. A source's merged copy
-// has an entry at its story's sort time. [DB.Items] merges one cursor per
-// source and shows each story once.
+// and the sentinels below, wrapped, for the conditions an operator acts on:
+// ErrFull, ErrReadOnly, and from opening a backend ErrLocked, ErrCorrupt,
+// ErrSchema. Anything else is a failing backend.
 //
-// Values are JSON of private record types with their own field tags, not of
-// the feed types: renaming a Go field must not silently drop stored data, and
-// a JSON value can be read with the bbolt command-line tool when debugging.
-// A database whose schema version is newer than this package's is refused.
+// # Times
 //
-// # Damaged files
+// A store keeps every time as story.Time makes it (years 1 to 9999,
+// nanoseconds, no monotonic reading) and returns exactly what it kept, in
+// UTC or not: callers compare times with Equal.
 //
-// bbolt trusts its file. Open first reads the two meta pages itself and
-// refuses, with ErrCorrupt, a file that is not bbolt, has no valid meta
-// page, is shorter than its meta page says (truncated), or whose root or
-// freelist page is of the wrong kind. Every transaction also turns a panic
-// in bbolt, or a fault reading the mapped file, into ErrCorrupt. What this
-// cannot catch is a data page damaged into a cycle (a branch page naming
-// itself as a child): bbolt keeps no page checksums, and its cursors and
-// its own tx.Check then loop forever. Such damage needs the file restored
-// from a backup; Check finds lesser damage.
+// # Optional capabilities
+//
+// What a backend may lack is a separate interface, asked for with a type
+// assertion: a Store that is a Backuper can copy itself while it runs.
+// A caller that needs a missing capability fails with an error wrapping
+// errors.ErrUnsupported that says what to use instead. Offline
+// maintenance (compacting a file) is not a method at all: it needs the
+// store closed, so the backend's package offers it as a function on the
+// location, and the command picks it by the location's form.
+//
+// # Growing the contract
+//
+// The contract is a union of concerns, each its own interface. A new
+// concern (leases on polling, a change feed between instances, the
+// mailing lists' subscribers and send log) is a new interface embedded in
+// Store, with its cases in storetest; the existing ones do not change. A
+// backend for which a concern is trivial (one process holds a bbolt file,
+// so every lease is its own) implements it trivially, and passes the same
+// cases.
 package store
 
 import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"runtime/debug"
-	"strconv"
+	"context"
+	"io"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/kpolicy/aggregator/internal/feed"
 )
 
-// schemaVersion is the version of the layout above. Raise it when the layout
-// or an encoding changes incompatibly, and teach Open to migrate older files.
+// Store is everything a backend keeps. Its methods are safe for concurrent
+// use.
+type Store interface {
+	Polls
+	Sources
+	Memberships
+	WriteOrder
+	Subscriptions
+	SubscriberStats
+	Maintenance
+	// Close releases the store (its file lock, its connections). Calling it
+	// again returns nil; every other method fails after it.
+	Close() error
+}
+
+// Polls are the items the sources deliver, stored as stories.
+type Polls interface {
+	// SavePoll stores the items of one successful parse of sourceID and
+	// the source's new state, in one transaction: all of it or none.
+	//
+	// Each item is decided by story.Poll.Decide, with a Poll of sourceID,
+	// items, feed.LinksIdentify(state.Identity), the backend's title
+	// window and now (story.Time of the backend's clock), reading through
+	// a story.Lookup that sees the transaction's own writes; each decision
+	// is executed before the next item is decided, as story.Decision
+	// documents: New gets the next Seq (one counter over all sources,
+	// never reused) and the next Rev; Update and Merge the next Rev. The
+	// counts are one per item: New, Updated, Merged, and Unchanged for
+	// every Skip.
+	//
+	// state.SourceID is set to sourceID and state.Items to the number of
+	// items the source delivered (SourceItemCount after the poll); the
+	// rest of state is stored as given, Parsing included (the poller
+	// clears it). CheckPoll's feed.EINVALID errors are returned before
+	// anything is read.
+	SavePoll(ctx context.Context, sourceID string, items []feed.Item, state feed.SourceState) (feed.PollCounts, error)
+	// Item returns the stored item of sourceID under key, as it was
+	// written (Seq, Rev, Origins, IDShared set by the store), or a
+	// feed.ENOTFOUND error. A key that is only an alias is not found.
+	Item(ctx context.Context, sourceID, key string) (feed.Item, error)
+	// ItemsAfter returns up to limit stories of the given sources, newest
+	// first by [feed.Item.Sort], then by source id, then key, starting
+	// just after the position of after (nil: from the newest). after need
+	// not be stored any more: only its SourceID, Key and sort time (as
+	// story.Time makes it) are used. Unknown and repeated source ids are
+	// ignored; limit <= 0 returns none.
+	//
+	// A story carried by several sources is returned once, attributed to
+	// the source that delivered it first, with every other carrier in
+	// Origins, at the first position any of the given sources lists it:
+	// a source's merged copy has a position at its story's sort time, so
+	// a channel that selects only a later source still shows the story.
+	// The cost is about limit·log(len(sourceIDs)) reads however large the
+	// store is.
+	ItemsAfter(ctx context.Context, sourceIDs []string, after *feed.Item, limit int) ([]feed.Item, error)
+	// Locate returns the stories q names, in this order: q as "SOURCE/KEY"
+	// (a source id, a slash, an item key, or an alias key of the source),
+	// q as an upstream id of any source's item (stored under "id:"+q), and
+	// q as an http(s) link, compared by [feed.LinkKey] with the link index.
+	// A story matched several ways is listed once per matched copy. An
+	// empty q is feed.EINVALID; no match is feed.ENOTFOUND.
+	Locate(ctx context.Context, q string) ([]Found, error)
+	// Count returns the number of stories stored over all sources: a
+	// story carried by several sources counts once.
+	Count(ctx context.Context) (int, error)
+	// SourceItemCount returns the number of items sourceID delivered: its
+	// own stories plus its copies merged into other sources' stories; 0
+	// for a source never saved.
+	SourceItemCount(ctx context.Context, sourceID string) (int, error)
+}
+
+// Sources are the sources' saved poll states.
+type Sources interface {
+	// SaveState stores state alone, as after a 304 Not Modified or a
+	// failed poll. The store owns state.Items: it is set to
+	// SourceItemCount, whatever the caller passed. An empty or over-long
+	// SourceID is feed.EINVALID.
+	SaveState(ctx context.Context, state feed.SourceState) error
+	// MarkParsing records on sourceID's saved state that a parse of a new
+	// body began at at (feed.SourceState.Parsing), creating the state when
+	// there is none; the rest of the state is kept. It is called once per
+	// changed body, before parsing, so that a crash inside the parser is
+	// found at the next start: it must be cheap (bbolt shares one commit
+	// among the marks made at once).
+	MarkParsing(ctx context.Context, sourceID string, at time.Time) error
+	// State returns the saved state of sourceID, or a feed.ENOTFOUND error
+	// when none was ever saved.
+	State(ctx context.Context, sourceID string) (feed.SourceState, error)
+	// States returns every saved state, ordered by source id (bytewise).
+	States(ctx context.Context) ([]feed.SourceState, error)
+}
+
+// Memberships are the membership indexes: what each channel contains and
+// in what order, as the membership package decided it. The store never
+// decides membership; it keeps what it is given and serves it. An index is
+// named by an opaque key of 1 to MaxIndexName bytes.
 //
-// Version 2 added the aliases, links and titles buckets and item origins;
-// Open migrates a version 1 file (see migrate.go).
-const schemaVersion = 2
-
-var (
-	bucketItems   = []byte("items")
-	bucketByTime  = []byte("bytime")
-	bucketSources = []byte("sources")
-	bucketMeta    = []byte("meta")
-	keySchema     = []byte("schema")
-)
-
-// buckets are the top-level buckets, all created by Open.
-var buckets = [][]byte{bucketItems, bucketByTime, bucketSources, bucketMeta, bucketAliases, bucketLinks, bucketTitles}
-
-// Errors that Open returns, wrapped with the operation and the file's path.
-var (
-	// ErrLocked means another process (or another Open in this one) holds
-	// the database file.
-	ErrLocked = errors.New("database is locked by another process (is another aggregator running?)")
-	// ErrCorrupt means the file is not a bbolt database, is truncated, or
-	// is damaged in a way bbolt cannot read.
-	ErrCorrupt = errors.New("database file is corrupt or not a bbolt database")
-	// ErrSchema means the file was written by a newer aggregator, or by a
-	// program that is not the aggregator at all.
-	ErrSchema = errors.New("database schema not supported")
-	// ErrFull means a write would grow the file past Options.MaxSize, or
-	// the disk has no room left; nothing of that write was stored.
-	ErrFull = errors.New("database is full")
-)
-
-// Options tunes Open. The zero value is usable.
-type Options struct {
-	// Timeout bounds the wait for the file lock; 1s when zero.
-	Timeout time.Duration
-	// Now is the clock used for FirstSeen and Updated; time.Now when nil.
-	Now func() time.Time
-	// TitleWindow is how far apart two sources' items with the same folded
-	// title may be and still be stored as one story; 0 turns the title
-	// rule off. feeds.yaml's dedupe.title_window.
-	TitleWindow time.Duration
-	// ReadOnly opens an existing file for reading only, sharing its lock
-	// with other readers; every write fails. The file must exist and be
-	// initialised.
-	ReadOnly bool
-	// MaxSize caps the file in bytes: a write that would grow it further
-	// fails with ErrFull and stores nothing. 0 means no cap.
-	MaxSize int64
+// Each index holds members (one per story, by Seq), ordered two ways: the
+// newest-first order (pinned members first, by pin, then by sort time
+// newest first, then by Seq highest first) and the Seq order, cut into
+// archive pages. A page is opened when a member arrives whose Seq is above
+// every other's while the last page holds PageSize members, so pages never
+// renumber: a member that leaves leaves its page smaller, and one that
+// comes back goes back to its page. Page 1 also covers every Seq before the
+// second page's first.
+//
+// A story's deletion (Prune) takes it out of every index that holds it in
+// the same transaction.
+type Memberships interface {
+	// UpdateIndexes applies each update to its index, creating missing
+	// indexes, in one transaction, and returns the indexes' states
+	// afterwards. Within one update Delete is applied first, then Put (in
+	// Seq order), then Windows. A member whose story is not stored (it
+	// was deleted since the caller read it) is not added; a member with an
+	// empty source id or key, a zero Seq or a Pin above 65535 is
+	// feed.EINVALID, as is an index name of the wrong length.
+	UpdateIndexes(ctx context.Context, updates map[string]IndexUpdate) (map[string]IndexState, error)
+	// IndexState returns the state of index; ok is false when it does not
+	// exist.
+	IndexState(ctx context.Context, index string) (st IndexState, ok bool, err error)
+	// Indexes returns the names of every index, in bytewise order.
+	Indexes(ctx context.Context) ([]string, error)
+	// DropIndex deletes index in transactions of a bounded number of
+	// members, so that writers never wait long; with touch, every member's
+	// story gets a new Rev (its channels changed). A missing index is not
+	// an error.
+	DropIndex(ctx context.Context, index string, touch bool) error
+	// Window returns the Seqs a limited source holds in index, as last
+	// written by an update's Windows; nil when none were. A missing index
+	// wraps ErrNoIndex.
+	Window(ctx context.Context, index, sourceID string) ([]uint64, error)
+	// LookupMembers returns the members of index among seqs, in the order
+	// of seqs; seqs that are not members are skipped. A missing index
+	// wraps ErrNoIndex.
+	LookupMembers(ctx context.Context, index string, seqs []uint64) ([]Member, error)
+	// MemberOf returns the names of the indexes the story src/key is in.
+	MemberOf(ctx context.Context, src, key string) ([]string, error)
+	// MemberSeqs returns up to limit Seqs of the members of index, in
+	// order, from from on (inclusive): no story is read. A missing index
+	// wraps ErrNoIndex.
+	MemberSeqs(ctx context.Context, index string, from uint64, limit int) ([]uint64, error)
+	// Newest returns up to limit members of index in its newest-first
+	// order, with their stories, starting after the member after (nil:
+	// from the first) and skipping skip members first. A member whose
+	// story is gone is left out. A pinned member's Sort is its story's
+	// sort time. With reverse it walks toward the first member instead,
+	// from just before after (nil: from the last), and returns them in
+	// that order. A missing index wraps ErrNoIndex.
+	Newest(ctx context.Context, index string, after *Member, skip, limit int, reverse bool) ([]Member, []feed.Item, error)
+	// BySeq returns up to limit members of index whose Seq is at least
+	// from and below to (0: no bound), in Seq order, with their stories
+	// (Sort set from them). A member whose story is gone is left out. A
+	// missing index wraps ErrNoIndex.
+	BySeq(ctx context.Context, index string, from, to uint64, limit int) ([]Member, []feed.Item, error)
+	// IndexPage returns archive page n of index, or a feed.ENOTFOUND error
+	// for a page or an index it does not have.
+	IndexPage(ctx context.Context, index string, n int) (PageInfo, error)
+	// TouchSeqs gives the stories stored at these Seqs a new Rev each (see
+	// IndexUpdate.Touch), in one transaction; Seqs whose story is gone are
+	// skipped. It returns the first and last Rev it gave (zeros when none:
+	// they are consecutive, the transaction being the only writer), and
+	// among them those given to stories whose Rev had been above seen.
+	TouchSeqs(ctx context.Context, seqs []uint64, seen uint64) (first, last uint64, unseen []uint64, err error)
+	// ExpireMembers deletes from index the members whose Until is set and
+	// not after now, in transactions of a bounded number of members, and
+	// records as the index's and each touched page's Changed the latest
+	// such Until (when they left). With touch, each gets a new Rev. It
+	// returns how many it deleted; a missing index deletes none.
+	ExpireMembers(ctx context.Context, index string, now time.Time, touch bool) (int, error)
 }
 
-// DB is an open store. Its methods are safe for concurrent use: reads run
-// in parallel, writes one at a time.
-type DB struct {
-	bolt        *bbolt.DB
-	path        string
-	now         func() time.Time
-	titleWindow time.Duration
+// WriteOrder is the store's global write order (feed.Item.Rev): every
+// write of an item (new, changed, merged into, touched) takes the next
+// number, so that a follower that keeps the last number it processed
+// finds everything written since, each item once, in its latest version.
+// A deleted item is written once more as gone, under a new number, until
+// TrimGone.
+type WriteOrder interface {
+	// ItemsSince returns up to limit items whose Rev is greater than rev,
+	// in Rev order. A deleted item comes as gone: only SourceID, Key and
+	// Rev set, Seq zero. limit <= 0 returns none.
+	ItemsSince(ctx context.Context, rev uint64, limit int) ([]feed.Item, error)
+	// LastRev returns the Rev of the latest write; 0 for an empty store.
+	LastRev(ctx context.Context) (uint64, error)
+	// TrimGone forgets up to a bounded number of gone entries whose Rev is
+	// at most upTo (every follower has seen them) and returns how many.
+	TrimGone(ctx context.Context, upTo uint64) (int, error)
+	// IndexedRev returns the last Rev recorded with SetIndexedRev; 0 when
+	// none was.
+	IndexedRev(ctx context.Context) (uint64, error)
+	// SetIndexedRev records rev as the last Rev the search index holds.
+	SetIndexedRev(ctx context.Context, rev uint64) error
 }
 
-// Open opens the store at path, creating the file and its parent
-// directories when missing. It returns an error wrapping ErrLocked when
-// another process holds the file past opts.Timeout, ErrCorrupt when the file
-// is not a readable bbolt database, and ErrSchema when it was written by a
-// newer version.
-func Open(path string, opts Options) (*DB, error) {
-	if opts.Timeout <= 0 {
-		opts.Timeout = time.Second
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.ReadOnly {
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("open %s: %w", path, err)
-		}
-	} else if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	// bbolt trusts the file's meta page and maps the file: a truncated file
-	// makes it read past the end (SIGBUS) and a bad page makes it panic.
-	// Look at the header first, and still recover if bbolt panics.
-	if err := checkHeader(path); err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	b, err := openBolt(path, opts.Timeout, opts.ReadOnly, opts.MaxSize)
-	switch {
-	case errors.Is(err, bbolt.ErrTimeout):
-		return nil, fmt.Errorf("open %s: %w%s", path, ErrLocked, lockHolder(path))
-	case errors.Is(err, bbolt.ErrInvalid), errors.Is(err, bbolt.ErrChecksum), errors.Is(err, bbolt.ErrVersionMismatch):
-		return nil, fmt.Errorf("open %s: %w (%v)", path, ErrCorrupt, err)
-	case err != nil:
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	db := &DB{bolt: b, path: path, now: opts.Now, titleWindow: opts.TitleWindow}
-	err = db.init()
-	if err == nil {
-		err = db.initSeq()
-	}
-	if err != nil {
-		_ = b.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if err := db.initRev(); err != nil {
-		_ = b.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if err := db.initKeys(); err != nil {
-		_ = b.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if err := db.initIDs(); err != nil {
-		_ = b.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	return db, nil
+// Subscriptions are the WebSub hub's subscriptions.
+type Subscriptions interface {
+	// PutSubscription stores s, replacing any subscription of the same
+	// callback to the same topic. An empty topic or callback, or one
+	// holding a NUL byte, is feed.EINVALID. Lease is kept to the second.
+	PutSubscription(ctx context.Context, s feed.Subscription) error
+	// DeleteSubscription removes the subscription of callback to topic;
+	// removing one that does not exist is not an error.
+	DeleteSubscription(ctx context.Context, topic, callback string) error
+	// Subscriptions returns the subscriptions to topic, or to every topic
+	// when topic is "", expired ones included, ordered by topic then
+	// callback (bytewise).
+	Subscriptions(ctx context.Context, topic string) ([]feed.Subscription, error)
 }
 
-// openBolt opens the file with bbolt, turning a panic or a memory fault on
-// a damaged file into ErrCorrupt. After such a panic bbolt's file handle
-// leaks; that is the price of not crashing.
-func openBolt(path string, timeout time.Duration, readOnly bool, maxSize int64) (b *bbolt.DB, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			b, err = nil, fmt.Errorf("%w (bbolt: %v)", ErrCorrupt, p)
-		}
-	}()
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, ReadOnly: readOnly, MaxSize: int(maxSize)})
+// SubscriberStats are the daily counts of the subscriber statistics.
+type SubscriberStats interface {
+	// SaveSubscriberDays stores each day, replacing what was stored for the
+	// same channel and day, in one transaction. An empty channel or day,
+	// or a day longer than 64 bytes, is feed.EINVALID and nothing is
+	// written.
+	SaveSubscriberDays(ctx context.Context, days []feed.SubscriberDay) error
+	// SubscriberDays returns the stored days from from to to inclusive
+	// ("2006-01-02"; an empty bound is open), ordered by channel, then day.
+	SubscriberDays(ctx context.Context, from, to string) ([]feed.SubscriberDay, error)
 }
 
-// init checks the schema version and creates the top-level buckets.
-func (db *DB) init() error {
-	var (
-		version  int
-		complete bool
-	)
-	err := db.view(func(tx *bbolt.Tx) error {
-		m := tx.Bucket(bucketMeta)
-		if m == nil {
-			// A fresh file has no buckets at all; one with buckets but no
-			// meta belongs to some other program.
-			return tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
-				return fmt.Errorf("%w: not an aggregator database (has bucket %s but no schema)", ErrSchema, clip(name))
-			})
-		}
-		v := m.Get(keySchema)
-		n, err := strconv.Atoi(string(v))
-		if err != nil || n < 1 {
-			return fmt.Errorf("%w: bad schema version %s", ErrSchema, clip(v))
-		}
-		version = n
-		complete = true
-		for _, name := range buckets {
-			complete = complete && tx.Bucket(name) != nil
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if version > schemaVersion {
-		return fmt.Errorf("%w: the file has schema version %d, newer than this program's %d (upgrade the aggregator)",
-			ErrSchema, version, schemaVersion)
-	}
-	if version == schemaVersion && complete {
-		return nil // opening a current file writes nothing
-	}
-	return db.update(func(tx *bbolt.Tx) error {
-		for _, name := range buckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		if version == schemaVersion {
-			return nil
-		}
-		if version == 1 {
-			if err := migrate1(tx); err != nil {
-				return fmt.Errorf("migrate schema 1 to 2: %w", err)
-			}
-		}
-		return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
-	})
+// Maintenance is retention and the store's health.
+type Maintenance interface {
+	// Prune deletes the items of sourceID that keep does not retain, as
+	// story.Retain says: walking the source's positions in ItemsAfter's
+	// order from the oldest (its copies merged into other sources'
+	// stories included: deleting one of those deletes only the position),
+	// beyond the newest keep.Items and sorted more than keep.Days days
+	// before now. It works in transactions of at most PruneBatch
+	// deletions, leaves a tombstone for each deleted key (so SavePoll
+	// never stores it again), writes each deleted story to the write order
+	// as gone, takes it out of every membership index, unrecords what
+	// story.Forget says, keeps the source's item count and saved state in
+	// step, and keeps the source's MaxTombstones newest tombstones. A
+	// source with no items is not an error.
+	Prune(ctx context.Context, sourceID string, keep feed.Retention, now time.Time) (PruneResult, error)
+	// Tombstones returns how many pruned item keys of sourceID are
+	// remembered.
+	Tombstones(ctx context.Context, sourceID string) (int, error)
+	// Size returns the bytes the store takes, as its backend counts them
+	// (the file, the database).
+	Size(ctx context.Context) (int64, error)
+	// Ping checks that the store answers; it fails once it is closed.
+	Ping(ctx context.Context) error
 }
 
-// Close closes the file and releases its lock. Calling it again returns nil.
-func (db *DB) Close() error {
-	if err := db.bolt.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", db.path, err)
-	}
-	return nil
-}
-
-// Path returns the file's path as given to Open.
-func (db *DB) Path() string { return db.path }
-
-// Ping runs an empty read transaction; it fails once the store is closed.
-func (db *DB) Ping() error {
-	if err := db.view(func(*bbolt.Tx) error { return nil }); err != nil {
-		return fmt.Errorf("ping %s: %w", db.path, err)
-	}
-	return nil
-}
-
-// Check walks every page of the file in a read transaction (bbolt's
-// tx.Check) and returns all the problems it finds, joined; nil when sound.
-func (db *DB) Check() error {
-	var errs []error
-	err := db.view(func(tx *bbolt.Tx) error {
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("check %s: %w", db.path, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("check %s: %w", db.path, err)
-	}
-	return nil
-}
-
-// view runs fn in a read transaction; see guard.
-func (db *DB) view(fn func(*bbolt.Tx) error) (err error) {
-	defer db.guard(&err)
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return db.bolt.View(fn)
-}
-
-// update runs fn in a write transaction; see guard.
-func (db *DB) update(fn func(*bbolt.Tx) error) (err error) {
-	defer db.guard(&err)
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return full(db.bolt.Update(fn))
-}
-
-// batch runs fn in a write transaction shared with other batch calls made
-// at the same time (bbolt's Batch: fn may run more than once); see guard.
-func (db *DB) batch(fn func(*bbolt.Tx) error) (err error) {
-	defer db.guard(&err)
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return full(db.bolt.Batch(fn))
-}
-
-// guard turns a panic inside a transaction (bbolt reading a damaged page, or
-// a fault on the mapped file) into ErrCorrupt. bbolt has already rolled the
-// transaction back by the time the panic reaches here.
-func (db *DB) guard(err *error) {
-	if p := recover(); p != nil {
-		*err = fmt.Errorf("%w (%v)", ErrCorrupt, p)
-	}
+// Backuper is a Store that can write a consistent copy of itself while
+// polls and requests go on: the copy opens as a store of the same backend.
+type Backuper interface {
+	// Backup writes the copy to w and returns the bytes written. It must
+	// not stall writers while w is slow.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 }

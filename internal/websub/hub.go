@@ -46,10 +46,10 @@ import (
 
 // Store keeps subscriptions across restarts.
 type Store interface {
-	PutSubscription(feed.Subscription) error
-	DeleteSubscription(topic, callback string) error
+	PutSubscription(ctx context.Context, s feed.Subscription) error
+	DeleteSubscription(ctx context.Context, topic, callback string) error
 	// Subscriptions returns those of topic, or all when topic is "".
-	Subscriptions(topic string) ([]feed.Subscription, error)
+	Subscriptions(ctx context.Context, topic string) ([]feed.Subscription, error)
 }
 
 // Topics gives the current document of a topic URL, and false for a URL
@@ -261,7 +261,7 @@ var errFull = errors.New("the hub holds as many subscriptions as it may")
 // room returns errFull when a new subscription of callback to topic would
 // pass a cap; renewing one that exists is always allowed.
 func (h *Hub) room(topic, callback string) error {
-	all, err := h.store.Subscriptions("")
+	all, err := h.store.Subscriptions(h.ctx, "")
 	if err != nil {
 		return err
 	}
@@ -355,13 +355,13 @@ func (h *Hub) verify(req request) error {
 		return fmt.Errorf("verify %s: not confirmed (status %d)", req.callback, resp.StatusCode)
 	}
 	if req.mode == "unsubscribe" {
-		return h.store.DeleteSubscription(req.topic, req.callback)
+		return h.store.DeleteSubscription(h.ctx, req.topic, req.callback)
 	}
 	if err := h.room(req.topic, req.callback); err != nil {
 		return fmt.Errorf("verify %s: %w", req.callback, err) // others were verified meanwhile
 	}
 	now := h.o.Now()
-	return h.store.PutSubscription(feed.Subscription{
+	return h.store.PutSubscription(h.ctx, feed.Subscription{
 		Topic: req.topic, Callback: req.callback, Secret: req.secret,
 		Lease: req.lease, Expires: now.Add(req.lease), Created: now,
 	})
@@ -380,14 +380,14 @@ func (h *Hub) Publish(topic string) error {
 	if _, _, ok := h.topics.Document(topic); !ok {
 		return fmt.Errorf("publish %s: no such topic", topic)
 	}
-	subs, err := h.store.Subscriptions(topic)
+	subs, err := h.store.Subscriptions(h.ctx, topic)
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", topic, err)
 	}
 	now := h.o.Now()
 	for _, s := range subs {
 		if !s.Active(now) {
-			if err := h.store.DeleteSubscription(s.Topic, s.Callback); err != nil {
+			if err := h.store.DeleteSubscription(h.ctx, s.Topic, s.Callback); err != nil {
 				return fmt.Errorf("publish %s: %w", topic, err)
 			}
 			continue
@@ -423,7 +423,7 @@ func (h *Hub) deliver(s feed.Subscription) error {
 		}
 	}, s.Topic)
 	if err == errGone {
-		if err := h.store.DeleteSubscription(s.Topic, s.Callback); err != nil {
+		if err := h.store.DeleteSubscription(h.ctx, s.Topic, s.Callback); err != nil {
 			h.o.Logger.Error("websub unsubscribe on 410", "callback", s.Callback, "err", err)
 		}
 		return nil

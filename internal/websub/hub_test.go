@@ -22,19 +22,19 @@ type memStore struct {
 	subs map[string]feed.Subscription
 }
 
-func (m *memStore) PutSubscription(s feed.Subscription) error {
+func (m *memStore) PutSubscription(_ context.Context, s feed.Subscription) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.subs[s.Topic+" "+s.Callback] = s
 	return nil
 }
-func (m *memStore) DeleteSubscription(topic, cb string) error {
+func (m *memStore) DeleteSubscription(_ context.Context, topic, cb string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.subs, topic+" "+cb)
 	return nil
 }
-func (m *memStore) Subscriptions(topic string) ([]feed.Subscription, error) {
+func (m *memStore) Subscriptions(_ context.Context, topic string) ([]feed.Subscription, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []feed.Subscription
@@ -189,7 +189,7 @@ func TestLeaseExpiry(t *testing.T) {
 	cb := newCallback(t, true, 200)
 	post(h, form("hub.mode", "subscribe", "hub.topic", topic, "hub.callback", cb.URL, "hub.lease_seconds", "7200"))
 	waitFor(t, "subscription", func() bool { return st.len() == 1 })
-	subs, _ := st.Subscriptions(topic)
+	subs, _ := st.Subscriptions(context.Background(), topic)
 	if got := subs[0].Expires.Sub(clk.Now()); got != 2*time.Hour {
 		t.Errorf("lease %v, want 2h", got)
 	}
@@ -212,7 +212,7 @@ func TestLeaseBounds(t *testing.T) {
 	cb := newCallback(t, true, 200)
 	post(h, form("hub.mode", "subscribe", "hub.topic", topic, "hub.callback", cb.URL, "hub.lease_seconds", "999999999"))
 	waitFor(t, "subscription", func() bool { return st.len() == 1 })
-	subs, _ := st.Subscriptions(topic)
+	subs, _ := st.Subscriptions(context.Background(), topic)
 	if subs[0].Lease != DefaultMaxLease {
 		t.Errorf("lease %v, want the maximum %v", subs[0].Lease, DefaultMaxLease)
 	}

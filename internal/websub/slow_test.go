@@ -1,6 +1,7 @@
 package websub
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -137,7 +138,7 @@ func TestSubscriptionCaps(t *testing.T) {
 	if code := sub("/a", topic); code != 202 {
 		t.Errorf("a renewal at the cap: %d, want 202", code)
 	}
-	st.PutSubscription(feed.Subscription{Topic: "http://agg.test/feeds/other.atom", Callback: "http://x/"})
+	st.PutSubscription(context.Background(), feed.Subscription{Topic: "http://agg.test/feeds/other.atom", Callback: "http://x/"})
 	h.o.MaxSubscriptionsPerTopic = 10
 	if code := sub("/d", topic); code != http.StatusServiceUnavailable {
 		t.Errorf("a fourth in all: %d, want 503", code)
@@ -174,7 +175,7 @@ func TestNoRedirects(t *testing.T) {
 	h, st := newHub(t, Options{Retries: -1})
 	post(h, form("hub.mode", "subscribe", "hub.topic", topic, "hub.callback", rd+"/cb"))
 	now := time.Now()
-	st.PutSubscription(feed.Subscription{Topic: topic, Callback: rd + "/cb2", Lease: time.Hour, Expires: now.Add(time.Hour), Created: now})
+	st.PutSubscription(context.Background(), feed.Subscription{Topic: topic, Callback: rd + "/cb2", Lease: time.Hour, Expires: now.Add(time.Hour), Created: now})
 	if err := h.Publish(topic); err != nil {
 		t.Fatal(err)
 	}
