@@ -14,13 +14,16 @@ import (
 	"time"
 )
 
-// runClient is the anchor of the 304 poll cycle: the same URLs requested by
-// a plain net/http client with the same concurrency, first unconditionally
-// (untimed, to learn each ETag) and then with If-None-Match (timed).
+// runClient is the anchor of the 304 poll cycle and of the refresh of
+// unchanged sources: the same URLs requested by a plain net/http client
+// with the same concurrency, first unconditionally (untimed, to learn each
+// ETag) and then with If-None-Match (timed). Its metrics are named
+// NAME.requests, NAME.per_s….
 func runClient(args []string) error {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	urlsFile := fs.String("urls", "", "file with one URL a line")
 	concurrency := fs.Int("concurrency", 8, "requests in flight")
+	name := fs.String("name", "client", "metric name prefix")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,8 +44,9 @@ func runClient(args []string) error {
 	wall := time.Since(start)
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("client.requests %d\nclient.not_modified %d\nclient.wall_s %.4f\nclient.per_s %.1f\nclient.maxrss_kb %d\n",
-		len(urls), nm, wall.Seconds(), float64(len(urls))/wall.Seconds(), ru.Maxrss)
+	n := *name
+	fmt.Printf("%s.requests %d\n%s.not_modified %d\n%s.wall_s %.4f\n%s.per_s %.1f\n%s.maxrss_kb %d\n",
+		n, len(urls), n, nm, n, wall.Seconds(), n, float64(len(urls))/wall.Seconds(), n, ru.Maxrss)
 	return nil
 }
 

@@ -1,5 +1,6 @@
 // Command harness holds the small tools bench/run drives: it times a child
-// process, runs the anchors (gofeed parse-only, a plain Go HTTP client),
+// process and samples its memory, runs the anchors (gofeed parse-only, a
+// plain Go HTTP client, a plain Go HTTP server), writes the search load,
 // counts a store's items, and turns the collected metrics into the printed
 // table and results.json. Every tool prints "key value" lines for the
 // metrics file; report reads that file.
@@ -17,6 +18,9 @@ Tools:
   parse   -sources N             gofeed parse-only over the origin's bytes
   client  -urls FILE             the same conditional GETs from a plain Go client
   count   -db PATH               items in an aggregator store
+  static  -file F -addr A         the plain Go server: serve F and F.gz (an anchor)
+  rss     -pid P -name N         sample P's memory until it ends or SIGTERM
+  queries -corpus D -lua OUT     the search load: a wrk script of corpus words
   report  -metrics FILE -json OUT  print the table, write results.json
   port                           print a free port on 127.0.0.1
 `
@@ -29,6 +33,7 @@ func main() {
 	tools := map[string]func([]string) error{
 		"exec": runExec, "parse": runParse, "client": runClient,
 		"count": runCount, "report": runReport, "port": runPort,
+		"static": runStatic, "rss": runRSS, "queries": runQueries,
 	}
 	tool, ok := tools[os.Args[1]]
 	if !ok {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/parse"
@@ -169,7 +170,7 @@ func TestAbsurdInput(t *testing.T) {
 			runtime.GC()
 			stop := heapPeak()
 			start := time.Now()
-			res := newPoller(cfg, db, nil).PollAll(context.Background(), cfg.Sources)[0]
+			res := app.NewPoller(cfg, app.NewClient(cfg, nil), db, nil, nil).PollAll(context.Background(), cfg.Sources)[0]
 			cache := publishStore(t, db, cfg)
 			jsonDoc, atomDoc := cache.Doc(t, "c", publish.JSON), cache.Doc(t, "c", publish.Atom)
 			elapsed, peak := time.Since(start), stop()

@@ -8,8 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/kpolicy/aggregator/internal/membership"
-	"github.com/kpolicy/aggregator/internal/search"
+	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/store"
 )
 
@@ -109,20 +108,10 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer db.Close()
-	// Items are indexed with the channels that publish them, as the
-	// membership indexes serve left them (serve builds what is missing and
-	// the stories it adds are indexed then).
-	members := membership.New(db, membership.Options{PageSize: cfg.Publish.PageSize})
-	if err := members.Configure(ctx, cfg.Channels, cfg.Sources); err != nil {
-		return err
-	}
-	ix, n, err := search.Rebuild(ctx, searchPath(cfg.Storage.Path), searchStore{db, members})
+	n, err := app.Reindex(ctx, cfg, db)
 	if err != nil {
 		return err
 	}
-	if err := ix.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "indexed %d items into %s\n", n, searchPath(cfg.Storage.Path))
+	fmt.Fprintf(stdout, "indexed %d items into %s\n", n, app.SearchPath(cfg.Storage.Path))
 	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 )
 
 // findChromium returns the path of a Chromium or Chrome binary, or "".
@@ -55,8 +56,8 @@ func TestBrowser(t *testing.T) {
 	longSource := fmt.Sprintf("  - { id: long-links, url: %q, title: \"Long links\", tags: [think-tank] }", o.URL+"/long-link.rss")
 	base, _ := startServe(t, "-config", writeConfig(t, o.URL, longSource))
 	waitForItems(t, base, "think-tanks", 4)
-	item := waitForSearch(t, base, "협력")
-	longItem := waitForSearch(t, base, "verification")
+	item := apptest.WaitForSearch(t, base, "협력")
+	longItem := apptest.WaitForSearch(t, base, "verification")
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(bin),
@@ -200,26 +201,5 @@ func shot(t *testing.T, ctx context.Context, path string) {
 	}
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// waitForSearch waits for the background indexer to index the polled
-// items, until a search for q finds one, and returns its item page path.
-func waitForSearch(t *testing.T, base, q string) string {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, body := get(t, base+"/search?format=json&q="+url.QueryEscape(q))
-		var res struct {
-			Total   int
-			Results []struct{ URL string }
-		}
-		if resp.StatusCode == 200 && json.Unmarshal(body, &res) == nil && len(res.Results) > 0 {
-			return res.Results[0].URL
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("search for %q never found anything; last response %d: %.300s", q, resp.StatusCode, body)
-		}
-		time.Sleep(25 * time.Millisecond)
 	}
 }

@@ -20,6 +20,8 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
+	"github.com/kpolicy/aggregator/internal/app"
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
 )
@@ -143,7 +145,7 @@ func gofeedCount(body []byte) (n int) {
 // panic, no hang, a recorded reason for every failure, and where plain
 // gofeed finds items we store as many. It logs a summary by reason.
 func TestCorpusPolled(t *testing.T) {
-	dir := corpusDir(t)
+	dir := apptest.CorpusDir(t)
 	var files []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
@@ -191,7 +193,7 @@ func TestCorpusPolled(t *testing.T) {
 	}
 	store := &memStore{states: map[string]feed.SourceState{}, keys: map[string]map[string]bool{}}
 	began := time.Now()
-	results := newPoller(cfg, store, nil).PollAll(context.Background(), cfg.Sources)
+	results := app.NewPoller(cfg, app.NewClient(cfg, nil), store, nil, nil).PollAll(context.Background(), cfg.Sources)
 	took := time.Since(began)
 
 	type tally struct{ parsed, items, failed int }

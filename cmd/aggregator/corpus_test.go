@@ -15,6 +15,8 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
+	"github.com/kpolicy/aggregator/internal/app"
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/fetch"
@@ -22,16 +24,6 @@ import (
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
-
-// corpusDir returns $AGGREGATOR_CORPUS, or skips the test when it is unset.
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("AGGREGATOR_CORPUS")
-	if dir == "" {
-		t.Skip("AGGREGATOR_CORPUS is unset: set it to the absolute path of ../shared/corpus to run the corpus tests")
-	}
-	return dir
-}
 
 var nonID = regexp.MustCompile(`[^a-z0-9]+`)
 
@@ -50,7 +42,7 @@ type corpusRun struct {
 
 func pollCorpus(t *testing.T) *corpusRun {
 	t.Helper()
-	r := &corpusRun{dir: filepath.Join(corpusDir(t), "real"), fileOf: map[string]string{}}
+	r := &corpusRun{dir: filepath.Join(apptest.CorpusDir(t), "real"), fileOf: map[string]string{}}
 	r.origin = newFileOrigin(t, r.dir)
 	r.files = corpusFiles(t, r.dir)
 	cfg := config.Default()
@@ -77,7 +69,7 @@ func pollCorpus(t *testing.T) *corpusRun {
 	}
 	t.Cleanup(func() { db.Close() })
 	r.cfg, r.db = cfg, db
-	r.results = newPoller(cfg, db, nil).PollAll(context.Background(), cfg.Sources)
+	r.results = app.NewPoller(cfg, app.NewClient(cfg, nil), db, nil, nil).PollAll(context.Background(), cfg.Sources)
 	return r
 }
 
@@ -190,10 +182,7 @@ func TestCorpusEndToEnd(t *testing.T) {
 	}
 
 	cache := run.cache(t)
-	checkFeed := filepath.Join(filepath.Dir(corpusDir(t)), "tools", "check-feed")
-	if _, err := exec.LookPath("jing"); err != nil {
-		t.Skip("jing is not installed (apt-get install -y jing python3-feedparser python3-jsonschema): not checking the published feeds")
-	}
+	checkFeed := apptest.CheckFeed(t)
 	out := t.TempDir()
 	var paths []string
 	for _, snap := range cache.Channels() {

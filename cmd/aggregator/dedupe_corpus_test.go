@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/parse"
 	"github.com/kpolicy/aggregator/internal/store/bolt"
@@ -22,7 +23,7 @@ import (
 // the merges by rule and sample merged pairs for a person to check, and
 // asserts that a channel of all the feeds shows no canonical link twice.
 func TestCorpusKnewsDedupe(t *testing.T) {
-	dir := filepath.Join(corpusDir(t), "real", "knews-rss")
+	dir := filepath.Join(apptest.CorpusDir(t), "real", "knews-rss")
 	var files []string
 	for _, sub := range []string{"publishers", "categories"} { // outlets first: they are the first origins
 		matches, err := filepath.Glob(filepath.Join(dir, sub, "*.xml"))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 
+	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/fetch"
@@ -39,7 +40,7 @@ func runDiscover(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 
-	client := newClient(cfg)
+	client := app.NewClient(cfg, nil)
 	defer client.CloseIdleConnections()
 	resp, err := client.Get(ctx, fetch.Request{URL: page})
 	if err != nil {

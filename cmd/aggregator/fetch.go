@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
+	"strings"
 	"time"
 
+	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/fetch"
 )
@@ -25,7 +26,7 @@ func runFetch(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer db.Close()
 
-	results := newPoller(cfg, db, nil).PollAll(ctx, cfg.Sources)
+	results := app.NewPoller(cfg, app.NewClient(cfg, nil), db, nil, nil).PollAll(ctx, cfg.Sources)
 	failed, retired := printResults(stdout, results, func(id string) (feed.SourceState, error) {
 		return db.State(context.WithoutCancel(ctx), id)
 	})
@@ -52,14 +53,19 @@ func runFetch(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-// printResults writes one line per result: what this poll did, then what
-// the source's saved state holds (items, consecutive errors, last success,
-// next poll, validators, URL polled), then the error or a note. It returns
-// how many polls failed and how many sources are retired and were not
-// polled.
+// printResults writes a table of tableWidth columns, one row per result:
+// what this poll did and what the source's saved state holds (items,
+// consecutive errors, last success, next poll); under each row, indented,
+// the URL polled with the validators kept for the next conditional GET,
+// then the error or a note, both clipped to the table's width. Then every
+// error in full, as "error: poll SOURCE: …" lines. It returns how many polls failed and how many sources are
+// retired and were not polled.
 func printResults(w io.Writer, results []fetch.Result, state func(string) (feed.SourceState, error)) (failed, retired int) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tSTATUS\tNEW\tUPDATED\tUNCHANGED\tITEMS\tERRORS\tLAST SUCCESS\tNEXT POLL\tVALIDATORS\tURL\tERROR / NOTE")
+	header := []string{"SOURCE", "STATUS", "NEW", "UPD", "SAME", "ITEMS", "ERRS", "LAST SUCCESS", "NEXT POLL"}
+	right := []bool{false, false, true, true, true, true, true, false, false}
+	rows := [][]string{header}
+	var details [][2]string // URL line, note line
+	var errs []string
 	for _, r := range results {
 		st, err := state(r.SourceID)
 		if err != nil {
@@ -74,6 +80,7 @@ func printResults(w io.Writer, results []fetch.Result, state func(string) (feed.
 		case r.Err != nil:
 			failed++
 			note = r.Err.Error()
+			errs = append(errs, note) // it names the poll and the source
 			if r.Warning != "" {
 				note += " (" + r.Warning + ")"
 			}
@@ -89,30 +96,68 @@ func printResults(w io.Writer, results []fetch.Result, state func(string) (feed.
 		if url == "" {
 			url = st.URL
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", r.SourceID, status,
-			r.Counts.New, r.Counts.Updated, r.Counts.Unchanged, st.Items, st.Errors,
-			shortTime(st.LastSuccess), shortTime(r.NextPoll), validators(st), url, note)
+		rows = append(rows, []string{clip(r.SourceID, 20), status,
+			fmt.Sprint(r.Counts.New), fmt.Sprint(r.Counts.Updated), fmt.Sprint(r.Counts.Unchanged),
+			fmt.Sprint(st.Items), fmt.Sprint(st.Errors), shortTime(st.LastSuccess), shortTime(r.NextPoll)})
+		kept := ""
+		if v := validators(st); v != "" {
+			kept = " (" + v + ")"
+		}
+		details = append(details, [2]string{
+			"  " + clip(url, tableWidth-2-displayWidth(kept)) + kept,
+			"  " + clip(note, tableWidth-2)})
 	}
-	tw.Flush()
+	cols := make([]int, len(header))
+	for _, row := range rows {
+		for i, cell := range row {
+			cols[i] = max(cols[i], displayWidth(cell))
+		}
+	}
+	for i, row := range rows {
+		var b strings.Builder
+		for j, cell := range row {
+			if j > 0 {
+				b.WriteString("  ")
+			}
+			if right[j] {
+				b.WriteString(padLeft(cell, cols[j]))
+			} else {
+				b.WriteString(padRight(cell, cols[j]))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		if i == 0 {
+			continue
+		}
+		fmt.Fprintln(w, details[i-1][0])
+		if strings.TrimSpace(details[i-1][1]) != "" {
+			fmt.Fprintln(w, details[i-1][1])
+		}
+	}
+	for _, e := range errs { // errors.Join's lines joined again, one line each
+		fmt.Fprintln(w, "error:", strings.ReplaceAll(e, "\n", "; "))
+	}
 	return failed, retired
 }
 
+// shortTime is t in UTC to the minute, without the year.
 func shortTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.UTC().Format("2006-01-02 15:04Z")
+	return t.UTC().Format("01-02 15:04Z")
 }
 
-// validators names the validators a state holds for the next conditional GET.
+// validators names the validators a state holds for the next conditional
+// GET; "" when it holds none.
 func validators(st feed.SourceState) string {
 	switch {
 	case st.ETag != "" && st.LastModified != "":
-		return "ETag+Last-Modified"
+		return "ETag, Last-Modified"
 	case st.ETag != "":
 		return "ETag"
 	case st.LastModified != "":
 		return "Last-Modified"
 	}
-	return "-"
+	return ""
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 )
 
 // TestServeReloadsSite: the site: keys apply on reload, to the pages and to
@@ -32,12 +34,12 @@ channels:
 		t.Errorf("index without site: keys is not titled with the host of base_url:\n%.400s", page)
 	}
 
-	saveLikeAnEditor(t, path, config(`site:
+	apptest.SaveLikeAnEditor(t, path, config(`site:
   title: "Korea Economic Institute of America"
   language: en-GB
   footer: '<p>Published by <a href="https://keia.org/">KEI</a>.</p>'
 `))
-	eventually(t, "the new site title on the index", func() bool {
+	apptest.Eventually(t, "the new site title on the index", func() bool {
 		_, page := get(t, base+"/")
 		return strings.Contains(string(page), "<title>Korea Economic Institute of America</title>")
 	})

@@ -15,7 +15,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "aggregator:", err)
+		if printed(err) {
+			fmt.Fprintln(os.Stderr, "aggregator:", err)
+		}
 		os.Exit(exitCode(err))
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 )
 
 // A postgres:// storage location is refused with a clear message, by every
@@ -47,7 +49,7 @@ func TestPostgresNotBuiltIn(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			args := append([]string{c[0], "-config", cfg, "-db", url}, c[1:]...)
-			var stdout, stderr syncBuffer
+			var stdout, stderr apptest.SyncBuffer
 			check(t, run(ctx, args, noenv, &stdout, &stderr), stderr.String())
 		})
 	}
@@ -58,7 +60,7 @@ func TestPostgresNotBuiltIn(t *testing.T) {
 			}
 			return ""
 		}
-		var stdout, stderr syncBuffer
+		var stdout, stderr apptest.SyncBuffer
 		check(t, run(context.Background(), []string{"fetch", "-config", cfg}, env, &stdout, &stderr), stderr.String())
 	})
 	t.Run("storage.path", func(t *testing.T) {
@@ -76,7 +78,7 @@ func TestPostgresNotBuiltIn(t *testing.T) {
 		if err := os.WriteFile(pg, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		var stdout, stderr syncBuffer
+		var stdout, stderr apptest.SyncBuffer
 		check(t, run(context.Background(), []string{"fetch", "-config", pg}, noenv, &stdout, &stderr), stderr.String())
 	})
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {

@@ -12,8 +12,8 @@ import (
 
 // startPprof serves net/http/pprof's handlers at addr, which must be a
 // loopback address (profiles expose the program's internals), until ctx is
-// done or stop is called. An empty addr starts nothing. It returns once the
-// address listens.
+// done or stop is called; stop returns once it has stopped. An empty addr
+// starts nothing. It returns once the address listens.
 func startPprof(ctx context.Context, addr string) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
@@ -36,11 +36,16 @@ func startPprof(ctx context.Context, addr string) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	ctx, cancel := context.WithCancel(ctx)
+	served := make(chan struct{})
 	go func() {
-		<-ctx.Done()
-		srv.Close()
+		defer close(served)
+		_ = srv.Serve(ln)
 	}()
-	return cancel, nil
+	unwatch := context.AfterFunc(ctx, func() { srv.Close() })
+	// stop closes the server and returns once its goroutine has ended.
+	return func() {
+		unwatch()
+		srv.Close()
+		<-served
+	}, nil
 }

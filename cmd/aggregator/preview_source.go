@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/fetch"
 	"github.com/kpolicy/aggregator/internal/parse"
@@ -47,7 +48,7 @@ func runPreviewSource(ctx context.Context, args []string, getenv func(string) st
 		return fmt.Errorf("%w: %s has no source %q (sources: %s)", errUsage, f.config, rest[0], clipList(ids, 20))
 	}
 
-	client := newClient(cfg)
+	client := app.NewClient(cfg, nil)
 	defer client.CloseIdleConnections()
 	resp, err := client.Get(ctx, fetch.Request{URL: src.URL})
 	if err != nil {

@@ -6,10 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime/debug"
+	"log/slog"
 	"strings"
 
 	"github.com/kpolicy/aggregator/internal/config"
+	"github.com/kpolicy/aggregator/internal/logging"
 )
 
 // errUsage marks a command-line mistake (exit status 2).
@@ -17,6 +18,29 @@ var errUsage = errors.New("usage")
 
 // errReported marks a failure whose details were already printed (exit status 1).
 var errReported = errors.New("failed")
+
+// loggedError is an error serve already wrote to its JSON log: main does
+// not print it again as a plain line, so that with -log-format json every
+// line on stderr is JSON.
+type loggedError struct{ error }
+
+func (e loggedError) Unwrap() error { return e.error }
+
+// logFailure logs err, serve's reason to stop, when the log is JSON and
+// marks it logged; text logs leave it to main's "aggregator: …" line.
+func logFailure(log *slog.Logger, format string, err error) error {
+	if err == nil || format != logging.FormatJSON {
+		return err
+	}
+	log.Error("serve stopped", "err", err)
+	return loggedError{err}
+}
+
+// printed reports whether main must print err: not when serve logged it.
+func printed(err error) bool {
+	var le loggedError
+	return !errors.As(err, &le)
+}
 
 func exitCode(err error) int {
 	if errors.Is(err, errUsage) {
@@ -160,12 +184,4 @@ func loadConfig(f flags) (config.Config, error) {
 		cfg.Server.Listen = f.addr
 	}
 	return cfg, nil
-}
-
-// version is the module version when built from a tagged module, else "dev".
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 )
 
 // TestServeSite runs the real serve against the origin and checks the
@@ -21,22 +23,15 @@ func TestServeSite(t *testing.T) {
 	t.Setenv("AGGREGATOR_ADMIN_TOKEN", "tok") // run reads it through getenv below
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &apptest.SyncBuffer{}, &apptest.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "-config", cfgPath, "-log-format", "json"}, os.Getenv, stdout, stderr)
 	}()
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
-		if m := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no address\n%s", stderr.String())
-		}
-	}
+	base := waitListeningJSON(t, stdout, stderr, done)
 	waitForItems(t, base, "think-tanks", 3)
-	waitForSearch(t, base, "협력")       // kei-peninsula's items are indexed
-	waitForSearch(t, base, "Yongbyon") // and 38north's
+	apptest.WaitForSearch(t, base, "협력")       // kei-peninsula's items are indexed
+	apptest.WaitForSearch(t, base, "Yongbyon") // and 38north's
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if resp, _ := get(t, base+"/readyz"); resp.StatusCode == 200 {
 			break

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/publish"
 )
@@ -21,30 +22,11 @@ func corpusChannels(t *testing.T) (config.Config, published) {
 	return r.cfg, r.cache(t)
 }
 
-// w3cValidator returns the path of ../shared/tools/w3c-validate, or skips
-// the test when the W3C Feed Validator's source is not on this machine (it
-// is never committed, and CI cannot fetch it).
-func w3cValidator(t *testing.T) string {
-	t.Helper()
-	src := os.Getenv("FEEDVALIDATOR_SRC")
-	if src == "" {
-		src = "/tmp/feedvalidator/src"
-	}
-	if _, err := os.Stat(filepath.Join(src, "feedvalidator")); err != nil {
-		t.Skipf("the W3C Feed Validator is not at %s (set FEEDVALIDATOR_SRC, or unpack github.com/w3c/feedvalidator under /tmp/feedvalidator): not validating", src)
-	}
-	tool := filepath.Join(filepath.Dir(corpusDir(t)), "tools", "w3c-validate")
-	if _, err := os.Stat(tool); err != nil {
-		t.Skipf("%s: %v", tool, err)
-	}
-	return tool
-}
-
 // TestCorpusW3C runs the W3C Feed Validator at level AA (errors and
 // warnings) on the Atom and RSS documents of every corpus channel: each
 // must report no event at all.
 func TestCorpusW3C(t *testing.T) {
-	tool := w3cValidator(t)
+	tool := apptest.W3CValidator(t)
 	cfg, cache := corpusChannels(t)
 	out := t.TempDir()
 	if d := os.Getenv("W3C_KEEP"); d != "" {
@@ -109,7 +91,7 @@ func newFileOrigin(t *testing.T, dir string) string {
 // channel in every format; TestCorpusEndToEnd checks the subscription
 // documents.
 func TestCorpusArchivesCheckFeed(t *testing.T) {
-	corpusDir(t)
+	apptest.CorpusDir(t)
 	if _, err := exec.LookPath("jing"); err != nil {
 		t.Skip("jing is not installed (apt-get install -y jing python3-feedparser python3-jsonschema): not checking")
 	}
@@ -135,7 +117,7 @@ func TestCorpusArchivesCheckFeed(t *testing.T) {
 			}
 		}
 	}
-	report, err := exec.Command(filepath.Join(filepath.Dir(corpusDir(t)), "tools", "check-feed"), paths...).CombinedOutput()
+	report, err := exec.Command(filepath.Join(filepath.Dir(apptest.CorpusDir(t)), "tools", "check-feed"), paths...).CombinedOutput()
 	t.Logf("check-feed:\n%s", report)
 	if err != nil {
 		t.Errorf("check-feed failed: %v", err)

@@ -48,16 +48,22 @@ type Options struct {
 	// refused at dial time, after DNS resolution, on every redirect hop.
 	AllowPrivate bool
 	MaxRedirects int // redirects followed before ErrTooManyRedirects
+	// Transport, when set, carries the requests instead of the client's
+	// own (an in-process origin in tests, so that they open no socket).
+	// The private-address guard is the own transport's dialer: with
+	// Transport set, AllowPrivate is the Transport's business.
+	Transport http.RoundTripper
 }
 
 // Client makes bounded GET requests for feeds. It is safe for concurrent use.
 type Client struct {
 	opts      Options
-	transport *http.Transport
+	transport http.RoundTripper
 	hc        *http.Client
 }
 
-// NewClient returns a Client with its own transport. It honours no proxy
+// NewClient returns a Client with its own transport (unless o.Transport
+// is set). It honours no proxy
 // environment variables, since a proxy would hide the real destination from
 // the private-address guard.
 func NewClient(o Options) *Client {
@@ -73,12 +79,24 @@ func NewClient(o Options) *Client {
 	if o.MaxRedirects <= 0 {
 		o.MaxRedirects = DefaultMaxRedirects
 	}
+	var tr http.RoundTripper = o.Transport
+	if tr == nil {
+		tr = newTransport(o)
+	}
+	c := &Client{opts: o, transport: tr}
+	c.hc = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
+	return c
+}
+
+// newTransport is the client's own transport: no proxy, the step and
+// header timeouts, and the private-address guard at dial time.
+func newTransport(o Options) *http.Transport {
 	step := min(o.Timeout, 10*time.Second)
 	dialer := &net.Dialer{Timeout: step, KeepAlive: 30 * time.Second}
 	if !o.AllowPrivate {
 		dialer.Control = refusePrivate
 	}
-	tr := &http.Transport{
+	return &http.Transport{
 		Proxy:                  nil,
 		DialContext:            dialer.DialContext,
 		ForceAttemptHTTP2:      true,
@@ -88,13 +106,14 @@ func NewClient(o Options) *Client {
 		MaxIdleConnsPerHost:    2,
 		MaxResponseHeaderBytes: 1 << 20,
 	}
-	c := &Client{opts: o, transport: tr}
-	c.hc = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
-	return c
 }
 
 // CloseIdleConnections closes the connections kept alive for reuse.
-func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() {
+	if t, ok := c.transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+}
 
 // Timeout is the time one request may take (Options.Timeout after
 // defaults); the poller gives a parse as long again.

@@ -422,3 +422,55 @@ func TestRefusePrivateNamesTheAddress(t *testing.T) {
 		t.Fatalf("unparsable address err=%v, want ErrPrivateAddress", err)
 	}
 }
+
+// roundTripFunc is a Transport that answers in-process.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := f(r)
+	if resp != nil {
+		resp.Request = r // as a real transport does
+	}
+	return resp, err
+}
+
+// TestGetThroughGivenTransport: with Options.Transport, requests (and
+// their redirects) go through it, with the client's headers and limits,
+// and no socket is opened.
+func TestGetThroughGivenTransport(t *testing.T) {
+	var paths []string
+	tr := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		paths = append(paths, r.URL.Path)
+		rec := httptest.NewRecorder()
+		if r.URL.Path == "/old" {
+			http.Redirect(rec, r, "/feed", http.StatusMovedPermanently)
+		} else {
+			rec.Header().Set("ETag", `"v1"`)
+			io.WriteString(rec, "<feed>"+r.UserAgent()+"</feed>")
+		}
+		return rec.Result(), nil
+	})
+	c := NewClient(Options{Transport: tr, UserAgent: "ua/1", MaxBody: 64})
+	defer c.CloseIdleConnections() // a Transport without the method is fine
+	resp, err := c.Get(t.Context(), Request{URL: "http://origin.test/old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(resp.Body), "<feed>ua/1</feed>"; got != want {
+		t.Errorf("body=%q, want %q", got, want)
+	}
+	if got, want := strings.Join(paths, " "), "/old /feed"; got != want {
+		t.Errorf("requests %q, want %q", got, want)
+	}
+	if len(resp.Redirects) != 1 || resp.ETag != `"v1"` {
+		t.Errorf("redirects=%+v etag=%q", resp.Redirects, resp.ETag)
+	}
+	tr = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		rec := httptest.NewRecorder()
+		rec.Write(bytes.Repeat([]byte("x"), 65))
+		return rec.Result(), nil
+	})
+	if _, err := NewClient(Options{Transport: tr, MaxBody: 64}).Get(t.Context(), Request{URL: "http://origin.test/big"}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("a 65-byte body over MaxBody 64: err=%v, want ErrTooLarge", err)
+	}
+}

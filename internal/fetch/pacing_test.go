@@ -60,7 +60,7 @@ func bubbleFixture(t *testing.T, serve func(w http.ResponseWriter, r *http.Reque
 	srv := &http.Server{Handler: rc}
 	go srv.Serve(mn)
 	c := testClient(t, Options{Timeout: 30 * time.Second})
-	c.transport.DialContext = mn.DialContext
+	c.transport.(*http.Transport).DialContext = mn.DialContext
 	p := NewPoller(c, &lineParser{}, store, o)
 	return p, rc, func() {
 		c.CloseIdleConnections()

@@ -33,7 +33,11 @@ type SourceParser interface {
 	ParseSourceContext(ctx context.Context, body []byte, contentType, feedURL string, src feed.Source) (feed.Parsed, error)
 }
 
-// Store keeps source state and items. internal/store implements it.
+// Store keeps source state and items. internal/store implements it. Its
+// errors name their step and source ("save poll SOURCE: …", "state
+// SOURCE: …"), as a Parser's name theirs ("parse rss: …"): the poller
+// adds only "poll SOURCE:" (and a parse error's URL), so that each step is
+// said once.
 type Store interface {
 	// State returns the source's state, or an error whose feed.ErrorCode is
 	// feed.ENOTFOUND when the source was never polled.
@@ -160,7 +164,7 @@ func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
 
 	prev, err := p.state(ctx, src)
 	if err != nil {
-		res.Err = fmt.Errorf("poll %s: load state: %w", src.ID, err)
+		res.Err = fmt.Errorf("poll %s: %w", src.ID, err) // the store says "state SOURCE: …"
 		res.NextPoll = p.sched.afterFailure(p.opts.Now(), src.Interval, 1)
 		return res
 	}
@@ -247,7 +251,7 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		p.succeed(src, &st, resp, now, res)
 		res.NotModified = true
 		if err := p.store.SaveState(wctx, st); err != nil {
-			p.fail(wctx, src, prev, target, resp, fmt.Errorf("save state: %w", err), now, res)
+			p.fail(wctx, src, prev, target, resp, err, now, res) // the store says "save state SOURCE: …"
 		}
 		return
 	}
@@ -258,7 +262,7 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		p.succeed(src, &st, resp, now, res)
 		res.Skipped = true
 		if err := p.store.SaveState(wctx, st); err != nil {
-			p.fail(wctx, src, prev, target, resp, fmt.Errorf("save state: %w", err), now, res)
+			p.fail(wctx, src, prev, target, resp, err, now, res) // the store says "save state SOURCE: …"
 		}
 		return
 	}
@@ -292,8 +296,9 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 	counts, err := p.store.SavePoll(wctx, src.ID, items, st)
 	if err != nil {
 		// Nothing was stored, so the old validators and hash stay: the
-		// next poll fetches and parses the body again.
-		p.fail(wctx, src, prev, target, resp, fmt.Errorf("save poll: %w", err), now, res)
+		// next poll fetches and parses the body again. The store's error
+		// names the step ("save poll SOURCE: …"): fail adds only the poll.
+		p.fail(wctx, src, prev, target, resp, err, now, res)
 		return
 	}
 	res.Counts = counts
@@ -375,8 +380,8 @@ func (p *Poller) parse(ctx context.Context, resp *Response, src feed.Source) (pa
 	switch {
 	case err != nil && errors.Is(err, context.DeadlineExceeded):
 		return parsed, fmt.Errorf("parse %s: stopped after the fetch timeout (%s): %w", resp.URL, limit, err)
-	case err != nil:
-		return parsed, fmt.Errorf("parse %s: %w", resp.URL, err)
+	case err != nil: // the parser's error names its step ("parse rss: …")
+		return parsed, fmt.Errorf("%s: %w", resp.URL, err)
 	}
 	return parsed, nil
 }

@@ -102,7 +102,7 @@ func runFixture(t *testing.T, store Store) (*Poller, *busyOrigin, func()) {
 	srv := &http.Server{Handler: origin}
 	go srv.Serve(mn)
 	c := testClient(t, Options{Timeout: 30 * time.Second})
-	c.transport.DialContext = mn.DialContext
+	c.transport.(*http.Transport).DialContext = mn.DialContext
 	p := NewPoller(c, &lineParser{}, store, PollerOptions{Concurrency: 8})
 	return p, origin, func() {
 		c.CloseIdleConnections()

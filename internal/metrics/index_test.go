@@ -12,7 +12,7 @@ import (
 func TestSearchIndexFailures(t *testing.T) {
 	m, err := New(prometheus.NewRegistry(), Options{
 		Indexing: func() search.IndexerState {
-			return search.IndexerState{Failing: 3, Failures: 5, LastError: "no space left on device"}
+			return search.IndexerState{Failing: 3, Failures: 5, LastError: "no space left on device", Behind: 40}
 		},
 		WebSubSubs: func() (int, error) { return 7, nil },
 	})
@@ -20,7 +20,7 @@ func TestSearchIndexFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := scrape(t, m)
-	for _, want := range []string{"aggregator_search_index_failing 3\n", "aggregator_search_index_errors_total 5\n", "aggregator_websub_subscriptions 7\n"} {
+	for _, want := range []string{"aggregator_search_index_failing 3\n", "aggregator_search_index_errors_total 5\n", "aggregator_search_index_behind 40\n", "aggregator_websub_subscriptions 7\n"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}

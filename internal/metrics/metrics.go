@@ -66,7 +66,7 @@ func New(reg *prometheus.Registry, o Options) (*Metrics, error) {
 		}, []string{"host", "code"}),
 		items: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aggregator_items_total",
-			Help: "Items seen by polls, by what happened to them: new, updated, unchanged, merged, filtered.",
+			Help: "Items seen by polls, by what happened to them: new, updated, unchanged, merged (another source's story, stored as one more origin of it).",
 		}, []string{"change"}),
 		pollSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "aggregator_poll_duration_seconds",
@@ -117,18 +117,25 @@ func New(reg *prometheus.Registry, o Options) (*Metrics, error) {
 				func() float64 { return float64(o.Indexing().Failing) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aggregator_search_index_errors_total",
 				Help: "Search index catch-ups that failed (a full disk, the store failing) since start."},
-				func() float64 { return float64(o.Indexing().Failures) }))
+				func() float64 { return float64(o.Indexing().Failures) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aggregator_search_index_behind",
+				Help: "Store writes the search index does not hold yet (0: caught up)."},
+				func() float64 { return float64(o.Indexing().Behind) }))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
-	for _, change := range []string{"new", "updated", "unchanged", "merged", "filtered"} {
+	for _, change := range itemChanges {
 		m.items.WithLabelValues(change) // present from the start, at 0
 	}
 	return m, nil
 }
+
+// itemChanges are the values of aggregator_items_total's "change" label,
+// one per count of feed.PollCounts that Poll adds.
+var itemChanges = []string{"new", "updated", "unchanged", "merged"}
 
 // gaugeFunc is a gauge read when scraped; a failing read reports NaN
 // rather than failing the scrape.
@@ -168,15 +175,15 @@ func (m *Metrics) Poll(r fetch.Result) {
 	}
 	m.responses.WithLabelValues(host, strconv.Itoa(r.Status)).Inc()
 	m.pollSeconds.WithLabelValues(result).Observe(r.Duration.Seconds())
-	m.Items("new", r.Counts.New)
-	m.Items("updated", r.Counts.Updated)
-	m.Items("unchanged", r.Counts.Unchanged)
+	m.addItems("new", r.Counts.New)
+	m.addItems("updated", r.Counts.Updated)
+	m.addItems("unchanged", r.Counts.Unchanged)
+	m.addItems("merged", r.Counts.Merged)
 }
 
-// Items adds n to the items counted under change (new, updated, unchanged,
-// merged, filtered).
-func (m *Metrics) Items(change string, n int) {
-	if m == nil || n <= 0 {
+// addItems adds n to the items counted under change (one of itemChanges).
+func (m *Metrics) addItems(change string, n int) {
+	if n <= 0 {
 		return
 	}
 	m.items.WithLabelValues(change).Add(float64(n))

@@ -31,12 +31,11 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Poll(fetch.Result{SourceID: "kei", URL: "https://keia.org/feed/", Status: 200, Counts: feed.PollCounts{New: 3, Unchanged: 2}, Duration: 300 * time.Millisecond})
+	m.Poll(fetch.Result{SourceID: "kei", URL: "https://keia.org/feed/", Status: 200, Counts: feed.PollCounts{New: 3, Unchanged: 2, Merged: 2}, Duration: 300 * time.Millisecond})
 	m.Poll(fetch.Result{SourceID: "kei", URL: "https://keia.org/feed/", Status: 304, NotModified: true, Duration: 100 * time.Millisecond})
 	m.Poll(fetch.Result{SourceID: "38n", URL: "https://www.38north.org/feed", Err: errors.New("timeout")})
 	m.Output("news", "atom", 304)
 	m.WebSubDelivery(nil)
-	m.Items("merged", 2)
 	var none *Metrics
 	none.Poll(fetch.Result{}) // a nil *Metrics counts nothing and does not panic
 	none.Output("x", "atom", 200)
@@ -50,7 +49,7 @@ func TestMetrics(t *testing.T) {
 		`aggregator_poll_responses_total{code="0",host="www.38north.org"} 1`,
 		`aggregator_items_total{change="new"} 3`,
 		`aggregator_items_total{change="merged"} 2`,
-		`aggregator_items_total{change="filtered"} 0`,
+		`aggregator_items_total{change="updated"} 0`,
 		`aggregator_poll_duration_seconds_count{result="ok"} 1`,
 		`aggregator_feed_requests_total{channel="news",code="304",format="atom"} 1`,
 		`aggregator_websub_deliveries_total{result="ok"} 1`,
@@ -61,6 +60,9 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	if strings.Contains(body, `change="filtered"`) {
+		t.Error(`change="filtered" is listed, but no poll counts filtered items`)
 	}
 	if strings.Contains(body, "go_goroutines") {
 		t.Error("the registry is not the default one: it has no Go collector unless the caller adds it")

@@ -35,6 +35,12 @@ type IndexerState struct {
 	Failing     int       // catch-ups failed in a row
 	Failures    int       // catch-ups failed since start
 	NextTry     time.Time // when a failing Indexer tries again
+	// Behind is the number of the store's writes the index does not hold
+	// yet, read when State is called: those still to index, and those
+	// waiting for the membership indexes to judge them. 0 is caught up
+	// (and also what a store that cannot be read gives: LastError then
+	// says so after the next catch-up).
+	Behind uint64
 }
 
 // Retry bounds of a failing Indexer.
@@ -67,8 +73,18 @@ func (x *Indexer) Kick() {
 // State returns what the Indexer last saw.
 func (x *Indexer) State() IndexerState {
 	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.state
+	st := x.state
+	x.mu.Unlock()
+	if x.st == nil {
+		return st
+	}
+	ctx := context.Background() // a status read: two short reads of the store
+	indexed, err1 := x.st.IndexedRev(ctx)
+	last, err2 := x.st.LastRev(ctx)
+	if err1 == nil && err2 == nil && last > indexed {
+		st.Behind = last - indexed
+	}
+	return st
 }
 
 // Run catches up at once (after a crash the index may be behind), then

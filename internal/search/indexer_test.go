@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -83,5 +84,38 @@ func TestIndexerRetriesWithBackoff(t *testing.T) {
 		if gap := f.calls[i+1].Sub(f.calls[i]); gap < w*time.Millisecond {
 			t.Errorf("try %d came %v after failure %d, want at least %v", i+2, gap, i+1, w*time.Millisecond)
 		}
+	}
+}
+
+// unjudged is a store whose membership indexes have judged nothing yet.
+type unjudged struct{ *published }
+
+func (unjudged) Judged(context.Context) (uint64, error) { return 0, nil }
+
+// TestIndexerBehind: State counts the writes the index does not hold,
+// those waiting for the membership indexes included, and 0 once a
+// catch-up has indexed them.
+func TestIndexerBehind(t *testing.T) {
+	db := openStore(t)
+	ix := openIndex(t, filepath.Join(t.TempDir(), "ix"))
+	save(t, db, "a", item("a", "1", "one", "", day0), item("a", "2", "two", "", day0))
+	save(t, db, "b", item("b", "3", "three", "", day0))
+	wait := newIndexer(ix, unjudged{db}, nil)
+	if _, err := ix.Sync(context.Background(), unjudged{db}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := wait.State().Behind, uint64(3); got != want {
+		t.Errorf("behind %d before the membership indexes judged, want %d", got, want)
+	}
+	x := newIndexer(ix, db, nil)
+	if _, err := ix.Sync(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.State().Behind; got != 0 {
+		t.Errorf("behind %d after a catch-up, want 0", got)
+	}
+	save(t, db, "a", item("a", "4", "four", "", day0))
+	if got, want := x.State().Behind, uint64(1); got != want {
+		t.Errorf("behind %d after one more write, want %d", got, want)
 	}
 }

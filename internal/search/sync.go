@@ -12,6 +12,8 @@ import (
 // published.
 type Store interface {
 	ItemsSince(ctx context.Context, seq uint64, limit int) ([]feed.Item, error)
+	// LastRev returns the Rev of the store's latest write.
+	LastRev(ctx context.Context) (uint64, error)
 	IndexedRev(ctx context.Context) (uint64, error)
 	SetIndexedRev(ctx context.Context, seq uint64) error
 	// ChannelsOf returns the channels that publish the item, as the

@@ -34,15 +34,16 @@ func TestSearchBounds(t *testing.T) {
 }
 
 // TestStatusShowsIndexFailure: a failing search indexer is on /status,
-// in HTML and JSON; a healthy one is not shown in HTML.
+// in HTML and JSON, with how far behind the store it is; a healthy one is
+// not shown in HTML.
 func TestStatusShowsIndexFailure(t *testing.T) {
 	state := search.IndexerState{LastError: "index batch: write 0003.zap: no space left on device", Failing: 2, Failures: 2,
-		NextTry: time.Date(2026, 12, 1, 10, 0, 4, 0, time.UTC)}
+		NextTry: time.Date(2026, 12, 1, 10, 0, 4, 0, time.UTC), Behind: 120}
 	s := New(newFeeds(t, fakeMembers{}, nil, nil), fakeHealth{}, Options{Extras: Extras{Indexing: func() search.IndexerState { return state }}})
 	_, body := do(t, s, "GET", "/status")
 	mustContain(t, "status page", body, `id="search-index"`, "no space left on device", "<dd>2</dd>", `datetime="2026-12-01T10:00:04Z"`)
 	_, body = do(t, s, "GET", "/status?format=json")
-	mustContain(t, "status JSON", body, `"search_index": {`, `"last_error": "index batch: write 0003.zap: no space left on device"`, `"consecutive_errors": 2`)
+	mustContain(t, "status JSON", body, `"search_index": {`, `"last_error": "index batch: write 0003.zap: no space left on device"`, `"consecutive_errors": 2`, `"behind": 120`)
 	state = search.IndexerState{LastSuccess: time.Now()}
 	if _, body = do(t, s, "GET", "/status"); strings.Contains(body, `id="search-index"`) {
 		t.Error("a healthy index is shown as failing")

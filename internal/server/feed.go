@@ -98,15 +98,14 @@ func notModified(w http.ResponseWriter, doc *publish.Document) {
 
 // etagListMatches reports whether an If-None-Match value ("*" or a list of
 // entity tags) matches tag by weak comparison: opaque tags equal, W/
-// prefixes ignored.
+// prefixes ignored. "*" matches any tag, even none.
 func etagListMatches(list, tag string) bool {
-	if tag == "" {
-		return false
-	}
 	tag = strings.TrimPrefix(tag, "W/")
-	for _, t := range strings.Split(list, ",") {
+	for list != "" {
+		var t string
+		t, list, _ = strings.Cut(list, ",")
 		t = strings.TrimSpace(t)
-		if t == "*" || strings.TrimPrefix(t, "W/") == tag {
+		if t == "*" || tag != "" && strings.TrimPrefix(t, "W/") == tag {
 			return true
 		}
 	}

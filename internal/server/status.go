@@ -85,8 +85,8 @@ type statusPage struct {
 	Index   *IndexStatus
 }
 
-// IndexStatus is the search indexer as GET /status shows it, when it is
-// failing or has failed since start. The JSON names are part of the
+// IndexStatus is the search indexer as GET /status shows it: how far behind
+// the store it is, and its failures. The JSON names are part of the
 // /status?format=json contract.
 type IndexStatus struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
@@ -94,6 +94,9 @@ type IndexStatus struct {
 	Failing     int       `json:"consecutive_errors"`
 	Failures    int       `json:"errors"`
 	NextTry     time.Time `json:"next_try,omitzero"`
+	// Behind counts the store's writes not in the index yet (0: caught
+	// up), including those the membership indexes have still to judge.
+	Behind uint64 `json:"behind"`
 }
 
 // indexStatus is the indexer's state, or nil when there is none to show.
@@ -102,7 +105,7 @@ func (s *Server) indexStatus() *IndexStatus {
 		return nil
 	}
 	st := s.Indexing()
-	return &IndexStatus{LastSuccess: st.LastSuccess, LastError: st.LastError, Failing: st.Failing, Failures: st.Failures, NextTry: st.NextTry}
+	return &IndexStatus{LastSuccess: st.LastSuccess, LastError: st.LastError, Failing: st.Failing, Failures: st.Failures, NextTry: st.NextTry, Behind: st.Behind}
 }
 
 // handleStatus answers GET /status: an HTML page, or JSON with

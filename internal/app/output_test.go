@@ -1,14 +1,12 @@
-package main
+package app
 
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 	"github.com/kpolicy/aggregator/internal/publish"
 	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
@@ -29,7 +28,7 @@ import (
 // dot; extra adds sources, channels lists more channels.
 func instituteConfig(t *testing.T, originURL, dbPath, extra, channels string) string {
 	t.Helper()
-	cfg := fmt.Sprintf(`server: { listen: "127.0.0.1:0", base_url: "http://aggregator.test" }
+	cfg := fmt.Sprintf(`server: { base_url: "http://aggregator.test" }
 storage: { path: %q }
 fetch: { interval: 1h, timeout: 5s, allow_private_networks: true, host_gap: 0s }
 sources:
@@ -40,11 +39,7 @@ channels:
   - { id: kr.news, title: "Peninsula Institute", description: "Seminars and news", sources: [seminars, institute-news] }
 %s
 `, dbPath, originURL+"/seminars.rss", originURL+"/institute-news.rss", extra, channels)
-	path := filepath.Join(t.TempDir(), "feeds.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeFile(t, cfg)
 }
 
 // instituteTitles are the four stories of the two feeds.
@@ -77,7 +72,7 @@ func publishedIDs(t *testing.T, base string) map[string]string {
 	t.Helper()
 	byTitle := map[string]string{}
 	for _, f := range publish.Formats {
-		resp, body := get(t, base+"/feeds/kr.news."+string(f))
+		resp, body := apptest.Get(t, base+"/feeds/kr.news."+string(f))
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: %d", f, resp.StatusCode)
 		}
@@ -108,33 +103,34 @@ func publishedIDs(t *testing.T, base string) map[string]string {
 	return byTitle
 }
 
-// TestServeRepeatedGUID serves two feeds of one CMS that gives every item
+// TestRepeatedGUID serves two feeds of one CMS that gives every item
 // its home page as guid (three seminars and a news item, so the guid is
 // repeated within a feed and across feeds): every stored item is
 // published, in every format, under ids that are distinct, and the same
 // after a restart. The channel id has a dot, and the metrics count its
 // requests under it.
-func TestServeRepeatedGUID(t *testing.T) {
+func TestRepeatedGUID(t *testing.T) {
 	o := newOrigin(t)
 	cfg := instituteConfig(t, o.URL, filepath.Join(t.TempDir(), "db", "aggregator.db"), "", "")
-	base, stop := startServe(t, "-config", cfg)
-	waitForItems(t, base, "kr.news", 4)
+	r := startApp(t, cfg)
+	base := r.base
+	apptest.WaitForItems(t, base, "kr.news", 4)
 	ids := publishedIDs(t, base)
 
-	_, metrics := get(t, base+"/metrics")
+	_, metrics := apptest.Get(t, base+"/metrics")
 	if want := `aggregator_feed_requests_total{channel="kr.news",code="200",format="atom"} 1`; !bytes.Contains(metrics, []byte(want)) {
 		t.Errorf("metrics lack %s", want)
 	}
 	docs := map[string][]byte{}
 	for _, f := range publish.Formats {
-		_, docs["kr.news."+string(f)] = get(t, base+"/feeds/kr.news."+string(f))
+		_, docs["kr.news."+string(f)] = apptest.Get(t, base+"/feeds/kr.news."+string(f))
 	}
-	if err := stop(); err != nil {
+	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
 
-	base, _ = startServe(t, "-config", cfg)
-	waitForItems(t, base, "kr.news", 4)
+	base = startApp(t, cfg).base
+	apptest.WaitForItems(t, base, "kr.news", 4)
 	if again := publishedIDs(t, base); !maps.Equal(again, ids) {
 		t.Errorf("after a restart the ids are %v\nwant %v", again, ids)
 	}
@@ -148,7 +144,7 @@ func validateDocs(t *testing.T, docs map[string][]byte) {
 	t.Helper()
 	dir := t.TempDir()
 	var paths []string
-	for _, name := range sortedKeys(docs) {
+	for _, name := range slices.Sorted(maps.Keys(docs)) {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, docs[name], 0o644); err != nil {
 			t.Fatal(err)
@@ -156,16 +152,13 @@ func validateDocs(t *testing.T, docs map[string][]byte) {
 		paths = append(paths, p)
 	}
 	t.Run("check-feed", func(t *testing.T) {
-		if _, err := exec.LookPath("jing"); err != nil {
-			t.Skip("jing is not installed (apt-get install -y jing python3-feedparser python3-jsonschema): not checking")
-		}
-		tool := filepath.Join(filepath.Dir(corpusDir(t)), "tools", "check-feed")
+		tool := apptest.CheckFeed(t)
 		if report, err := exec.Command(tool, paths...).CombinedOutput(); err != nil {
 			t.Errorf("check-feed: %v\n%s", err, report)
 		}
 	})
 	t.Run("W3C", func(t *testing.T) {
-		tool := w3cValidator(t)
+		tool := apptest.W3CValidator(t)
 		for _, p := range paths {
 			f, err := publish.ParseFormat(strings.TrimPrefix(filepath.Ext(p), "."))
 			if err != nil || f == publish.JSON {
@@ -184,14 +177,15 @@ func validateDocs(t *testing.T, docs map[string][]byte) {
 // release wrote (testdata/old-store.db.gz; see testdata/old-store.md): it
 // had stored scripting.com's 48 posts as 7 (GUIDs that differ only by
 // fragment were one key) and the institute's four stories with one
-// upstream id, of which channels published one. After one fetch every post
-// is stored once, and every story is published under its own id.
+// upstream id, of which channels published one. After the first polls
+// every post is stored once, and every story is published under its own
+// id.
 func TestUpgradeOldStore(t *testing.T) {
-	scripting := filepath.Join(corpusDir(t), "real", "rsparser", "scriptingNews.rss")
+	scripting := filepath.Join(apptest.CorpusDir(t), "real", "rsparser", "scriptingNews.rss")
 	dbPath := filepath.Join(t.TempDir(), "old-store.db")
 	gunzipFile(t, filepath.Join("testdata", "old-store.db.gz"), dbPath)
 	// The origin sends no validators: the store remembers the old origin's.
-	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	originURL := apptest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := filepath.Join("testdata", filepath.Base(r.URL.Path))
 		if r.URL.Path == "/scriptingNews.rss" {
 			path = scripting
@@ -204,40 +198,29 @@ func TestUpgradeOldStore(t *testing.T) {
 		w.Header().Set("Content-Type", "application/rss+xml")
 		w.Write(b)
 	}))
-	t.Cleanup(o.Close)
-	cfg := instituteConfig(t, o.URL, dbPath,
-		fmt.Sprintf(`  - { id: scripting, url: %q, title: "Scripting News" }`, o.URL+"/scriptingNews.rss"),
+	cfg := instituteConfig(t, originURL, dbPath,
+		fmt.Sprintf(`  - { id: scripting, url: %q, title: "Scripting News" }`, originURL+"/scriptingNews.rss"),
 		`  - { id: scripting, title: "Scripting News", description: "Dave Winer", sources: [scripting] }`)
 
 	db, err := bolt.Open(dbPath, bolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, err := db.SourceItemCount(context.Background(), "scripting")
+	before, err := db.SourceItemCount(t.Context(), "scripting")
 	db.Close()
 	if err != nil || before != 7 {
 		t.Fatalf("the old store holds %d scripting items (%v), want the 7 the old rule made", before, err)
 	}
 
-	var out, errOut bytes.Buffer
-	if err := run(t.Context(), []string{"fetch", "-config", cfg}, noenv, &out, &errOut); err != nil {
-		t.Fatalf("fetch: %v\n%s\n%s", err, out.String(), errOut.String())
-	}
-	t.Logf("fetch:\n%s", out.String())
-	db, err = bolt.Open(dbPath, bolt.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	after, err := db.SourceItemCount(context.Background(), "scripting")
-	db.Close()
+	r := startApp(t, cfg)
+	waitReady(t, r.base)
+	after, err := r.db.SourceItemCount(t.Context(), "scripting")
 	if err != nil || after != 48 {
 		t.Errorf("after the upgrade %d scripting items are stored (%v), want the 48 posts once each", after, err)
 	}
-
-	base, _ := startServe(t, "-config", cfg)
-	waitForItems(t, base, "kr.news", 4)
-	publishedIDs(t, base)
-	_, body := get(t, base+"/feeds/scripting.json")
+	apptest.WaitForItems(t, r.base, "kr.news", 4)
+	publishedIDs(t, r.base)
+	_, body := apptest.Get(t, r.base+"/feeds/scripting.json")
 	ids, _ := entries(t, publish.JSON, body)
 	if n := len(slices.Compact(slices.Sorted(slices.Values(ids)))); n != 48 || len(ids) != 48 {
 		t.Errorf("scripting publishes %d entries, %d distinct ids; want 48", len(ids), n)
@@ -264,15 +247,15 @@ func gunzipFile(t *testing.T, from, to string) {
 	}
 }
 
-// TestServeTrackingStripped serves three corpus feeds with tracking in
+// TestTrackingStripped serves three corpus feeds with tracking in
 // their items' HTML: TechCrunch's FeedBurner counters (1×1 images), Medium's
 // 1×1 view pixels (rsparser/489.rss) and HuffPost Canada's utm_* links. No
 // counter, pixel or tracking parameter is left in any format, the channel
 // page or an item page.
-func TestServeTrackingStripped(t *testing.T) {
-	dir := filepath.Join(corpusDir(t), "real")
-	o := newFileOrigin(t, dir)
-	cfg := fmt.Sprintf(`server: { listen: "127.0.0.1:0", base_url: "http://aggregator.test" }
+func TestTrackingStripped(t *testing.T) {
+	dir := filepath.Join(apptest.CorpusDir(t), "real")
+	o := apptest.Serve(t, http.FileServer(http.Dir(dir)))
+	cfg := fmt.Sprintf(`server: { base_url: "http://aggregator.test" }
 storage: { path: %q }
 fetch: { interval: 1h, timeout: 5s, allow_private_networks: true, host_gap: 0s }
 sources:
@@ -282,29 +265,25 @@ sources:
 channels:
   - { id: tracked, title: "Tracked", description: "Feeds with pixels and utm links", sources: [techcrunch, medium, huffpost], limit: 100 }
 `, filepath.Join(t.TempDir(), "db", "a.db"), o+"/feedjira/TechCrunch.xml", o+"/rsparser/489.rss", o+"/feedjira/HuffPostCanada.xml")
-	path := filepath.Join(t.TempDir(), "feeds.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	base, _ := startServe(t, "-config", path)
-	waitReady(t, base)                   // every source polled once
-	waitForItems(t, base, "tracked", 30) // and published: TechCrunch's 20, Medium's 10, HuffPost's
+	base := startApp(t, writeFile(t, cfg)).base
+	waitReady(t, base)                           // every source polled once
+	apptest.WaitForItems(t, base, "tracked", 30) // and published: TechCrunch's 20, Medium's 10, HuffPost's
 	pages := map[string][]byte{}
 	for _, f := range publish.Formats {
-		_, pages["tracked."+string(f)] = get(t, base+"/feeds/tracked."+string(f))
+		_, pages["tracked."+string(f)] = apptest.Get(t, base+"/feeds/tracked."+string(f))
 	}
-	_, pages["channel page"] = get(t, base+"/channels/tracked")
+	_, pages["channel page"] = apptest.Get(t, base+"/channels/tracked")
 	for i, ref := range itemRefs(pages["channel page"]) {
 		if i == 5 {
 			break
 		}
-		_, pages["item page "+ref] = get(t, base+"/items/"+ref)
+		_, pages["item page "+ref] = apptest.Get(t, base+"/items/"+ref)
 	}
 	// Written out, not taken from package tracking, in the forms the feeds
 	// write and the outputs escape.
 	for _, bad := range []string{"feedburner.com/~r/", "feedproxy.google.com/~r/Techcrunch/~4", "medium.com/_/stat",
 		`height="1" width="1"`, `height=\"1\" width=\"1\"`, `width="1" height="1"`, "utm_source", "utm_medium", "utm_campaign"} {
-		for _, name := range sortedKeys(pages) {
+		for _, name := range slices.Sorted(maps.Keys(pages)) {
 			if bytes.Contains(pages[name], []byte(bad)) {
 				t.Errorf("%s keeps %q", name, bad)
 			}
@@ -332,7 +311,7 @@ func itemRefs(page []byte) []string {
 func waitReady(t *testing.T, base string) {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		resp, body := get(t, base+"/readyz")
+		resp, body := apptest.Get(t, base+"/readyz")
 		if resp.StatusCode == 200 {
 			return
 		}

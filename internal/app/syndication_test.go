@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"crypto/hmac"
@@ -7,11 +7,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,12 +16,14 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 )
 
 // growingOrigin serves an RSS feed of n items, n set by the test, and
 // records when it first served each n.
 type growingOrigin struct {
-	*httptest.Server
+	URL    string
 	n      atomic.Int64
 	mu     sync.Mutex
 	served map[int64]time.Time
@@ -33,7 +32,7 @@ type growingOrigin struct {
 func newGrowingOrigin(t *testing.T, n int64) *growingOrigin {
 	o := &growingOrigin{served: map[int64]time.Time{}}
 	o.n.Store(n)
-	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	o.URL = apptest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := o.n.Load()
 		var b strings.Builder
 		b.WriteString(`<?xml version="1.0"?><rss version="2.0"><channel><title>Growing</title><link>https://growing.example/</link><description>d</description>`)
@@ -50,7 +49,6 @@ func newGrowingOrigin(t *testing.T, n int64) *growingOrigin {
 		}
 		o.mu.Unlock()
 	}))
-	t.Cleanup(o.Close)
 	return o
 }
 
@@ -60,22 +58,10 @@ func (o *growingOrigin) servedAt(n int64) time.Time {
 	return o.served[n]
 }
 
-// freeAddr returns a loopback address no one listens on, so that the
-// server's base_url can name the address it will listen at.
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startGrowing runs serve over a growing origin polled every second, with
 // archive pages of 10 items, and returns the server's base URL.
 func startGrowing(t *testing.T, originURL string) string {
-	addr := freeAddr(t)
-	cfg := fmt.Sprintf(`server: { listen: %q, base_url: "http://%s" }
+	cfg := fmt.Sprintf(`server: { base_url: "http://aggregator.test" }
 storage: { path: %q }
 fetch: { interval: 1s, timeout: 5s, allow_private_networks: true }
 publish: { max_age: 1m, page_size: 10 }
@@ -83,13 +69,8 @@ sources:
   - { id: growing, url: %q, interval: 1s }
 channels:
   - { id: news, title: News, sources: [growing], limit: 15 }
-`, addr, addr, filepath.Join(t.TempDir(), "db", "aggregator.db"), originURL+"/feed.rss")
-	path := filepath.Join(t.TempDir(), "feeds.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	base, _ := startServe(t, "-config", path)
-	return base
+`, filepath.Join(t.TempDir(), "db", "aggregator.db"), originURL+"/feed.rss")
+	return startApp(t, writeFile(t, cfg)).base
 }
 
 // atomDoc is what the tests read of an Atom document.
@@ -115,7 +96,7 @@ func (d atomDoc) link(rel string) string {
 
 func getAtom(t *testing.T, u string) (atomDoc, *http.Response, []byte) {
 	t.Helper()
-	resp, body := get(t, u)
+	resp, body := apptest.Get(t, u)
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %d", u, resp.StatusCode)
 	}
@@ -172,7 +153,7 @@ func checkExactlyOnce(t *testing.T, ids []string, n int) {
 func TestArchiveWalk(t *testing.T) {
 	o := newGrowingOrigin(t, 25)
 	base := startGrowing(t, o.URL)
-	waitForItems(t, base, "news", 15)
+	apptest.WaitForItems(t, base, "news", 15)
 	waitForArchive(t, base, 25)
 	ids, pages, etags := walkArchive(t, base)
 	checkExactlyOnce(t, ids, 25)
@@ -201,7 +182,7 @@ func TestArchiveWalk(t *testing.T) {
 		t.Errorf("open page: fh:archive %v, Cache-Control %q, %d entries", doc.Archive != nil, resp.Header.Get("Cache-Control"), len(doc.Entries))
 	}
 	// JSON Feed walks the same pages with next_url.
-	resp, body := get(t, base+"/feeds/news.json")
+	resp, body := apptest.Get(t, base+"/feeds/news.json")
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"next_url": "`+base+`/feeds/news/archive/6.json"`) {
 		t.Errorf("JSON subscription document has no next_url to the open page:\n%.400s", body)
 	}
@@ -230,7 +211,7 @@ func waitForArchive(t *testing.T, base string, n int) {
 // subscriber is a WebSub subscriber (WebSub §5–7): it confirms the
 // requests it made, and records the verified modes and the deliveries.
 type subscriber struct {
-	*httptest.Server
+	URL      string
 	secret   string
 	mu       sync.Mutex
 	verified []url.Values
@@ -246,7 +227,7 @@ type delivery struct {
 
 func newSubscriber(t *testing.T, secret string) *subscriber {
 	s := &subscriber{secret: secret, posts: make(chan delivery, 16)}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.URL = apptest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet: // verification of intent
 			q := r.URL.Query()
@@ -262,7 +243,6 @@ func newSubscriber(t *testing.T, secret string) *subscriber {
 			s.posts <- delivery{at: time.Now(), body: body, header: r.Header.Clone(), sigOK: hmac.Equal([]byte(r.Header.Get("X-Hub-Signature")), []byte(sig))}
 		}
 	}))
-	t.Cleanup(s.Close)
 	return s
 }
 
@@ -299,7 +279,7 @@ func links(h http.Header) map[string]string {
 
 func subscribe(t *testing.T, hub, mode, topic, callback, secret string) {
 	t.Helper()
-	resp, err := http.PostForm(hub, url.Values{
+	resp, err := apptest.Client().PostForm(hub, url.Values{
 		"hub.mode": {mode}, "hub.topic": {topic}, "hub.callback": {callback},
 		"hub.secret": {secret}, "hub.lease_seconds": {"3600"},
 	})
@@ -318,7 +298,7 @@ func waitSubscriptions(t *testing.T, base string, n int) {
 	t.Helper()
 	want := fmt.Sprintf("\naggregator_websub_subscriptions %d\n", n)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		_, body := get(t, base+"/metrics")
+		_, body := apptest.Get(t, base+"/metrics")
 		if strings.Contains(string(body), want) {
 			return
 		}
@@ -328,13 +308,13 @@ func waitSubscriptions(t *testing.T, base string, n int) {
 	}
 }
 
-// TestWebSub runs a subscriber against the real server: discovery from the
+// TestWebSub runs a subscriber against the service: discovery from the
 // Link headers and the document, subscription verified, signed delivery of
 // the new document after the poll that found new items, and unsubscription.
 func TestWebSub(t *testing.T) {
 	o := newGrowingOrigin(t, 3)
 	base := startGrowing(t, o.URL)
-	waitForItems(t, base, "news", 3)
+	apptest.WaitForItems(t, base, "news", 3)
 
 	doc, resp, _ := getAtom(t, base+"/feeds/news.atom")
 	hl := links(resp.Header)

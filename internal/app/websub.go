@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -6,12 +6,17 @@ import (
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/fetch"
 	"github.com/kpolicy/aggregator/internal/publish"
-	"github.com/kpolicy/aggregator/internal/store"
 	"github.com/kpolicy/aggregator/internal/websub"
 )
 
-// hubPath is where the WebSub hub takes subscription requests.
-const hubPath = "/websub"
+// HubPath is where the WebSub hub takes subscription requests.
+const HubPath = "/websub"
+
+// hubURLs are the hubs every subscription document names: ours, then the
+// external ones.
+func hubURLs(cfg config.Config) []string {
+	return append([]string{cfg.Server.BaseURL + HubPath}, cfg.Publish.Hubs...)
+}
 
 // topics tells the hub which URLs are channel documents and gives their
 // current bytes: the topics are the subscription documents,
@@ -44,38 +49,46 @@ func topicURLs(base, channelID string) []string {
 
 // newHub wires the WebSub hub: the fetcher's guarded client (so callbacks
 // on private addresses are refused at dial time too, unless
-// fetch.allow_private_networks), its own Timeout per request.
-func newHub(cfg config.Config, db store.Store, cache *publish.Cache, opts websub.Options) *websub.Hub {
+// fetch.allow_private_networks), its own Timeout per request. The hub's
+// workers run until Close.
+func (a *App) newHub(cfg config.Config) *websub.Hub {
 	client := fetch.NewClient(fetch.Options{
-		UserAgent:    cfg.Fetch.UserAgentString(version()),
+		UserAgent:    cfg.Fetch.UserAgentString(Version()),
 		Timeout:      cfg.Fetch.Timeout,
 		AllowPrivate: cfg.Fetch.AllowPrivateNetworks,
+		Transport:    a.d.Transport,
 	})
-	opts.URL = cfg.Server.BaseURL + hubPath
-	opts.Client = client.HTTPClient()
-	opts.ExternalHubs = cfg.Publish.Hubs
-	opts.MaxSubscriptions = cfg.Publish.MaxSubscriptions
-	opts.MaxSubscriptionsPerTopic = cfg.Publish.MaxSubscriptionsPerTopic
-	if !cfg.Fetch.AllowPrivateNetworks {
-		opts.CheckHost = func(ctx context.Context, host string) error { return fetch.CheckHost(ctx, host) }
+	o := websub.Options{
+		Logger:                   a.log,
+		Now:                      a.now,
+		URL:                      cfg.Server.BaseURL + HubPath,
+		Client:                   client.HTTPClient(),
+		ExternalHubs:             cfg.Publish.Hubs,
+		MaxSubscriptions:         cfg.Publish.MaxSubscriptions,
+		MaxSubscriptionsPerTopic: cfg.Publish.MaxSubscriptionsPerTopic,
 	}
-	return websub.New(db, topics{cache: cache, base: cfg.Server.BaseURL}, opts)
+	if !cfg.Fetch.AllowPrivateNetworks {
+		o.CheckHost = func(ctx context.Context, host string) error { return fetch.CheckHost(ctx, host) }
+	}
+	return websub.New(a.st, topics{cache: a.cache, base: cfg.Server.BaseURL}, o)
 }
 
 // subscribed returns the channels among ids whose documents someone may
 // be told about: those with a WebSub subscriber to one of their topics,
 // or all of them when external hubs are configured (their subscribers are
-// not known here). Telling means rendering the channel's documents to
+// not known here: the hubs of the config Run started with, as those the
+// documents name and the hub pings). Telling means rendering the channel's documents to
 // compare them, which must not be done for a thousand channels nobody
 // follows each time their shared index changes.
-func subscribed(ctx context.Context, db store.Store, cfg config.Config, ids []string) ([]string, error) {
-	if len(cfg.Publish.Hubs) > 0 {
+func (a *App) subscribed(ctx context.Context, ids []string) ([]string, error) {
+	if len(a.hubs) > 1 {
 		return ids, nil
 	}
+	base := a.Config().Server.BaseURL // a reload keeps it
 	var out []string
 	for _, id := range ids {
-		for _, topic := range topicURLs(cfg.Server.BaseURL, id) {
-			subs, err := db.Subscriptions(ctx, topic)
+		for _, topic := range topicURLs(base, id) {
+			subs, err := a.st.Subscriptions(ctx, topic)
 			if err != nil {
 				return out, err
 			}

@@ -1,11 +1,12 @@
 //go:build unix
 
-package main
+package app
 
 import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 	"github.com/kpolicy/aggregator/internal/feed"
 )
 
@@ -68,7 +70,7 @@ func pick(t *testing.T, f *gofeed.Feed, what string, ok func(*gofeed.Item) bool)
 
 func parseCorpus(t *testing.T, rel string) *gofeed.Feed {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(corpusDir(t), "real", rel))
+	b, err := os.ReadFile(filepath.Join(apptest.CorpusDir(t), "real", rel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +94,7 @@ var excludedText = regexp.MustCompile(`대통령`)
 // channel's members in the documents' order. Then a reload hides one more
 // item, which is gone from every URL served before within 5 seconds.
 func TestCurationEverywhere(t *testing.T) {
-	corpus := corpusDir(t)
+	corpus := apptest.CorpusDir(t)
 	tong, hani, pol := parseCorpus(t, "knews-rss/publishers/tongilnews.xml"), parseCorpus(t, "knews-rss/publishers/hani.xml"),
 		parseCorpus(t, "knews-rss/categories/politics.xml")
 	c := curated{cutoff: time.Date(2022, 7, 15, 0, 0, 0, 0, time.UTC), limit: 12}
@@ -119,11 +121,10 @@ func TestCurationEverywhere(t *testing.T) {
 	maxAge := int(time.Since(c.cutoff).Hours()/24) + 1
 	c.cutoff = time.Now().Add(-time.Duration(maxAge) * 24 * time.Hour)
 
-	addr := freeAddr(t)
-	c.base = "http://" + addr
-	origin := newFileOrigin(t, filepath.Join(corpus, "real"))
+	c.base = "http://aggregator.test"
+	origin := apptest.Serve(t, http.FileServer(http.Dir(filepath.Join(corpus, "real"))))
 	dir := t.TempDir()
-	head := fmt.Sprintf(`server: { listen: %q, base_url: %q }
+	head := fmt.Sprintf(`server: { base_url: %q }
 storage: { path: %q }
 fetch: { interval: 1h, timeout: 10s, allow_private_networks: true, host_gap: 0s }
 publish: { page_size: 10 }
@@ -142,7 +143,7 @@ channels:
     languages: [ko]
     max_age: %dd
     pin: [%q]
-`, addr, c.base, filepath.Join(dir, "agg.db"), origin+"/knews-rss/publishers/tongilnews.xml", c.limit,
+`, c.base, filepath.Join(dir, "agg.db"), origin+"/knews-rss/publishers/tongilnews.xml", c.limit,
 		origin+"/knews-rss/publishers/hani.xml", c.sourceHide, origin+"/knews-rss/categories/politics.xml",
 		origin+"/feedjira/CRE.xml", maxAge, c.pinned)
 	hides := fmt.Sprintf("    hide: [%q, %q]\n", c.hiddenLink, c.hiddenID)
@@ -150,8 +151,8 @@ channels:
 	if err := os.WriteFile(path, []byte(head+hides), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, logs, _ := startServeLogged(t, "-config", path)
-	eventually(t, "the first polls", func() bool { return strings.Count(logs.String(), "msg=poll ") >= 4 })
+	logs := startApp(t, path).logs
+	apptest.Eventually(t, "the first polls", func() bool { return strings.Count(logs.String(), "msg=poll ") >= 4 })
 	// The channel is built, and the search index caught up, once nothing
 	// changes for a second: nothing is polled again for an hour.
 	settled(t, c.base)
@@ -164,10 +165,10 @@ channels:
 	// A reload hides one more: the newest item that is not pinned, which
 	// the documents, page 1 and an archive page show.
 	y := served.html[served.pinned]
-	before, _ := get(t, c.base+"/feeds/curated.atom")
+	before, _ := apptest.Get(t, c.base+"/feeds/curated.atom")
 	lastModified := before.Header.Get("Last-Modified")
-	saveLikeAnEditor(t, path, head+fmt.Sprintf("    hide: [%q, %q, %q]\n", c.hiddenLink, c.hiddenID, y.link))
-	eventually(t, "the reload", func() bool { return strings.Contains(logs.String(), "config reloaded") })
+	apptest.SaveLikeAnEditor(t, path, head+fmt.Sprintf("    hide: [%q, %q, %q]\n", c.hiddenLink, c.hiddenID, y.link))
+	apptest.Eventually(t, "the reload", func() bool { return strings.Contains(logs.String(), "config reloaded") })
 	deadline := time.Now().Add(5 * time.Second)
 	for _, u := range served.urls {
 		want := 200
@@ -175,7 +176,7 @@ channels:
 			want = 410 // withdrawn: published nowhere any more
 		}
 		for {
-			resp, body := get(t, u)
+			resp, body := apptest.Get(t, u)
 			if resp.StatusCode == want && !strings.Contains(string(body), y.link) && !strings.Contains(html.UnescapeString(string(body)), y.link) {
 				break
 			}
@@ -186,7 +187,7 @@ channels:
 		}
 	}
 	// Validators: a client that sends only If-Modified-Since sees the change.
-	if resp, _ := get(t, c.base+"/feeds/curated.atom", "If-Modified-Since", lastModified); resp.StatusCode != 200 {
+	if resp, _ := apptest.Get(t, c.base+"/feeds/curated.atom", "If-Modified-Since", lastModified); resp.StatusCode != 200 {
 		t.Errorf("after the hide, If-Modified-Since %s: %d, want 200 (Last-Modified %s)", lastModified, resp.StatusCode, resp.Header.Get("Last-Modified"))
 	}
 	c.walk(t) // and every rule still holds everywhere
@@ -197,19 +198,19 @@ channels:
 func settled(t *testing.T, base string) {
 	t.Helper()
 	state := func() string {
-		resp, body := get(t, base+"/feeds/curated.json")
+		resp, body := apptest.Get(t, base+"/feeds/curated.json")
 		var doc jsonFeedDoc
 		if resp.StatusCode != 200 || json.Unmarshal(body, &doc) != nil || doc.NextURL == "" {
 			return ""
 		}
-		open, _ := get(t, doc.NextURL)
-		_, search := get(t, base+"/search?channel=curated&format=json")
+		open, _ := apptest.Get(t, doc.NextURL)
+		_, search := apptest.Get(t, base+"/search?channel=curated&format=json")
 		var r struct{ Total, Index int }
 		json.Unmarshal(search, &r)
 		return fmt.Sprintf("%s %s %d %d", resp.Header.Get("ETag"), open.Header.Get("ETag"), r.Total, r.Index)
 	}
 	last, since := "", time.Now()
-	eventually(t, "the channel settled", func() bool {
+	apptest.Eventually(t, "the channel settled", func() bool {
 		s := state()
 		if s == "" || s != last || strings.HasSuffix(s, " 0 0") {
 			last, since = s, time.Now()
@@ -244,7 +245,7 @@ func (c curated) walk(t *testing.T) walked {
 	w := walked{members: map[string]bool{}}
 	fetch := func(u string) []byte {
 		t.Helper()
-		resp, body := get(t, u)
+		resp, body := apptest.Get(t, u)
 		if resp.StatusCode != 200 {
 			t.Fatalf("GET %s: %d %.200s", u, resp.StatusCode, body)
 		}
@@ -362,7 +363,7 @@ func (c curated) walk(t *testing.T) walked {
 	}
 	for _, src := range []string{"hani", "pol"} {
 		for _, k := range []string{feed.Identity("", c.sourceHide, "", ""), feed.Identity(c.sourceHide, "", "", "")} {
-			if resp, _ := get(t, c.base+"/items/"+feed.ItemRef(src, k)); resp.StatusCode != 404 && resp.StatusCode != 410 {
+			if resp, _ := apptest.Get(t, c.base+"/items/"+feed.ItemRef(src, k)); resp.StatusCode != 404 && resp.StatusCode != 410 {
 				// 410 for a stored item withdrawn, 404 for a key no item has.
 				t.Errorf("item page of %s (%s/%s), hidden at the source: %d, want 410 or 404", c.sourceHide, src, k, resp.StatusCode)
 			}
@@ -390,7 +391,7 @@ func (c curated) walk(t *testing.T) walked {
 	}
 	for _, title := range c.hiddenText {
 		for _, filter := range []string{"channel=curated&", ""} {
-			_, body := get(t, c.base+"/search?"+filter+"format=json&q="+url.QueryEscape(title))
+			_, body := apptest.Get(t, c.base+"/search?"+filter+"format=json&q="+url.QueryEscape(title))
 			var r struct{ Results []struct{ Title string } }
 			json.Unmarshal(body, &r)
 			for _, res := range r.Results {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/store/bolt"
 )
@@ -25,8 +26,9 @@ func liveHeap() float64 {
 // TestThousandChannels is issue 16 case 9: 1,000 channels took 5 GB and a
 // minute before the port listened, every document and open archive page of
 // every channel rendered and kept first. Now nothing is rendered before
-// listening, and what is kept is bounded by bytes, however many channels
-// readers ask for: the live heap grows by less than the cache's bound.
+// Run starts serving, and what is kept is bounded by bytes, however many
+// channels readers ask for: the live heap grows by less than the cache's
+// bound.
 func TestThousandChannels(t *testing.T) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "agg.db")
@@ -37,7 +39,7 @@ func TestThousandChannels(t *testing.T) {
 	body := "<p>" + strings.Repeat("한반도 뉴스 본문 text of a story. ", 30) + "</p>"
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "server: { listen: \"127.0.0.1:0\", base_url: \"http://aggregator.test\" }\nstorage: { path: %q }\nsources:\n", dbPath)
+	fmt.Fprintf(&cfg, "server: { base_url: \"http://aggregator.test\" }\nstorage: { path: %q }\nsources:\n", dbPath)
 	for s := range 10 {
 		id := fmt.Sprintf("s%d", s)
 		var items []feed.Item
@@ -63,16 +65,17 @@ func TestThousandChannels(t *testing.T) {
 	}
 
 	before, start0 := liveHeap(), time.Now()
-	base, logs, stop := startServeLogged(t, "-config", path)
-	atListen := liveHeap() - before
-	t.Logf("live heap at listen: +%.1f MiB (%v)", atListen, time.Since(start0))
-	if atListen > 32 {
-		t.Errorf("the live heap grew by %.1f MiB before the port listened: channels are rendered ahead of requests", atListen)
+	r := startApp(t, path)
+	base, logs := r.base, r.logs
+	atStart := liveHeap() - before
+	t.Logf("live heap when Run serves: +%.1f MiB (%v)", atStart, time.Since(start0))
+	if atStart > 32 {
+		t.Errorf("the live heap grew by %.1f MiB before Run served: channels are rendered ahead of requests", atStart)
 	}
-	waitForItems(t, base, "c0", 50)
+	apptest.WaitForItems(t, base, "c0", 50)
 	// 300 channels' documents are about 100 MB rendered: over the bound.
 	for c := range 300 {
-		resp, body := get(t, fmt.Sprintf("%s/feeds/c%d.atom", base, c))
+		resp, body := apptest.Get(t, fmt.Sprintf("%s/feeds/c%d.atom", base, c))
 		if resp.StatusCode != 200 || !strings.Contains(string(body), "Story 29 of s9") {
 			t.Fatalf("c%d.atom: %d", c, resp.StatusCode)
 		}
@@ -82,7 +85,7 @@ func TestThousandChannels(t *testing.T) {
 	if all > 64+32 { // publish.DefaultMaxBytes, and room for the rest
 		t.Errorf("the live heap grew by %.1f MiB after 300 channels were asked for once: rendered documents are not bounded", all)
 	}
-	if err := stop(); err != nil {
+	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(logs.String(), "level=ERROR") {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +14,8 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/kpolicy/aggregator/internal/app/apptest"
 )
 
 // xssVectors reads testdata/xss-vectors.txt: one vector a line, with \t, \n
@@ -129,7 +130,7 @@ func TestHostileContent(t *testing.T) {
 		"/hostile.atom": {"application/atom+xml", hostileAtom(vs)},
 		"/hostile.json": {"application/feed+json", hostileJSON(t, vs)},
 	}
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	originURL := apptest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, ok := docs[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
@@ -138,8 +139,7 @@ func TestHostileContent(t *testing.T) {
 		w.Header().Set("Content-Type", d.ctype)
 		w.Write([]byte(d.body))
 	}))
-	defer origin.Close()
-	cfg := fmt.Sprintf(`server: { listen: "127.0.0.1:0", base_url: "http://aggregator.test" }
+	cfg := fmt.Sprintf(`server: { base_url: "http://aggregator.test" }
 storage: { path: %q }
 fetch: { interval: 1h, allow_private_networks: true, contact: ops@example.org }
 # The three sources carry the same vectors as titles: keep every copy, so
@@ -151,17 +151,13 @@ sources:
   - { id: json, url: %q }
 channels:
   - { id: hostile, title: "Hostile <b>channel</b>", description: "<script>alert(1)</script>", sources: [rss, atom, json], limit: 1000 }
-`, filepath.Join(t.TempDir(), "db"), origin.URL+"/hostile.rss", origin.URL+"/hostile.atom", origin.URL+"/hostile.json")
-	path := filepath.Join(t.TempDir(), "feeds.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	base, _ := startServe(t, "-config", path)
-	waitForItems(t, base, "hostile", 3*len(vs))
+`, filepath.Join(t.TempDir(), "db"), originURL+"/hostile.rss", originURL+"/hostile.atom", originURL+"/hostile.json")
+	base := startApp(t, writeFile(t, cfg)).base
+	apptest.WaitForItems(t, base, "hostile", 3*len(vs))
 
 	var checked int
 	t.Run("json", func(t *testing.T) {
-		_, body := get(t, base+"/feeds/hostile.json")
+		_, body := apptest.Get(t, base+"/feeds/hostile.json")
 		var doc struct {
 			Items []struct {
 				ID, URL, ExternalURL, Title, ContentHTML, ContentText, Summary, Image, BannerImage string
@@ -194,7 +190,7 @@ channels:
 		}
 	})
 	t.Run("atom", func(t *testing.T) {
-		_, body := get(t, base+"/feeds/hostile.atom")
+		_, body := apptest.Get(t, base+"/feeds/hostile.atom")
 		var doc struct {
 			Entries []struct {
 				ID    string `xml:"id"`
@@ -244,7 +240,7 @@ channels:
 		}
 	})
 	t.Run("rss", func(t *testing.T) {
-		_, body := get(t, base+"/feeds/hostile.rss")
+		_, body := apptest.Get(t, base+"/feeds/hostile.rss")
 		var doc struct {
 			Items []struct {
 				GUID        string `xml:"guid"`
@@ -274,7 +270,7 @@ channels:
 	})
 	t.Run("pages", func(t *testing.T) {
 		for _, page := range []string{"/", "/channels/hostile"} {
-			_, body := get(t, base+page)
+			_, body := apptest.Get(t, base+page)
 			checkHTML(t, "page "+page, string(body))
 			checked++
 		}
@@ -293,13 +289,13 @@ channels:
 			t.Fatalf("the vectors lack %q", bold)
 		}
 		titles := map[string]map[string]bool{"json": {}, "atom": {}, "rss": {}}
-		_, body := get(t, base+"/feeds/hostile.json")
+		_, body := apptest.Get(t, base+"/feeds/hostile.json")
 		var jd struct{ Items []struct{ Title string } }
 		json.Unmarshal(body, &jd)
 		for _, it := range jd.Items {
 			titles["json"][it.Title] = true
 		}
-		_, body = get(t, base+"/feeds/hostile.atom")
+		_, body = apptest.Get(t, base+"/feeds/hostile.atom")
 		var ad struct {
 			Entries []struct {
 				Title string `xml:"title"`
@@ -309,7 +305,7 @@ channels:
 		for _, e := range ad.Entries {
 			titles["atom"][e.Title] = true
 		}
-		_, body = get(t, base+"/feeds/hostile.rss")
+		_, body = apptest.Get(t, base+"/feeds/hostile.rss")
 		var rd struct {
 			Items []struct {
 				Title string `xml:"title"`
@@ -327,7 +323,7 @@ channels:
 		// On the channel's pages, headings hold text and at most a link.
 		found := false
 		for page := 1; page <= 50 && !found; page++ {
-			_, body = get(t, fmt.Sprintf("%s/channels/hostile?page=%d", base, page))
+			_, body = apptest.Get(t, fmt.Sprintf("%s/channels/hostile?page=%d", base, page))
 			doc, err := html.Parse(bytes.NewReader(body))
 			if err != nil {
 				t.Fatal(err)
