@@ -259,8 +259,12 @@ func (s *Server) sourceOptions(selected string) ([]sourceOption, error) {
 	keys := make([]string, len(ids))
 	titles := map[string]int{}
 	order := make([]int, len(ids))
+	cs := s.feeds.Channels() // once: every channel names every source alike
 	for i, id := range ids {
-		infos[i] = s.sourceInfo(id)
+		infos[i] = publish.SourceInfo{ID: id, Title: id}
+		if len(cs) > 0 {
+			infos[i] = cs[0].Source(id)
+		}
 		keys[i] = strings.ToLower(infos[i].Title)
 		titles[keys[i]]++
 		order[i] = i
