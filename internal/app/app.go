@@ -1,7 +1,7 @@
 // Package app is the running aggregator: what "aggregator serve" does once
 // its flags are parsed, its config loaded and its store opened. It wires
 // the poller, the membership index, the rendered documents, the search
-// index, the WebSub hub, subscriber statistics, readiness and the HTTP
+// index, the WebSub hub and subscriber, subscriber statistics, readiness and the HTTP
 // handler, and owns every goroutine of the service.
 //
 // # Lifecycle
@@ -41,7 +41,8 @@
 //     sources.
 //   - search.go, ready.go, subscribers.go, metrics.go, websub.go: the
 //     search index's feed, readiness, the flushing of subscriber
-//     statistics, the metrics, the WebSub hub's adapter.
+//     statistics, the metrics, the WebSub hub's adapter and the WebSub
+//     subscriber's wiring (sources that push, internal/push).
 //
 // # Where the next features go
 //
@@ -56,9 +57,6 @@
 //   - The mailing list's sender: a loop in mail.go, started by Run, that
 //     composes each due digest from the membership index and sends it
 //     through internal/mail, with the send log in the store.
-//   - The WebSub subscriber (sources that push): websub.go, beside the
-//     hub's adapter; its callback route joins the Handler, and a pushed
-//     document goes through the poller's parse and save as a poll does.
 //   - The admin API for the command line (poll now, preview, explain,
 //     status): admin.go, methods of App (Poll, Status) that the server's
 //     /admin routes call; the running config's file and time and the last
@@ -80,9 +78,11 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/config"
+	"github.com/kpolicy/aggregator/internal/fetch"
 	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/metrics"
 	"github.com/kpolicy/aggregator/internal/publish"
+	"github.com/kpolicy/aggregator/internal/push"
 	"github.com/kpolicy/aggregator/internal/search"
 	"github.com/kpolicy/aggregator/internal/server"
 	"github.com/kpolicy/aggregator/internal/websub"
@@ -134,6 +134,9 @@ type App struct {
 	members *membership.Index
 	cache   *publish.Cache
 	hub     *websub.Hub
+	push    *push.Subscriber             // the WebSub subscriber: sources that push
+	locks   *fetch.SourceLocks           // one source's polls, deliveries and subscription updates in turn
+	poller  atomic.Pointer[fetch.Poller] // the poller running now (a reload may replace it)
 	index   *search.Index
 	indexer *search.Indexer
 	subs    *server.Subscribers
@@ -226,12 +229,16 @@ func New(cfg config.Config, d Deps) (*App, error) {
 		return nil, err
 	}
 	a.hub = a.newHub(cfg)
+	a.locks = fetch.NewSourceLocks()
+	a.poller.Store(a.newPoller(cfg))
+	a.push = a.newSubscriber(cfg)
 	var backup server.Backuper // optional in the store contract
 	if b, ok := a.st.(server.Backuper); ok {
 		backup = b
 	}
 	a.handler = server.New(a.cache, a.st, server.Options{
 		Logger: a.log, MaxAge: cfg.Publish.MaxAge, BaseURL: cfg.Server.BaseURL, Hubs: a.hubs, WebSub: a.hub,
+		Push: a.push, PushCounts: a.push.Counts,
 		Sources: a.cache, States: a.st,
 		Extras: server.Extras{
 			BaseURL:     cfg.Server.BaseURL,
@@ -314,6 +321,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.members.Run(loopCtx) })
 	wg.Go(func() { a.indexer.Run(loopCtx) })
 	wg.Go(func() { a.flushLoop(loopCtx) })
+	wg.Go(func() { a.push.Run(loopCtx) })
 	if a.d.Started != nil {
 		a.d.Started()
 	}

@@ -23,6 +23,7 @@ func (a *App) newMetrics() (*metrics.Metrics, error) {
 		IndexItems:  a.index.Count,
 		Subscribers: a.subs.Today,
 		Indexing:    a.indexer.State,
+		Pushes:      func() map[string]uint64 { return a.push.Counts() },
 		WebSubSubs: func() (int, error) {
 			subs, err := a.st.Subscriptions(ctx, "")
 			return len(subs), err

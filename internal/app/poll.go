@@ -20,7 +20,7 @@ import (
 // restart and before pollLoop returns.
 func (a *App) pollLoop(ctx context.Context) {
 	cfg := a.cfg.Load()
-	poller := a.newPoller(*cfg)
+	poller := a.poller.Load() // New's
 	for {
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -50,19 +50,22 @@ func (a *App) pollLoop(ctx context.Context) {
 				rebuild = next.Fetch != cfg.Fetch
 				restart = rebuild || !slices.EqualFunc(next.Sources, cfg.Sources, samePolling)
 				cfg = next
+				a.push.Configure(cfg.Sources) // removed and disabled sources are unsubscribed
 			}
 		}
 		stop()
 		<-done
 		if rebuild {
 			poller = a.newPoller(*cfg)
+			a.poller.Store(poller)
 		}
 	}
 }
 
-// newPoller is the poller of cfg's fetch settings, reporting to onResult.
+// newPoller is the poller of cfg's fetch settings, reporting to onResult;
+// every poller of the App shares its source locks with deliveries.
 func (a *App) newPoller(cfg config.Config) *fetch.Poller {
-	return NewPoller(cfg, NewClient(cfg, a.d.Transport), a.st, a.onResult, a.now)
+	return newPoller(cfg, NewClient(cfg, a.d.Transport), a.st, a.onResult, a.now, a.locks)
 }
 
 // samePolling reports whether two sources are polled alike (and their
@@ -81,6 +84,17 @@ func (a *App) onResult(r fetch.Result) {
 	logResult(a.log, r)
 	a.metrics.Poll(r)
 	a.ready.Polled(r.SourceID)
+	if r.Counts.Changed() {
+		a.push.Kick() // a new body may name a hub
+	}
+	a.stored(r)
+}
+
+// stored is what storing a poll's or a delivery's items sets off: when
+// they changed what is stored, the membership index, the names the
+// documents give the source and the search index; when they were new, the
+// pruning of the source soon.
+func (a *App) stored(r fetch.Result) {
 	if r.Counts.Changed() {
 		a.members.Kick()
 		a.names.mark(r.SourceID)

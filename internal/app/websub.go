@@ -4,8 +4,10 @@ import (
 	"context"
 
 	"github.com/kpolicy/aggregator/internal/config"
+	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/fetch"
 	"github.com/kpolicy/aggregator/internal/publish"
+	"github.com/kpolicy/aggregator/internal/push"
 	"github.com/kpolicy/aggregator/internal/websub"
 )
 
@@ -99,4 +101,44 @@ func (a *App) subscribed(ctx context.Context, ids []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// newSubscriber wires the WebSub subscriber (sources that push): its
+// requests to hubs go through the fetcher's guarded client (a hub on a
+// private address is refused unless fetch.allow_private_networks), its
+// deliveries are bounded by fetch.max_body and stored through the running
+// poller (currentPoller), and each stored delivery sets off what a poll's
+// items do.
+func (a *App) newSubscriber(cfg config.Config) *push.Subscriber {
+	client := NewClient(cfg, a.d.Transport)
+	o := push.Options{
+		BaseURL:   cfg.Server.BaseURL,
+		Client:    client.HTTPClient(),
+		MaxBody:   cfg.Fetch.MaxBody,
+		UserAgent: cfg.Fetch.UserAgentString(Version()),
+		Timeout:   cfg.Fetch.Timeout,
+		Now:       a.now,
+		Logger:    a.log,
+		OnDelivery: func(r fetch.Result) {
+			a.metrics.Pushed(r)
+			a.stored(r)
+		},
+	}
+	if !cfg.Fetch.AllowPrivateNetworks {
+		o.CheckHost = func(ctx context.Context, host string) error { return fetch.CheckHost(ctx, host) }
+	}
+	return push.New(currentPoller{a}, a.st, cfg.Sources, o)
+}
+
+// currentPoller hands the subscriber's deliveries and state updates to
+// the poller running now (a reload that changes fetch settings replaces
+// it); all of them share the App's source locks.
+type currentPoller struct{ a *App }
+
+func (c currentPoller) Deliver(ctx context.Context, src feed.Source, body []byte, contentType string) fetch.Result {
+	return c.a.poller.Load().Deliver(ctx, src, body, contentType)
+}
+
+func (c currentPoller) UpdateState(ctx context.Context, sourceID string, change func(*feed.SourceState) bool) error {
+	return c.a.poller.Load().UpdateState(ctx, sourceID, change)
 }

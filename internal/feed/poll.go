@@ -11,6 +11,9 @@ type Parsed struct {
 	// Warning says what was wrong with the feed's identities in this
 	// document, when anything was (a GUID repeated across different items).
 	Warning string
+	// Hub and Self are the feed's WebSub hub (rel="hub", the first) and
+	// its own URL (rel="self"), absolute; empty when it names none.
+	Hub, Self string
 }
 
 // PollCounts is what storing one poll changed.

@@ -84,6 +84,11 @@ type SourceState struct {
 	// outcome clears it, so a state found with it at the start of a poll
 	// belongs to a process that stopped while parsing.
 	Parsing time.Time
+	// Hub and Self are the WebSub hub (rel="hub") and topic (rel="self")
+	// the feed last named; empty when it named none.
+	Hub, Self string
+	// Push is the source's WebSub subscription; the zero Push when none.
+	Push Push
 }
 
 // PollURL is the URL the poller requests for a source configured at

@@ -90,6 +90,9 @@ type PollerOptions struct {
 	// HideFuture leaves items dated more than FutureSlack ahead of Now out
 	// of a poll until their date has come; when false they are dated Now.
 	HideFuture bool
+	// Locks serialise each source's polls, deliveries and state updates;
+	// nil gives the Poller locks of its own.
+	Locks *SourceLocks
 }
 
 // Poller polls sources with a Client, parses with a Parser and records with
@@ -101,6 +104,7 @@ type Poller struct {
 	opts   PollerOptions
 	sched  schedule
 	gate   *gate
+	locks  *SourceLocks
 }
 
 // NewPoller returns a Poller using c, p and s.
@@ -117,8 +121,11 @@ func NewPoller(c *Client, p Parser, s Store, o PollerOptions) *Poller {
 	if o.RedirectConfirmations <= 0 {
 		o.RedirectConfirmations = DefaultRedirectConfirmations
 	}
+	if o.Locks == nil {
+		o.Locks = NewSourceLocks()
+	}
 	return &Poller{client: c, parser: p, store: s, opts: o, sched: newSchedule(o.MaxInterval),
-		gate: newPacedGate(o.Concurrency, o.HostGap)}
+		gate: newPacedGate(o.Concurrency, o.HostGap), locks: o.Locks}
 }
 
 // Poll polls src once, whether or not it is disabled, and records the
@@ -134,9 +141,14 @@ func NewPoller(c *Client, p Parser, s Store, o PollerOptions) *Poller {
 // Gone retires the source: later Polls make no request and return
 // Result.Retired, until the configured URL changes.
 //
-// Poll first waits its turn: across all callers the Poller never has more
-// than Concurrency polls in flight, nor two on one host, and spaces requests
-// to one host by HostGap.
+// Poll first takes the source's lock (SourceLocks: no delivery or state
+// update of the source runs meanwhile), then waits its turn: across all
+// callers the Poller never has more than Concurrency polls in flight, nor
+// two on one host, and spaces requests to one host by HostGap.
+//
+// While the source's WebSub subscription is active (SourceState.Push) a
+// successful poll schedules the next at MaxInterval, or when the lease
+// ends if that is sooner: the hub pushes, polling is the fallback.
 //
 // A new body is parsed within the client's Timeout, and a parse that runs
 // longer than parseMarkDelay is marked on the source's state
@@ -162,6 +174,13 @@ func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
 		}
 	}()
 
+	unlock, err := p.locks.lock(ctx, src.ID)
+	if err != nil {
+		res.Err = fmt.Errorf("poll %s: %w", src.ID, err)
+		res.NextPoll = p.sched.afterFailure(p.opts.Now(), src.Interval, 1)
+		return res
+	}
+	defer unlock()
 	prev, err := p.state(ctx, src)
 	if err != nil {
 		res.Err = fmt.Errorf("poll %s: %w", src.ID, err) // the store says "state SOURCE: …"
@@ -267,41 +286,15 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		return
 	}
 
-	unmark := p.markWhileParsing(wctx, src.ID, now)
-	parsed, err := p.parse(ctx, resp, src)
-	unmark()
+	counts, warning, err := p.ingest(ctx, wctx, src, st, resp, now, func(st *feed.SourceState) {
+		st.ETag, st.LastModified, st.BodyHash = resp.ETag, resp.LastModified, hash
+		p.succeed(src, st, resp, now, res)
+	})
 	if err != nil {
-		p.fail(wctx, src, prev, target, resp, err, now, res)
+		p.fail(wctx, src, prev, target, resp, err, now, res) // the error names its step: fail adds only the poll
 		return
 	}
-	st.ETag, st.LastModified, st.BodyHash = resp.ETag, resp.LastModified, hash
-	st.Title, st.Link = parsed.Title, parsed.Link
-	st.TTL = ttl(parsed.TTL)
-	st.LastChange = now // a new body: the feed changed
-	st.Identity = src.Identity
-	p.succeed(src, &st, resp, now, res)
-	if parsed.Warning != "" { // advice about the feed itself, after succeed's notes
-		if st.Warning != "" {
-			st.Warning += "; "
-		}
-		st.Warning += parsed.Warning
-		res.Warning = st.Warning
-	}
-	items, hidden := futureDates(parsed.Items, now, p.opts.HideFuture)
-	if hidden > 0 {
-		// The same body must be parsed again once their date has come:
-		// keep no validator or hash that would let the next poll skip it.
-		st.ETag, st.LastModified, st.BodyHash = "", "", ""
-	}
-	counts, err := p.store.SavePoll(wctx, src.ID, items, st)
-	if err != nil {
-		// Nothing was stored, so the old validators and hash stay: the
-		// next poll fetches and parses the body again. The store's error
-		// names the step ("save poll SOURCE: …"): fail adds only the poll.
-		p.fail(wctx, src, prev, target, resp, err, now, res)
-		return
-	}
-	res.Counts = counts
+	res.Counts, res.Warning = counts, warning
 }
 
 // bodyHash is the hex SHA-256 by which an unchanged body is skipped: of
@@ -400,7 +393,16 @@ func (p *Poller) succeed(src feed.Source, st *feed.SourceState, resp *Response, 
 	if p.opts.Adaptive {
 		interval = p.sched.adaptive(interval, st.LastChange, now)
 	}
+	pushed := st.Push.Active(now)
+	if pushed {
+		// The hub pushes: polling is a fallback, at the longest interval,
+		// and due again when the lease ends unrenewed.
+		interval = p.opts.MaxInterval
+	}
 	st.NextPoll = p.sched.afterSuccess(now, interval, st.TTL, resp.Header)
+	if pushed && st.NextPoll.After(st.Push.Expires) {
+		st.NextPoll = st.Push.Expires
+	}
 	res.NextPoll, res.Warning = st.NextPoll, st.Warning
 }
 

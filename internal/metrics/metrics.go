@@ -29,6 +29,9 @@ type Options struct {
 	Subscribers func() []feed.SubscriberDay // today's subscriber statistics, per channel
 	Indexing    func() search.IndexerState  // the search indexer's failures
 	WebSubSubs  func() (int, error)         // WebSub subscriptions kept
+	// Pushes are the WebSub subscriber's delivery outcomes since start
+	// (push.Subscriber.Counts), each key a "result" label.
+	Pushes func() map[string]uint64
 }
 
 // Metrics is the set of the aggregator's metrics. Its methods are safe for
@@ -110,6 +113,9 @@ func New(reg *prometheus.Registry, o Options) (*Metrics, error) {
 			return float64(n), err
 		}))
 	}
+	if o.Pushes != nil {
+		cs = append(cs, pushes{o.Pushes})
+	}
 	if o.Indexing != nil {
 		cs = append(cs,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "aggregator_search_index_failing",
@@ -175,10 +181,15 @@ func (m *Metrics) Poll(r fetch.Result) {
 	}
 	m.responses.WithLabelValues(host, strconv.Itoa(r.Status)).Inc()
 	m.pollSeconds.WithLabelValues(result).Observe(r.Duration.Seconds())
-	m.addItems("new", r.Counts.New)
-	m.addItems("updated", r.Counts.Updated)
-	m.addItems("unchanged", r.Counts.Unchanged)
-	m.addItems("merged", r.Counts.Merged)
+	m.countItems(r.Counts)
+}
+
+// countItems counts what one poll or delivery did to its items.
+func (m *Metrics) countItems(c feed.PollCounts) {
+	m.addItems("new", c.New)
+	m.addItems("updated", c.Updated)
+	m.addItems("unchanged", c.Unchanged)
+	m.addItems("merged", c.Merged)
 }
 
 // addItems adds n to the items counted under change (one of itemChanges).
@@ -233,5 +244,30 @@ func (s subscribers) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(subscribersDesc, prometheus.GaugeValue, float64(d.Subscribers()), d.Channel)
 		ch <- prometheus.MustNewConstMetric(clientsDesc, prometheus.GaugeValue, float64(d.Clients), d.Channel)
 		ch <- prometheus.MustNewConstMetric(reportedDesc, prometheus.GaugeValue, float64(d.Reported), d.Channel)
+	}
+}
+
+// Pushed counts the items one stored WebSub delivery changed, with those
+// of polls (aggregator_items_total); its outcome is counted by Options.Pushes.
+func (m *Metrics) Pushed(r fetch.Result) {
+	if m == nil {
+		return
+	}
+	m.countItems(r.Counts)
+}
+
+// pushes reports aggregator_push_deliveries_total from the subscriber's
+// own counts, read when scraped.
+type pushes struct{ read func() map[string]uint64 }
+
+var pushesDesc = prometheus.NewDesc("aggregator_push_deliveries_total",
+	"WebSub deliveries received from the hubs of sources that push, by result: stored, unsigned, bad_signature (wrong HMAC or sha1), unknown (no such subscription: 410), too_large, busy, failed.",
+	[]string{"result"}, nil)
+
+func (p pushes) Describe(ch chan<- *prometheus.Desc) { ch <- pushesDesc }
+
+func (p pushes) Collect(ch chan<- prometheus.Metric) {
+	for result, n := range p.read() {
+		ch <- prometheus.MustNewConstMetric(pushesDesc, prometheus.CounterValue, float64(n), result)
 	}
 }

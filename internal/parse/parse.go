@@ -181,6 +181,7 @@ func (p *Parser) parseRSS(ctx context.Context, text []byte, base *url.URL, src f
 		return feed.Parsed{}, fmt.Errorf("parse rss: %w", err)
 	}
 	out := p.feedLevel(uf, base, "rss", false)
+	hubLinks(&out, rssLinks(rf.Extensions), base)
 	if ttl, err := strconv.Atoi(strings.TrimSpace(rf.TTL)); err == nil && ttl > 0 {
 		out.TTL = ttl
 	}
@@ -198,6 +199,7 @@ func (p *Parser) parseAtom(ctx context.Context, text []byte, base *url.URL, src 
 		return feed.Parsed{}, fmt.Errorf("parse atom: %w", err)
 	}
 	out := p.feedLevel(uf, base, "atom", false)
+	hubLinks(&out, atomLinks(af), base)
 	out.Items, out.Warning = p.items(ctx, atomEntries(af, uf), base, out.Language, src)
 	return out, nil
 }

@@ -17,6 +17,10 @@ func (s *Server) routes() {
 	if s.websub != nil {
 		s.mux.Handle("POST /websub", s.websub)
 	}
+	if s.push != nil {
+		s.mux.Handle("GET /websub/callback/", s.push)
+		s.mux.Handle("POST /websub/callback/", s.push)
+	}
 	s.mux.HandleFunc("GET /items/{ref}", s.handleItem)
 	s.mux.HandleFunc("GET /search", s.handleSearch)
 	s.mux.HandleFunc("GET /opensearch.xml", s.handleOpenSearch)

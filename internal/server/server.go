@@ -59,6 +59,12 @@ type Options struct {
 	Hubs []string
 	// WebSub, when set, answers POST /websub (the hub).
 	WebSub http.Handler
+	// Push, when set, answers GET and POST /websub/callback/… (the WebSub
+	// subscriber's callback: verifications and deliveries from hubs).
+	Push http.Handler
+	// PushCounts, when set, gives GET /status the subscriber's delivery
+	// outcomes since start (push.Counts).
+	PushCounts func() map[string]uint64
 
 	// The rest is optional (see extras.go): nil leaves the routes that
 	// need it answering 404 or 503.
@@ -82,6 +88,8 @@ type Server struct {
 	baseURL string
 	hubs    []string
 	websub  http.Handler
+	push    http.Handler
+	pushes  func() map[string]uint64
 	extras
 
 	now  func() time.Time
@@ -108,6 +116,8 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		baseURL: strings.TrimRight(o.BaseURL, "/"),
 		hubs:    o.Hubs,
 		websub:  o.WebSub,
+		push:    o.Push,
+		pushes:  o.PushCounts,
 		extras:  newExtras(o.Extras),
 		now:     time.Now,
 	}

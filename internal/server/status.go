@@ -19,27 +19,40 @@ type States interface {
 // and what the poller last recorded about it. The JSON names are part of
 // the /status?format=json contract.
 type SourceStatus struct {
-	ID             string    `json:"id"`
-	Title          string    `json:"title,omitempty"`
-	ConfiguredURL  string    `json:"configured_url"`
-	CurrentURL     string    `json:"current_url"`         // polled: the adopted redirect target, else the configured URL
-	FinalURL       string    `json:"final_url,omitempty"` // where the last poll ended after redirects
-	Disabled       bool      `json:"disabled"`
-	Retired        bool      `json:"retired"`
-	Polled         bool      `json:"polled"`
-	LastStatus     int       `json:"last_status,omitempty"`
-	LastPoll       time.Time `json:"last_poll,omitzero"`
-	LastSuccess    time.Time `json:"last_success,omitzero"`
-	LastError      string    `json:"last_error,omitempty"`
-	Errors         int       `json:"consecutive_errors"`
-	NextPoll       time.Time `json:"next_poll,omitzero"`
-	Items          int       `json:"items"`
-	ETag           string    `json:"etag,omitempty"`
-	LastModified   string    `json:"last_modified,omitempty"`
-	RedirectTarget string    `json:"redirect_target,omitempty"`
-	RedirectCount  int       `json:"redirect_count,omitempty"`
-	Warning        string    `json:"warning,omitempty"`
-	ParsingSince   time.Time `json:"parsing_since,omitzero"` // a parse of a new body is under way (or its process stopped in it)
+	ID             string      `json:"id"`
+	Title          string      `json:"title,omitempty"`
+	ConfiguredURL  string      `json:"configured_url"`
+	CurrentURL     string      `json:"current_url"`         // polled: the adopted redirect target, else the configured URL
+	FinalURL       string      `json:"final_url,omitempty"` // where the last poll ended after redirects
+	Disabled       bool        `json:"disabled"`
+	Retired        bool        `json:"retired"`
+	Polled         bool        `json:"polled"`
+	LastStatus     int         `json:"last_status,omitempty"`
+	LastPoll       time.Time   `json:"last_poll,omitzero"`
+	LastSuccess    time.Time   `json:"last_success,omitzero"`
+	LastError      string      `json:"last_error,omitempty"`
+	Errors         int         `json:"consecutive_errors"`
+	NextPoll       time.Time   `json:"next_poll,omitzero"`
+	Items          int         `json:"items"`
+	ETag           string      `json:"etag,omitempty"`
+	LastModified   string      `json:"last_modified,omitempty"`
+	RedirectTarget string      `json:"redirect_target,omitempty"`
+	RedirectCount  int         `json:"redirect_count,omitempty"`
+	Warning        string      `json:"warning,omitempty"`
+	ParsingSince   time.Time   `json:"parsing_since,omitzero"` // a parse of a new body is under way (or its process stopped in it)
+	Push           *PushStatus `json:"websub,omitempty"`       // the source's WebSub subscription, when it has one
+}
+
+// PushStatus is a source's WebSub subscription as GET /status shows it
+// (never its secret). The JSON names are part of the /status?format=json
+// contract.
+type PushStatus struct {
+	Hub          string    `json:"hub"`
+	Topic        string    `json:"topic"`
+	State        string    `json:"state"` // subscribing, active, unsubscribing, denied
+	Expires      time.Time `json:"expires,omitzero"`
+	LastDelivery time.Time `json:"last_delivery,omitzero"`
+	Error        string    `json:"error,omitempty"`
 }
 
 // StatusOf joins each configured source with its saved state, in the order
@@ -63,6 +76,9 @@ func StatusOf(sources []feed.Source, states []feed.SourceState) []SourceStatus {
 			s.LastError, s.Errors, s.NextPoll = st.LastError, st.Errors, st.NextPoll
 			s.Items, s.ETag, s.LastModified = st.Items, st.ETag, st.LastModified
 			s.ParsingSince = st.Parsing
+			if p := st.Push; p.State != feed.PushNone {
+				s.Push = &PushStatus{Hub: p.Hub, Topic: p.Topic, State: string(p.State), Expires: p.Expires, LastDelivery: p.LastDelivery, Error: p.Error}
+			}
 			if s.Title == "" {
 				s.Title = st.Title
 			}
@@ -83,6 +99,7 @@ type statusPage struct {
 	Failing int
 	Retired int
 	Index   *IndexStatus
+	Pushes  map[string]uint64
 }
 
 // IndexStatus is the search indexer as GET /status shows it: how far behind
@@ -127,9 +144,10 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Query().Get("format") {
 	case "json":
 		body, err := json.MarshalIndent(struct {
-			Sources []SourceStatus `json:"sources"`
-			Index   *IndexStatus   `json:"search_index,omitempty"`
-		}{list, s.indexStatus()}, "", "  ")
+			Sources []SourceStatus    `json:"sources"`
+			Index   *IndexStatus      `json:"search_index,omitempty"`
+			Pushes  map[string]uint64 `json:"websub_deliveries,omitempty"` // by outcome, since start
+		}{list, s.indexStatus(), s.pushCounts()}, "", "  ")
 		if err != nil {
 			s.Error(w, r, err)
 			return
@@ -138,7 +156,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(append(body, '\n'))
 	case "", "html":
-		page := statusPage{Sources: list, Index: s.indexStatus()}
+		page := statusPage{Sources: list, Index: s.indexStatus(), Pushes: s.pushCounts()}
 		for _, st := range list {
 			if st.Retired {
 				page.Retired++
@@ -150,6 +168,14 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.pageError(w, r, feed.Errorf(feed.EINVALID, "format must be html or json"))
 	}
+}
+
+// pushCounts is the WebSub subscriber's delivery outcomes, or nil.
+func (s *Server) pushCounts() map[string]uint64 {
+	if s.pushes == nil {
+		return nil
+	}
+	return s.pushes()
 }
 
 // sourceList returns the configured sources as they are now, or none.

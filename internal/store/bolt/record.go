@@ -157,6 +157,38 @@ type stateRecord struct {
 	Warning        string        `json:"warning,omitempty"`
 	Identity       string        `json:"identity,omitempty"`
 	Parsing        time.Time     `json:"parsing,omitzero"`
+	Hub            string        `json:"hub,omitempty"`
+	Self           string        `json:"self,omitempty"`
+	Push           *pushRecord   `json:"push,omitempty"`
+}
+
+// pushRecord is how a source's WebSub subscription is stored.
+type pushRecord struct {
+	Hub          string    `json:"hub,omitempty"`
+	Topic        string    `json:"topic,omitempty"`
+	Secret       string    `json:"secret,omitempty"`
+	Token        string    `json:"token,omitempty"`
+	State        string    `json:"state,omitempty"`
+	Requested    time.Time `json:"requested,omitzero"`
+	Expires      time.Time `json:"expires,omitzero"`
+	LastDelivery time.Time `json:"last_delivery,omitzero"`
+	Error        string    `json:"error,omitempty"`
+}
+
+func encodePush(p feed.Push) *pushRecord {
+	if p == (feed.Push{}) {
+		return nil
+	}
+	return &pushRecord{Hub: p.Hub, Topic: p.Topic, Secret: p.Secret, Token: p.Token, State: string(p.State),
+		Requested: jsonTime(p.Requested), Expires: jsonTime(p.Expires), LastDelivery: jsonTime(p.LastDelivery), Error: p.Error}
+}
+
+func decodePush(r *pushRecord) feed.Push {
+	if r == nil {
+		return feed.Push{}
+	}
+	return feed.Push{Hub: r.Hub, Topic: r.Topic, Secret: r.Secret, Token: r.Token, State: feed.PushState(r.State),
+		Requested: r.Requested, Expires: r.Expires, LastDelivery: r.LastDelivery, Error: r.Error}
 }
 
 func encodeState(s feed.SourceState) ([]byte, error) {
@@ -171,6 +203,7 @@ func encodeState(s feed.SourceState) ([]byte, error) {
 		RedirectTarget: s.RedirectTarget, RedirectCount: s.RedirectCount,
 		Retired: s.Retired, TTL: s.TTL, LastChange: jsonTime(s.LastChange), Warning: s.Warning, Identity: s.Identity,
 		Parsing: jsonTime(s.Parsing),
+		Hub:     s.Hub, Self: s.Self, Push: encodePush(s.Push),
 	})
 }
 
@@ -191,6 +224,7 @@ func decodeState(sourceID string, data []byte) (feed.SourceState, error) {
 		RedirectTarget: r.RedirectTarget, RedirectCount: r.RedirectCount,
 		Retired: r.Retired, TTL: r.TTL, LastChange: r.LastChange, Warning: r.Warning, Identity: r.Identity,
 		Parsing: r.Parsing,
+		Hub:     r.Hub, Self: r.Self, Push: decodePush(r.Push),
 	}, nil
 }
 

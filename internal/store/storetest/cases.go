@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -235,6 +236,33 @@ func testStates(t *testing.T, b Backend) {
 	}
 	if st, err := s.State(bg, "new"); err != nil || !st.Parsing.Equal(epoch) {
 		t.Errorf("MarkParsing of a new source: %+v, %v", st, err)
+	}
+}
+
+// testStateWhole saves a state with every field set and reads it back
+// equal (but Items, the store's): what a poller or the WebSub subscriber
+// (Push) writes on a source's state survives a restart.
+func testStateWhole(t *testing.T, b Backend) {
+	s := open(t, b, Options{Now: fixed})
+	at := func(h int) time.Time { return epoch.Add(time.Duration(h) * time.Hour) }
+	want := feed.SourceState{SourceID: "w", URL: "https://w.example/final", ETag: `"e"`, LastModified: "Sat, 01 Mar 2025 09:00:00 GMT",
+		BodyHash: "ab", LastStatus: 200, LastPoll: at(1), LastSuccess: at(2), LastError: "e", Errors: 2, NextPoll: at(3),
+		Title: "W", Link: "https://w.example/", ConfiguredURL: "https://w.example/feed", AdoptedURL: "https://w.example/new",
+		RedirectTarget: "https://w.example/next", RedirectCount: 1, Retired: true, TTL: time.Hour, LastChange: at(4),
+		Warning: "w", Identity: feed.IdentityLink, Parsing: at(5),
+		Hub: "https://hub.example/", Self: "https://w.example/feed",
+		Push: feed.Push{Hub: "https://hub.example/", Topic: "https://w.example/feed", Secret: "00ff", Token: "t0",
+			State: feed.PushActive, Requested: at(6), Expires: at(7), LastDelivery: at(8), Error: "late"}}
+	if err := s.SaveState(bg, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.State(bg, "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Items = 0
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("State = %+v\nwant    %+v", got, want)
 	}
 }
 

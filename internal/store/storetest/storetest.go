@@ -59,6 +59,7 @@ var cases = []testCase{
 	{"ItemsAfterOrder", testItemsAfterOrder},
 	{"WriteOrder", testWriteOrder},
 	{"States", testStates},
+	{"StateWhole", testStateWhole},
 	{"Subscriptions", testSubscriptions},
 	{"SubscriberDays", testSubscriberDays},
 	{"Indexes", testIndexes},
