@@ -59,6 +59,7 @@ var cases = []testCase{
 	{"ItemsAfterOrder", testItemsAfterOrder},
 	{"WriteOrder", testWriteOrder},
 	{"States", testStates},
+	{"StateFields", testStateFields},
 	{"Subscriptions", testSubscriptions},
 	{"SubscriberDays", testSubscriberDays},
 	{"Indexes", testIndexes},
