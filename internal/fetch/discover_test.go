@@ -298,3 +298,25 @@ func TestPollDiscoveryKeepsTheClientsGuards(t *testing.T) {
 		t.Fatalf("err=%v, want ErrTooManyRedirects", res.Err)
 	}
 }
+
+// TestPollForgetsTheDiscoveredFeedWhenTheURLChanges: a discovered feed
+// belongs to the configured page; another url in feeds.yaml starts afresh.
+func TestPollForgetsTheDiscoveredFeedWhenTheURLChanges(t *testing.T) {
+	s := newSite(t)
+	s.set("/", homePage([3]string{rssType, "RSS", "/feed"}))
+	s.set("/feed", rssFeed("a"))
+	s.set("/other/", homePage([3]string{rssType, "RSS", "/other/feed"}))
+	s.set("/other/feed", rssFeed("b"))
+	store := newMemStore()
+	p, _ := newTestPoller(t, parse.New(), store, 0)
+	if res := p.Poll(t.Context(), feed.Source{ID: "blog", URL: s.URL + "/", Interval: time.Hour}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if res := p.Poll(t.Context(), feed.Source{ID: "blog", URL: s.URL + "/other/", Interval: time.Hour}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	pathsEqual(t, "polls", s.paths(), []string{"/", "/feed", "/other/", "/other/feed"})
+	if got, want := store.state("blog").DiscoveredURL, s.URL+"/other/feed"; got != want {
+		t.Errorf("DiscoveredURL=%q, want %q", got, want)
+	}
+}

@@ -91,6 +91,13 @@ func TestDiscoverRanksAnnouncedFeeds(t *testing.T) {
 <link rel="alternate" type="application/rss+xml" title="정치" href="http://rss.example.co.kr/politics.xml">
 </head><body>본문</body></html>`),
 			[]string{"http://rss.example.co.kr/politics.xml", "http://rss.example.co.kr/r.xml"}},
+		{"only http(s) feeds are announced",
+			"https://example.com/", "text/html",
+			[]byte(`<html><head><link rel="alternate" type="application/rss+xml" href="file:///etc/passwd">
+<link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
+<link rel="alternate" type="application/rss+xml" href="ftp://example.com/feed.xml">
+<link rel="alternate" type="application/rss+xml" href="//cdn.example.com/feed.xml"></head><body></body></html>`),
+			[]string{"https://cdn.example.com/feed.xml"}},
 		{"a link in the body is not announced",
 			"https://example.com/", "text/html",
 			[]byte(`<html><head><title>x</title></head><body><link rel="alternate" type="application/rss+xml" href="/body.xml"></body></html>`),
