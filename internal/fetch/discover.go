@@ -46,6 +46,8 @@ func (d *discovery) follow(prev feed.SourceState, resp *Response, err error) (*f
 	}
 	next := a.AnnouncedFeed()
 	switch {
+	case next == d.lost:
+		return nil, fmt.Errorf("%w; not followed: the page still announces %s, which is gone", err, next)
 	case next == resp.URL || slices.Contains(d.visited, next):
 		return nil, fmt.Errorf("%w; not followed: this poll already requested %s (a discovery loop)", err, next)
 	case d.page != "":

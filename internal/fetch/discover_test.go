@@ -195,6 +195,32 @@ func TestPollRediscoversWhenTheFeedGoes(t *testing.T) {
 	}
 }
 
+// TestPollRediscoveryOfTheSameGoneFeed: a page that still announces the
+// feed that answered 404 is not followed to it again in the same poll.
+func TestPollRediscoveryOfTheSameGoneFeed(t *testing.T) {
+	s := newSite(t)
+	s.set("/", homePage([3]string{rssType, "RSS", "/feed"}))
+	s.set("/feed", rssFeed("a"))
+	store := newMemStore()
+	p, _ := newTestPoller(t, parse.New(), store, 0)
+	src := feed.Source{ID: "blog", URL: s.URL + "/", Interval: time.Hour}
+	if res := p.Poll(t.Context(), src); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	s.set("/feed", sitePage{status: http.StatusNotFound})
+	res := p.Poll(t.Context(), src)
+	want := "the discovered feed " + s.URL + "/feed is gone: " + s.URL + "/: not a feed: HTML page (it links to feeds: " + s.URL + "/feed); not followed: the page still announces " + s.URL + "/feed, which is gone"
+	if res.Err == nil || !strings.HasSuffix(res.Err.Error(), want) {
+		t.Fatalf("err=%v\nwant it to end %q", res.Err, want)
+	}
+	if got := len(s.paths()); got != 4 {
+		t.Errorf("requests %q, want 4 (two polls: page and feed, then feed and page)", s.paths())
+	}
+	if st := store.state("blog"); st.DiscoveredURL != "" || st.Errors != 1 || st.Retired {
+		t.Errorf("state %+v", st)
+	}
+}
+
 // TestPollDiscoveryFailures: what a page that cannot be followed records,
 // and how many requests it costs.
 func TestPollDiscoveryFailures(t *testing.T) {
