@@ -71,6 +71,7 @@ func (a *App) reloadConfig(ctx context.Context, why string) (*config.Config, boo
 		a.log.Error("config reload: channels not configured; still serving the previous config", "err", err)
 		return nil, false
 	}
+	a.cache.SetSite(next.Site) // the site's identity is only rendering: it applies at once
 	a.cfg.Store(&next)
 	a.log.Info("config reloaded", "why", why, "sources", len(next.Sources), "channels", len(next.Channels))
 	return &next, true

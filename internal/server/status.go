@@ -113,11 +113,15 @@ func (s *Server) indexStatus() *IndexStatus {
 // handleStatus answers GET /status: an HTML page, or JSON with
 // ?format=json. Without a States the sources are listed as never polled.
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	fail := s.pageError
+	if r.URL.Query().Get("format") == "json" {
+		fail = s.Error
+	}
 	var states []feed.SourceState
 	if s.states != nil {
 		var err error
 		if states, err = s.states.States(r.Context()); err != nil {
-			s.Error(w, r, err)
+			fail(w, r, err)
 			return
 		}
 	}
@@ -146,7 +150,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		}
 		s.render(w, r, "status.html", page)
 	default:
-		s.Error(w, r, feed.Errorf(feed.EINVALID, "format must be html or json"))
+		s.pageError(w, r, feed.Errorf(feed.EINVALID, "format must be html or json"))
 	}
 }
 
