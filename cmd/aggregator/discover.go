@@ -16,13 +16,14 @@ import (
 )
 
 // runDiscover fetches one page and lists the feeds it announces with
-// <link rel="alternate">, or says that the URL is itself a feed. It exits 1
-// when the page names no feed.
+// <link rel="alternate">, best first (parse.RankFeeds: the first is the one
+// the poller follows from a source configured with this URL), or says that
+// the URL is itself a feed. It exits 1 when the page names no feed.
 func runDiscover(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var f flags
 	fs := newFlagSet("discover", getenv, stderr, &f, false, false)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: aggregator discover [FLAGS] URL\n\nLists the feeds a web page links to. The config supplies the User-Agent,\ntimeout, body limit and allow_private_networks; without one, the defaults.\n\nFlags (each defaults from the environment variable named):\n")
+		fmt.Fprintf(stderr, "Usage: aggregator discover [FLAGS] URL\n\nLists the feeds a web page links to, best first: the first is the one\nthe poller follows when a source's url is this page. The config supplies the User-Agent,\ntimeout, body limit and allow_private_networks; without one, the defaults.\n\nFlags (each defaults from the environment variable named):\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlagsArgs(fs, args); err != nil {

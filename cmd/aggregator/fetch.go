@@ -57,14 +57,15 @@ func runFetch(ctx context.Context, args []string, getenv func(string) string, st
 // what this poll did and what the source's saved state holds (items,
 // consecutive errors, last success, next poll); under each row, indented,
 // the URL polled with the validators kept for the next conditional GET,
-// then the error or a note, both clipped to the table's width. Then every
+// the page it was discovered on (autodiscovery), then the error or a note,
+// all clipped to the table's width. Then every
 // error in full, as "error: poll SOURCE: …" lines. It returns how many polls failed and how many sources are
 // retired and were not polled.
 func printResults(w io.Writer, results []fetch.Result, state func(string) (feed.SourceState, error)) (failed, retired int) {
 	header := []string{"SOURCE", "STATUS", "NEW", "UPD", "SAME", "ITEMS", "ERRS", "LAST SUCCESS", "NEXT POLL"}
 	right := []bool{false, false, true, true, true, true, true, false, false}
 	rows := [][]string{header}
-	var details [][2]string // URL line, note line
+	var details [][3]string // URL line, discovery line, note line
 	var errs []string
 	for _, r := range results {
 		st, err := state(r.SourceID)
@@ -103,8 +104,13 @@ func printResults(w io.Writer, results []fetch.Result, state func(string) (feed.
 		if v := validators(st); v != "" {
 			kept = " (" + v + ")"
 		}
-		details = append(details, [2]string{
+		discovered := ""
+		if st.DiscoveredURL != "" && st.ConfiguredURL != "" {
+			discovered = "  " + clip("feed discovered on "+st.ConfiguredURL, tableWidth-2)
+		}
+		details = append(details, [3]string{
 			"  " + clip(url, tableWidth-2-displayWidth(kept)) + kept,
+			discovered,
 			"  " + clip(note, tableWidth-2)})
 	}
 	cols := make([]int, len(header))
@@ -130,8 +136,10 @@ func printResults(w io.Writer, results []fetch.Result, state func(string) (feed.
 			continue
 		}
 		fmt.Fprintln(w, details[i-1][0])
-		if strings.TrimSpace(details[i-1][1]) != "" {
-			fmt.Fprintln(w, details[i-1][1])
+		for _, line := range details[i-1][1:] {
+			if strings.TrimSpace(line) != "" {
+				fmt.Fprintln(w, line)
+			}
 		}
 	}
 	for _, e := range errs { // errors.Join's lines joined again, one line each

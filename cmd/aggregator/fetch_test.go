@@ -20,16 +20,21 @@ func TestFetchTableFits(t *testing.T) {
 	longErr := errors.Join(errors.New("poll chosun: fetch https://www.chosun.com/arc/outboundfeeds/rss/category/politics/?outputType=xml: unexpected HTTP status 503 Service Unavailable"),
 		errors.New("poll chosun: record failure: save state chosun: database is full"))
 	korean := "https://news.example.kr/" + strings.Repeat("북한미사일발사", 12)
+	home := "https://blog.example.kr/" + strings.Repeat("한반도", 20)
 	next := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
 	results := []fetch.Result{
 		{SourceID: "chosun", URL: "https://www.chosun.com/arc/outboundfeeds/rss/category/politics/?outputType=xml", Status: 503, Err: longErr, NextPoll: next},
 		{SourceID: "korea-joongang-daily-politics-and-north-korea", URL: korean, Status: 200, Counts: feed.PollCounts{New: 120, Unchanged: 3}, NextPoll: next,
 			Warning: "redirected permanently to " + korean + " (seen on 1 of 3 polls needed to adopt it)"},
 		{SourceID: "kei", URL: "https://keia.org/feed/", Status: 304, NotModified: true, NextPoll: next},
+		{SourceID: "peninsula", URL: "https://blog.example.kr/rss", Status: 200, Counts: feed.PollCounts{New: 2}, NextPoll: next,
+			Warning: "discovered: " + home + " announces the feed https://blog.example.kr/rss, polled from now on"},
 	}
 	states := map[string]feed.SourceState{
 		"chosun": {Errors: 12, Items: 4000, LastSuccess: next.Add(-48 * time.Hour)},
 		"kei":    {Items: 35, ETag: `"abc"`, LastModified: "Sun, 01 Mar 2026 08:00:00 GMT", LastSuccess: next},
+		"peninsula": {Items: 2, ETag: `"r1"`, LastSuccess: next,
+			ConfiguredURL: home, DiscoveredURL: "https://blog.example.kr/rss"},
 	}
 	var out bytes.Buffer
 	failed, _ := printResults(&out, results, func(id string) (feed.SourceState, error) { return states[id], nil })
@@ -45,7 +50,7 @@ func TestFetchTableFits(t *testing.T) {
 			break
 		}
 	}
-	if got, want := len(table), 1+3*3; got != want { // the header; three rows, each with its URL and its note
+	if got, want := len(table), 1+4*3+1; got != want { // the header; four rows, each with its URL and its note, one with the page it was discovered on
 		t.Errorf("table lines=%d, want %d", got, want)
 	}
 	for i, l := range table {
@@ -64,12 +69,13 @@ func TestFetchTableFits(t *testing.T) {
 		"  https://news.example.kr/북한미사일발사",
 		"  https://keia.org/feed/ (ETag, Last-Modified)",
 		"  not modified",
+		"  https://blog.example.kr/rss (ETag)\n  feed discovered on https://blog.example.kr/한반도",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	for _, i := range []int{3, 5, 6} {
+	for _, i := range []int{3, 5, 6, 12, 13} {
 		if !strings.HasSuffix(table[i], "…") {
 			t.Errorf("line %d is not cut: %q", i+1, table[i])
 		}

@@ -142,7 +142,7 @@ func TestDiscover(t *testing.T) {
 
 func TestFetchShowsStateNotAFeedAndRetirement(t *testing.T) {
 	s := newPageOrigin(t)
-	cfg, dbPath := pageOriginConfig(t, s, ", contact: \"https://kpolicy.example/contact\"", "/feed.rss", "/blog/", "/gone.rss")
+	cfg, dbPath := pageOriginConfig(t, s, ", contact: \"https://kpolicy.example/contact\"", "/feed.rss", "/plain.html", "/gone.rss", "/blog/")
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"fetch", "-config", cfg}, noenv, &stdout, &stderr)
 	if !errors.Is(err, errReported) {
@@ -151,9 +151,12 @@ func TestFetchShowsStateNotAFeedAndRetirement(t *testing.T) {
 	out := stdout.String()
 	for _, want := range []string{
 		"ITEMS", "ERRS", "LAST SUCCESS", "NEXT POLL", "  " + s.URL + "/feed.rss\n",
-		"not a feed: HTML page (it links to feeds: " + s.URL + "/feed.rss, " + s.URL + "/atom.xml)",
+		"not a feed: HTML page announces no feed",
 		"410 Gone", "retired:",
-		"3 sources polled, 2 failed, 2 new items",
+		// The blog's home page is followed to the first feed it announces.
+		"  " + s.URL + "/feed.rss\n  feed discovered on " + s.URL + "/blog/\n",
+		"discovered: " + s.URL + "/blog/ announces the feed " + s.URL + "/feed.rss",
+		"4 sources polled, 2 failed, 2 new items",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("first fetch output lacks %q:\n%s", want, out)
@@ -170,10 +173,10 @@ func TestFetchShowsStateNotAFeedAndRetirement(t *testing.T) {
 	stdout.Reset()
 	run(context.Background(), []string{"fetch", "-config", cfg}, noenv, &stdout, &stderr)
 	out = stdout.String()
-	if got, want := len(s.userAgents())-requests, 2; got != want {
-		t.Errorf("second fetch made %d requests, want %d (none to the retired source)", got, want)
+	if got, want := len(s.userAgents())-requests, 3; got != want {
+		t.Errorf("second fetch made %d requests, want %d (none to the retired source, the discovered feed only for the blog)", got, want)
 	}
-	for _, want := range []string{"retired", "2 sources polled, 1 failed, 0 new items, 0 updated, 0 merged into other sources' stories, 1 retired (not polled)"} {
+	for _, want := range []string{"retired", "  feed discovered on " + s.URL + "/blog/\n", "3 sources polled, 1 failed, 0 new items, 0 updated, 0 merged into other sources' stories, 1 retired (not polled)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("second fetch output lacks %q:\n%s", want, out)
 		}
@@ -189,8 +192,11 @@ func TestFetchShowsStateNotAFeedAndRetirement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(st.LastError, "not a feed: HTML page (it links to feeds: ") || st.Errors != 2 {
+	if !strings.Contains(st.LastError, "not a feed: HTML page announces no feed") || st.Errors != 2 {
 		t.Errorf("s1 LastError=%q Errors=%d", st.LastError, st.Errors)
+	}
+	if st, _ := db.State(context.Background(), "s3"); st.DiscoveredURL != s.URL+"/feed.rss" || st.Errors != 0 {
+		t.Errorf("s3 DiscoveredURL=%q Errors=%d LastError=%q, want the blog's feed followed", st.DiscoveredURL, st.Errors, st.LastError)
 	}
 	if st, _ := db.State(context.Background(), "s2"); !st.Retired {
 		t.Errorf("s2 not retired after 410")

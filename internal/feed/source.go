@@ -61,6 +61,11 @@ type SourceState struct {
 	// target of a permanent redirect (301/308) seen on several consecutive
 	// polls. The configured URL stays in feeds.yaml.
 	AdoptedURL string
+	// DiscoveredURL, when set, is the feed that the configured URL's HTML
+	// page announced (autodiscovery) and that is polled instead of the
+	// page; an adopted redirect of it, when there is one, goes first. The
+	// poller forgets it when it answers 404 or 410, and discovers again.
+	DiscoveredURL string
 	// RedirectTarget is a permanent redirect target seen on RedirectCount
 	// consecutive polls and not yet adopted; empty when there is none.
 	RedirectTarget string
@@ -92,10 +97,17 @@ type SourceState struct {
 }
 
 // PollURL is the URL the poller requests for a source configured at
-// configured: the adopted redirect target when there is one.
+// configured: the adopted redirect target when there is one, else the
+// discovered feed when there is one.
 func (s SourceState) PollURL(configured string) string {
-	if s.AdoptedURL != "" && (s.ConfiguredURL == "" || s.ConfiguredURL == configured) {
+	if s.ConfiguredURL != "" && s.ConfiguredURL != configured {
+		return configured
+	}
+	if s.AdoptedURL != "" {
 		return s.AdoptedURL
+	}
+	if s.DiscoveredURL != "" {
+		return s.DiscoveredURL
 	}
 	return configured
 }

@@ -137,9 +137,11 @@ func NewPoller(c *Client, p Parser, s Store, o PollerOptions) *Poller {
 // when a 429 or 503 sent Retry-After). Success resets Errors.
 //
 // The URL requested is the configured one, or the target of a permanent
-// redirect once RedirectConfirmations consecutive polls have seen it. A 410
-// Gone retires the source: later Polls make no request and return
-// Result.Retired, until the configured URL changes.
+// redirect once RedirectConfirmations consecutive polls have seen it, or the
+// feed its HTML page announced (autodiscovery: see discovery; one hop a
+// Poll, the discovered URL kept in SourceState.DiscoveredURL and forgotten
+// on 404 or 410). A 410 Gone retires the source: later Polls make no
+// request and return Result.Retired, until the configured URL changes.
 //
 // Poll first takes the source's lock (SourceLocks: no delivery or state
 // update of the source runs meanwhile), then waits its turn: across all
@@ -199,16 +201,23 @@ func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
 		return res
 	}
 
-	leave, err := p.gate.enter(ctx, hostKey(target))
-	if err != nil {
-		res.Err = fmt.Errorf("poll %s: %w", src.ID, err)
-		res.NextPoll = p.sched.afterFailure(p.opts.Now(), src.Interval, 1)
-		return res
-	}
-	defer leave()
-
 	start := p.opts.Now()
-	p.poll(ctx, src, prev, target, &res)
+	var d discovery
+	for {
+		leave, err := p.gate.enter(ctx, hostKey(target))
+		if err != nil {
+			res.Err = fmt.Errorf("poll %s: %w", src.ID, err)
+			res.NextPoll = p.sched.afterFailure(p.opts.Now(), src.Interval, 1)
+			return res
+		}
+		next := p.poll(ctx, src, prev, target, &d, &res)
+		leave()
+		if next == nil {
+			break
+		}
+		prev, target = next.state, next.url
+		res.URL = target
+	}
 	res.Duration = p.opts.Now().Sub(start)
 	return res
 }
@@ -226,7 +235,7 @@ func (p *Poller) state(ctx context.Context, src feed.Source) (feed.SourceState, 
 	}
 	prev.SourceID = src.ID
 	if prev.ConfiguredURL != "" && prev.ConfiguredURL != src.URL {
-		prev.Retired, prev.AdoptedURL = false, ""
+		prev.Retired, prev.AdoptedURL, prev.DiscoveredURL = false, "", ""
 		prev.RedirectTarget, prev.RedirectCount = "", 0
 		prev.ETag, prev.LastModified, prev.BodyHash = "", "", ""
 		prev.Errors, prev.Warning = 0, ""
@@ -235,9 +244,13 @@ func (p *Poller) state(ctx context.Context, src feed.Source) (feed.SourceState, 
 	return prev, nil
 }
 
-func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceState, target string, res *Result) {
+// poll makes one request of a Poll and records its outcome, or returns
+// the request to make next instead (autodiscovery, see discovery) without
+// recording anything.
+func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceState, target string, d *discovery, res *Result) *followUp {
 	// What was fetched is recorded even if the caller gives up meanwhile.
 	wctx := context.WithoutCancel(ctx)
+	d.visited = append(d.visited, target)
 	resp, err := p.get(ctx, Request{URL: target, ETag: prev.ETag, LastModified: prev.LastModified})
 	now := p.opts.Now()
 	if resp != nil {
@@ -252,10 +265,13 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		if ctx.Err() != nil {
 			res.Err = fmt.Errorf("poll %s: %w", src.ID, err)
 			res.NextPoll = p.sched.afterFailure(now, src.Interval, 1)
-			return
+			return nil
 		}
-		p.fail(wctx, src, prev, target, resp, err, now, res)
-		return
+		if next := d.rediscover(src, prev, target, resp); next != nil {
+			return next
+		}
+		p.fail(wctx, src, d.onFailure(prev), target, resp, d.wrap(err), now, res)
+		return nil
 	}
 
 	st := prev
@@ -268,33 +284,41 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 			st.LastModified = resp.LastModified
 		}
 		p.succeed(src, &st, resp, now, res)
+		d.succeeded(&st, target, res)
 		res.NotModified = true
 		if err := p.store.SaveState(wctx, st); err != nil {
-			p.fail(wctx, src, prev, target, resp, err, now, res) // the store says "save state SOURCE: …"
+			p.fail(wctx, src, d.onFailure(prev), target, resp, d.wrap(err), now, res) // the store says "save state SOURCE: …"
 		}
-		return
+		return nil
 	}
 
 	hash := bodyHash(resp.Body, src)
 	if prev.BodyHash != "" && hash == prev.BodyHash {
 		st.ETag, st.LastModified = resp.ETag, resp.LastModified
 		p.succeed(src, &st, resp, now, res)
+		d.succeeded(&st, target, res)
 		res.Skipped = true
 		if err := p.store.SaveState(wctx, st); err != nil {
-			p.fail(wctx, src, prev, target, resp, err, now, res) // the store says "save state SOURCE: …"
+			p.fail(wctx, src, d.onFailure(prev), target, resp, d.wrap(err), now, res) // the store says "save state SOURCE: …"
 		}
-		return
+		return nil
 	}
 
 	counts, warning, err := p.ingest(ctx, wctx, src, st, resp, now, func(st *feed.SourceState) {
 		st.ETag, st.LastModified, st.BodyHash = resp.ETag, resp.LastModified, hash
 		p.succeed(src, st, resp, now, res)
+		d.succeeded(st, target, res)
 	})
 	if err != nil {
-		p.fail(wctx, src, prev, target, resp, err, now, res) // the error names its step: fail adds only the poll
-		return
+		next, err := d.follow(prev, resp, err)
+		if next != nil {
+			return next
+		}
+		p.fail(wctx, src, d.onFailure(prev), target, resp, d.wrap(err), now, res) // the error names its step: fail adds only the poll
+		return nil
 	}
 	res.Counts, res.Warning = counts, warning
+	return nil
 }
 
 // bodyHash is the hex SHA-256 by which an unchanged body is skipped: of
@@ -424,7 +448,9 @@ func (p *Poller) fail(ctx context.Context, src feed.Source, st feed.SourceState,
 	if wait := retryAfter(header, now); wait > 0 && (st.LastStatus == http.StatusTooManyRequests || st.LastStatus == http.StatusServiceUnavailable) {
 		st.Warning = "asked to wait (Retry-After) until " + now.Add(wait).UTC().Format(time.RFC3339)
 	}
-	if st.LastStatus == http.StatusGone {
+	if st.LastStatus == http.StatusGone && target == st.PollURL(src.URL) {
+		// Only the URL the source stands for retires it: not a feed that
+		// its page announced (see discovery).
 		st.Retired, st.NextPoll = true, time.Time{}
 		st.Warning = "retired: the origin answered 410 Gone; change the source's url in feeds.yaml to poll it again"
 		res.Retired = true

@@ -27,7 +27,6 @@ import (
 	"github.com/mmcdole/gofeed/atom"
 	gfjson "github.com/mmcdole/gofeed/json"
 	"github.com/mmcdole/gofeed/rss"
-	nethtml "golang.org/x/net/html"
 )
 
 // ErrNotFeed is wrapped by the error Parse returns when the document is not
@@ -39,16 +38,33 @@ var ErrNotFeed = errors.New("not a feed")
 type NotFeedError struct {
 	Reason string // "HTML page", "empty body", "JSON that is not JSON Feed", ...
 	// FeedLinks are the absolute URLs of the feeds an HTML page announces
-	// with <link rel="alternate">, in page order; nil for anything else.
+	// with <link rel="alternate">, best first (see RankFeeds); nil for
+	// anything else.
 	FeedLinks []string
 }
 
+// reasonHTML is the Reason of an HTML page.
+const reasonHTML = "HTML page"
+
 func (e *NotFeedError) Error() string {
 	s := "not a feed: " + e.Reason
-	if len(e.FeedLinks) > 0 {
+	switch {
+	case len(e.FeedLinks) > 0:
 		s += " (it links to feeds: " + strings.Join(e.FeedLinks, ", ") + ")"
+	case e.Reason == reasonHTML:
+		s += " announces no feed"
 	}
 	return s
+}
+
+// AnnouncedFeed is the feed to follow from an HTML page: the best of
+// FeedLinks, or "" when the document is not an HTML page announcing one.
+// The poller follows it (internal/fetch's announcer).
+func (e *NotFeedError) AnnouncedFeed() string {
+	if e.Reason != reasonHTML || len(e.FeedLinks) == 0 {
+		return ""
+	}
+	return e.FeedLinks[0]
 }
 
 // Is makes errors.Is(err, ErrNotFeed) true.
@@ -393,67 +409,6 @@ func looksLikeHTML(text []byte) bool {
 	}
 	head = bytes.ToLower(head)
 	return bytes.Contains(head, []byte("<!doctype html")) || bytes.Contains(head, []byte("<html"))
-}
-
-// feedLinkTypes are the MIME types of <link rel="alternate"> that announce
-// a feed.
-var feedLinkTypes = map[string]bool{
-	"application/rss+xml":   true,
-	"application/atom+xml":  true,
-	"application/feed+json": true,
-	"application/rdf+xml":   true,
-}
-
-// htmlPage returns the not-a-feed error for an HTML page, naming the feeds
-// the page announces in its head.
-func htmlPage(text []byte, base *url.URL) error {
-	var links []string
-	seen := map[string]bool{}
-	z := nethtml.NewTokenizer(bytes.NewReader(text))
-	for {
-		tt := z.Next()
-		if tt == nethtml.ErrorToken {
-			break
-		}
-		if tt != nethtml.StartTagToken && tt != nethtml.SelfClosingTagToken {
-			continue
-		}
-		tok := z.Token()
-		if tok.Data == "body" {
-			break
-		}
-		var rel, typ, href string
-		for _, a := range tok.Attr {
-			switch a.Key {
-			case "rel":
-				rel = strings.ToLower(a.Val)
-			case "type":
-				typ = strings.ToLower(strings.TrimSpace(a.Val))
-			case "href":
-				href = a.Val
-			}
-		}
-		switch tok.Data {
-		case "base":
-			if u, err := url.Parse(strings.TrimSpace(href)); err == nil && href != "" {
-				if base != nil {
-					u = base.ResolveReference(u)
-				}
-				if u.IsAbs() {
-					base = u
-				}
-			}
-		case "link":
-			if !hasToken(rel, "alternate") || !feedLinkTypes[typ] {
-				continue
-			}
-			if l := absLink(base, href); l != "" && !seen[l] {
-				seen[l] = true
-				links = append(links, l)
-			}
-		}
-	}
-	return &NotFeedError{Reason: "HTML page", FeedLinks: links}
 }
 
 func hasToken(list, tok string) bool {

@@ -241,7 +241,7 @@ func TestParseNotFeed(t *testing.T) {
 		{"HTML page with feed links", readFixture(t, "page.html"),
 			"not a feed: HTML page (it links to feeds: https://example.com/feed.xml, https://example.com/atom.xml)",
 			[]string{"https://example.com/feed.xml", "https://example.com/atom.xml"}},
-		{"HTML page without feed links", []byte("<html><body>hi</body></html>"), "not a feed: HTML page", nil},
+		{"HTML page without feed links", []byte("<html><body>hi</body></html>"), "not a feed: HTML page announces no feed", nil},
 		{"JSON that is not JSON Feed", readFixture(t, "notfeed.json"), "not a feed: JSON that is not JSON Feed", nil},
 		{"JSON array", []byte(`[1, 2]`), "not a feed: JSON that is not JSON Feed", nil},
 		{"other XML", []byte(`<?xml version="1.0"?><opml version="2.0"><body/></opml>`), "not a feed: XML with root element <opml>", nil},

@@ -22,8 +22,9 @@ type SourceStatus struct {
 	ID             string      `json:"id"`
 	Title          string      `json:"title,omitempty"`
 	ConfiguredURL  string      `json:"configured_url"`
-	CurrentURL     string      `json:"current_url"`         // polled: the adopted redirect target, else the configured URL
-	FinalURL       string      `json:"final_url,omitempty"` // where the last poll ended after redirects
+	CurrentURL     string      `json:"current_url"`              // polled: the adopted redirect target, else the discovered feed, else the configured URL
+	DiscoveredURL  string      `json:"discovered_url,omitempty"` // the feed the configured HTML page announced (autodiscovery)
+	FinalURL       string      `json:"final_url,omitempty"`      // where the last poll ended after redirects
 	Disabled       bool        `json:"disabled"`
 	Retired        bool        `json:"retired"`
 	Polled         bool        `json:"polled"`
@@ -85,6 +86,7 @@ func StatusOf(sources []feed.Source, states []feed.SourceState) []SourceStatus {
 		}
 		if current {
 			s.CurrentURL = st.PollURL(src.URL)
+			s.DiscoveredURL = st.DiscoveredURL
 			s.Retired = st.Retired
 			s.RedirectTarget, s.RedirectCount = st.RedirectTarget, st.RedirectCount
 			s.Warning = st.Warning

@@ -39,6 +39,7 @@ func statusServer(t *testing.T, states States) *Server {
 		{ID: "moved", URL: "https://old.example.org/rss"},
 		{ID: "gone", URL: "https://gone.example.org/rss"},
 		{ID: "fresh", URL: "https://fresh.example.org/rss", Disabled: true},
+		{ID: "home", URL: "https://www.example.kr/"},
 	}
 	return New(newFeeds(t, fakeMembers{}, nil, nil), fakeHealth{}, Options{States: states, Sources: sourceList(sources)})
 }
@@ -56,6 +57,8 @@ func sampleStates() []feed.SourceState {
 		{SourceID: "gone", URL: "https://gone.example.org/rss", ConfiguredURL: "https://gone.example.org/rss",
 			Retired: true, LastStatus: 410, LastPoll: at, LastError: "unexpected HTTP status 410 Gone", Errors: 1},
 		{SourceID: "removed-from-config", URL: "https://x.example/"},
+		{SourceID: "home", URL: "https://www.example.kr/rss", ConfiguredURL: "https://www.example.kr/",
+			DiscoveredURL: "https://www.example.kr/rss", LastStatus: 200, LastPoll: at, LastSuccess: at, Items: 5},
 	}
 }
 
@@ -68,10 +71,10 @@ func TestStatusJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Sources) != 4 {
-		t.Fatalf("%d sources, want the 4 configured:\n%s", len(got.Sources), body)
+	if len(got.Sources) != 5 {
+		t.Fatalf("%d sources, want the 5 configured:\n%s", len(got.Sources), body)
 	}
-	kei, moved, gone, fresh := got.Sources[0], got.Sources[1], got.Sources[2], got.Sources[3]
+	kei, moved, gone, fresh, home := got.Sources[0], got.Sources[1], got.Sources[2], got.Sources[3], got.Sources[4]
 	for _, c := range []struct {
 		name      string
 		got, want any
@@ -92,6 +95,10 @@ func TestStatusJSON(t *testing.T) {
 		{"gone.last_status", gone["last_status"], 410.0},
 		{"fresh.polled", fresh["polled"], false},
 		{"fresh.disabled", fresh["disabled"], true},
+		{"home.configured_url", home["configured_url"], "https://www.example.kr/"},
+		{"home.discovered_url", home["discovered_url"], "https://www.example.kr/rss"},
+		{"home.current_url", home["current_url"], "https://www.example.kr/rss"},
+		{"kei.discovered_url", kei["discovered_url"], nil},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s=%v, want %v", c.name, c.got, c.want)
@@ -105,7 +112,7 @@ func TestStatusHTML(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	for _, want := range []string{
-		"4 sources, 1 failing, 1 retired",
+		"5 sources, 1 failing, 1 retired",
 		`id="source-kei"`, "KEI", "304", `ETag <code>&#34;abc&#34;</code>`, "Last-Modified <code>Sun, 01 Mar 2026 08:00:00 GMT</code>",
 		"Items stored</dt><dd>12", `datetime="2026-03-01T10:00:00Z"`,
 		"Polled URL (permanent redirect adopted)", "https://new.example.org/rss", "https://old.example.org/rss",
@@ -120,6 +127,14 @@ func TestStatusHTML(t *testing.T) {
 	}
 	if strings.Contains(body, "removed-from-config") {
 		t.Error("status page shows a source no longer configured")
+	}
+	home := body[strings.Index(body, `id="source-home"`):]
+	home = home[:strings.Index(home, "</article>")]
+	if want := `Discovered feed (announced by the configured page)</dt><dd><a href="https://www.example.kr/rss">`; !strings.Contains(home, want) {
+		t.Errorf("the home page source lacks %s:\n%s", want, home)
+	}
+	if strings.Contains(home, "redirect adopted") {
+		t.Errorf("the discovered feed is shown as an adopted redirect:\n%s", home)
 	}
 }
 

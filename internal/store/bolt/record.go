@@ -149,6 +149,7 @@ type stateRecord struct {
 
 	ConfiguredURL  string        `json:"configured_url,omitempty"`
 	AdoptedURL     string        `json:"adopted_url,omitempty"`
+	DiscoveredURL  string        `json:"discovered_url,omitempty"`
 	RedirectTarget string        `json:"redirect_target,omitempty"`
 	RedirectCount  int           `json:"redirect_count,omitempty"`
 	Retired        bool          `json:"retired,omitempty"`
@@ -199,7 +200,7 @@ func encodeState(s feed.SourceState) ([]byte, error) {
 		LastError: s.LastError, Errors: s.Errors,
 		NextPoll: jsonTime(s.NextPoll),
 		Title:    s.Title, Link: s.Link, Items: s.Items,
-		ConfiguredURL: s.ConfiguredURL, AdoptedURL: s.AdoptedURL,
+		ConfiguredURL: s.ConfiguredURL, AdoptedURL: s.AdoptedURL, DiscoveredURL: s.DiscoveredURL,
 		RedirectTarget: s.RedirectTarget, RedirectCount: s.RedirectCount,
 		Retired: s.Retired, TTL: s.TTL, LastChange: jsonTime(s.LastChange), Warning: s.Warning, Identity: s.Identity,
 		Parsing: jsonTime(s.Parsing),
@@ -220,7 +221,7 @@ func decodeState(sourceID string, data []byte) (feed.SourceState, error) {
 		LastError: r.LastError, Errors: r.Errors,
 		NextPoll: r.NextPoll,
 		Title:    r.Title, Link: r.Link, Items: r.Items,
-		ConfiguredURL: r.ConfiguredURL, AdoptedURL: r.AdoptedURL,
+		ConfiguredURL: r.ConfiguredURL, AdoptedURL: r.AdoptedURL, DiscoveredURL: r.DiscoveredURL,
 		RedirectTarget: r.RedirectTarget, RedirectCount: r.RedirectCount,
 		Retired: r.Retired, TTL: r.TTL, LastChange: r.LastChange, Warning: r.Warning, Identity: r.Identity,
 		Parsing: r.Parsing,

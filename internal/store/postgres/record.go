@@ -159,6 +159,7 @@ type stateRecord struct {
 	Link           string        `json:"link,omitempty"`
 	ConfiguredURL  string        `json:"configured_url,omitempty"`
 	AdoptedURL     string        `json:"adopted_url,omitempty"`
+	DiscoveredURL  string        `json:"discovered_url,omitempty"`
 	RedirectTarget string        `json:"redirect_target,omitempty"`
 	RedirectCount  int           `json:"redirect_count,omitempty"`
 	Retired        bool          `json:"retired,omitempty"`
@@ -210,7 +211,7 @@ func encodeState(s feed.SourceState) ([]byte, error) {
 		LastStatus: s.LastStatus, LastPoll: t(s.LastPoll), LastSuccess: t(s.LastSuccess),
 		LastError: s.LastError, Errors: s.Errors, NextPoll: t(s.NextPoll),
 		Title: s.Title, Link: s.Link,
-		ConfiguredURL: s.ConfiguredURL, AdoptedURL: s.AdoptedURL,
+		ConfiguredURL: s.ConfiguredURL, AdoptedURL: s.AdoptedURL, DiscoveredURL: s.DiscoveredURL,
 		RedirectTarget: s.RedirectTarget, RedirectCount: s.RedirectCount,
 		Retired: s.Retired, TTL: s.TTL, LastChange: t(s.LastChange), Warning: s.Warning, Identity: s.Identity,
 		Parsing: t(s.Parsing),
@@ -229,7 +230,7 @@ func decodeState(sourceID string, items int64, data []byte) (feed.SourceState, e
 		LastStatus: r.LastStatus, LastPoll: r.LastPoll, LastSuccess: r.LastSuccess,
 		LastError: r.LastError, Errors: r.Errors, NextPoll: r.NextPoll,
 		Title: r.Title, Link: r.Link, Items: int(items),
-		ConfiguredURL: r.ConfiguredURL, AdoptedURL: r.AdoptedURL,
+		ConfiguredURL: r.ConfiguredURL, AdoptedURL: r.AdoptedURL, DiscoveredURL: r.DiscoveredURL,
 		RedirectTarget: r.RedirectTarget, RedirectCount: r.RedirectCount,
 		Retired: r.Retired, TTL: r.TTL, LastChange: r.LastChange, Warning: r.Warning, Identity: r.Identity,
 		Parsing: r.Parsing,

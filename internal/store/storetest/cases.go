@@ -239,31 +239,62 @@ func testStates(t *testing.T, b Backend) {
 	}
 }
 
-// testStateWhole saves a state with every field set and reads it back
-// equal (but Items, the store's): what a poller or the WebSub subscriber
-// (Push) writes on a source's state survives a restart.
-func testStateWhole(t *testing.T, b Backend) {
-	s := open(t, b, Options{Now: fixed})
+// testStateFields saves a state with every field of feed.SourceState set
+// and reads it back whole, with SaveState and SavePoll and after a reopen:
+// the poller keeps its memory there (validators, adopted redirects,
+// discovered feeds) and the WebSub subscriber its subscription (Push), and a field a backend forgets is a silent
+// regression. A field added to feed.SourceState fails this case until it is
+// set here, and so until every backend is checked for it.
+func testStateFields(t *testing.T, b Backend) {
 	at := func(h int) time.Time { return epoch.Add(time.Duration(h) * time.Hour) }
-	want := feed.SourceState{SourceID: "w", URL: "https://w.example/final", ETag: `"e"`, LastModified: "Sat, 01 Mar 2025 09:00:00 GMT",
-		BodyHash: "ab", LastStatus: 200, LastPoll: at(1), LastSuccess: at(2), LastError: "e", Errors: 2, NextPoll: at(3),
-		Title: "W", Link: "https://w.example/", ConfiguredURL: "https://w.example/feed", AdoptedURL: "https://w.example/new",
-		RedirectTarget: "https://w.example/next", RedirectCount: 1, Retired: true, TTL: time.Hour, LastChange: at(4),
-		Warning: "w", Identity: feed.IdentityLink, Parsing: at(5),
-		Hub: "https://hub.example/", Self: "https://w.example/feed",
-		Push: feed.Push{Hub: "https://hub.example/", Topic: "https://w.example/feed", Secret: "00ff", Token: "t0",
-			State: feed.PushActive, Requested: at(6), Expires: at(7), LastDelivery: at(8), Error: "late"}}
+	want := feed.SourceState{
+		SourceID: "full", URL: "https://feeds.example.kr/final.xml",
+		ETag: `W/"e1"`, LastModified: "Sat, 01 Mar 2025 09:00:00 GMT", BodyHash: "ab12",
+		LastStatus: 200, LastPoll: at(1), LastSuccess: at(2), LastError: "poll full: earlier", Errors: 3,
+		NextPoll: at(3), Title: "예시 피드", Link: "https://www.example.kr/",
+		Items:         1, // the store's count: the one item saved below
+		ConfiguredURL: "https://www.example.kr/", AdoptedURL: "https://feeds.example.kr/moved.xml",
+		DiscoveredURL:  "https://feeds.example.kr/rss.xml",
+		RedirectTarget: "https://feeds.example.kr/next.xml", RedirectCount: 2,
+		Retired: true, TTL: 90 * time.Minute, LastChange: at(4),
+		Warning: "a note", Identity: "link", Parsing: at(5),
+		Hub: "https://hub.example/", Self: "https://feeds.example.kr/final.xml",
+		Push: feed.Push{Hub: "https://hub.example/", Topic: "https://feeds.example.kr/final.xml", Secret: "00ff", Token: "t0",
+			State: feed.PushActive, Requested: at(6), Expires: at(7), LastDelivery: at(8), Error: "late"},
+	}
+	v := reflect.ValueOf(want)
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Fatalf("the case leaves feed.SourceState.%s unset: set it here and check that every backend stores it", v.Type().Field(i).Name)
+		}
+	}
+	check := func(what string, s store.Store) {
+		t.Helper()
+		got, err := s.State(bg, want.SourceID)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		for _, tm := range []*time.Time{&got.LastPoll, &got.LastSuccess, &got.NextPoll, &got.LastChange, &got.Parsing,
+			&got.Push.Requested, &got.Push.Expires, &got.Push.LastDelivery} {
+			*tm = tm.UTC()
+		}
+		if got != want {
+			t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+		}
+	}
+	s := open(t, b, Options{Now: fixed})
+	if _, err := s.SavePoll(bg, want.SourceID, []feed.Item{item(want.SourceID, "k", "t", 1)}, want); err != nil {
+		t.Fatal(err)
+	}
+	check("after SavePoll", s)
+	want.Warning = "another note"
 	if err := s.SaveState(bg, want); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.State(bg, "w")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got.Items = 0
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("State = %+v\nwant    %+v", got, want)
-	}
+	check("after SaveState", s)
+	s2 := b.Reopen(t, s, Options{Now: fixed})
+	t.Cleanup(func() { s2.Close() })
+	check("after reopen", s2)
 }
 
 func testSubscriptions(t *testing.T, b Backend) {

@@ -59,7 +59,7 @@ var cases = []testCase{
 	{"ItemsAfterOrder", testItemsAfterOrder},
 	{"WriteOrder", testWriteOrder},
 	{"States", testStates},
-	{"StateWhole", testStateWhole},
+	{"StateFields", testStateFields},
 	{"Subscriptions", testSubscriptions},
 	{"SubscriberDays", testSubscriberDays},
 	{"Indexes", testIndexes},
