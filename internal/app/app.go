@@ -80,6 +80,7 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/config"
+	"github.com/kpolicy/aggregator/internal/fetch"
 	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/metrics"
 	"github.com/kpolicy/aggregator/internal/publish"
@@ -114,6 +115,9 @@ type Deps struct {
 	// Watch is the config file whose changes request a reload; "" watches
 	// nothing (reloads come through Reload only).
 	Watch string
+	// ConfigFile names the running config's file on /status and in the
+	// admin API's answers; "" takes Watch.
+	ConfigFile string
 	// AdminToken guards /admin/*; "" disables those routes.
 	AdminToken string
 	// Started, when set, is called once by Run when every loop runs and
@@ -128,7 +132,10 @@ type App struct {
 	now func() time.Time
 	d   Deps
 
-	cfg  atomic.Pointer[config.Config] // the running config, replaced by reloads
+	cfg      atomic.Pointer[config.Config]        // the running config, replaced by reloads
+	loaded   atomic.Pointer[time.Time]            // when cfg was loaded
+	rejected atomic.Pointer[server.RejectedReload] // the last reload refused since, or nil
+	poller   atomic.Pointer[fetch.Poller]          // the poll loop's, for the admin API's polls
 	hubs []string                      // ours and the external hubs, as New found them
 
 	members *membership.Index
@@ -173,6 +180,8 @@ func New(cfg config.Config, d Deps) (*App, error) {
 		pushes: newRefresher(), names: newRefresher(),
 		reload: make(chan string, 1), prune: make(chan string, 64), sweep: make(chan struct{}, 1)}
 	a.cfg.Store(&cfg)
+	loaded := a.now()
+	a.loaded.Store(&loaded)
 	a.hubs = hubURLs(cfg)
 	for _, w := range cfg.Warnings() {
 		a.log.Warn("config", "warning", w)
@@ -226,6 +235,7 @@ func New(cfg config.Config, d Deps) (*App, error) {
 		return nil, err
 	}
 	a.hub = a.newHub(cfg)
+	a.poller.Store(a.newPoller(cfg))
 	var backup server.Backuper // optional in the store contract
 	if b, ok := a.st.(server.Backuper); ok {
 		backup = b
@@ -244,6 +254,8 @@ func New(cfg config.Config, d Deps) (*App, error) {
 			Ready:       a.ready.Ready,
 			AdminToken:  d.AdminToken,
 			Backup:      backup,
+			Admin:       adminAPI{a},
+			Running:     a.Running,
 			Indexing:    a.indexer.State,
 		},
 	})

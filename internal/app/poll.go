@@ -20,7 +20,7 @@ import (
 // restart and before pollLoop returns.
 func (a *App) pollLoop(ctx context.Context) {
 	cfg := a.cfg.Load()
-	poller := a.newPoller(*cfg)
+	poller := a.poller.Load()
 	for {
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -56,6 +56,7 @@ func (a *App) pollLoop(ctx context.Context) {
 		<-done
 		if rebuild {
 			poller = a.newPoller(*cfg)
+			a.poller.Store(poller)
 		}
 	}
 }
