@@ -132,11 +132,11 @@ type App struct {
 	now func() time.Time
 	d   Deps
 
-	cfg      atomic.Pointer[config.Config]        // the running config, replaced by reloads
-	loaded   atomic.Pointer[time.Time]            // when cfg was loaded
+	cfg      atomic.Pointer[config.Config]         // the running config, replaced by reloads
+	loaded   atomic.Pointer[time.Time]             // when cfg was loaded
 	rejected atomic.Pointer[server.RejectedReload] // the last reload refused since, or nil
 	poller   atomic.Pointer[fetch.Poller]          // the poll loop's, for the admin API's polls
-	hubs []string                      // ours and the external hubs, as New found them
+	hubs     []string                              // ours and the external hubs, as New found them
 
 	members *membership.Index
 	cache   *publish.Cache
