@@ -56,7 +56,7 @@ func printStatus(w io.Writer, st server.Status) {
 		}
 		fmt.Fprintf(w, "config %s%s\n", c.File, loaded)
 		if r := c.Rejected; r != nil {
-			fmt.Fprintf(w, "reload rejected at %s (%s): still serving the config loaded before; %d problems:\n", stamp(r.At), r.Why, len(r.Problems))
+			fmt.Fprintf(w, "reload rejected at %s (%s): still serving the config loaded before; problems (%d):\n", stamp(r.At), r.Why, len(r.Problems))
 			for _, p := range r.Problems {
 				fmt.Fprintf(w, "  %s\n", p)
 			}
