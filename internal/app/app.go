@@ -39,6 +39,10 @@
 //     the write order have seen.
 //   - refresh.go: coalescing the re-rendering of changed channels and
 //     sources.
+//   - admin.go, preview.go, explain.go: what the command line's staff
+//     tools compute (Poll, Preview, Explain; the running config's file,
+//     load time and last rejected reload for /status), used by the
+//     commands on a store they opened and by the /admin routes alike.
 //   - search.go, ready.go, subscribers.go, metrics.go, websub.go: the
 //     search index's feed, readiness, the flushing of subscriber
 //     statistics, the metrics, the WebSub hub's adapter.
@@ -59,10 +63,6 @@
 //   - The WebSub subscriber (sources that push): websub.go, beside the
 //     hub's adapter; its callback route joins the Handler, and a pushed
 //     document goes through the poller's parse and save as a poll does.
-//   - The admin API for the command line (poll now, preview, explain,
-//     status): admin.go, methods of App (Poll, Status) that the server's
-//     /admin routes call; the running config's file and time and the last
-//     rejected reload (reload.go keeps them) are what /status shows.
 //
 // It must not parse flags, read the environment, handle signals or open
 // the store: those are cmd/aggregator's.
