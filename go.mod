@@ -21,12 +21,18 @@ require (
 	golang.org/x/time v0.16.0
 )
 
-require github.com/andybalholm/brotli v1.3.0
+require (
+	github.com/andybalholm/brotli v1.3.0
+	github.com/jackc/pgx/v5 v5.12.0
+)
 
 require golang.org/x/crypto v0.58.0 // indirect
 
 require (
 	github.com/dgryski/go-metro v0.0.0-20250106013310-edb8663e5e33 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/kamstrup/intmap v0.5.2 // indirect
 )
 

@@ -112,6 +112,6 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "indexed %d items into %s\n", n, app.SearchPath(cfg.Storage.Path))
+	fmt.Fprintf(stdout, "indexed %d items into %s\n", n, app.SearchPath(cfg.Storage))
 	return nil
 }

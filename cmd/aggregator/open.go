@@ -1,28 +1,31 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/store"
 	"github.com/kpolicy/aggregator/internal/store/bolt"
+	"github.com/kpolicy/aggregator/internal/store/postgres"
 )
 
-// errNoPostgres is a storage location naming a PostgreSQL database, which
-// this version has no backend for.
-var errNoPostgres = fmt.Errorf("PostgreSQL storage is not built in this version (%w): "+
-	"give storage.path or -db a file path for the embedded bbolt store", errors.ErrUnsupported)
+// openTimeout bounds connecting to PostgreSQL and migrating its schema.
+const openTimeout = 30 * time.Second
 
 // isPostgres reports whether a storage location (storage.path, -db) names a
-// PostgreSQL database, by its form: a postgres:// or postgresql:// URL.
-// Anything else is a bbolt file path. It is the one place that tells the
-// two apart.
-func isPostgres(loc string) bool {
-	l := strings.ToLower(strings.TrimSpace(loc))
-	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+// PostgreSQL database: config.Storage.IsPostgres.
+func isPostgres(loc string) bool { return config.Storage{Path: loc}.IsPostgres() }
+
+// pgURL is loc as pgx reads it: trimmed, its scheme in lower case.
+func pgURL(loc string) string {
+	loc = strings.TrimSpace(loc)
+	scheme, rest, _ := strings.Cut(loc, "://")
+	return strings.ToLower(scheme) + "://" + rest
 }
 
 // redacted is loc fit for a message: a URL's password replaced by xxxxx.
@@ -44,7 +47,19 @@ func redacted(loc string) string {
 func openStore(cfg config.Config, readOnly bool) (store.Store, error) {
 	loc := cfg.Storage.Path
 	if isPostgres(loc) {
-		return nil, fmt.Errorf("open %s: %w", redacted(loc), errNoPostgres)
+		if cfg.Storage.MaxSize != 0 {
+			// A cap that silently did nothing would be worse than none.
+			return nil, fmt.Errorf("open %s: storage.max_size caps a bbolt file; a PostgreSQL store has no cap of its own: remove it", redacted(loc))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+		defer cancel()
+		db, err := postgres.Open(ctx, pgURL(loc), postgres.Options{TitleWindow: cfg.Dedupe.TitleWindow, ReadOnly: readOnly})
+		if err != nil {
+			// pgx's messages name the host and user, never the password;
+			// the URL is named redacted.
+			return nil, fmt.Errorf("open %s: %w", redacted(loc), err)
+		}
+		return db, nil
 	}
 	db, err := bolt.Open(loc, bolt.Options{MaxSize: cfg.Storage.MaxSize, TitleWindow: cfg.Dedupe.TitleWindow, ReadOnly: readOnly})
 	switch {
@@ -63,7 +78,7 @@ func openStore(cfg config.Config, readOnly bool) (store.Store, error) {
 // returns both sizes: offline maintenance, which only a file has.
 func compactStore(loc, tmp string) (before, after int64, err error) {
 	if isPostgres(loc) {
-		return 0, 0, fmt.Errorf("compact %s: %w (PostgreSQL compacts itself: VACUUM)", redacted(loc), errNoPostgres)
+		return 0, 0, fmt.Errorf("compact %s: %w: PostgreSQL compacts itself (autovacuum; VACUUM FULL by hand)", redacted(loc), errors.ErrUnsupported)
 	}
 	return bolt.Compact(loc, tmp)
 }

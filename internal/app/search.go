@@ -10,8 +10,17 @@ import (
 	"github.com/kpolicy/aggregator/internal/search"
 )
 
-// SearchPath is where the search index of the database at dbPath lives.
-func SearchPath(dbPath string) string { return dbPath + ".search" }
+// SearchPath is where this instance's search index lives: storage.search,
+// or beside a bbolt file, or config.DefaultSearchPath for a PostgreSQL URL.
+func SearchPath(s config.Storage) string {
+	switch {
+	case s.Search != "":
+		return s.Search
+	case s.IsPostgres():
+		return config.DefaultSearchPath
+	}
+	return s.Path + ".search"
+}
 
 // searchSource is what the search index reads from the store: the write
 // order, how far it goes, and the index's bookmark in it.
@@ -45,7 +54,7 @@ func (s searchStore) Judged(ctx context.Context) (uint64, error) { return s.publ
 // openSearch opens the search index beside the database and its indexer.
 func (a *App) openSearch(cfg config.Config) error {
 	st := searchStore{a.st, a.members}
-	ix, err := search.Open(SearchPath(cfg.Storage.Path), st)
+	ix, err := search.Open(SearchPath(cfg.Storage), st)
 	if err != nil {
 		return fmt.Errorf("%w (rebuild it with: aggregator reindex)", err)
 	}
@@ -66,7 +75,7 @@ func Reindex(ctx context.Context, cfg config.Config, st interface {
 	if err != nil {
 		return 0, err
 	}
-	ix, n, err := search.Rebuild(ctx, SearchPath(cfg.Storage.Path), searchStore{st, members})
+	ix, n, err := search.Rebuild(ctx, SearchPath(cfg.Storage), searchStore{st, members})
 	if err != nil {
 		return 0, err
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
@@ -78,15 +79,33 @@ type Server struct {
 	MaxConnectionsPerIP int
 }
 
+// DefaultSearchPath is where the search index of a PostgreSQL store lives
+// when storage.search is not set.
+const DefaultSearchPath = "data/aggregator.search"
+
 // Storage says where the database lives.
 type Storage struct {
-	Path string // bbolt file; its directory is created by the store
+	// Path is the bbolt file (its directory is created by the store) or a
+	// postgres:// / postgresql:// URL.
+	Path string
+	// Search is the directory of this instance's search index; "" puts it
+	// beside a bbolt file (Path + ".search") and, for a PostgreSQL URL, at
+	// DefaultSearchPath.
+	Search string
 	// Keep is the retention of every source that does not set its own
 	// keep.items or keep.days.
 	Keep feed.Retention
 	// MaxSize caps the database file in bytes; 0 means no cap. A poll that
 	// would grow the file past it fails and is recorded on its source.
 	MaxSize int64
+}
+
+// IsPostgres reports whether Path names a PostgreSQL database, by its
+// form: a postgres:// or postgresql:// URL (any case). Anything else is a
+// bbolt file path. It is the one place that tells the two apart.
+func (s Storage) IsPostgres() bool {
+	l := strings.ToLower(strings.TrimSpace(s.Path))
+	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
 }
 
 // Fetch is how the aggregator polls sources.

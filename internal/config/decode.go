@@ -300,6 +300,7 @@ func (d *decoder) config(root ast.Node) Config {
 		{"storage", func(n ast.Node, path string) {
 			d.mapping(n, path, []key{
 				{"path", d.str(&c.Storage.Path)},
+				{"search", d.str(&c.Storage.Search)},
 				{"keep", d.keep(&c.Storage.Keep)},
 				{"max_size", d.size(&c.Storage.MaxSize)},
 			})

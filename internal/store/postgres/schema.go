@@ -1,0 +1,131 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/kpolicy/aggregator/internal/store"
+)
+
+// schemaVersion is the version of the tables below. Raise it when they
+// change, and add the step from the previous version to migrations.
+const schemaVersion = 1
+
+// The tables. h columns are hashes (see hashOf); ns columns sort times as
+// nanoseconds since 1970, clamped to an int64 (bolt's sort stamp).
+//
+//	sources     a source: its saved state (NULL until one is saved) and its counts
+//	items       the stories, by ref hash; seq (first stored) and rev (write order)
+//	positions   each source's newest-first order: its own items and its merged copies
+//	aliases     a source's keys that name another stored story
+//	links       canonical link key → the first story seen with it
+//	titles      folded title, sort time → story (the title rule's index)
+//	ids         upstream id → the item that carried it first
+//	tombstones  keys a prune deleted
+//	gone        deleted items in the write order, until TrimGone
+//	counters    rev (the last Rev given), indexed_rev
+//	mindexes, members, mpages, mwindows: the membership indexes
+//	subscriptions, subscriber_days
+var schemaV1 = []string{
+	`CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL)`,
+	`INSERT INTO counters VALUES ('rev', 0), ('indexed_rev', 0)`,
+	`CREATE SEQUENCE item_seq`,
+	`CREATE TABLE sources (
+		h bytea PRIMARY KEY, id bytea NOT NULL, state bytea,
+		own bigint NOT NULL DEFAULT 0, merged bigint NOT NULL DEFAULT 0, tombs bigint NOT NULL DEFAULT 0)`,
+	`CREATE TABLE items (
+		h bytea PRIMARY KEY, src bytea NOT NULL, key bytea NOT NULL, kh bytea NOT NULL,
+		seq bigint NOT NULL UNIQUE, rev bigint NOT NULL, body bytea NOT NULL)`,
+	`CREATE INDEX items_rev ON items (rev)`,
+	`CREATE INDEX items_kh ON items (kh)`,
+	`CREATE TABLE positions (
+		sh bytea NOT NULL, ns bigint NOT NULL, key bytea NOT NULL, kh bytea NOT NULL, story bytea NOT NULL,
+		CONSTRAINT positions_order UNIQUE (sh, ns, kh))`,
+	`CREATE TABLE aliases (h bytea PRIMARY KEY, src bytea NOT NULL, key bytea NOT NULL, kh bytea NOT NULL, body bytea NOT NULL)`,
+	`CREATE INDEX aliases_kh ON aliases (kh)`,
+	`CREATE TABLE links (h bytea PRIMARY KEY, story bytea NOT NULL, ref bytea NOT NULL)`,
+	`CREATE TABLE titles (th bytea NOT NULL, ns bigint NOT NULL, story bytea NOT NULL, ref bytea NOT NULL,
+		UNIQUE (th, ns, story))`,
+	`CREATE TABLE ids (h bytea PRIMARY KEY, story bytea NOT NULL, ref bytea NOT NULL)`,
+	`CREATE TABLE tombstones (h bytea PRIMARY KEY, sh bytea NOT NULL, key bytea NOT NULL, at bigint NOT NULL)`,
+	`CREATE INDEX tombstones_sh ON tombstones (sh, at)`,
+	`CREATE TABLE gone (rev bigint PRIMARY KEY, src bytea NOT NULL, key bytea NOT NULL)`,
+	`CREATE TABLE mindexes (name bytea PRIMARY KEY, state bytea NOT NULL)`,
+	`CREATE TABLE members (
+		ix bytea NOT NULL, seq bigint NOT NULL, tk bytea NOT NULL, until bigint NOT NULL,
+		src bytea NOT NULL, key bytea NOT NULL, story bytea NOT NULL,
+		PRIMARY KEY (ix, seq))`,
+	`CREATE UNIQUE INDEX members_order ON members (ix, tk)`,
+	`CREATE INDEX members_story ON members (story)`,
+	`CREATE TABLE mpages (ix bytea NOT NULL, n int NOT NULL, first bigint NOT NULL, count int NOT NULL, changed bigint NOT NULL,
+		PRIMARY KEY (ix, n))`,
+	`CREATE INDEX mpages_first ON mpages (ix, first)`,
+	`CREATE TABLE mwindows (ix bytea NOT NULL, sh bytea NOT NULL, seqs bytea NOT NULL, PRIMARY KEY (ix, sh))`,
+	`CREATE TABLE subscriptions (h bytea PRIMARY KEY, th bytea NOT NULL, topic bytea NOT NULL, callback bytea NOT NULL, body bytea NOT NULL)`,
+	`CREATE INDEX subscriptions_th ON subscriptions (th)`,
+	`CREATE TABLE subscriber_days (h bytea NOT NULL, channel bytea NOT NULL, day bytea NOT NULL, body bytea NOT NULL,
+		PRIMARY KEY (h, day))`,
+}
+
+// migrations[v] takes the schema from version v to v+1; index 0 creates it.
+var migrations = [][]string{schemaV1}
+
+// migrate creates or upgrades the schema, once, under the schema lock.
+func (db *DB) migrate(ctx context.Context) error {
+	return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClass, lockSchema); err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&exists); err != nil {
+			return err
+		}
+		version := 0
+		if exists {
+			err := tx.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&version)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				return fmt.Errorf("%w: schema_version has no row (not an aggregator store?)", store.ErrSchema)
+			case err != nil:
+				return err
+			}
+		} else if !db.readOnly {
+			var other bool
+			if err := tx.QueryRow(ctx, `SELECT to_regclass('items') IS NOT NULL`).Scan(&other); err != nil {
+				return err
+			}
+			if other {
+				return fmt.Errorf("%w: the schema has an items table but no schema_version (another program's tables? give the aggregator its own database or schema)", store.ErrSchema)
+			}
+		}
+		switch {
+		case version > schemaVersion:
+			return fmt.Errorf("%w: the database has schema version %d, newer than this program's %d (upgrade the aggregator)",
+				store.ErrSchema, version, schemaVersion)
+		case version == schemaVersion:
+			return nil
+		case db.readOnly:
+			return fmt.Errorf("%w: schema version %d, this program needs %d: open it once read-write to migrate", store.ErrSchema, version, schemaVersion)
+		}
+		if !exists {
+			if _, err := tx.Exec(ctx, `CREATE TABLE schema_version (version int NOT NULL)`); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_version VALUES (0)`); err != nil {
+				return err
+			}
+		}
+		for v := version; v < schemaVersion; v++ {
+			for _, stmt := range migrations[v] {
+				if _, err := tx.Exec(ctx, stmt); err != nil {
+					return fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
+				}
+			}
+		}
+		_, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, schemaVersion)
+		return err
+	})
+}
