@@ -516,8 +516,8 @@ func hostKey(u string) string {
 // Run polls sources until ctx is done. Retired sources are left alone.
 // Enabled sources never polled before
 // go first, immediately, in source order; then the sources whose last poll
-// failed, at once and with their backoff reset (Retry), unless the origin
-// asked us to wait (a 429 or 503: their NextPoll holds); then each source is
+// failed for want of an answer, at once and with their backoff reset
+// (Retry; see retryAtStart for those left to their backoff); then each source is
 // polled when the NextPoll recorded for it comes due (earliest first). At most Concurrency
 // polls are in flight, and at most one per host: a due source whose host is
 // busy waits for that host's poll to finish. A failing source is recorded
@@ -652,10 +652,24 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 }
 
 // retryAtStart reports whether Run polls a source whose state is st at
-// once: its last poll failed, and not with a 429 or 503, whose Retry-After
-// the schedule honours.
+// once: its last poll failed for want of an answer (no response, a 4xx or
+// 5xx: a network or server problem someone may have fixed), not with a 429
+// or 503, whose Retry-After the schedule honours, and not on a body the
+// origin did send (a 2xx refused: not a feed, too large, too deep) or a
+// parse the process died in: those would fail again the same way, and a
+// hostile body must not be fetched again on every restart.
 func retryAtStart(st feed.SourceState) bool {
-	return st.Errors > 0 && st.LastStatus != http.StatusTooManyRequests && st.LastStatus != http.StatusServiceUnavailable
+	switch {
+	case st.Errors == 0:
+		return false
+	case st.LastStatus == http.StatusTooManyRequests || st.LastStatus == http.StatusServiceUnavailable:
+		return false
+	case st.LastStatus >= 200 && st.LastStatus < 300:
+		return false
+	case strings.HasPrefix(st.LastError, ErrUnfinishedPoll.Error()):
+		return false
+	}
+	return true
 }
 
 // before orders due entries: never-polled first, then earliest due. Ties

@@ -260,10 +260,19 @@ func TestRunRetriesFailedAtStart(t *testing.T) {
 		failed("down", 0, 6, 20*time.Hour)    // a network failure, backed off for hours
 		failed("busy", 429, 1, 3*time.Hour)   // asked to wait
 		failed("broken", 500, 4, 5*time.Hour) // a server error: retried too
+		failed("junk", 200, 2, 4*time.Hour)   // a body refused: it would be refused again
+		failed("crashed", 0, 1, 2*time.Hour)  // the process died parsing it
+		store.states["crashed"] = func() feed.SourceState {
+			st := store.states["crashed"]
+			st.LastError = ErrUnfinishedPoll.Error() + " (it began parsing at …)"
+			return st
+		}()
 		sources := []feed.Source{
 			{ID: "down", URL: "http://a.test/down", Interval: time.Hour},
 			{ID: "busy", URL: "http://a.test/busy", Interval: time.Hour},
 			{ID: "broken", URL: "http://a.test/broken", Interval: time.Hour},
+			{ID: "junk", URL: "http://a.test/junk", Interval: time.Hour},
+			{ID: "crashed", URL: "http://a.test/crashed", Interval: time.Hour},
 			{ID: "new", URL: "http://a.test/new", Interval: time.Hour},
 		}
 		p, origin, stop := runFixture(t, store)
@@ -275,7 +284,7 @@ func TestRunRetriesFailedAtStart(t *testing.T) {
 		time.Sleep(10 * time.Minute)
 		order, _, _ := origin.snapshot()
 		if got, want := strings.Join(order, " "), "a.test/new a.test/down a.test/broken"; got != want {
-			t.Errorf("polled %q, want %q (never polled, then the failed in source order; busy waits)", got, want)
+			t.Errorf("polled %q, want %q (never polled, then the failed in source order; busy, junk and crashed wait)", got, want)
 		}
 		if st := store.state("down"); st.Errors != 0 || st.LastStatus != 200 {
 			t.Errorf("down: Errors=%d LastStatus=%d, want the retry recorded as a success", st.Errors, st.LastStatus)
