@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -31,8 +32,9 @@ func findChromium() string {
 // the index, a channel page, an item page and a search for a Korean word
 // must render with the expected text and no console error (a CSP
 // violation, a failed load, a script error), and each is screenshotted into
-// $AGGREGATOR_ARTIFACTS (a temporary directory when unset), with the index
-// also at phone width and in dark mode.
+// $AGGREGATOR_ARTIFACTS (a temporary directory when unset), at 1280 px and
+// at phone width (390 px), where nothing may be wider than the viewport (an
+// item's long original link wraps); and a channel in dark mode.
 func TestBrowser(t *testing.T) {
 	bin := findChromium()
 	if bin == "" {
@@ -49,9 +51,13 @@ func TestBrowser(t *testing.T) {
 	t.Logf("screenshots in %s", artifacts)
 
 	o := newOrigin(t)
-	base, _ := startServe(t, "-config", writeConfig(t, o.URL, ""))
-	waitForItems(t, base, "think-tanks", 3)
+	// A third think tank whose item's original link is one long token: at
+	// phone width it must wrap, not widen the page.
+	longSource := fmt.Sprintf("  - { id: long-links, url: %q, title: \"Long links\", tags: [think-tank] }", o.URL+"/long-link.rss")
+	base, _ := startServe(t, "-config", writeConfig(t, o.URL, longSource))
+	waitForItems(t, base, "think-tanks", 4)
 	item := apptest.WaitForSearch(t, base, "협력")
+	longItem := apptest.WaitForSearch(t, base, "verification")
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(bin),
@@ -93,52 +99,58 @@ func TestBrowser(t *testing.T) {
 		}
 	}()
 
-	for _, page := range []struct {
+	pages := []struct {
 		name, path string
 		want       []string
 	}{
 		{"index", "/", []string{"Think tanks", "Satellite Imagery of Yongbyon", "한반도 정세와 경제 협력"}},
 		{"channel", "/channels/the-peninsula", []string{"The Peninsula", "Subscribe", "Alliance Politics After the Summit", "by Jane Kim", "Alliance"}},
 		{"item", item, []string{"한반도 정세와 경제 협력", "남북 경제 협력의 전망을 살펴본다.", "Return to The Peninsula", "Return to Think tanks"}},
-		{"search", "/search?q=" + url.QueryEscape("협력"), []string{"Total index: 3 publications", "1 result", "한반도 정세와 경제 협력"}},
-	} {
-		t.Run(page.name, func(t *testing.T) {
-			if err := chromedp.Do(ctx, chromedp.Navigate(base+page.path), chromedp.WaitReady(chromedp.CSS("footer"))); err != nil {
-				t.Fatalf("%s: %v", page.path, err)
-			}
-			text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-			if err != nil {
-				t.Fatal(err)
-			}
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(artifacts, page.name+".png"), png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			for _, w := range page.want {
-				if !strings.Contains(text, w) {
-					t.Errorf("%s shows no %q; its text:\n%s", page.path, w, text)
+		{"item-long-link", longItem, []string{"A Verification Regime for the Peninsula", "Return to Think tanks", "ref=K7QXW2M9PL4RT8ZB3NV6YH1JD5FC0GSA9XE2UKQ7MWT4BRZ8LP3NV6HY1JD5CF0GS"}},
+		{"search", "/search?q=" + url.QueryEscape("협력"), []string{"Total index: 4 publications", "1 result", "한반도 정세와 경제 협력"}},
+	}
+	for _, width := range []int{1280, 390} {
+		viewport := chromedp.EmulateViewport(1280, 900)
+		if width == 390 {
+			viewport = chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile)
+		}
+		for _, page := range pages {
+			name := fmt.Sprintf("%s-%d", page.name, width)
+			t.Run(name, func(t *testing.T) {
+				if err := chromedp.Do(ctx, viewport, chromedp.Navigate(base+page.path), chromedp.WaitReady(chromedp.CSS("footer"))); err != nil {
+					t.Fatalf("%s: %v", page.path, err)
 				}
-			}
-			if page.name == "search" {
-				if marked, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main mark"))); err != nil || marked != "협력" {
-					t.Errorf("search highlights %q (%v), want 협력", marked, err)
+				text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				shot(t, ctx, filepath.Join(artifacts, name+".png"))
+				for _, w := range page.want {
+					if !strings.Contains(strings.Join(strings.Fields(text), ""), strings.Join(strings.Fields(w), "")) {
+						t.Errorf("%s shows no %q; its text:\n%s", page.path, w, text)
+					}
+				}
+				// Nothing is wider than the viewport: the page does not
+				// scroll sideways, and no element (a long URL, a table, a
+				// heading) is clipped by an ancestor's overflow.
+				wide, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](overflowScript))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, w := range wide {
+					t.Errorf("at %d px, %s: %s", width, page.path, w)
+				}
+				if page.name == "search" {
+					if marked, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main mark"))); err != nil || marked != "협력" {
+						t.Errorf("search highlights %q (%v), want 협력", marked, err)
+					}
+				}
+			})
+		}
 	}
 
-	// The index on a phone, and a channel in dark mode.
+	// A channel in dark mode.
 	err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
-		chromedp.Navigate(base+"/"), chromedp.WaitReady(chromedp.CSS("footer")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shot(t, ctx, filepath.Join(artifacts, "index-phone.png"))
-	err = chromedp.Do(ctx,
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
@@ -162,6 +174,24 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 }
+
+// overflowScript lists, as "TAG.CLASS: N px wide", the page itself when
+// it scrolls sideways and every element whose content is wider than its
+// box while its overflow hides or scrolls the rest, or whose right edge is
+// past the viewport.
+const overflowScript = `(() => {
+	const out = [];
+	const root = document.documentElement;
+	if (root.scrollWidth > root.clientWidth) out.push("the page: " + root.scrollWidth + " px wide in " + root.clientWidth);
+	for (const el of document.body.querySelectorAll("*")) {
+		const r = el.getBoundingClientRect();
+		const name = el.tagName.toLowerCase() + (el.className ? "." + el.className : "");
+		if (r.width > 0 && r.right > root.clientWidth + 0.5) out.push(name + ": right edge at " + Math.round(r.right) + " px");
+		const ov = getComputedStyle(el).overflowX;
+		if ((ov === "hidden" || ov === "clip" || ov === "auto" || ov === "scroll") && el.scrollWidth > el.clientWidth + 1) out.push(name + ": content " + el.scrollWidth + " px in " + el.clientWidth);
+	}
+	return out;
+})()`
 
 func shot(t *testing.T, ctx context.Context, path string) {
 	t.Helper()

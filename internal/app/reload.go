@@ -82,6 +82,7 @@ func (a *App) reloadConfig(ctx context.Context, why string) (*config.Config, boo
 		a.rejected.Store(&server.RejectedReload{At: a.now(), Why: why, Problems: []string{err.Error()}})
 		return nil, false
 	}
+	a.cache.SetSite(next.Site) // the site's identity is only rendering: it applies at once
 	a.cfg.Store(&next)
 	loaded := a.now()
 	a.loaded.Store(&loaded)

@@ -174,11 +174,18 @@ func TestServe(t *testing.T) {
 	})
 
 	t.Run("unknown channel", func(t *testing.T) {
-		for _, path := range []string{"/feeds/nope.atom", "/feeds/the-peninsula.xml", "/channels/nope"} {
+		// Feeds answer a short plain-text message; a page route an HTML
+		// page in the site's style.
+		for _, path := range []string{"/feeds/nope.atom", "/feeds/the-peninsula.xml"} {
 			resp, body := apptest.Get(t, base+path)
 			if resp.StatusCode != http.StatusNotFound || len(body) == 0 || len(body) > 200 {
 				t.Errorf("%s: %d %q, want 404 with a short message", path, resp.StatusCode, body)
 			}
+		}
+		resp, body := apptest.Get(t, base+"/channels/nope")
+		if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			!bytes.Contains(body, []byte("<h1>Page not found</h1>")) || !bytes.Contains(body, []byte("No such channel &#34;nope&#34;.")) {
+			t.Errorf("/channels/nope: %d %s %q, want the 404 page", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 		}
 	})
 

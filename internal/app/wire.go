@@ -77,5 +77,6 @@ func NewCache(cfg config.Config, m publish.Members, states publish.States, o pub
 	if err := c.Configure(cfg.Channels, cfg.Sources); err != nil {
 		return nil, fmt.Errorf("channels: %w", err)
 	}
+	c.SetSite(cfg.Site)
 	return c, nil
 }

@@ -47,6 +47,10 @@ type Config struct {
 	Channels []feed.Channel
 	Publish  Publish
 	Mail     Mail
+	// Site is the site's identity: its title, description, language and
+	// footer. After Parse, Title and Language are set and Footer is
+	// sanitised.
+	Site feed.Site
 
 	file fileFacts // what Parse saw of the file, for CheckReload
 }
@@ -149,6 +153,7 @@ func Default() Config {
 		Dedupe:  Dedupe{TitleWindow: DefaultTitleWindow},
 		Publish: Publish{MaxAge: DefaultMaxAge, PageSize: DefaultPageSize, CacheSize: DefaultCacheSize},
 		Mail:    Mail{Timezone: time.UTC},
+		Site:    feed.Site{Title: DefaultSiteTitle(DefaultBaseURL), Language: DefaultSiteLanguage},
 	}
 }
 

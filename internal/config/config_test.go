@@ -21,6 +21,7 @@ func TestDefault(t *testing.T) {
 			MaxInterval: 24 * time.Hour, HostGap: time.Second},
 		Publish: Publish{MaxAge: 5 * time.Minute, PageSize: 50, CacheSize: 64 << 20},
 		Dedupe:  Dedupe{TitleWindow: 48 * time.Hour},
+		Site:    feed.Site{Title: "localhost:8080", Language: "en"},
 	}
 	if got, want := fmt.Sprintf("%+v", c), fmt.Sprintf("%+v", want); got != want {
 		t.Errorf("Default()=%s\nwant %s", got, want)

@@ -80,6 +80,7 @@ func Parse(r io.Reader, filename string) (Config, error) {
 	}
 	c.Server.BaseURL = trimSlash(c.Server.BaseURL)
 	d.inheritKeep(&c)
+	c.fillSite(func(path string) bool { return d.given[path] })
 
 	for _, p := range c.problems() {
 		if d.suppressed(p.Path) {
@@ -96,6 +97,7 @@ func Parse(r io.Reader, filename string) (Config, error) {
 		}
 		return Config{}, join(d.probs)
 	}
+	c.Site.Footer = SanitizedFooter(c.Site.Footer)
 	return c, nil
 }
 
@@ -297,6 +299,7 @@ func (d *decoder) config(root ast.Node) Config {
 				{"max_connections_per_ip", d.integer(&c.Server.MaxConnectionsPerIP)},
 			})
 		}},
+		{"site", d.site(&c.Site)},
 		{"storage", func(n ast.Node, path string) {
 			d.mapping(n, path, []key{
 				{"path", d.str(&c.Storage.Path)},

@@ -49,7 +49,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown root key without near match",
 			src:  "version: 2\n",
-			want: []string{`feeds.yaml:1: version: unknown key (known keys: server, storage, fetch, sources, channels, dedupe, publish, mail)`},
+			want: []string{`feeds.yaml:1: version: unknown key (known keys: server, site, storage, fetch, sources, channels, dedupe, publish, mail)`},
 		},
 		{
 			name: "unknown source key",
@@ -127,7 +127,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "root is a list",
 			src:  "- a\n- b\n",
-			want: []string{`feeds.yaml:1: must be a mapping with keys server, storage, fetch, sources, channels, dedupe, publish, mail (got a list)`},
+			want: []string{`feeds.yaml:1: must be a mapping with keys server, site, storage, fetch, sources, channels, dedupe, publish, mail (got a list)`},
 		},
 		{
 			name: "duplicate sources key",

@@ -32,6 +32,9 @@ func TestShippedFeedsYAML(t *testing.T) {
 			t.Errorf("channel %q selects no source", ch.ID)
 		}
 	}
+	if c.Site.Title == DefaultSiteTitle(c.Server.BaseURL) || c.Site.Description == "" || c.Site.Footer == "" || c.Site.Language != "en" {
+		t.Errorf("site = %+v: the shipped file names the institute, says what the site is, and has a footer, in English", c.Site)
+	}
 	for _, s := range c.Sources {
 		if s.Title == "" || len(s.Tags) == 0 {
 			t.Errorf("source %q: title %q, tags %v; every shipped source needs both", s.ID, s.Title, s.Tags)

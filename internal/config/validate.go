@@ -64,6 +64,7 @@ func (c Config) problems() []*Problem {
 		v.add("dedupe.title_window", "must be between 0s (off) and %s (got %s)", formatDuration(maxTitleWindow), formatDuration(w))
 	}
 	v.publish(c.Publish)
+	v.site(c.Site)
 	v.limits(c)
 
 	sourceIDs := map[string]int{}

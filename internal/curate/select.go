@@ -132,6 +132,9 @@ type Judgment struct {
 	// Reason says why the story is not a member when Pin < 0 and Via is
 	// empty.
 	Reason string
+	// Hidden is set when a hide (the channel's or a carrier's) names the
+	// story: staff withdrew it, as opposed to rules that never kept it.
+	Hidden bool
 }
 
 // Via is one carrier through which the rules keep a story.
@@ -161,12 +164,12 @@ func (c *Channel) Judge(it feed.Item) Judgment {
 		return j
 	}
 	if ref, ok := c.filter.hidden(it); ok {
-		j.Reason = fmt.Sprintf("hidden by channel %s (hide: %s)", c.ID, ref)
+		j.Reason, j.Hidden = fmt.Sprintf("hidden by channel %s (hide: %s)", c.ID, ref), true
 		return j
 	}
 	for _, id := range carriers {
 		if ref, ok := c.hides[id].hidden(it); ok {
-			j.Reason = fmt.Sprintf("hidden by source %s (hide: %s)", id, ref)
+			j.Reason, j.Hidden = fmt.Sprintf("hidden by source %s (hide: %s)", id, ref), true
 			return j
 		}
 	}

@@ -136,7 +136,13 @@ func mustRead(t *testing.T, path string) string {
 // jsonItems returns the number of items of a JSON Feed.
 func jsonItems(t *testing.T, url string) int {
 	t.Helper()
+	// A channel answers 503 while its membership index is first built
+	// (docs/http.md): a reader retries, and so does the test, for a while.
 	status, body := get(t, url)
+	for deadline := time.Now().Add(60 * time.Second); status == 503 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		status, body = get(t, url)
+	}
 	var doc struct{ Items []json.RawMessage }
 	if status != 200 || json.Unmarshal(body, &doc) != nil {
 		t.Fatalf("GET %s: %d %.200s", url, status, body)

@@ -9,6 +9,9 @@ import (
 const (
 	EINVALID  = "invalid"
 	ENOTFOUND = "not_found"
+	// EGONE: it was published and staff withdrew it (a hide); unlike
+	// ENOTFOUND it is not coming back.
+	EGONE     = "gone"
 	ECONFLICT = "conflict"
 	EINTERNAL = "internal"
 )

@@ -185,6 +185,21 @@ func TestMembership(t *testing.T) {
 		if got, want := e.archive("news"), "a2,b1,a3|b3,b4"; got != want {
 			t.Errorf("archive = %q, want %q", got, want)
 		}
+		// Pages say which members a pin put there, whichever way they walk.
+		p, err := e.ix.Older(context.Background(), "news", nil, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []bool{true, false, false}; !slices.Equal(p.Pinned, want) {
+			t.Errorf("Pinned = %v, want %v", p.Pinned, want)
+		}
+		back, err := e.ix.Newer(context.Background(), "news", p.Last, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []bool{true, false}; !slices.Equal(back.Pinned, want) || len(back.Items) != 2 {
+			t.Errorf("Newer: %d items, Pinned = %v, want %v", len(back.Items), back.Pinned, want)
+		}
 	})
 
 	t.Run("a new story of a limited source pushes its oldest out", func(t *testing.T) {

@@ -67,6 +67,9 @@ func ParseCursor(s string) (Cursor, bool) {
 // Page is a run of a channel's members in its newest-first order.
 type Page struct {
 	Items []feed.Item
+	// Pinned says, for each of Items, whether a pin put it there (pages
+	// mark it).
+	Pinned []bool
 	// First and Last are the positions of the first and last item.
 	First, Last Cursor
 	// More reports whether another member follows Last (Older) or
@@ -161,6 +164,12 @@ func (ix *Index) walk(ctx context.Context, channelID string, from *Cursor, skip,
 		for i, j := 0, len(p.Items)-1; i < j; i, j = i+1, j-1 {
 			p.Items[i], p.Items[j] = p.Items[j], p.Items[i]
 			ms[i], ms[j] = ms[j], ms[i]
+		}
+	}
+	if len(ms) > 0 {
+		p.Pinned = make([]bool, len(ms))
+		for i, m := range ms {
+			p.Pinned[i] = m.Pin >= 0
 		}
 	}
 	if len(ms) > 0 {
@@ -270,6 +279,21 @@ func (ix *Index) ChannelsOf(ctx context.Context, it feed.Item) ([]string, error)
 		}
 	}
 	return out, nil
+}
+
+// Withdrawn reports whether staff withdrew the story: a hide (a
+// channel's, or a carrier's) names it in a channel that selects one of its
+// carriers. Outputs that show it nowhere may then say it is gone, not that
+// it never was. It judges the story once per channel definition.
+func (ix *Index) Withdrawn(it feed.Item) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for _, d := range ix.defs {
+		if d.cur.Judge(it).Hidden {
+			return true
+		}
+	}
+	return false
 }
 
 // LabelsOf returns the labels of the channels that show the story (see

@@ -95,7 +95,8 @@ func renderAtom(in Input) ([]byte, error) {
 		doc.HistoryNS, doc.Archive = historyNS, &struct{}{}
 	}
 	if needsFeedAuthor(in.Items) {
-		doc.Author = &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: ch.Title}}
+		name, uri := siteAuthor(in)
+		doc.Author = &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: name, Uri: uri}}
 	}
 	var latest time.Time
 	names := in.names()

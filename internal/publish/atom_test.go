@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed/atom"
+
+	"github.com/kpolicy/aggregator/internal/feed"
 )
 
 func TestAtomGolden(t *testing.T) { checkGolden(t, Atom) }
@@ -34,8 +36,16 @@ func TestAtomRoundTrip(t *testing.T) {
 	}; !slices.Equal(got, want) {
 		t.Errorf("feed links = %q, want %q", got, want)
 	}
-	if len(f.Authors) != 1 || f.Authors[0].Name != in.Channel.Title {
-		t.Errorf("feed authors = %+v, want the channel title (an entry has no author)", f.Authors)
+	if len(f.Authors) != 1 || f.Authors[0].Name != in.Site.Title || f.Authors[0].URI != "http://localhost:8080/" {
+		t.Errorf("feed authors = %+v, want the site at its home page (an entry has no author)", f.Authors)
+	}
+	in.Site = feed.Site{}
+	f, err = (&atom.Parser{}).Parse(bytes.NewReader(mustRender(t, in, Atom)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Authors) != 1 || f.Authors[0].Name != in.Channel.Title || f.Authors[0].URI != "" {
+		t.Errorf("feed authors without a site = %+v, want the channel title", f.Authors)
 	}
 	if got, want := len(f.Entries), len(in.Items); got != want {
 		t.Fatalf("entries = %d, want %d", got, want)

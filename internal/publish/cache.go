@@ -104,6 +104,7 @@ type generation struct {
 	byID     map[string]*Channel
 	sources  []feed.Source
 	names    map[string]SourceInfo
+	site     feed.Site
 }
 
 // Options tunes a Cache; the zero value is usable.
@@ -171,7 +172,8 @@ func (c *Cache) Configure(channels []feed.Channel, sources []feed.Source) error 
 	if err != nil {
 		return fmt.Errorf("configure: %w", err)
 	}
-	g := &generation{byID: make(map[string]*Channel, len(channels)), sources: slices.Clone(sources), names: names}
+	g := &generation{byID: make(map[string]*Channel, len(channels)), sources: slices.Clone(sources), names: names,
+		site: c.cur.Load().site}
 	selections := map[string][]string{} // channels selecting alike share one list
 	for _, ch := range channels {
 		sel := strings.Join(ch.Sources, ",") + "\x00" + strings.Join(ch.Tags, ",")
@@ -205,6 +207,26 @@ func (c *Cache) names(sources []feed.Source) (map[string]SourceInfo, error) {
 	}
 	return out, nil
 }
+
+// SetSite replaces the identity of the site that publishes the channels
+// (the documents' author) and, when it changed, drops every rendered
+// document. Pages read it back with Site, so a reload renames pages and
+// documents at once.
+func (c *Cache) SetSite(s feed.Site) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.cur.Load()
+	if g.site == s {
+		return
+	}
+	ng := *g
+	ng.site = s
+	c.cur.Store(&ng)
+	c.docs.clear()
+}
+
+// Site returns the identity SetSite last gave (the zero Site before).
+func (c *Cache) Site() feed.Site { return c.cur.Load().site }
 
 // Channel returns a configured channel, and false for an unknown one.
 func (c *Cache) Channel(id string) (*Channel, bool) {
@@ -248,7 +270,7 @@ func (c *Cache) InvalidateSources(sourceIDs ...string) error {
 		}
 		names[id] = sourceInfo(g.sources[i], st)
 	}
-	ng := &generation{byID: make(map[string]*Channel, len(g.channels)), sources: g.sources, names: names}
+	ng := &generation{byID: make(map[string]*Channel, len(g.channels)), sources: g.sources, names: names, site: g.site}
 	for _, ch := range g.channels {
 		v := &Channel{Channel: ch.Channel, ids: ch.ids, names: names}
 		ng.channels = append(ng.channels, v)
@@ -365,7 +387,7 @@ type seenKey struct {
 // input is what every document of ch is made from.
 func (c *Cache) input(ch *Channel) Input {
 	g := c.cur.Load()
-	return Input{Channel: ch.Channel, Sources: ch.Sources(), AllSources: g.names, BaseURL: c.baseURL}
+	return Input{Channel: ch.Channel, Sources: ch.Sources(), AllSources: g.names, BaseURL: c.baseURL, Site: g.site}
 }
 
 // renderFeed renders the subscription documents: the channel's first

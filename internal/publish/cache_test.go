@@ -409,3 +409,37 @@ func TestCacheInvalidateSources(t *testing.T) {
 		t.Error("the channel's documents were not rendered again with the new name")
 	}
 }
+
+// TestCacheSetSite: a new site identity re-renders every document with its
+// author (a reload renames the feeds), survives Configure and
+// InvalidateSources, and the same identity again keeps what is rendered.
+func TestCacheSetSite(t *testing.T) {
+	c, _ := newTestCache(t)
+	site := feed.Site{Title: "The Institute", Language: "en"}
+	c.SetSite(site)
+	first, err := c.Document("bees", Atom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(first.Body, []byte("<name>The Institute</name>")) || c.Site() != site {
+		t.Errorf("Site() = %+v; document:\n%s", c.Site(), first.Body)
+	}
+	c.SetSite(site)
+	if again, _ := c.Document("bees", Atom); again != first {
+		t.Error("setting the same site dropped the rendered documents")
+	}
+	c.SetSite(feed.Site{Title: "The Institute, renamed", Language: "en"})
+	renamed, _ := c.Document("bees", Atom)
+	if renamed.ETag == first.ETag || !bytes.Contains(renamed.Body, []byte("<name>The Institute, renamed</name>")) {
+		t.Errorf("a renamed site kept the old document:\n%s", renamed.Body)
+	}
+	if err := c.Configure(testChannels, testSources); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.InvalidateSources("b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Site().Title; got != "The Institute, renamed" {
+		t.Errorf("after Configure and InvalidateSources the site is %q", got)
+	}
+}

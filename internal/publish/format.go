@@ -89,6 +89,9 @@ type Input struct {
 	// Archive places the document in the channel's RFC 5005 archive; the
 	// zero value is a channel without archives.
 	Archive Archive
+	// Site is the site that publishes the channel: the feed's author when
+	// one is needed (see siteAuthor). The zero value names none.
+	Site feed.Site
 }
 
 // Render returns the document of format f for in (see prepare for what is
@@ -152,6 +155,17 @@ func feedUpdated(in Input) time.Time {
 		return time.Unix(0, 0).UTC()
 	}
 	return t.UTC().Truncate(time.Second)
+}
+
+// siteAuthor is who a feed names as its author when some item has none
+// (needsFeedAuthor): the site that publishes it, at its home page; the
+// channel's title when no site is named. The program that wrote the
+// document is the generator, never the author.
+func siteAuthor(in Input) (name, uri string) {
+	if in.Site.Title == "" {
+		return in.Channel.Title, ""
+	}
+	return in.Site.Title, in.BaseURL + "/"
 }
 
 // needsFeedAuthor reports whether some item has no author of its own, so

@@ -94,6 +94,7 @@ func mixedInput() Input {
 				Link: "https://beta.example/", Updated: time.Date(2024, 3, 3, 1, 0, 0, 0, time.UTC)},
 		},
 		BaseURL: testBase,
+		Site:    feed.Site{Title: "Institute for Korea & Co", Language: "en"},
 	}
 }
 

@@ -82,7 +82,8 @@ func renderJSON(in Input) ([]byte, error) {
 		}
 	}
 	if needsFeedAuthor(in.Items) {
-		doc.Authors = []*feeds.JSONAuthor{{Name: ch.Title}}
+		name, uri := siteAuthor(in)
+		doc.Authors = []*feeds.JSONAuthor{{Name: name, Url: uri}}
 	}
 	names := in.names()
 	for _, it := range in.Items {

@@ -28,11 +28,15 @@ type rssDoc struct {
 // rssChannel is the <channel> element.
 type rssChannel struct {
 	feeds.RssFeed
-	Title       *rssText      `xml:"title"`
-	Description *rssText      `xml:"description"`
-	AtomLinks   []rssAtomLink `xml:"atom:link"`
-	Archive     *struct{}     `xml:"fh:archive"`
-	Items       []*rssItem    `xml:"item"`
+	Title       *rssText `xml:"title"`
+	Description *rssText `xml:"description"`
+	// Publisher names the site (Dublin Core's "entity responsible for
+	// making the resource available"): RSS's own managingEditor and
+	// webMaster must be e-mail addresses, which the site does not give.
+	Publisher *rssText      `xml:"dc:publisher"`
+	AtomLinks []rssAtomLink `xml:"atom:link"`
+	Archive   *struct{}     `xml:"fh:archive"`
+	Items     []*rssItem    `xml:"item"`
 }
 
 // rssAtomLink is an atom:link inside RSS: the channel's self, hub and
@@ -103,6 +107,9 @@ func renderRSS(in Input) ([]byte, error) {
 		Description: plain(desc),
 		AtomLinks:   []rssAtomLink{{Href: selfURL(in, RSS), Rel: "self", Type: "application/rss+xml"}},
 		Items:       make([]*rssItem, 0, len(in.Items)),
+	}
+	if in.Site.Title != "" {
+		c.Publisher = plain(in.Site.Title)
 	}
 	for _, h := range in.Hubs {
 		c.AtomLinks = append(c.AtomLinks, rssAtomLink{Href: h, Rel: "hub"})

@@ -68,6 +68,9 @@ type Index struct {
 	mu     sync.RWMutex // held to read bleve; held exclusively to reopen it (write.go)
 	bleve  bleve.Index  // nil when a reopen failed
 	broken atomic.Bool  // a write failed: reopen before the next one
+
+	writes  atomic.Uint64 // counts writes, so that what Sources keeps is known stale
+	sources sourcesCache
 }
 
 // Open opens the index in dir, creating it (and dir) when missing. An

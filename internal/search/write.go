@@ -39,6 +39,7 @@ func (ix *Index) write(fill func(*bleve.Batch) error) error {
 	if err := fill(b); err != nil {
 		return err
 	}
+	defer ix.writes.Add(1) // even a failed batch may have changed what is held
 	if err := batch(ix.bleve, b); err != nil {
 		ix.broken.Store(true)
 		return fmt.Errorf("index batch: %w", err)

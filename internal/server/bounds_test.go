@@ -23,7 +23,8 @@ func TestSearchBounds(t *testing.T) {
 		{"from=1000-01-01&to=9999-12-31&format=json", 200, `{"total":46,`},
 		{"from=9999-01-01&format=json", 200, `{"total":0,`},
 		{"to=1600-01-01&format=json", 200, `{"total":0,`},
-		{"q=" + url.QueryEscape(strings.Repeat("the ", 15000)), 400, "the search is too long"},
+		{"q=" + url.QueryEscape(strings.Repeat("the ", 15000)), 400, "The search is too long"},
+		{"q=" + url.QueryEscape(strings.Repeat("the ", 15000)) + "&format=json", 400, "the search is too long"},
 	} {
 		resp, body := do(t, s, "GET", "/search?"+tc.query)
 		if resp.StatusCode != tc.status || !strings.Contains(body, tc.body) {
@@ -38,7 +39,7 @@ func TestSearchBounds(t *testing.T) {
 func TestStatusShowsIndexFailure(t *testing.T) {
 	state := search.IndexerState{LastError: "index batch: write 0003.zap: no space left on device", Failing: 2, Failures: 2,
 		NextTry: time.Date(2026, 12, 1, 10, 0, 4, 0, time.UTC), Behind: 120}
-	s := New(fakeFeeds{}, fakeHealth{}, Options{Extras: Extras{Indexing: func() search.IndexerState { return state }}})
+	s := New(newFeeds(t, fakeMembers{}, nil, nil), fakeHealth{}, Options{Extras: Extras{Indexing: func() search.IndexerState { return state }}})
 	_, body := do(t, s, "GET", "/status")
 	mustContain(t, "status page", body, `id="search-index"`, "no space left on device", "<dd>2</dd>", `datetime="2026-12-01T10:00:04Z"`)
 	_, body = do(t, s, "GET", "/status?format=json")

@@ -27,14 +27,22 @@ type Members interface {
 	Newer(ctx context.Context, channelID string, before membership.Cursor, n int) (membership.Page, error)
 	Skip(ctx context.Context, channelID string, skip, n int) (membership.Page, error)
 	ChannelsOf(ctx context.Context, it feed.Item) ([]string, error)
+	// Withdrawn reports whether a hide took the item out: its page is
+	// then gone (410), not unknown (404).
+	Withdrawn(it feed.Item) bool
 	// Label is what the search index files a channel's items under.
 	Label(channelID string) string
+	// Followed is the store's write order (Rev) up to which every index is
+	// current: when it has not moved, nothing the indexes list has.
+	Followed(ctx context.Context) (uint64, error)
 }
 
 // Searcher is the full-text index.
 type Searcher interface {
 	Search(ctx context.Context, q search.Query) (search.Result, error)
 	Count() (uint64, error)
+	// Sources returns the ids of the sources with an item in the index.
+	Sources() ([]string, error)
 }
 
 // Backuper writes a consistent copy of the database (store.Backuper).

@@ -7,9 +7,12 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/membership"
@@ -18,7 +21,6 @@ import (
 )
 
 var templateFuncs = template.FuncMap{
-	"entry":    func(c *publish.Channel, it feed.Item) itemView { return itemView{Snap: c, Item: it} },
 	"datetime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"date":     func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 	"formats":  func() []publish.Format { return publish.Formats },
@@ -59,7 +61,12 @@ var templateFuncs = template.FuncMap{
 		mime, _, _ := strings.Cut(f.ContentType(), ";")
 		return template.HTMLAttr(`type="` + mime + `"`)
 	},
-	"ref": func(it feed.Item) string { return it.Ref() },
+	"ref":      func(it feed.Item) string { return it.Ref() },
+	"lang":     textLang,
+	"people":   people,
+	"media":    mediaKind,
+	"size":     humanSize,
+	"filename": fileName,
 	// feedPath is where a channel's subscription document of format f is
 	// served (publish owns the scheme).
 	"feedPath": func(channel string, f publish.Format) string {
@@ -74,6 +81,105 @@ var templateFuncs = template.FuncMap{
 	},
 }
 
+// textLang is the lang attribute of an item's own text (its title, summary,
+// content, categories): its language, which parse took from the item,
+// else from its feed, in canonical form; "" when unknown or not a language
+// tag, and the text then takes the page's.
+func textLang(tag string) string {
+	if tag == "" {
+		return ""
+	}
+	t, err := language.Parse(tag)
+	if err != nil {
+		return ""
+	}
+	if base, _, _ := t.Raw(); base.String() == "und" {
+		return ""
+	}
+	return t.String()
+}
+
+// person is an author as a byline shows them: a name, and a link when
+// the feed gave an http(s) URI.
+type person struct {
+	Name string
+	URL  string
+}
+
+// people returns the authors a byline names: each with a name (else the
+// e-mail address the feed gave), the name linked to the author's URI when
+// that is an http(s) URL; authors with neither are left out.
+func people(ps []feed.Person) []person {
+	var out []person
+	for _, p := range ps {
+		name := strings.TrimSpace(p.Name)
+		if name == "" {
+			name = strings.TrimSpace(p.Email)
+		}
+		if name == "" {
+			continue
+		}
+		out = append(out, person{Name: name, URL: webURL(p.URI)})
+	}
+	return out
+}
+
+// webURL returns s when it is an absolute http(s) URL with a host, else "".
+func webURL(s string) string {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return u.String()
+}
+
+// mediaKind says which player an attachment of MIME type t gets: "audio",
+// "video", or "" for none. Both play without script, which the pages'
+// Content-Security-Policy forbids.
+func mediaKind(t string) string {
+	kind, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(t)), "/")
+	if kind == "audio" || kind == "video" {
+		return kind
+	}
+	return ""
+}
+
+// humanSize writes n bytes for a reader ("12.3 MB", powers of 1000); ""
+// when unknown (0 or less).
+func humanSize(n int64) string {
+	switch {
+	case n <= 0:
+		return ""
+	case n < 1000:
+		return strconv.FormatInt(n, 10) + " bytes"
+	}
+	v, unit := float64(n), ""
+	for _, u := range []string{"KB", "MB", "GB", "TB"} {
+		v, unit = v/1000, u
+		if v < 1000 {
+			break
+		}
+	}
+	if v < 10 {
+		return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64) + " " + unit
+}
+
+// fileName is the last path segment of a URL, unescaped ("episode 9.mp3"),
+// else the whole URL: what a link to an attachment is labelled.
+func fileName(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || strings.HasSuffix(u.Path, "/") {
+		return s
+	}
+	name := path.Base(u.Path)
+	if name == "." || name == "/" || name == "" {
+		return s
+	}
+	return name
+}
+
 // funcs is templateFuncs plus those that need the server.
 func (s *Server) funcs() template.FuncMap {
 	f := maps.Clone(templateFuncs)
@@ -82,13 +188,38 @@ func (s *Server) funcs() template.FuncMap {
 	// Tracking is removed again too (tracking.StripHTML), for items stored
 	// before a rule existed.
 	f["html"] = func(h string) template.HTML { return template.HTML(s.policy.Sanitize(tracking.StripHTML(h))) }
+	f["site"] = s.site
 	return f
 }
 
-// itemView is one item with the channel that names its sources.
+// site is the identity pages show: Feeds.Site, with the program's name
+// and English for a cache that was never given one.
+func (s *Server) site() feed.Site {
+	st := s.feeds.Site()
+	if st.Title == "" {
+		st.Title = "aggregator"
+	}
+	if st.Language == "" {
+		st.Language = "en"
+	}
+	return st
+}
+
+// itemView is one item of a list, with the channel that names its
+// sources and whether a pin put it there.
 type itemView struct {
-	Snap *publish.Channel
-	Item feed.Item
+	Snap   *publish.Channel
+	Item   feed.Item
+	Pinned bool
+}
+
+// entries are the items of p as channel c lists them.
+func entries(c *publish.Channel, p membership.Page) []itemView {
+	out := make([]itemView, len(p.Items))
+	for i, it := range p.Items {
+		out[i] = itemView{Snap: c, Item: it, Pinned: i < len(p.Pinned) && p.Pinned[i]}
+	}
+	return out
 }
 
 type indexPage struct {
@@ -98,13 +229,13 @@ type indexPage struct {
 // preview is a channel on the index page with its newest items.
 type preview struct {
 	Snap  *publish.Channel
-	Items []feed.Item
+	Items []itemView
 	More  bool
 }
 
 type channelPage struct {
 	Channel *publish.Channel
-	Items   []feed.Item
+	Items   []itemView
 	Page    int
 	Prev    string // link to the newer page; "" on the first
 	Next    string // link to the older page; "" on the last
@@ -127,10 +258,10 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 		if s.Members != nil {
 			page, err := s.Members.Older(r.Context(), c.Channel.ID, nil, previewItems)
 			if err != nil && !errors.Is(err, membership.ErrNotReady) {
-				s.Error(w, r, err)
+				s.pageError(w, r, err)
 				return
 			}
-			p.Items, p.More = page.Items, page.More
+			p.Items, p.More = entries(c, page), page.More
 		}
 		v.Channels = append(v.Channels, p)
 	}
@@ -147,7 +278,7 @@ func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	ch, ok := s.feeds.Channel(id)
 	if !ok || s.Members == nil {
-		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such channel %q", id))
+		s.pageError(w, r, feed.Errorf(feed.ENOTFOUND, "no such channel %q", id))
 		return
 	}
 	q := r.URL.Query()
@@ -155,7 +286,7 @@ func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 	if p := q.Get("page"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > maxPage {
-			s.Error(w, r, feed.Errorf(feed.EINVALID, "page must be a whole number from 1 to %d", maxPage))
+			s.pageError(w, r, feed.Errorf(feed.EINVALID, "page must be a whole number from 1 to %d", maxPage))
 			return
 		}
 		page = n
@@ -167,7 +298,7 @@ func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 	cursor := func(name string) (membership.Cursor, bool) {
 		c, ok := membership.ParseCursor(q.Get(name))
 		if !ok {
-			s.Error(w, r, feed.Errorf(feed.EINVALID, "%s is not a position in the channel", name))
+			s.pageError(w, r, feed.Errorf(feed.EINVALID, "%s is not a position in the channel", name))
 		}
 		return c, ok
 	}
@@ -189,14 +320,14 @@ func (s *Server) handleChannel(w http.ResponseWriter, r *http.Request) {
 		p, err = s.Members.Skip(r.Context(), id, (page-1)*pageSize, pageSize)
 	}
 	if err != nil {
-		s.Error(w, r, err)
+		s.pageError(w, r, err)
 		return
 	}
 	if len(p.Items) == 0 && page > 1 {
-		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "channel %q has no page %d", id, page))
+		s.pageError(w, r, feed.Errorf(feed.ENOTFOUND, "channel %q has no page %d", id, page))
 		return
 	}
-	v := channelPage{Channel: ch, Page: page, Items: p.Items}
+	v := channelPage{Channel: ch, Page: page, Items: entries(ch, p)}
 	base := "/channels/" + url.PathEscape(id)
 	hasPrev, hasNext := page > 1, p.More
 	if newer {
@@ -233,21 +364,27 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 	ref := r.PathValue("ref")
 	src, key, ok := feed.ParseItemRef(ref)
 	if !ok || s.Items == nil || s.Members == nil {
-		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such item"))
+		s.pageError(w, r, feed.Errorf(feed.ENOTFOUND, "no such item"))
 		return
 	}
 	it, err := s.Items.Item(r.Context(), src, key)
+	if feed.ErrorCode(err) == feed.ENOTFOUND {
+		err = feed.Errorf(feed.ENOTFOUND, "no such item")
+	}
 	if err != nil {
-		s.Error(w, r, err)
+		s.pageError(w, r, err)
 		return
 	}
 	ids, err := s.Members.ChannelsOf(r.Context(), it)
 	if err != nil {
-		s.Error(w, r, err)
+		s.pageError(w, r, err)
 		return
 	}
-	if len(ids) == 0 {
-		s.Error(w, r, feed.Errorf(feed.ENOTFOUND, "no such item"))
+	if len(ids) == 0 && s.Members.Withdrawn(it) {
+		s.pageError(w, r, feed.Errorf(feed.EGONE, "this item was withdrawn"))
+		return
+	} else if len(ids) == 0 {
+		s.pageError(w, r, feed.Errorf(feed.ENOTFOUND, "no such item"))
 		return
 	}
 	v := itemPage{Item: it, Source: s.sourceInfo(src)}
@@ -275,7 +412,7 @@ func (s *Server) sourceInfo(id string) publish.SourceInfo {
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any) {
 	var buf bytes.Buffer
 	if err := s.pages.ExecuteTemplate(&buf, name, data); err != nil {
-		s.Error(w, r, err)
+		s.pageError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -8,6 +8,9 @@ func (s *Server) routes() {
 	// Subscription documents and archive pages: publish.ParsePath tells them apart.
 	s.mux.HandleFunc("GET "+publish.FeedsPrefix+"{doc...}", s.handleDocument)
 	s.mux.HandleFunc("GET /style.css", s.handleStyle)
+	s.mux.HandleFunc("GET /robots.txt", s.handleRobots)
+	s.mux.HandleFunc("GET /sitemap.xml", s.handleSitemap)
+	s.mux.HandleFunc("GET /sitemaps/{file}", s.handleSitemapPart)
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /sources.opml", s.handleOPML)
 	s.mux.HandleFunc("GET /status", s.handleStatus)
@@ -26,4 +29,5 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /admin/sources/{id}/poll", s.admin(s.handleAdminPollSource))
 	s.mux.HandleFunc("POST /admin/preview", s.admin(s.handleAdminPreview))
 	s.mux.HandleFunc("GET /admin/explain", s.admin(s.handleAdminExplain))
+	s.mux.HandleFunc(noRoute, s.handleNoRoute) // 404 and 405 in the site's style
 }

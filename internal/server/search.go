@@ -1,10 +1,11 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
-	"html"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/publish"
@@ -35,7 +37,7 @@ type searchPage struct {
 	Index    uint64 // items in the index
 	Results  []searchResult
 	Channels []*publish.Channel
-	Sources  []publish.SourceInfo
+	Sources  []sourceOption
 	Prev     string
 	Next     string
 	First    int // 1-based number of the first result shown
@@ -50,16 +52,21 @@ type searchResult struct {
 	Source    string        `json:"source"`
 	SourceID  string        `json:"source_id"`
 	Published time.Time     `json:"published"`
-	Snippet   template.HTML `json:"snippet"` // HTML: escaped text, matched words in <mark>
+	Language  string        `json:"language,omitempty"` // of the title and snippet (BCP 47)
+	Snippet   template.HTML `json:"snippet"`            // HTML: escaped text, matched words in <mark>
 	Score     float64       `json:"score"`
 }
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	fail := s.pageError
+	if q.Get("format") == "json" {
+		fail = s.Error
+	}
 	if s.Search == nil || s.Items == nil {
-		http.Error(w, "search is not available", http.StatusServiceUnavailable)
+		fail(w, r, &unavailable{msg: "search is not available"})
 		return
 	}
-	q := r.URL.Query()
 	f := searchForm{
 		Q: strings.TrimSpace(q.Get("q")), Channel: q.Get("channel"), Source: q.Get("source"),
 		From: q.Get("from"), To: q.Get("to"), Sort: q.Get("sort"), Page: 1,
@@ -71,13 +78,13 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	case "newest":
 		query.Newest = true
 	default:
-		s.Error(w, r, feed.Errorf(feed.EINVALID, "sort must be relevance or newest"))
+		fail(w, r, feed.Errorf(feed.EINVALID, "sort must be relevance or newest"))
 		return
 	}
 	if p := q.Get("page"); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || (n-1)*searchPageSize > maxSearchOffset {
-			s.Error(w, r, feed.Errorf(feed.EINVALID, "page must be a whole number from 1 to %d", maxSearchOffset/searchPageSize+1))
+			fail(w, r, feed.Errorf(feed.EINVALID, "page must be a whole number from 1 to %d", maxSearchOffset/searchPageSize+1))
 			return
 		}
 		f.Page = n
@@ -85,16 +92,16 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	query.Offset = (f.Page - 1) * searchPageSize
 	var err error
 	if query.From, err = parseDay(f.From, false); err != nil {
-		s.Error(w, r, feed.Errorf(feed.EINVALID, "from must be a date, YYYY-MM-DD"))
+		fail(w, r, feed.Errorf(feed.EINVALID, "from must be a date, YYYY-MM-DD"))
 		return
 	}
 	if query.To, err = parseDay(f.To, true); err != nil {
-		s.Error(w, r, feed.Errorf(feed.EINVALID, "to must be a date, YYYY-MM-DD"))
+		fail(w, r, feed.Errorf(feed.EINVALID, "to must be a date, YYYY-MM-DD"))
 		return
 	}
 	if f.Channel != "" {
 		if _, ok := s.feeds.Channel(f.Channel); !ok {
-			s.Error(w, r, feed.Errorf(feed.EINVALID, "no such channel %q", f.Channel))
+			fail(w, r, feed.Errorf(feed.EINVALID, "no such channel %q", f.Channel))
 			return
 		}
 		query.Channel = f.Channel
@@ -106,20 +113,23 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		query.Sources = []string{f.Source}
 	}
 
-	v := searchPage{Form: f, Channels: s.feeds.Channels(), Sources: s.allSources()}
+	v := searchPage{Form: f, Channels: s.feeds.Channels()}
 	if v.Index, err = s.Search.Count(); err != nil {
-		s.Error(w, r, err)
+		fail(w, r, err)
+		return
+	}
+	if v.Sources, err = s.sourceOptions(f.Source); err != nil {
+		fail(w, r, err)
 		return
 	}
 	v.Searched = f.Q != "" || query.Sources != nil || query.Channel != "" || !query.From.IsZero() || !query.To.IsZero()
 	if v.Searched {
 		res, err := s.Search.Search(r.Context(), query)
 		if errors.Is(err, search.ErrBusy) {
-			w.Header().Set("Retry-After", "10")
-			http.Error(w, "search is busy: try again in a moment", http.StatusServiceUnavailable)
+			fail(w, r, &unavailable{msg: "search is busy: try again in a moment", retryAfter: 10})
 			return
 		} else if err != nil {
-			s.Error(w, r, err)
+			fail(w, r, err)
 			return
 		}
 		v.Total, v.First = res.Total, query.Offset+1
@@ -132,13 +142,13 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			if feed.ErrorCode(err) == feed.ENOTFOUND {
 				continue // indexed, then gone from the store
 			} else if err != nil {
-				s.Error(w, r, err)
+				fail(w, r, err)
 				return
 			}
 			// The index follows the store a moment behind: what a
 			// reload hid is not shown meanwhile.
 			if ok, err := s.shown(r.Context(), it, f.Channel); err != nil {
-				s.Error(w, r, err)
+				fail(w, r, err)
 				return
 			} else if !ok {
 				continue
@@ -149,7 +159,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			}
 			v.Results = append(v.Results, searchResult{
 				Ref: h.Ref, URL: "/items/" + h.Ref, Link: it.Link, Title: it.Title,
-				Source: s.sourceInfo(src).Title, SourceID: src, Published: it.Sort().UTC(),
+				Source: s.sourceInfo(src).Title, SourceID: src, Published: it.Sort().UTC(), Language: textLang(it.Language),
 				Snippet: template.HTML(search.Snippet(text, f.Q, 240)), Score: h.Score,
 			})
 		}
@@ -224,63 +234,155 @@ func (s *Server) shown(ctx context.Context, it feed.Item, channel string) (bool,
 	return len(ids) > 0 && (channel == "" || slices.Contains(ids, channel)), nil
 }
 
-// allSources lists every source any channel selects, by title (then id).
-// Each title is lower-cased once and the sort moves indexes, not
-// SourceInfos: at 1,000 sources a ToLower at every comparison was a fifth
-// of a search's CPU (issue 17).
-func (s *Server) allSources() []publish.SourceInfo {
-	seen := map[string]bool{}
-	var all []publish.SourceInfo
-	var keys []string
-	for _, c := range s.feeds.Channels() {
-		for _, id := range c.SourceIDs() {
-			if !seen[id] {
-				seen[id] = true
-				src := c.Source(id)
-				all = append(all, src)
-				keys = append(keys, strings.ToLower(src.Title))
-			}
-		}
+// sourceOption is one source the search form offers.
+type sourceOption struct {
+	ID, Label string
+}
+
+// sourceOptions lists the sources the search form offers: those with an
+// item in the index (a source that is empty, failing or publishes nothing
+// would find nothing), and the one the form has selected, each once, by
+// title; sources that share a title are told apart by their id
+// ("research!rsc (rsc-blog)").
+func (s *Server) sourceOptions(selected string) ([]sourceOption, error) {
+	ids, err := s.Search.Sources()
+	if err != nil {
+		return nil, err
 	}
-	order := make([]int, len(all))
-	for i := range order {
+	if selected != "" && !slices.Contains(ids, selected) && s.configured(selected) {
+		ids = append(ids, selected)
+	}
+	// Each title is lower-cased once and the sort moves indexes: at 1,000
+	// sources a ToLower at every comparison was a fifth of a search's CPU
+	// (issue 17, BenchmarkAllSources).
+	infos := make([]publish.SourceInfo, len(ids))
+	keys := make([]string, len(ids))
+	titles := map[string]int{}
+	order := make([]int, len(ids))
+	cs := s.feeds.Channels() // once: every channel names every source alike
+	for i, id := range ids {
+		infos[i] = publish.SourceInfo{ID: id, Title: id}
+		if len(cs) > 0 {
+			infos[i] = cs[0].Source(id)
+		}
+		keys[i] = strings.ToLower(infos[i].Title)
+		titles[keys[i]]++
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int {
-		if c := strings.Compare(keys[a], keys[b]); c != 0 {
-			return c
-		}
-		return strings.Compare(all[a].ID, all[b].ID)
+		return cmp.Or(strings.Compare(keys[a], keys[b]), strings.Compare(infos[a].ID, infos[b].ID))
 	})
-	out := make([]publish.SourceInfo, len(all))
+	out := make([]sourceOption, len(order))
 	for i, j := range order {
-		out[i] = all[j]
+		out[i] = sourceOption{ID: infos[j].ID, Label: infos[j].Title}
+		if titles[keys[j]] > 1 {
+			out[i].Label += " (" + infos[j].ID + ")"
+		}
+	}
+	return out, nil
+}
+
+// configured reports whether a channel selects source id.
+func (s *Server) configured(id string) bool {
+	for _, c := range s.feeds.Channels() {
+		if c.Selects(id) {
+			return true
+		}
+	}
+	return false
+}
+
+// openSearch is the OpenSearch 1.1 description document.
+type openSearch struct {
+	XMLName     xml.Name        `xml:"http://a9.com/-/spec/opensearch/1.1/ OpenSearchDescription"`
+	ShortName   string          `xml:"ShortName"`
+	Description string          `xml:"Description"`
+	Language    string          `xml:"Language"`
+	Encoding    string          `xml:"InputEncoding"`
+	URLs        []openSearchURL `xml:"Url"`
+}
+
+type openSearchURL struct {
+	Type     string `xml:"type,attr"`
+	Method   string `xml:"method,attr"`
+	Template string `xml:"template,attr"`
+}
+
+// OpenSearch's limits on ShortName and Description, in characters.
+const (
+	maxShortName   = 16
+	maxDescription = 1024
+)
+
+// handleOpenSearch serves the OpenSearch 1.1 description document that
+// lets a browser add the site's search, named after the site.
+func (s *Server) handleOpenSearch(w http.ResponseWriter, r *http.Request) {
+	base := s.publicBase(r)
+	site := s.site()
+	desc := site.Description
+	if desc == "" {
+		desc = "Search " + site.Title
+	}
+	doc := openSearch{
+		ShortName: shortName(site.Title, maxShortName), Description: cut(desc, maxDescription),
+		Language: site.Language, Encoding: "UTF-8",
+		URLs: []openSearchURL{
+			{Type: "text/html", Method: "get", Template: base + "/search?q={searchTerms}&page={startPage?}"},
+			{Type: "application/json", Method: "get", Template: base + "/search?q={searchTerms}&page={startPage?}&format=json"},
+		},
+	}
+	body, err := xml.MarshalIndent(doc, "", "")
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/opensearchdescription+xml; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Write([]byte(xml.Header))
+	w.Write(body)
+	w.Write([]byte("\n"))
+}
+
+// publicBase is the site's public address: the configured one, else the
+// one the request reached.
+func (s *Server) publicBase(r *http.Request) string {
+	if base := strings.TrimRight(s.BaseURL, "/"); base != "" {
+		return base
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// shortName cuts title to at most n characters at a word boundary, or
+// within its first word when that alone is longer.
+func shortName(title string, n int) string {
+	if utf8.RuneCountInString(title) <= n {
+		return title
+	}
+	out := ""
+	for _, w := range strings.Fields(title) {
+		next := w
+		if out != "" {
+			next = out + " " + w
+		}
+		if utf8.RuneCountInString(next) > n {
+			break
+		}
+		out = next
+	}
+	if out == "" {
+		out = cut(title, n)
 	}
 	return out
 }
 
-const openSearchTemplate = `<?xml version="1.0" encoding="UTF-8"?>
-<OpenSearchDescription xmlns="http://a9.com/-/spec/opensearch/1.1/">
-<ShortName>Aggregator</ShortName>
-<Description>Search every item the aggregator has collected</Description>
-<InputEncoding>UTF-8</InputEncoding>
-<Url type="text/html" method="get" template="{{.}}/search?q={searchTerms}&amp;page={startPage?}"/>
-<Url type="application/json" method="get" template="{{.}}/search?q={searchTerms}&amp;page={startPage?}&amp;format=json"/>
-</OpenSearchDescription>
-`
-
-// handleOpenSearch serves the OpenSearch 1.1 description document that
-// lets a browser add the site's search.
-func (s *Server) handleOpenSearch(w http.ResponseWriter, r *http.Request) {
-	base := strings.TrimRight(s.BaseURL, "/")
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
+// cut returns s cut to at most n characters.
+func cut(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
 	}
-	w.Header().Set("Content-Type", "application/opensearchdescription+xml; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=86400")
-	w.Write([]byte(strings.ReplaceAll(openSearchTemplate, "{{.}}", html.EscapeString(base))))
+	return s
 }

@@ -11,7 +11,6 @@ package server
 import (
 	"context"
 	"embed"
-	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
-	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/publish"
 )
 
@@ -33,6 +31,9 @@ type Feeds interface {
 	// publish.ErrNoChannel, publish.ErrNoPage or membership.ErrNotReady.
 	Document(channelID string, f publish.Format) (*publish.Document, error)
 	Archive(channelID string, page int, f publish.Format) (*publish.Document, error)
+	// Site is the identity of the site the documents name: the pages read
+	// it from here, so that a reload renames pages and documents at once.
+	Site() feed.Site
 }
 
 // Health reports whether the store answers.
@@ -82,6 +83,9 @@ type Server struct {
 	hubs    []string
 	websub  http.Handler
 	extras
+
+	now  func() time.Time
+	maps sitemaps
 }
 
 // New returns the handler serving every route of routes.go.
@@ -105,6 +109,7 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		hubs:    o.Hubs,
 		websub:  o.WebSub,
 		extras:  newExtras(o.Extras),
+		now:     time.Now,
 	}
 	s.pages = template.Must(template.New("").Funcs(s.funcs()).ParseFS(templateFS, "templates/*.html"))
 	s.routes()
@@ -113,46 +118,6 @@ func New(feeds Feeds, health Health, o Options) *Server {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(s.observe(s.mux)).ServeHTTP(w, r)
-}
-
-// Error writes err as the response: the status its feed.ErrorCode maps to
-// and its user-facing message. Internal causes are logged, never shown. A
-// channel whose membership index is being built for the first time is 503
-// with Retry-After.
-func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, membership.ErrNotReady):
-		w.Header().Set("Retry-After", "5")
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		w.Write([]byte("this channel is being indexed; try again in a few seconds\n"))
-		return
-	case errors.Is(err, publish.ErrNoChannel), errors.Is(err, membership.ErrNoChannel):
-		err = feed.Errorf(feed.ENOTFOUND, "no such channel")
-	}
-	code := feed.ErrorCode(err)
-	status := ErrorStatus(code)
-	if code == feed.EINTERNAL {
-		s.log.Error("http request", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	w.Write([]byte(feed.ErrorMessage(err) + "\n"))
-}
-
-// ErrorStatus maps an application error code to its HTTP status.
-func ErrorStatus(code string) int {
-	switch code {
-	case feed.EINVALID:
-		return http.StatusBadRequest
-	case feed.ENOTFOUND:
-		return http.StatusNotFound
-	case feed.ECONFLICT:
-		return http.StatusConflict
-	default:
-		return http.StatusInternalServerError
-	}
 }
 
 // securityHeaders forbids inline script and framing on every response.

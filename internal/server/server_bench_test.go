@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/metrics"
 	"github.com/kpolicy/aggregator/internal/publish"
+	"github.com/kpolicy/aggregator/internal/search"
 )
 
 // discard is a ResponseWriter that keeps only the status and headers, so
@@ -141,11 +144,20 @@ func BenchmarkAllSources(b *testing.B) {
 	if err := cache.Configure([]feed.Channel{ch}, sources); err != nil {
 		b.Fatal(err)
 	}
-	s := New(cache, fakeHealth{}, Options{})
-	if n := len(s.allSources()); n != 1000 {
-		b.Fatalf("%d sources, want 1000", n)
+	s := New(cache, fakeHealth{}, Options{Extras: Extras{Search: indexedSources(ch.Sources)}})
+	if opts, err := s.sourceOptions(""); err != nil || len(opts) != 1000 {
+		b.Fatalf("%d sources (%v), want 1000", len(opts), err)
 	}
 	for b.Loop() {
-		s.allSources()
+		s.sourceOptions("")
 	}
 }
+
+// indexedSources is a search index that has items of the given sources.
+type indexedSources []string
+
+func (indexedSources) Search(context.Context, search.Query) (search.Result, error) {
+	return search.Result{}, nil
+}
+func (indexedSources) Count() (uint64, error)        { return 0, nil }
+func (ix indexedSources) Sources() ([]string, error) { return slices.Clone(ix), nil }

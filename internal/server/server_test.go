@@ -77,6 +77,10 @@ func (m fakeMembers) ChannelsOf(_ context.Context, it feed.Item) ([]string, erro
 
 func (m fakeMembers) Label(id string) string { return id }
 
+func (m fakeMembers) Withdrawn(feed.Item) bool { return false }
+
+func (m fakeMembers) Followed(context.Context) (uint64, error) { return 0, nil }
+
 func (m fakeMembers) Newest(ctx context.Context, id string, n int) (membership.Page, error) {
 	return m.Older(ctx, id, nil, n)
 }
@@ -190,7 +194,7 @@ func TestFeed(t *testing.T) {
 			"/feeds/other.atom": `no such channel "other"`,
 			"/feeds/news.xml":   `no such feed format "xml"`,
 			"/feeds/news":       `no such feed "news"`,
-			"/channels/other":   `no such channel "other"`,
+			"/channels/other":   `<p class="error-message">No such channel &#34;other&#34;.</p>`,
 		} {
 			resp, body := do(t, s, "GET", path)
 			if resp.StatusCode != 404 || !strings.Contains(body, want) {
@@ -212,7 +216,7 @@ func TestPages(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	for _, want := range []string{
-		`<title>News &lt;&amp;&gt; Views</title>`,
+		`<title>News &lt;&amp;&gt; Views · aggregator</title>`, // a cache given no site: the program's name
 		`<link rel="alternate" type="application/atom+xml"`,
 		`href="/feeds/news.json"`,
 		`&lt;script&gt;alert(1)&lt;/script&gt; 뉴스`, // titles are text

@@ -76,9 +76,16 @@ func newSite(t *testing.T) *site {
 			Summary: fmt.Sprintf("<p>오늘의 뉴스를 전합니다 (%d). <a href=\"https://yna.example/\">연합</a></p>", i),
 			Content: `<p>본문</p><script>alert(1)</script><img src="x" onerror="alert(2)">`,
 			Authors: []feed.Person{{Name: "김기자"}}, Categories: []feed.Category{{Term: "정치"}},
+			Language:  "ko",
 			Published: base.Add(time.Duration(i) * time.Hour), Dated: true,
 		})
 	}
+	// The oldest has what an item page shows of its authors and attachments.
+	items[0].Authors = []feed.Person{{Name: "김기자", URI: "https://yna.example/reporters/kim"},
+		{Name: "Lee", URI: "javascript:alert(1)"}, {Email: "desk@yna.example"}, {URI: "https://yna.example/nobody"}}
+	items[0].Enclosures = []feed.Enclosure{{URL: "https://yna.example/media/%EB%89%B4%EC%8A%A4%201.mp3", Type: "audio/mpeg", Length: 12_345_678},
+		{URL: "https://yna.example/media/clip.mp4", Type: "video/mp4"}, {URL: "https://yna.example/media/photo.jpg", Type: "image/jpeg", Length: 512},
+		{URL: "https://yna.example/media/", Length: 2048}}
 	if _, err := db.SavePoll(context.Background(), "yonhap", items, feed.SourceState{}); err != nil {
 		t.Fatal(err)
 	}
@@ -155,10 +162,25 @@ func TestItemPage(t *testing.T) {
 	if len(it.Origins) != 1 || it.Origins[0].SourceID != "yonhap" {
 		t.Fatalf("origins of the essay: %+v, want Yonhap's copy", it.Origins)
 	}
-	mustContain(t, "item page", body, "<li>KEI: <a href=\"https://keia.example/e1\">", "<li>Yonhap: <a href=\"https://keia.example/e1\">https://keia.example/e1</a>")
+	mustContain(t, "item page", body, "<li>KEI: <a class=\"url\" href=\"https://keia.example/e1\">", "<li>Yonhap: <a class=\"url\" href=\"https://keia.example/e1\">https://keia.example/e1</a>",
+		`<p class="original"><a href="https://keia.example/e1">Read the original at KEI</a></p>`)
 
 	_, body = do(t, s, "GET", "/items/"+feed.ItemRef("yonhap", "k00"))
-	mustContain(t, "item page", body, "북한 소식 0", "<p>본문</p>", "by 김기자", "정치")
+	mustContain(t, "item page", body, `<h1 lang="ko">북한 소식 0</h1>`, `<div class="content" lang="ko"><p>본문</p>`, `<ul class="categories" lang="ko"><li>정치</li></ul>`,
+		`<span class="byline">By <a href="https://yna.example/reporters/kim" rel="author">김기자</a>, Lee, desk@yna.example</span> · <time datetime="2026-05-01T09:00:00Z">1 May 2026</time> · <span class="source">Yonhap</span>`,
+		`<h2 id="attachments">Attachments</h2>`,
+		`<audio controls preload="none" src="https://yna.example/media/%EB%89%B4%EC%8A%A4%201.mp3"></audio>`+"\n"+`<a class="url" href="https://yna.example/media/%EB%89%B4%EC%8A%A4%201.mp3">뉴스 1.mp3</a> <span class="meta">(audio/mpeg, 12 MB)</span>`,
+		`<video controls preload="none" src="https://yna.example/media/clip.mp4"></video>`+"\n"+`<a class="url" href="https://yna.example/media/clip.mp4">clip.mp4</a> <span class="meta">(video/mp4)</span>`,
+		`<li><a class="url" href="https://yna.example/media/photo.jpg">photo.jpg</a> <span class="meta">(image/jpeg, 512 bytes)</span>`,
+		`<a class="url" href="https://yna.example/media/">https://yna.example/media/</a> <span class="meta">(type not given, 2.0 KB)</span>`,
+		`<p class="original"><a href="https://yna.example/0">Read the original at Yonhap</a></p>`,
+		`<li><a href="/channels/news">Return to Korea News</a></li>`)
+	if strings.Contains(body, "javascript:") || strings.Contains(body, "nobody") {
+		t.Error("the item page links an author's URI that is not http(s), or names an author with no name")
+	}
+	if strings.Contains(body, "<html lang=\"ko\"") || !strings.Contains(body, "<p class=\"meta\"><span class=\"byline\">By") {
+		t.Error("the page's own text is not in the site's language")
+	}
 	for _, bad := range []string{"<script", "onerror", "alert("} {
 		if strings.Contains(body, bad) {
 			t.Errorf("item page has %q: stored HTML is not sanitised at render", bad)

@@ -192,9 +192,13 @@ func (s *Server) status(ctx context.Context) (Status, error) {
 // handleStatus answers GET /status: an HTML page, or JSON with
 // ?format=json. Without a States the sources are listed as never polled.
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	fail := s.pageError
+	if r.URL.Query().Get("format") == "json" {
+		fail = s.Error
+	}
 	st, err := s.status(r.Context())
 	if err != nil {
-		s.Error(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	switch r.URL.Query().Get("format") {
@@ -211,7 +215,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		}
 		s.render(w, r, "status.html", page)
 	default:
-		s.Error(w, r, feed.Errorf(feed.EINVALID, "format must be html or json"))
+		s.pageError(w, r, feed.Errorf(feed.EINVALID, "format must be html or json"))
 	}
 }
 

@@ -16,13 +16,13 @@ type subscribersPage struct {
 // per channel.
 func (s *Server) handleSubscribers(w http.ResponseWriter, r *http.Request) {
 	if s.Subscribers == nil {
-		http.NotFound(w, r)
+		s.pageError(w, r, feed.Errorf(feed.ENOTFOUND, "subscriber statistics are not kept here"))
 		return
 	}
 	from := time.Now().UTC().AddDate(0, 0, -29).Format(time.DateOnly)
 	days, err := s.Subscribers.History(r.Context(), from, "")
 	if err != nil {
-		s.Error(w, r, err)
+		s.pageError(w, r, err)
 		return
 	}
 	s.render(w, r, "subscribers.html", subscribersPage{Days: days, From: from})

@@ -163,7 +163,9 @@ func (f *Files) Count(path string) int {
 // Eventually waits up to 15 seconds for cond, then fails the test.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	// Generous: under -race on a loaded machine the corpus polls take
+	// tens of seconds; a wait that passes returns as soon as cond holds.
+	deadline := time.Now().Add(90 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -175,7 +177,7 @@ func Eventually(t testing.TB, what string, cond func() bool) {
 // WaitForItems waits until a channel's JSON feed lists at least n items.
 func WaitForItems(t testing.TB, base, channel string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		resp, body := Get(t, base+"/feeds/"+channel+".json")
 		var doc struct{ Items []json.RawMessage }
