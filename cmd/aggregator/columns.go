@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"strings"
 	"unicode"
 
@@ -72,4 +74,38 @@ func padLeft(s string, cols int) string {
 		return strings.Repeat(" ", n) + s
 	}
 	return s
+}
+
+// writeTable writes rows (the first is the header) in aligned columns, two
+// spaces apart, right-aligned where right says; under each row but the
+// header, its notes, one a line (blank ones left out).
+func writeTable(w io.Writer, rows [][]string, right []bool, notes [][]string) {
+	cols := make([]int, len(right))
+	for _, row := range rows {
+		for i, cell := range row {
+			cols[i] = max(cols[i], displayWidth(cell))
+		}
+	}
+	for i, row := range rows {
+		var b strings.Builder
+		for j, cell := range row {
+			if j > 0 {
+				b.WriteString("  ")
+			}
+			if right[j] {
+				b.WriteString(padLeft(cell, cols[j]))
+			} else {
+				b.WriteString(padRight(cell, cols[j]))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		if i == 0 {
+			continue
+		}
+		for _, l := range notes[i-1] {
+			if strings.TrimSpace(l) != "" {
+				fmt.Fprintln(w, l)
+			}
+		}
+	}
 }

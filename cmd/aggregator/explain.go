@@ -4,31 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/kpolicy/aggregator/internal/config"
+	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/feed"
-	"github.com/kpolicy/aggregator/internal/store"
 	"github.com/kpolicy/aggregator/internal/story"
 )
-
-// reason is one thing explain says about why an item is shown as it is:
-// Kind names the rule ("merged", "identity", "rekey"; curation adds its
-// own), Text says it for staff.
-type reason struct {
-	Kind string
-	Text string
-}
-
-// explanation is what explain prints for one matched copy of a story.
-type explanation struct {
-	found    store.Found
-	policy   string   // the identity policy of the story's source in the config
-	channels []string // ids of the channels that show the story
-	reasons  []reason
-}
 
 // runExplain prints, for each stored story ITEM names (an item URL, an
 // upstream id, or SOURCE/KEY), the story, its identity rule and key,
@@ -64,13 +48,18 @@ func runExplain(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
+	var found []app.Explanation
 	db, err := openStore(cfg, false)
 	if err != nil {
-		return err
+		r, rerr := reach(cfg, getenv, err)
+		if rerr != nil {
+			return rerr
+		}
+		err = r.call(ctx, "GET", "/admin/explain", url.Values{"item": {item}}, nil, &found)
+	} else {
+		defer db.Close()
+		found, err = app.Explain(ctx, db, cfg, item)
 	}
-	defer db.Close()
-
-	found, err := db.Locate(ctx, item)
 	if err != nil {
 		if feed.ErrorCode(err) == feed.ENOTFOUND || feed.ErrorCode(err) == feed.EINVALID {
 			fmt.Fprintln(stderr, feed.ErrorMessage(err))
@@ -78,69 +67,13 @@ func runExplain(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		return err
 	}
-	for i, fd := range found {
+	for i, e := range found {
 		if i > 0 {
 			fmt.Fprintln(stdout)
-		}
-		e := explain(cfg, fd)
-		if st, err := db.State(ctx, fd.SourceID); err == nil && st.Warning != "" {
-			e.reasons = append(e.reasons, reason{"warning", fmt.Sprintf("the last poll of %s warned: %s", fd.SourceID, st.Warning)})
 		}
 		writeExplanation(stdout, e)
 	}
 	return nil
-}
-
-// explain gathers what there is to say about one match.
-func explain(cfg config.Config, fd store.Found) explanation {
-	e := explanation{found: fd, policy: feed.IdentityAuto}
-	s := fd.Story
-	if src, ok := cfg.Source(s.SourceID); ok && src.Identity != "" {
-		e.policy = src.Identity
-	}
-	carriers := []string{s.SourceID}
-	for _, o := range s.Origins {
-		carriers = append(carriers, o.SourceID)
-	}
-	for _, ch := range cfg.Channels {
-		for _, id := range carriers {
-			if src, ok := cfg.Source(id); ok && ch.Selects(src) {
-				e.channels = append(e.channels, ch.ID)
-				break
-			}
-		}
-	}
-
-	e.reasons = append(e.reasons, reason{"identity", identityText(s.Key, e.policy)})
-	if a := fd.Alias; a != nil && a.Rule == story.RuleRekey {
-		e.reasons = append(e.reasons, reason{"rekey", fmt.Sprintf(
-			"%s/%s is the key %s gave this item later (a new GUID, or a poll identified by link); "+
-				"same canonical link and title, so it was recognised on %s as the item stored under %s",
-			fd.SourceID, fd.Key, fd.SourceID, stamp(a.Seen), a.Key)})
-	}
-	if len(s.Origins) > 0 {
-		var others []string
-		for _, o := range s.Origins {
-			others = append(others, o.SourceID)
-		}
-		e.reasons = append(e.reasons, reason{"merged", fmt.Sprintf(
-			"carried by %d sources and stored once: published under %s (its first origin, atom:source / RSS <source>), "+
-				"with via links to %s", len(s.Origins)+1, s.SourceID, strings.Join(others, ", "))})
-	}
-	return e
-}
-
-// identityText says which identity rule made key under policy.
-func identityText(key, policy string) string {
-	rule := map[string]string{
-		"id":   "the upstream GUID/id",
-		"link": "the canonical link (no tracking parameters; http and https alike)",
-		"hash": "a hash of title and content (the item had no GUID or link)",
-	}[feed.KeyRule(key)]
-	if rule == "" {
-		rule = "an unrecognised key"
-	}
-	return fmt.Sprintf("identified by %s, under the source's identity policy %q", rule, policy)
 }
 
 // ruleText says what a merge rule means.
@@ -154,8 +87,9 @@ func ruleText(o feed.Origin) string {
 	return "merged by rule " + o.Rule
 }
 
-func writeExplanation(w io.Writer, e explanation) {
-	fd, s := e.found, e.found.Story
+// writeExplanation prints what explain prints of one explained copy.
+func writeExplanation(w io.Writer, e app.Explanation) {
+	fd, s := e.Found, e.Found.Story
 	how := map[string]string{"key": "by key", "id": "by upstream id", "link": "by link"}[fd.Match]
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "matched\t%s, as %s/%s\n", how, fd.SourceID, fd.Key)
@@ -174,7 +108,7 @@ func writeExplanation(w io.Writer, e explanation) {
 	fmt.Fprintf(tw, "published\t%s\n", published)
 	fmt.Fprintf(tw, "first seen\t%s\n", stamp(s.FirstSeen))
 	fmt.Fprintf(tw, "updated\t%s\n", stamp(s.Updated))
-	channels := strings.Join(e.channels, ", ")
+	channels := strings.Join(e.Channels, ", ")
 	if channels == "" {
 		channels = "(none)"
 	}
@@ -190,7 +124,7 @@ func writeExplanation(w io.Writer, e explanation) {
 	tw.Flush()
 
 	fmt.Fprintln(w, "reasons:")
-	for _, r := range e.reasons {
+	for _, r := range e.Reasons {
 		fmt.Fprintf(w, "  - %s: %s\n", r.Kind, r.Text)
 	}
 }

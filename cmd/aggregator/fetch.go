@@ -4,51 +4,77 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/feed"
-	"github.com/kpolicy/aggregator/internal/fetch"
 )
 
-// runFetch polls every enabled source once and prints one line per source
-// and a summary. It exits 1 when any source failed.
+// runFetch polls every enabled source once (with SOURCE ids, only those,
+// disabled or not), each with its backoff reset, and prints one line per
+// source and a summary. When a running server holds the database it asks
+// that server to poll (POST /admin/poll) and prints its answer the same
+// way. It exits 1 when any source failed.
 func runFetch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var f flags
 	fs := newFlagSet("fetch", getenv, stderr, &f, true, false)
-	if err := parseFlags(fs, args); err != nil {
+	fs.StringVar(&f.addr, "addr", getenv("AGGREGATOR_ADDR"), addrUsage)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: aggregator fetch [FLAGS] [SOURCE…]\n\nPolls every enabled source now, or only the SOURCE ids given.\n\n"+
+			"Flags (each defaults from the environment variable named):\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlagsArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, db, err := loadAndOpen(f)
+	ids := fs.Args()
+	cfg, err := loadConfig(f)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	sources, err := app.SelectSources(cfg, ids)
+	if err != nil {
+		return fmt.Errorf("%w: %s", errUsage, feed.ErrorMessage(err))
+	}
+	var polled []app.Polled
+	db, err := openStore(cfg, false)
+	if err != nil {
+		r, err := reach(cfg, getenv, err)
+		if err != nil {
+			return err
+		}
+		if err := r.call(ctx, "POST", "/admin/poll", url.Values{"source": ids}, nil, &polled); err != nil {
+			return err
+		}
+	} else {
+		defer db.Close()
+		polled = app.PollSources(ctx, app.NewPoller(cfg, app.NewClient(cfg, nil), db, nil, nil), db, sources)
+	}
+	return printFetch(stdout, polled)
+}
 
-	results := app.NewPoller(cfg, app.NewClient(cfg, nil), db, nil, nil).PollAll(ctx, cfg.Sources)
-	failed, retired := printResults(stdout, results, func(id string) (feed.SourceState, error) {
-		return db.State(context.WithoutCancel(ctx), id)
-	})
-	var added, updated int
-	for _, r := range results {
+// printFetch prints what fetch prints of polls: the table, the warnings
+// and the summary; errReported when any poll failed.
+func printFetch(w io.Writer, polled []app.Polled) error {
+	failed, retired := printResults(w, polled)
+	var added, updated, merged int
+	for _, r := range polled {
 		added += r.Counts.New
 		updated += r.Counts.Updated
-	}
-	merged := 0
-	for _, r := range results {
 		merged += r.Counts.Merged
 		if r.Warning != "" {
-			fmt.Fprintf(stdout, "warning: %s: %s\n", r.SourceID, r.Warning)
+			fmt.Fprintf(w, "warning: %s: %s\n", r.SourceID, r.Warning)
 		}
 	}
-	fmt.Fprintf(stdout, "%d sources polled, %d failed, %d new items, %d updated, %d merged into other sources' stories", len(results)-retired, failed, added, updated, merged)
+	fmt.Fprintf(w, "%d sources polled, %d failed, %d new items, %d updated, %d merged into other sources' stories", len(polled)-retired, failed, added, updated, merged)
 	if retired > 0 {
-		fmt.Fprintf(stdout, ", %d retired (not polled)", retired)
+		fmt.Fprintf(w, ", %d retired (not polled)", retired)
 	}
-	fmt.Fprintln(stdout)
+	fmt.Fprintln(w)
 	if failed > 0 {
-		return fmt.Errorf("%w: %d of %d sources failed", errReported, failed, len(results))
+		return fmt.Errorf("%w: %d of %d sources failed", errReported, failed, len(polled))
 	}
 	return nil
 }
@@ -61,26 +87,23 @@ func runFetch(ctx context.Context, args []string, getenv func(string) string, st
 // all clipped to the table's width. Then every
 // error in full, as "error: poll SOURCE: …" lines. It returns how many polls failed and how many sources are
 // retired and were not polled.
-func printResults(w io.Writer, results []fetch.Result, state func(string) (feed.SourceState, error)) (failed, retired int) {
+func printResults(w io.Writer, results []app.Polled) (failed, retired int) {
 	header := []string{"SOURCE", "STATUS", "NEW", "UPD", "SAME", "ITEMS", "ERRS", "LAST SUCCESS", "NEXT POLL"}
 	right := []bool{false, false, true, true, true, true, true, false, false}
 	rows := [][]string{header}
 	var details [][3]string // URL line, discovery line, note line
 	var errs []string
 	for _, r := range results {
-		st, err := state(r.SourceID)
-		if err != nil {
-			st = feed.SourceState{SourceID: r.SourceID}
-		}
+		st := r.State
 		status := "-"
 		if r.Status != 0 {
 			status = fmt.Sprint(r.Status)
 		}
 		note := r.Warning
 		switch {
-		case r.Err != nil:
+		case r.Error != "":
 			failed++
-			note = r.Err.Error()
+			note = r.Error
 			errs = append(errs, note) // it names the poll and the source
 			if r.Warning != "" {
 				note += " (" + r.Warning + ")"
@@ -113,35 +136,11 @@ func printResults(w io.Writer, results []fetch.Result, state func(string) (feed.
 			discovered,
 			"  " + clip(note, tableWidth-2)})
 	}
-	cols := make([]int, len(header))
-	for _, row := range rows {
-		for i, cell := range row {
-			cols[i] = max(cols[i], displayWidth(cell))
-		}
+	notes := make([][]string, len(details))
+	for i, d := range details {
+		notes[i] = d[:]
 	}
-	for i, row := range rows {
-		var b strings.Builder
-		for j, cell := range row {
-			if j > 0 {
-				b.WriteString("  ")
-			}
-			if right[j] {
-				b.WriteString(padLeft(cell, cols[j]))
-			} else {
-				b.WriteString(padRight(cell, cols[j]))
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-		if i == 0 {
-			continue
-		}
-		fmt.Fprintln(w, details[i-1][0])
-		for _, line := range details[i-1][1:] {
-			if strings.TrimSpace(line) != "" {
-				fmt.Fprintln(w, line)
-			}
-		}
-	}
+	writeTable(w, rows, right, notes)
 	for _, e := range errs { // errors.Join's lines joined again, one line each
 		fmt.Fprintln(w, "error:", strings.ReplaceAll(e, "\n", "; "))
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/feed"
-	"github.com/kpolicy/aggregator/internal/fetch"
 )
 
 // TestFetchTableFits prints results with a long source id, a long Korean
@@ -22,22 +22,22 @@ func TestFetchTableFits(t *testing.T) {
 	korean := "https://news.example.kr/" + strings.Repeat("북한미사일발사", 12)
 	home := "https://blog.example.kr/" + strings.Repeat("한반도", 20)
 	next := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
-	results := []fetch.Result{
-		{SourceID: "chosun", URL: "https://www.chosun.com/arc/outboundfeeds/rss/category/politics/?outputType=xml", Status: 503, Err: longErr, NextPoll: next},
-		{SourceID: "korea-joongang-daily-politics-and-north-korea", URL: korean, Status: 200, Counts: feed.PollCounts{New: 120, Unchanged: 3}, NextPoll: next,
-			Warning: "redirected permanently to " + korean + " (seen on 1 of 3 polls needed to adopt it)"},
-		{SourceID: "kei", URL: "https://keia.org/feed/", Status: 304, NotModified: true, NextPoll: next},
-		{SourceID: "peninsula", URL: "https://blog.example.kr/rss", Status: 200, Counts: feed.PollCounts{New: 2}, NextPoll: next,
-			Warning: "discovered: " + home + " announces the feed https://blog.example.kr/rss, polled from now on"},
-	}
 	states := map[string]feed.SourceState{
 		"chosun": {Errors: 12, Items: 4000, LastSuccess: next.Add(-48 * time.Hour)},
 		"kei":    {Items: 35, ETag: `"abc"`, LastModified: "Sun, 01 Mar 2026 08:00:00 GMT", LastSuccess: next},
 		"peninsula": {Items: 2, ETag: `"r1"`, LastSuccess: next,
 			ConfiguredURL: home, DiscoveredURL: "https://blog.example.kr/rss"},
 	}
+	results := []app.Polled{
+		{SourceID: "chosun", URL: "https://www.chosun.com/arc/outboundfeeds/rss/category/politics/?outputType=xml", Status: 503, Error: longErr.Error(), NextPoll: next, State: states["chosun"]},
+		{SourceID: "korea-joongang-daily-politics-and-north-korea", URL: korean, Status: 200, Counts: feed.PollCounts{New: 120, Unchanged: 3}, NextPoll: next,
+			Warning: "redirected permanently to " + korean + " (seen on 1 of 3 polls needed to adopt it)"},
+		{SourceID: "kei", URL: "https://keia.org/feed/", Status: 304, NotModified: true, NextPoll: next, State: states["kei"]},
+		{SourceID: "peninsula", URL: "https://blog.example.kr/rss", Status: 200, Counts: feed.PollCounts{New: 2}, NextPoll: next,
+			Warning: "discovered: " + home + " announces the feed https://blog.example.kr/rss, polled from now on", State: states["peninsula"]},
+	}
 	var out bytes.Buffer
-	failed, _ := printResults(&out, results, func(id string) (feed.SourceState, error) { return states[id], nil })
+	failed, _ := printResults(&out, results)
 	if failed != 1 {
 		t.Errorf("failed=%d, want 1", failed)
 	}

@@ -182,7 +182,8 @@ func TestFetchShowsStateNotAFeedAndRetirement(t *testing.T) {
 		}
 	}
 
-	// The recorded error is on the source's state, as /status shows it.
+	// The recorded error is on the source's state, as /status shows it;
+	// each fetch reset the backoff, so it counts one consecutive error.
 	db, err := bolt.Open(dbPath, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +193,7 @@ func TestFetchShowsStateNotAFeedAndRetirement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(st.LastError, "not a feed: HTML page announces no feed") || st.Errors != 2 {
+	if !strings.Contains(st.LastError, "not a feed: HTML page announces no feed") || st.Errors != 1 {
 		t.Errorf("s1 LastError=%q Errors=%d", st.LastError, st.Errors)
 	}
 	if st, _ := db.State(context.Background(), "s3"); st.DiscoveredURL != s.URL+"/feed.rss" || st.Errors != 0 {

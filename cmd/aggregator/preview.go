@@ -4,26 +4,29 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/feed"
-	"github.com/kpolicy/aggregator/internal/membership"
 )
-
-// maxDroppedShown bounds the list of items not in the channel preview prints.
-const maxDroppedShown = 50
 
 // runPreview shows what a channel would contain with the config given by
 // -config, against the current store opened read-only, and what changes
-// against the running config (AGGREGATOR_CONFIG, else feeds.yaml).
-func runPreview(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// against the running config (AGGREGATOR_CONFIG, else feeds.yaml). When a
+// running server holds the database it posts the config to that server
+// (POST /admin/preview), which compares it with the config it runs, and
+// prints the answer the same way.
+func runPreview(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var f flags
 	fs := newFlagSet("preview", getenv, stderr, &f, true, false)
+	fs.StringVar(&f.addr, "addr", getenv("AGGREGATOR_ADDR"), addrUsage)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: aggregator preview CHANNEL [-config FILE] [-db PATH]\n\nFlags (each defaults from the environment variable named):\n")
+		fmt.Fprint(stderr, "Usage: aggregator preview CHANNEL [-config FILE] [-db PATH] [-addr ADDR]\n\nFlags (each defaults from the environment variable named):\n")
 		fs.PrintDefaults()
 	}
 	rest, err := parseArgs(fs, args)
@@ -35,112 +38,94 @@ func runPreview(args []string, getenv func(string) string, stdout, stderr io.Wri
 	}
 	id := rest[0]
 	running := envOr(getenv, "AGGREGATOR_CONFIG", "feeds.yaml")
+	compare := !same(running, f.config)
 
 	cfg, err := loadConfig(f)
 	if err != nil {
 		return err
 	}
-	ch, ok := cfg.Channel(id)
-	if !ok {
+	if _, ok := cfg.Channel(id); !ok {
 		var ids []string
 		for _, c := range cfg.Channels {
 			ids = append(ids, c.ID)
 		}
 		return fmt.Errorf("%w: %s has no channel %q (channels: %s)", errUsage, f.config, id, strings.Join(ids, ", "))
 	}
+	var res app.PreviewResult
 	db, err := openStore(cfg, true)
 	if err != nil {
-		return fmt.Errorf("preview needs the database read-only; stop serve or point -db at a copy: %w", err)
-	}
-	defer db.Close()
-
-	now := time.Now()
-	sel, err := membership.Preview(context.Background(), db, ch, cfg.Sources, now)
-	if err != nil {
-		return err
-	}
-	shown := sel.Members[:min(len(sel.Members), ch.Limit)]
-	fmt.Fprintf(stdout, "channel %s %q with %s: %d items (%d pinned, limit %d; %d members in all)\n",
-		ch.ID, ch.Title, f.config, len(shown), min(sel.Pinned, len(shown)), ch.Limit, len(sel.Members))
-	for i, it := range shown {
-		mark := "       "
-		if i < sel.Pinned {
-			mark = "pinned "
+		r, err := reach(cfg, getenv, err)
+		if err != nil {
+			return fmt.Errorf("preview needs the database read-only; stop serve, point -db at a copy, or give the running server's admin token: %w", err)
 		}
-		fmt.Fprintf(stdout, "  %s%s\n", mark, itemLine(it))
-	}
-	if len(sel.Dropped) > 0 {
-		fmt.Fprintf(stdout, "not in the channel (%d):\n", len(sel.Dropped))
-		for i, d := range sel.Dropped {
-			if i == maxDroppedShown {
-				fmt.Fprintf(stdout, "  … %d more\n", len(sel.Dropped)-i)
-				break
-			}
-			fmt.Fprintf(stdout, "  %s\n      %s\n", itemLine(d.Item), d.Reason)
+		body, err := os.ReadFile(f.config)
+		if err != nil {
+			return fmt.Errorf("preview: %w", err)
+		}
+		q := url.Values{"channel": {id}, "file": {f.config}}
+		if compare {
+			q.Set("compare", "1")
+		}
+		if err := r.call(ctx, "POST", "/admin/preview", q, body, &res); err != nil {
+			return err
+		}
+	} else {
+		defer db.Close()
+		req := app.PreviewRequest{Config: cfg, File: f.config, Channel: id}
+		if compare {
+			old, err := config.Load(running)
+			req.Running, req.RunningFile, req.RunningErr = &old, running, err
+		}
+		if res, err = app.Preview(ctx, db, req, time.Now()); err != nil {
+			return err
 		}
 	}
-
-	if same(running, f.config) {
-		return nil
-	}
-	old, err := config.Load(running)
-	if err != nil {
-		fmt.Fprintf(stdout, "no comparison: the running config %s does not load: %v\n", running, err)
-		return nil
-	}
-	oldCh, ok := old.Channel(id)
-	if !ok {
-		fmt.Fprintf(stdout, "changes against the running config %s: the channel is new\n", running)
-		return nil
-	}
-	oldSel, err := membership.Preview(context.Background(), db, oldCh, old.Sources, now)
-	if err != nil {
-		return err
-	}
-	printDiff(stdout, running, oldSel, oldCh.Limit, sel, ch.Limit)
+	printPreview(stdout, res)
 	return nil
 }
 
-// printDiff lists the items the subscription documents gain and lose from
-// old to sel, each with why it was not in the other.
-func printDiff(w io.Writer, running string, old membership.Result, oldLimit int, sel membership.Result, limit int) {
-	key := func(it feed.Item) string { return it.SourceID + "\x00" + it.Key }
-	head := func(r membership.Result, n int) []feed.Item { return r.Members[:min(n, len(r.Members))] }
-	in := func(items []feed.Item) map[string]bool {
-		m := map[string]bool{}
-		for _, it := range items {
-			m[key(it)] = true
+// printPreview prints what preview prints of a preview: the channel's
+// items, those left out with why, and the changes against the running
+// config.
+func printPreview(w io.Writer, res app.PreviewResult) {
+	fmt.Fprintf(w, "channel %s %q with %s: %d items (%d pinned, limit %d; %d members in all)\n",
+		res.Channel, res.Title, res.File, len(res.Items), res.Pinned, res.Limit, res.Total)
+	for i, it := range res.Items {
+		mark := "       "
+		if i < res.Pinned {
+			mark = "pinned "
 		}
-		return m
+		fmt.Fprintf(w, "  %s%s\n", mark, itemLine(it))
 	}
-	why := func(r membership.Result, it feed.Item) string {
-		for _, d := range r.Dropped {
-			if key(d.Item) == key(it) {
-				return d.Reason
+	if res.DroppedTotal > 0 {
+		fmt.Fprintf(w, "not in the channel (%d):\n", res.DroppedTotal)
+		for _, d := range res.Dropped {
+			fmt.Fprintf(w, "  %s\n      %s\n", itemLine(d.Item), d.Reason)
+		}
+		if more := res.DroppedTotal - len(res.Dropped); more > 0 {
+			fmt.Fprintf(w, "  … %d more\n", more)
+		}
+	}
+	d := res.Against
+	switch {
+	case d == nil:
+	case d.LoadError != "":
+		fmt.Fprintf(w, "no comparison: the running config %s does not load: %s\n", d.File, d.LoadError)
+	case d.New:
+		fmt.Fprintf(w, "changes against the running config %s: the channel is new\n", d.File)
+	default:
+		fmt.Fprintf(w, "changes against the running config %s: %d\n", d.File, len(d.Changes))
+		for _, c := range d.Changes {
+			if c.Added {
+				extra := ""
+				if c.Pinned {
+					extra = " (pinned now)"
+				}
+				fmt.Fprintf(w, "  + %s%s\n      was: %s\n", itemLine(c.Item), extra, c.Why)
+			} else {
+				fmt.Fprintf(w, "  - %s\n      now: %s\n", itemLine(c.Item), c.Why)
 			}
 		}
-		return "not among the newest items the channel shows (limit)"
-	}
-	oldHead, newHead := head(old, oldLimit), head(sel, limit)
-	oldIn, newIn := in(oldHead), in(newHead)
-	var lines []string
-	for i, it := range newHead {
-		if !oldIn[key(it)] {
-			extra := ""
-			if i < sel.Pinned {
-				extra = " (pinned now)"
-			}
-			lines = append(lines, fmt.Sprintf("  + %s%s\n      was: %s", itemLine(it), extra, why(old, it)))
-		}
-	}
-	for _, it := range oldHead {
-		if !newIn[key(it)] {
-			lines = append(lines, fmt.Sprintf("  - %s\n      now: %s", itemLine(it), why(sel, it)))
-		}
-	}
-	fmt.Fprintf(w, "changes against the running config %s: %d\n", running, len(lines))
-	for _, l := range lines {
-		fmt.Fprintln(w, l)
 	}
 }
 

@@ -53,8 +53,10 @@ const usage = `Usage: aggregator [COMMAND] [FLAGS]
 
 Commands:
   serve   serve HTTP and poll sources in the background (the default)
-  fetch   poll every enabled source once, print one line per source, exit
+  fetch [SOURCE…]
+          poll every enabled source (or those named) now, print one line per source, exit
   check   validate the config; exit 1 with every problem, 0 if clean
+  status  the config and every source's state, failing first (what /status shows)
   explain ITEM  say how a stored item is identified and which sources' copies were merged into it
   preview show what a channel would contain with a config, and what changes
   preview-source SOURCE
@@ -85,10 +87,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runFetch(ctx, args, getenv, stdout, stderr)
 	case "check":
 		err = runCheck(args, getenv, stdout, stderr)
+	case "status":
+		err = runStatus(ctx, args, getenv, stdout, stderr)
 	case "explain":
 		err = runExplain(ctx, args, getenv, stdout, stderr)
 	case "preview":
-		err = runPreview(args, getenv, stdout, stderr)
+		err = runPreview(ctx, args, getenv, stdout, stderr)
 	case "preview-source":
 		err = runPreviewSource(ctx, args, getenv, stdout, stderr)
 	case "opml":

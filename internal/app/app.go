@@ -39,6 +39,10 @@
 //     the write order have seen.
 //   - refresh.go: coalescing the re-rendering of changed channels and
 //     sources.
+//   - admin.go, preview.go, explain.go: what the command line's staff
+//     tools compute (Poll, Preview, Explain; the running config's file,
+//     load time and last rejected reload for /status), used by the
+//     commands on a store they opened and by the /admin routes alike.
 //   - search.go, ready.go, subscribers.go, metrics.go, websub.go: the
 //     search index's feed, readiness, the flushing of subscriber
 //     statistics, the metrics, the WebSub hub's adapter and the WebSub
@@ -57,10 +61,6 @@
 //   - The mailing list's sender: a loop in mail.go, started by Run, that
 //     composes each due digest from the membership index and sends it
 //     through internal/mail, with the send log in the store.
-//   - The admin API for the command line (poll now, preview, explain,
-//     status): admin.go, methods of App (Poll, Status) that the server's
-//     /admin routes call; the running config's file and time and the last
-//     rejected reload (reload.go keeps them) are what /status shows.
 //
 // It must not parse flags, read the environment, handle signals or open
 // the store: those are cmd/aggregator's.
@@ -114,6 +114,9 @@ type Deps struct {
 	// Watch is the config file whose changes request a reload; "" watches
 	// nothing (reloads come through Reload only).
 	Watch string
+	// ConfigFile names the running config's file on /status and in the
+	// admin API's answers; "" takes Watch.
+	ConfigFile string
 	// AdminToken guards /admin/*; "" disables those routes.
 	AdminToken string
 	// Started, when set, is called once by Run when every loop runs and
@@ -128,15 +131,17 @@ type App struct {
 	now func() time.Time
 	d   Deps
 
-	cfg  atomic.Pointer[config.Config] // the running config, replaced by reloads
-	hubs []string                      // ours and the external hubs, as New found them
+	cfg      atomic.Pointer[config.Config]         // the running config, replaced by reloads
+	loaded   atomic.Pointer[time.Time]             // when cfg was loaded
+	rejected atomic.Pointer[server.RejectedReload] // the last reload refused since, or nil
+	poller   atomic.Pointer[fetch.Poller]          // the poller running now (a reload may replace it), also the admin API's
+	hubs     []string                              // ours and the external hubs, as New found them
 
 	members *membership.Index
 	cache   *publish.Cache
 	hub     *websub.Hub
-	push    *push.Subscriber             // the WebSub subscriber: sources that push
-	locks   *fetch.SourceLocks           // one source's polls, deliveries and subscription updates in turn
-	poller  atomic.Pointer[fetch.Poller] // the poller running now (a reload may replace it)
+	push    *push.Subscriber   // the WebSub subscriber: sources that push
+	locks   *fetch.SourceLocks // one source's polls, deliveries and subscription updates in turn
 	index   *search.Index
 	indexer *search.Indexer
 	subs    *server.Subscribers
@@ -176,6 +181,8 @@ func New(cfg config.Config, d Deps) (*App, error) {
 		pushes: newRefresher(), names: newRefresher(),
 		reload: make(chan string, 1), prune: make(chan string, 64), sweep: make(chan struct{}, 1)}
 	a.cfg.Store(&cfg)
+	loaded := a.now()
+	a.loaded.Store(&loaded)
 	a.hubs = hubURLs(cfg)
 	for _, w := range cfg.Warnings() {
 		a.log.Warn("config", "warning", w)
@@ -251,6 +258,8 @@ func New(cfg config.Config, d Deps) (*App, error) {
 			Ready:       a.ready.Ready,
 			AdminToken:  d.AdminToken,
 			Backup:      backup,
+			Admin:       adminAPI{a},
+			Running:     a.Running,
 			Indexing:    a.indexer.State,
 		},
 	})

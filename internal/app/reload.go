@@ -10,6 +10,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/kpolicy/aggregator/internal/config"
+	"github.com/kpolicy/aggregator/internal/server"
 )
 
 // reloadDebounce merges the burst of events an editor's save makes (write
@@ -36,6 +37,14 @@ func (a *App) reloadConfig(ctx context.Context, why string) (*config.Config, boo
 	}
 	if err != nil {
 		probs := config.Problems(err)
+		rej := &server.RejectedReload{At: a.now(), Why: why}
+		for _, p := range probs {
+			rej.Problems = append(rej.Problems, p.Error())
+		}
+		if len(probs) == 0 {
+			rej.Problems = []string{err.Error()}
+		}
+		a.rejected.Store(rej)
 		for _, p := range probs {
 			a.log.Error("config reload rejected; still serving the previous config", "why", why, "problem", p.Error())
 		}
@@ -65,14 +74,19 @@ func (a *App) reloadConfig(ctx context.Context, why string) (*config.Config, boo
 	// are built in the background.
 	if err := a.members.Configure(ctx, next.Channels, next.Sources); err != nil {
 		a.log.Error("config reload: channels not configured; still serving the previous config", "err", err)
+		a.rejected.Store(&server.RejectedReload{At: a.now(), Why: why, Problems: []string{err.Error()}})
 		return nil, false
 	}
 	if err := a.cache.Configure(next.Channels, next.Sources); err != nil {
 		a.log.Error("config reload: channels not configured; still serving the previous config", "err", err)
+		a.rejected.Store(&server.RejectedReload{At: a.now(), Why: why, Problems: []string{err.Error()}})
 		return nil, false
 	}
 	a.cache.SetSite(next.Site) // the site's identity is only rendering: it applies at once
 	a.cfg.Store(&next)
+	loaded := a.now()
+	a.loaded.Store(&loaded)
+	a.rejected.Store(nil)
 	a.log.Info("config reloaded", "why", why, "sources", len(next.Sources), "channels", len(next.Channels))
 	return &next, true
 }

@@ -35,6 +35,9 @@ type Store interface {
 	// TrimGone forgets the deletions up to the write upTo, which every
 	// follower of the write order has seen.
 	TrimGone(ctx context.Context, upTo uint64) (int, error)
+	// Locate finds the stored copies an item query names, for the admin
+	// API's explain.
+	Locate(ctx context.Context, q string) ([]store.Found, error)
 	// Size and Count are the database's bytes and stored items, for the
 	// metrics.
 	Size(ctx context.Context) (int64, error)

@@ -83,9 +83,16 @@ type proc struct {
 // start runs the binary with args. It does not wait for anything.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, nil, args...)
+}
+
+// startEnv runs the binary with args and the variables env ("KEY=value")
+// added to the environment.
+func startEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(binary, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	p.cmd.Env = append(os.Environ(), "AGGREGATOR_CONFIG=", "AGGREGATOR_DB=", "AGGREGATOR_ADDR=")
+	p.cmd.Env = append(append(os.Environ(), "AGGREGATOR_CONFIG=", "AGGREGATOR_DB=", "AGGREGATOR_ADDR=", "AGGREGATOR_ADMIN_TOKEN="), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +121,13 @@ var listening = regexp.MustCompile(`listening on (http://\S+)`)
 // serve starts "aggregator serve -config cfg" and waits until it listens.
 func serve(t *testing.T, cfg string, extra ...string) *proc {
 	t.Helper()
-	p := start(t, append([]string{"serve", "-config", cfg}, extra...)...)
+	return serveEnv(t, nil, cfg, extra...)
+}
+
+// serveEnv is serve with the variables env added to the environment.
+func serveEnv(t *testing.T, env []string, cfg string, extra ...string) *proc {
+	t.Helper()
+	p := startEnv(t, env, append([]string{"serve", "-config", cfg}, extra...)...)
 	deadline := time.After(30 * time.Second)
 	for {
 		if m := listening.FindStringSubmatch(p.stdout.String()); m != nil {

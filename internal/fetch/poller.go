@@ -164,7 +164,20 @@ func NewPoller(c *Client, p Parser, s Store, o PollerOptions) *Poller {
 // (the store is at fault) and ctx ending while Poll waits its turn or
 // fetches (the caller is). Result.Err and Result.NextPoll are set either way. Poll never
 // panics: a panic while polling becomes Result.Err.
-func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
+func (p *Poller) Poll(ctx context.Context, src feed.Source) Result {
+	return p.pollSource(ctx, src, false)
+}
+
+// Retry is Poll with the source's backoff reset: its consecutive errors
+// are counted afresh, so a failure is backed off as a first one. It is for
+// a poll staff asked for (the fetch command, the admin API) and for a
+// restart's retry of failed sources (Run); the source's NextPoll was never
+// a condition of a Poll.
+func (p *Poller) Retry(ctx context.Context, src feed.Source) Result {
+	return p.pollSource(ctx, src, true)
+}
+
+func (p *Poller) pollSource(ctx context.Context, src feed.Source, reset bool) (res Result) {
 	res = Result{SourceID: src.ID, URL: src.URL}
 	defer func() {
 		if r := recover(); r != nil {
@@ -192,6 +205,9 @@ func (p *Poller) Poll(ctx context.Context, src feed.Source) (res Result) {
 	if prev.Retired {
 		res.Retired, res.Status, res.Warning = true, prev.LastStatus, prev.Warning
 		return res
+	}
+	if reset {
+		prev.Errors = 0
 	}
 	target := prev.PollURL(src.URL)
 	res.URL = target
@@ -462,8 +478,8 @@ func (p *Poller) fail(ctx context.Context, src feed.Source, st feed.SourceState,
 	}
 }
 
-// PollAll polls every enabled source once and returns their results in the
-// order of sources (disabled sources have none; a retired one has a result
+// PollAll polls every enabled source once, each with its backoff reset
+// (Retry), and returns their results in the order of sources (disabled sources have none; a retired one has a result
 // with Retired set and no request behind it). Sources on one host are
 // polled one after another; different hosts proceed in parallel, at most
 // Concurrency at a time. A failing source does not stop the others.
@@ -501,7 +517,7 @@ func (p *Poller) PollAll(ctx context.Context, sources []feed.Source) []Result {
 							Err: fmt.Errorf("poll %s: %w", enabled[i].ID, err)}
 						continue
 					}
-					results[i] = p.Poll(ctx, enabled[i])
+					results[i] = p.Retry(ctx, enabled[i])
 				}
 			}
 		})
@@ -527,8 +543,10 @@ func hostKey(u string) string {
 
 // Run polls sources until ctx is done. Retired sources are left alone.
 // Enabled sources never polled before
-// go first, immediately, in source order; then each source is polled when the
-// NextPoll recorded for it comes due (earliest first). At most Concurrency
+// go first, immediately, in source order; then the sources whose last poll
+// failed for want of an answer, at once and with their backoff reset
+// (Retry; see retryAtStart for those left to their backoff); then each source is
+// polled when the NextPoll recorded for it comes due (earliest first). At most Concurrency
 // polls are in flight, and at most one per host: a due source whose host is
 // busy waits for that host's poll to finish. A failing source is recorded
 // and rescheduled with backoff; it never stops the others.
@@ -543,6 +561,7 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		host  string
 		due   time.Time
 		fresh bool // never polled: goes before everything else
+		retry bool // failed before this Run: its first poll resets its backoff
 		busy  bool
 		gone  bool // retired (410 Gone): never polled again by this Run
 	}
@@ -565,6 +584,9 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		} else if err == nil && st.Polled() {
 			e.due = st.NextPoll
 			e.host = hostKey(st.PollURL(s.URL))
+			if retryAtStart(st) {
+				e.due, e.retry = now, true
+			}
 		} else {
 			e.fresh = true
 		}
@@ -596,7 +618,7 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 	}
 	complete := func(d done) {
 		e := queue[d.i]
-		e.busy, e.fresh = false, false
+		e.busy, e.fresh, e.retry = false, false, false
 		hostBusy[e.host] = false
 		inflight--
 		if d.res.Retired {
@@ -629,7 +651,8 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 			e := queue[i]
 			e.busy, hostBusy[e.host] = true, true
 			inflight++
-			go func() { finished <- done{i, p.Poll(pollCtx, e.src)} }()
+			retry := e.retry
+			go func() { finished <- done{i, p.pollSource(pollCtx, e.src, retry)} }()
 		}
 
 		// Sleep until the earliest idle entry is due. One that is already
@@ -654,6 +677,27 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		}
 		timer.Stop()
 	}
+}
+
+// retryAtStart reports whether Run polls a source whose state is st at
+// once: its last poll failed for want of an answer (no response, a 4xx or
+// 5xx: a network or server problem someone may have fixed), not with a 429
+// or 503, whose Retry-After the schedule honours, and not on a body the
+// origin did send (a 2xx refused: not a feed, too large, too deep) or a
+// parse the process died in: those would fail again the same way, and a
+// hostile body must not be fetched again on every restart.
+func retryAtStart(st feed.SourceState) bool {
+	switch {
+	case st.Errors == 0:
+		return false
+	case st.LastStatus == http.StatusTooManyRequests || st.LastStatus == http.StatusServiceUnavailable:
+		return false
+	case st.LastStatus >= 200 && st.LastStatus < 300:
+		return false
+	case strings.HasPrefix(st.LastError, ErrUnfinishedPoll.Error()):
+		return false
+	}
+	return true
 }
 
 // before orders due entries: never-polled first, then earliest due. Ties

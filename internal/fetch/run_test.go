@@ -245,3 +245,79 @@ func TestPollAllOneRequestPerHost(t *testing.T) {
 		}
 	})
 }
+
+// TestRunRetriesFailedAtStart: a Run (a restart) polls at once the sources
+// whose last poll failed, with their backoff reset, after the never-polled
+// ones; a source that answered 429 keeps the wait it was asked for.
+func TestRunRetriesFailedAtStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		store := newMemStore()
+		failed := func(id string, status, errs int, next time.Duration) {
+			store.SaveState(t.Context(), feed.SourceState{SourceID: id, ConfiguredURL: "http://a.test/" + id,
+				LastPoll: start.Add(-time.Minute), LastStatus: status, Errors: errs, NextPoll: start.Add(next)})
+		}
+		failed("down", 0, 6, 20*time.Hour)    // a network failure, backed off for hours
+		failed("busy", 429, 1, 3*time.Hour)   // asked to wait
+		failed("broken", 500, 4, 5*time.Hour) // a server error: retried too
+		failed("junk", 200, 2, 4*time.Hour)   // a body refused: it would be refused again
+		failed("crashed", 0, 1, 2*time.Hour)  // the process died parsing it
+		store.states["crashed"] = func() feed.SourceState {
+			st := store.states["crashed"]
+			st.LastError = ErrUnfinishedPoll.Error() + " (it began parsing at …)"
+			return st
+		}()
+		sources := []feed.Source{
+			{ID: "down", URL: "http://a.test/down", Interval: time.Hour},
+			{ID: "busy", URL: "http://a.test/busy", Interval: time.Hour},
+			{ID: "broken", URL: "http://a.test/broken", Interval: time.Hour},
+			{ID: "junk", URL: "http://a.test/junk", Interval: time.Hour},
+			{ID: "crashed", URL: "http://a.test/crashed", Interval: time.Hour},
+			{ID: "new", URL: "http://a.test/new", Interval: time.Hour},
+		}
+		p, origin, stop := runFixture(t, store)
+		defer stop()
+		ctx, cancel := context.WithCancel(t.Context())
+		ran := make(chan error, 1)
+		go func() { ran <- p.Run(ctx, sources) }()
+
+		time.Sleep(10 * time.Minute)
+		order, _, _ := origin.snapshot()
+		if got, want := strings.Join(order, " "), "a.test/new a.test/down a.test/broken"; got != want {
+			t.Errorf("polled %q, want %q (never polled, then the failed in source order; busy, junk and crashed wait)", got, want)
+		}
+		if st := store.state("down"); st.Errors != 0 || st.LastStatus != 200 {
+			t.Errorf("down: Errors=%d LastStatus=%d, want the retry recorded as a success", st.Errors, st.LastStatus)
+		}
+		if st := store.state("busy"); st.Errors != 1 || st.LastStatus != 429 {
+			t.Errorf("busy: Errors=%d LastStatus=%d, want it untouched", st.Errors, st.LastStatus)
+		}
+		cancel()
+		if err := <-ran; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestRetryResetsBackoff: a failure after Retry is backed off as a first
+// failure, not as the fifth.
+func TestRetryResetsBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemStore()
+		src := feed.Source{ID: "s", URL: "http://a.test/fail", Interval: time.Hour}
+		store.SaveState(t.Context(), feed.SourceState{SourceID: "s", ConfiguredURL: src.URL, LastPoll: time.Now(), Errors: 4})
+		p, _, stop := runFixture(t, store)
+		defer stop()
+		res := p.Retry(t.Context(), src)
+		if res.Err == nil {
+			t.Fatal("the poll of a failing URL succeeded")
+		}
+		if st := store.state("s"); st.Errors != 1 {
+			t.Errorf("Errors=%d after Retry, want 1 (the backoff reset)", st.Errors)
+		}
+		p.Poll(t.Context(), src)
+		if st := store.state("s"); st.Errors != 2 {
+			t.Errorf("Errors=%d after Poll, want 2", st.Errors)
+		}
+	})
+}

@@ -72,6 +72,12 @@ type Extras struct {
 	// Bearer TOKEN". Empty disables the admin routes (404).
 	AdminToken string
 	Backup     Backuper
+	// Admin answers the /admin routes of the command line (poll now,
+	// preview, explain); nil → those 404.
+	Admin Admin
+	// Running describes the running config on GET /status and GET
+	// /admin/status; nil shows nothing of it.
+	Running func() ConfigStatus
 	// Indexing reports the search indexer's failures on GET /status; nil
 	// shows nothing.
 	Indexing func() search.IndexerState

@@ -28,5 +28,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.HandleFunc("GET /admin/backup", s.admin(s.handleBackup))
+	s.mux.HandleFunc("GET /admin/status", s.admin(s.handleAdminStatus))
+	s.mux.HandleFunc("POST /admin/poll", s.admin(s.handleAdminPoll))
+	s.mux.HandleFunc("POST /admin/sources/{id}/poll", s.admin(s.handleAdminPollSource))
+	s.mux.HandleFunc("POST /admin/preview", s.admin(s.handleAdminPreview))
+	s.mux.HandleFunc("GET /admin/explain", s.admin(s.handleAdminExplain))
 	s.mux.HandleFunc(noRoute, s.handleNoRoute) // 404 and 405 in the site's style
 }

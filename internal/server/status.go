@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
@@ -42,6 +44,10 @@ type SourceStatus struct {
 	Warning        string      `json:"warning,omitempty"`
 	ParsingSince   time.Time   `json:"parsing_since,omitzero"` // a parse of a new body is under way (or its process stopped in it)
 	Push           *PushStatus `json:"websub,omitempty"`       // the source's WebSub subscription, when it has one
+	// Warnings are what staff should know of the source: the last poll's
+	// warning (a repeated GUID, a Retry-After), a permanent redirect seen
+	// but not adopted yet, an adopted one feeds.yaml does not name.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // PushStatus is a source's WebSub subscription as GET /status shows it
@@ -54,6 +60,54 @@ type PushStatus struct {
 	Expires      time.Time `json:"expires,omitzero"`
 	LastDelivery time.Time `json:"last_delivery,omitzero"`
 	Error        string    `json:"error,omitempty"`
+}
+
+// Failing reports whether the source's last poll failed (and it is still
+// polled).
+func (s SourceStatus) Failing() bool { return s.Errors > 0 && !s.Retired }
+
+// Status is GET /status and GET /admin/status, and what the status command
+// prints: the running config, every configured source (failing ones
+// first), the search index. The JSON names are part of the
+// /status?format=json contract.
+type Status struct {
+	Config  *ConfigStatus  `json:"config,omitempty"`
+	Sources []SourceStatus `json:"sources"`
+	Index   *IndexStatus   `json:"search_index,omitempty"`
+	// Pushes are the WebSub subscriber's deliveries since start, by outcome.
+	Pushes map[string]uint64 `json:"websub_deliveries,omitempty"`
+}
+
+// ConfigStatus is the running config: its file, when it was loaded, its
+// warnings, and the last reload refused since (nil when none was, or a
+// later one was accepted).
+type ConfigStatus struct {
+	File     string          `json:"file"`
+	Loaded   time.Time       `json:"loaded,omitzero"`
+	Warnings []string        `json:"warnings,omitempty"`
+	Rejected *RejectedReload `json:"rejected_reload,omitempty"`
+}
+
+// RejectedReload is a reload that was refused: the running config stayed.
+// Problems are each as "file:line: path: message".
+type RejectedReload struct {
+	At       time.Time `json:"at"`
+	Why      string    `json:"why"`
+	Problems []string  `json:"problems"`
+}
+
+// FailingFirst orders list in place: the failing sources first, then the
+// rest, each in the order given.
+func FailingFirst(list []SourceStatus) {
+	slices.SortStableFunc(list, func(a, b SourceStatus) int {
+		switch fa, fb := a.Failing(), b.Failing(); {
+		case fa && !fb:
+			return -1
+		case fb && !fa:
+			return 1
+		}
+		return 0
+	})
 }
 
 // StatusOf joins each configured source with its saved state, in the order
@@ -90,6 +144,15 @@ func StatusOf(sources []feed.Source, states []feed.SourceState) []SourceStatus {
 			s.Retired = st.Retired
 			s.RedirectTarget, s.RedirectCount = st.RedirectTarget, st.RedirectCount
 			s.Warning = st.Warning
+			if st.Warning != "" {
+				s.Warnings = append(s.Warnings, st.Warning)
+			}
+			if st.RedirectTarget != "" {
+				s.Warnings = append(s.Warnings, fmt.Sprintf("redirect pending: %d consecutive polls were sent permanently to %s, not adopted yet", st.RedirectCount, st.RedirectTarget))
+			}
+			if s.CurrentURL != src.URL {
+				s.Warnings = append(s.Warnings, fmt.Sprintf("polled at %s, where the configured URL redirects permanently: put it in feeds.yaml", s.CurrentURL))
+			}
 		}
 		out = append(out, s)
 	}
@@ -97,6 +160,7 @@ func StatusOf(sources []feed.Source, states []feed.SourceState) []SourceStatus {
 }
 
 type statusPage struct {
+	Config  *ConfigStatus
 	Sources []SourceStatus
 	Failing int
 	Retired int
@@ -127,6 +191,25 @@ func (s *Server) indexStatus() *IndexStatus {
 	return &IndexStatus{LastSuccess: st.LastSuccess, LastError: st.LastError, Failing: st.Failing, Failures: st.Failures, NextTry: st.NextTry, Behind: st.Behind}
 }
 
+// status is what GET /status shows: the sources joined with their states,
+// failing first.
+func (s *Server) status(ctx context.Context) (Status, error) {
+	var states []feed.SourceState
+	if s.states != nil {
+		var err error
+		if states, err = s.states.States(ctx); err != nil {
+			return Status{}, err
+		}
+	}
+	st := Status{Sources: StatusOf(s.sourceList(), states), Index: s.indexStatus(), Pushes: s.pushCounts()}
+	FailingFirst(st.Sources)
+	if s.Running != nil {
+		cs := s.Running()
+		st.Config = &cs
+	}
+	return st, nil
+}
+
 // handleStatus answers GET /status: an HTML page, or JSON with
 // ?format=json. Without a States the sources are listed as never polled.
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
@@ -134,35 +217,20 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("format") == "json" {
 		fail = s.Error
 	}
-	var states []feed.SourceState
-	if s.states != nil {
-		var err error
-		if states, err = s.states.States(r.Context()); err != nil {
-			fail(w, r, err)
-			return
-		}
+	st, err := s.status(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
 	}
-	list := StatusOf(s.sourceList(), states)
 	switch r.URL.Query().Get("format") {
 	case "json":
-		body, err := json.MarshalIndent(struct {
-			Sources []SourceStatus    `json:"sources"`
-			Index   *IndexStatus      `json:"search_index,omitempty"`
-			Pushes  map[string]uint64 `json:"websub_deliveries,omitempty"` // by outcome, since start
-		}{list, s.indexStatus(), s.pushCounts()}, "", "  ")
-		if err != nil {
-			s.Error(w, r, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Write(append(body, '\n'))
+		s.writeJSON(w, r, st)
 	case "", "html":
-		page := statusPage{Sources: list, Index: s.indexStatus(), Pushes: s.pushCounts()}
-		for _, st := range list {
-			if st.Retired {
+		page := statusPage{Config: st.Config, Sources: st.Sources, Index: st.Index, Pushes: st.Pushes}
+		for _, src := range st.Sources {
+			if src.Retired {
 				page.Retired++
-			} else if st.Errors > 0 {
+			} else if src.Errors > 0 {
 				page.Failing++
 			}
 		}
@@ -178,6 +246,18 @@ func (s *Server) pushCounts() map[string]uint64 {
 		return nil
 	}
 	return s.pushes()
+}
+
+// writeJSON answers v as indented JSON, never cached.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(append(body, '\n'))
 }
 
 // sourceList returns the configured sources as they are now, or none.

@@ -74,7 +74,15 @@ func TestStatusJSON(t *testing.T) {
 	if len(got.Sources) != 5 {
 		t.Fatalf("%d sources, want the 5 configured:\n%s", len(got.Sources), body)
 	}
-	kei, moved, gone, fresh, home := got.Sources[0], got.Sources[1], got.Sources[2], got.Sources[3], got.Sources[4]
+	// The failing source first, then the others in the config's order.
+	var order []string
+	for _, src := range got.Sources {
+		order = append(order, src["id"].(string))
+	}
+	if got, want := strings.Join(order, " "), "moved kei gone fresh home"; got != want {
+		t.Errorf("sources in order %q, want %q (failing first)", got, want)
+	}
+	moved, kei, gone, fresh, home := got.Sources[0], got.Sources[1], got.Sources[2], got.Sources[3], got.Sources[4]
 	for _, c := range []struct {
 		name      string
 		got, want any
@@ -150,5 +158,45 @@ func TestStatusErrors(t *testing.T) {
 	}
 	if _, body := do(t, statusServer(t, nil), "GET", "/"); !strings.Contains(body, `href="/status"`) {
 		t.Error("the footer does not link to /status")
+	}
+}
+
+// TestStatusTellsTheTruth: the running config's file and load time, the
+// last rejected reload with every problem, config warnings and per-source
+// warnings, in JSON and HTML.
+func TestStatusTellsTheTruth(t *testing.T) {
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	states := sampleStates()
+	states[0].Warning = `repeated GUID "https://keia.org/" on 3 items: identified by link instead`
+	states[0].RedirectTarget, states[0].RedirectCount = "https://keia.org/new-feed/", 2
+	srv := New(newFeeds(t, fakeMembers{}, nil, nil), fakeHealth{}, Options{
+		States: fakeStates{states: states}, Sources: sourceList{{ID: "kei", URL: "https://keia.org/feed/"}},
+		Extras: Extras{Running: func() ConfigStatus {
+			return ConfigStatus{File: "/etc/aggregator/feeds.yaml", Loaded: at, Warnings: []string{"channels[0]: selects no source"},
+				Rejected: &RejectedReload{At: at.Add(time.Hour), Why: "SIGHUP", Problems: []string{
+					"/etc/aggregator/feeds.yaml:12: sources[1].url: must be an absolute http(s) URL", "/etc/aggregator/feeds.yaml:30: channels[0].id: repeated"}}}
+		}},
+	})
+	_, body := do(t, srv, "GET", "/status?format=json")
+	var got Status
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Config == nil || got.Config.File != "/etc/aggregator/feeds.yaml" || !got.Config.Loaded.Equal(at) ||
+		got.Config.Rejected == nil || len(got.Config.Rejected.Problems) != 2 || len(got.Config.Warnings) != 1 {
+		t.Errorf("config status %+v, want the file, load time, warning and the rejected reload's two problems", got.Config)
+	}
+	if len(got.Sources) != 1 || len(got.Sources[0].Warnings) != 2 {
+		t.Fatalf("sources %+v, want kei with two warnings (repeated GUID, redirect pending)", got.Sources)
+	}
+	_, page := do(t, srv, "GET", "/status")
+	for _, want := range []string{
+		"/etc/aggregator/feeds.yaml", `datetime="2026-03-01T09:00:00Z"`, "reload rejected", "(SIGHUP)",
+		"feeds.yaml:12: sources[1].url: must be an absolute http(s) URL", "feeds.yaml:30: channels[0].id: repeated",
+		"channels[0]: selects no source", "repeated GUID", "redirect pending: 2 consecutive polls were sent permanently to https://keia.org/new-feed/",
+	} {
+		if !strings.Contains(page, want) && !strings.Contains(page, strings.ReplaceAll(want, `"`, "&#34;")) {
+			t.Errorf("status page lacks %s", want)
+		}
 	}
 }
