@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/store/record"
 	"github.com/kpolicy/aggregator/internal/story"
 )
 
@@ -42,200 +42,30 @@ func sortNS(t time.Time) int64 {
 
 func nsTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
-// itemRecord is how an item is stored (items.body); Seq and Rev are
-// columns. The same fields and tags as bolt's, so a record reads the same
-// in both.
-type itemRecord struct {
-	ID            string            `json:"id,omitempty"`
-	IDIsPermaLink bool              `json:"id_is_permalink,omitempty"`
-	IDShared      bool              `json:"id_shared,omitempty"`
-	Link          string            `json:"link,omitempty"`
-	Title         string            `json:"title,omitempty"`
-	Summary       string            `json:"summary,omitempty"`
-	Content       string            `json:"content,omitempty"`
-	Authors       []personRecord    `json:"authors,omitempty"`
-	Categories    []categoryRecord  `json:"categories,omitempty"`
-	Enclosures    []enclosureRecord `json:"enclosures,omitempty"`
-	Language      string            `json:"language,omitempty"`
-	Published     time.Time         `json:"published,omitzero"`
-	Updated       time.Time         `json:"updated,omitzero"`
-	FirstSeen     time.Time         `json:"first_seen,omitzero"`
-	Dated         bool              `json:"dated,omitempty"`
-	Origins       []originRecord    `json:"origins,omitempty"`
-}
-
-type originRecord struct {
-	Source string    `json:"source"`
-	Key    string    `json:"key"`
-	Link   string    `json:"link,omitempty"`
-	Rule   string    `json:"rule"`
-	Seen   time.Time `json:"seen,omitzero"`
-}
-
-type personRecord struct {
-	Name  string `json:"name,omitempty"`
-	Email string `json:"email,omitempty"`
-	URI   string `json:"uri,omitempty"`
-}
-
-type categoryRecord struct {
-	Term   string `json:"term,omitempty"`
-	Scheme string `json:"scheme,omitempty"`
-	Label  string `json:"label,omitempty"`
-}
-
-type enclosureRecord struct {
-	URL    string `json:"url,omitempty"`
-	Type   string `json:"type,omitempty"`
-	Length int64  `json:"length,omitempty"`
-}
-
+// Items and states are stored as internal/store/record encodes them
+// (items.body, sources.state), but for what is a column here: an item's Seq
+// and Rev (Rev is taken at commit), a state's Items (counted:
+// sources.own + sources.merged).
 func encodeItem(it feed.Item) ([]byte, error) {
-	r := itemRecord{
-		ID: it.ID, IDIsPermaLink: it.IDIsPermaLink, IDShared: it.IDShared,
-		Link: it.Link, Title: it.Title, Summary: it.Summary, Content: it.Content,
-		Language:  it.Language,
-		Published: story.Time(it.Published), Updated: story.Time(it.Updated), FirstSeen: story.Time(it.FirstSeen),
-		Dated: it.Dated,
-	}
-	for _, p := range it.Authors {
-		r.Authors = append(r.Authors, personRecord(p))
-	}
-	for _, c := range it.Categories {
-		r.Categories = append(r.Categories, categoryRecord(c))
-	}
-	for _, e := range it.Enclosures {
-		r.Enclosures = append(r.Enclosures, enclosureRecord(e))
-	}
-	for _, o := range it.Origins {
-		r.Origins = append(r.Origins, originRecord{Source: o.SourceID, Key: o.Key, Link: o.Link, Rule: o.Rule, Seen: story.Time(o.Seen)})
-	}
-	return marshal(r)
+	it.Seq, it.Rev = 0, 0
+	return record.EncodeItem(it)
 }
 
 func decodeItem(src, key string, seq, rev int64, data []byte) (feed.Item, error) {
-	var r itemRecord
-	if err := json.Unmarshal(data, &r); err != nil {
-		return feed.Item{}, err
-	}
-	it := feed.Item{
-		SourceID: src, Key: key,
-		ID: r.ID, IDIsPermaLink: r.IDIsPermaLink, IDShared: r.IDShared,
-		Link: r.Link, Title: r.Title, Summary: r.Summary, Content: r.Content,
-		Language:  r.Language,
-		Published: r.Published, Updated: r.Updated, FirstSeen: r.FirstSeen,
-		Dated: r.Dated,
-		Seq:   uint64(seq), Rev: uint64(rev),
-	}
-	for _, p := range r.Authors {
-		it.Authors = append(it.Authors, feed.Person(p))
-	}
-	for _, c := range r.Categories {
-		it.Categories = append(it.Categories, feed.Category(c))
-	}
-	for _, e := range r.Enclosures {
-		it.Enclosures = append(it.Enclosures, feed.Enclosure(e))
-	}
-	for _, o := range r.Origins {
-		it.Origins = append(it.Origins, feed.Origin{SourceID: o.Source, Key: o.Key, Link: o.Link, Rule: o.Rule, Seen: o.Seen})
-	}
-	return it, nil
-}
-
-// stateRecord is how a source's state is stored (sources.state); Items is
-// not stored but counted (sources.own + sources.merged).
-type stateRecord struct {
-	URL            string        `json:"url,omitempty"`
-	ETag           string        `json:"etag,omitempty"`
-	LastModified   string        `json:"last_modified,omitempty"`
-	BodyHash       string        `json:"body_hash,omitempty"`
-	LastStatus     int           `json:"last_status,omitempty"`
-	LastPoll       time.Time     `json:"last_poll,omitzero"`
-	LastSuccess    time.Time     `json:"last_success,omitzero"`
-	LastError      string        `json:"last_error,omitempty"`
-	Errors         int           `json:"errors,omitempty"`
-	NextPoll       time.Time     `json:"next_poll,omitzero"`
-	Title          string        `json:"title,omitempty"`
-	Link           string        `json:"link,omitempty"`
-	ConfiguredURL  string        `json:"configured_url,omitempty"`
-	AdoptedURL     string        `json:"adopted_url,omitempty"`
-	DiscoveredURL  string        `json:"discovered_url,omitempty"`
-	RedirectTarget string        `json:"redirect_target,omitempty"`
-	RedirectCount  int           `json:"redirect_count,omitempty"`
-	Retired        bool          `json:"retired,omitempty"`
-	TTL            time.Duration `json:"ttl,omitempty"`
-	LastChange     time.Time     `json:"last_change,omitzero"`
-	Warning        string        `json:"warning,omitempty"`
-	Identity       string        `json:"identity,omitempty"`
-	Parsing        time.Time     `json:"parsing,omitzero"`
-	Hub            string        `json:"hub,omitempty"`
-	Self           string        `json:"self,omitempty"`
-	Push           *pushRecord   `json:"push,omitempty"`
-}
-
-// pushRecord is how a source's WebSub subscription is stored, in its
-// state (the same JSON as the bbolt backend's).
-type pushRecord struct {
-	Hub          string    `json:"hub,omitempty"`
-	Topic        string    `json:"topic,omitempty"`
-	Secret       string    `json:"secret,omitempty"`
-	Token        string    `json:"token,omitempty"`
-	State        string    `json:"state,omitempty"`
-	Requested    time.Time `json:"requested,omitzero"`
-	Expires      time.Time `json:"expires,omitzero"`
-	LastDelivery time.Time `json:"last_delivery,omitzero"`
-	Error        string    `json:"error,omitempty"`
-}
-
-func encodePush(p feed.Push) *pushRecord {
-	if p == (feed.Push{}) {
-		return nil
-	}
-	t := story.Time
-	return &pushRecord{Hub: p.Hub, Topic: p.Topic, Secret: p.Secret, Token: p.Token, State: string(p.State),
-		Requested: t(p.Requested), Expires: t(p.Expires), LastDelivery: t(p.LastDelivery), Error: p.Error}
-}
-
-func decodePush(r *pushRecord) feed.Push {
-	if r == nil {
-		return feed.Push{}
-	}
-	return feed.Push{Hub: r.Hub, Topic: r.Topic, Secret: r.Secret, Token: r.Token, State: feed.PushState(r.State),
-		Requested: r.Requested, Expires: r.Expires, LastDelivery: r.LastDelivery, Error: r.Error}
+	it, err := record.DecodeItem(src, key, data)
+	it.Seq, it.Rev = uint64(seq), uint64(rev)
+	return it, err
 }
 
 func encodeState(s feed.SourceState) ([]byte, error) {
-	t := story.Time
-	return marshal(stateRecord{
-		URL: s.URL, ETag: s.ETag, LastModified: s.LastModified, BodyHash: s.BodyHash,
-		LastStatus: s.LastStatus, LastPoll: t(s.LastPoll), LastSuccess: t(s.LastSuccess),
-		LastError: s.LastError, Errors: s.Errors, NextPoll: t(s.NextPoll),
-		Title: s.Title, Link: s.Link,
-		ConfiguredURL: s.ConfiguredURL, AdoptedURL: s.AdoptedURL, DiscoveredURL: s.DiscoveredURL,
-		RedirectTarget: s.RedirectTarget, RedirectCount: s.RedirectCount,
-		Retired: s.Retired, TTL: s.TTL, LastChange: t(s.LastChange), Warning: s.Warning, Identity: s.Identity,
-		Parsing: t(s.Parsing),
-		Hub:     s.Hub, Self: s.Self, Push: encodePush(s.Push),
-	})
+	s.Items = 0
+	return record.EncodeState(s)
 }
 
 func decodeState(sourceID string, items int64, data []byte) (feed.SourceState, error) {
-	var r stateRecord
-	if err := json.Unmarshal(data, &r); err != nil {
-		return feed.SourceState{}, err
-	}
-	return feed.SourceState{
-		SourceID: sourceID,
-		URL:      r.URL, ETag: r.ETag, LastModified: r.LastModified, BodyHash: r.BodyHash,
-		LastStatus: r.LastStatus, LastPoll: r.LastPoll, LastSuccess: r.LastSuccess,
-		LastError: r.LastError, Errors: r.Errors, NextPoll: r.NextPoll,
-		Title: r.Title, Link: r.Link, Items: int(items),
-		ConfiguredURL: r.ConfiguredURL, AdoptedURL: r.AdoptedURL, DiscoveredURL: r.DiscoveredURL,
-		RedirectTarget: r.RedirectTarget, RedirectCount: r.RedirectCount,
-		Retired: r.Retired, TTL: r.TTL, LastChange: r.LastChange, Warning: r.Warning, Identity: r.Identity,
-		Parsing: r.Parsing,
-		Hub:     r.Hub, Self: r.Self, Push: decodePush(r.Push),
-	}, nil
+	st, err := record.DecodeState(sourceID, data)
+	st.Items = int(items)
+	return st, err
 }
 
 // aliasRecord is how an alias is stored (aliases.body).
@@ -254,13 +84,4 @@ func decodeAlias(v []byte) (story.Alias, error) {
 	return story.Alias{SourceID: a.Source, Key: a.Key, Rule: a.Rule, Seen: a.Seen}, nil
 }
 
-// marshal is JSON without HTML escaping or a trailing newline.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
+func marshal(v any) ([]byte, error) { return record.Marshal(v) }
