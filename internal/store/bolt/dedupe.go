@@ -12,6 +12,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/store/record"
 	"github.com/kpolicy/aggregator/internal/story"
 )
 
@@ -150,10 +151,10 @@ func forgetStory(tx *bbolt.Tx, st feed.Item) error {
 
 // stampBytes is the big-endian sort stamp of t.
 func stampBytes(t time.Time) []byte {
-	return binary.BigEndian.AppendUint64(nil, sortStamp(t))
+	return binary.BigEndian.AppendUint64(nil, record.SortStamp(t))
 }
 
-// stampTime inverts sortStamp.
+// stampTime inverts record.SortStamp.
 func stampTime(stamp uint64) time.Time {
 	return time.Unix(0, int64(^stamp^1<<63)).UTC()
 }
@@ -211,7 +212,7 @@ func (l *lookup) LinkOwner(lk string) (story.Ref, bool, error) {
 func (l *lookup) Titles(folded string, newest, oldest time.Time, limit int) ([]story.TitleEntry, error) {
 	prefix := titleHash(folded)
 	from := append(slices.Clone(prefix), stampBytes(newest)...)
-	last := sortStamp(oldest)
+	last := record.SortStamp(oldest)
 	var out []story.TitleEntry
 	c := l.titles.Cursor()
 	for k, _ := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix) && len(k) > len(prefix)+8 && len(out) < limit; k, _ = c.Next() {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/record"
 )
 
 // Membership indexes: what a channel contains and in what order, as the
@@ -186,11 +187,7 @@ func (ix *memberIndex) apply(u store.IndexUpdate) error {
 			}
 			continue
 		}
-		v := make([]byte, 0, 8*len(seqs))
-		for _, s := range seqs {
-			v = binary.BigEndian.AppendUint64(v, s)
-		}
-		if err := ix.w.Put([]byte(src), v); err != nil {
+		if err := ix.w.Put([]byte(src), record.Window(seqs)); err != nil {
 			return err
 		}
 	}
@@ -202,16 +199,6 @@ func (ix *memberIndex) apply(u store.IndexUpdate) error {
 		ix.state.Label = u.Label
 	}
 	return nil
-}
-
-// timeKey is a member's key in the time bucket.
-func timeKey(m store.Member) []byte {
-	if m.Pin >= 0 {
-		k := []byte{0, byte(m.Pin >> 8), byte(m.Pin)}
-		return binary.BigEndian.AppendUint64(k, m.Seq)
-	}
-	k := binary.BigEndian.AppendUint64([]byte{1}, sortStamp(m.Sort))
-	return binary.BigEndian.AppendUint64(k, m.Seq)
 }
 
 func timeValue(m store.Member) []byte {
@@ -273,7 +260,7 @@ func (ix *memberIndex) put(m store.Member, now time.Time, pageSize int, touch bo
 	}
 	m.Until = jsonTime(m.Until)
 	sk := seqKey(m.Seq)
-	tk, tv := timeKey(m), timeValue(m)
+	tk, tv := record.MemberKey(m), timeValue(m)
 	if b := ix.tx.Bucket(bucketItems).Bucket([]byte(m.SourceID)); b == nil || b.Get([]byte(m.Key)) == nil {
 		return nil // deleted since it was read: a member names a stored story
 	}
@@ -567,10 +554,7 @@ func (db *DB) Window(ctx context.Context, index, sourceID string) ([]uint64, err
 		if err != nil {
 			return err
 		}
-		v := ix.w.Get([]byte(sourceID))
-		for i := 0; i+8 <= len(v); i += 8 {
-			out = append(out, binary.BigEndian.Uint64(v[i:]))
-		}
+		out = record.WindowSeqs(ix.w.Get([]byte(sourceID)))
 		return nil
 	})
 	if err != nil {
@@ -656,7 +640,7 @@ func (db *DB) Newest(ctx context.Context, index string, after *store.Member, ski
 		case after == nil:
 			k, v = c.Last()
 		default:
-			tk := timeKey(*after)
+			tk := record.MemberKey(*after)
 			k, v = c.Seek(tk)
 			if !reverse && k != nil && bytes.Equal(k, tk) {
 				k, v = c.Next()

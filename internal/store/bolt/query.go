@@ -11,6 +11,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/store/record"
 	"github.com/kpolicy/aggregator/internal/story"
 )
 
@@ -43,7 +44,7 @@ func (db *DB) walk(ctx context.Context, sourceIDs []string, after *feed.Item, li
 	var stamp [8]byte
 	var next []byte
 	if after != nil {
-		binary.BigEndian.PutUint64(stamp[:], sortStamp(storableItem(*after).Sort()))
+		binary.BigEndian.PutUint64(stamp[:], record.SortStamp(storableItem(*after).Sort()))
 		next = stampAfter(stamp)
 	}
 

@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"encoding/binary"
-	"math"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
@@ -33,25 +32,9 @@ func jsonTime(t time.Time) time.Time { return story.Time(t) }
 // storableItem returns it with its times made storable (story.Storable).
 func storableItem(it feed.Item) feed.Item { return story.Storable(it) }
 
-// sortStamp maps t to a uint64 whose byte order, big-endian, is the reverse
-// of time order: newer times give smaller stamps. Times outside what
-// UnixNano can express (years 1678 to 2262) are clamped to its ends.
-func sortStamp(t time.Time) uint64 {
-	var ns int64
-	switch {
-	case t.Before(time.Unix(0, math.MinInt64)):
-		ns = math.MinInt64
-	case t.After(time.Unix(0, math.MaxInt64)):
-		ns = math.MaxInt64
-	default:
-		ns = t.UnixNano()
-	}
-	return ^(uint64(ns) ^ 1<<63)
-}
-
 // indexKey is the bytime key of an item: its sort stamp, then its key.
 func indexKey(it feed.Item) []byte {
 	k := make([]byte, 8, 8+len(it.Key))
-	binary.BigEndian.PutUint64(k, sortStamp(it.Sort()))
+	binary.BigEndian.PutUint64(k, record.SortStamp(it.Sort()))
 	return append(k, it.Key...)
 }

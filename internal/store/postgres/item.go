@@ -13,6 +13,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/record"
 	"github.com/kpolicy/aggregator/internal/story"
 )
 
@@ -121,7 +122,7 @@ func (w *poll) execute(d story.Decision) error {
 		if err := putBody(ctx, tx, h, it); err != nil {
 			return err
 		}
-		if old, now := sortNS(d.Stored.Sort()), sortNS(it.Sort()); old != now {
+		if old, now := record.SortNS(d.Stored.Sort()), record.SortNS(it.Sort()); old != now {
 			if _, err := tx.Exec(ctx, `DELETE FROM positions WHERE sh = $1 AND ns = $2 AND kh = $3`, w.sh, old, keyHash(it.Key)); err != nil {
 				return err
 			}
@@ -158,7 +159,7 @@ func putBody(ctx context.Context, tx pgx.Tx, h []byte, it feed.Item) error {
 // story h) in the source's newest-first order at t.
 func putPosition(ctx context.Context, tx pgx.Tx, sh []byte, t time.Time, key string, story []byte) error {
 	_, err := tx.Exec(ctx, `INSERT INTO positions (sh, ns, key, kh, story) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (sh, ns, kh) DO UPDATE SET story = excluded.story`, sh, sortNS(t), []byte(key), keyHash(key), story)
+		ON CONFLICT (sh, ns, kh) DO UPDATE SET story = excluded.story`, sh, record.SortNS(t), []byte(key), keyHash(key), story)
 	return err
 }
 
@@ -186,7 +187,7 @@ func index(ctx context.Context, tx pgx.Tx, e story.Entries, it feed.Item, h []by
 	}
 	if e.Title != "" {
 		if _, err := tx.Exec(ctx, `INSERT INTO titles (th, ns, story, ref) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-			hashOf(e.Title), sortNS(it.Sort()), h, ref); err != nil {
+			hashOf(e.Title), record.SortNS(it.Sort()), h, ref); err != nil {
 			return err
 		}
 	}
@@ -264,7 +265,7 @@ func (l lookup) IDOwner(id string) (story.Ref, bool, error) {
 
 func (l lookup) Titles(folded string, newest, oldest time.Time, limit int) ([]story.TitleEntry, error) {
 	rows, err := l.q.Query(l.ctx, `SELECT ns, ref FROM titles WHERE th = $1 AND ns <= $2 AND ns >= $3
-		ORDER BY ns DESC, ref LIMIT $4`, hashOf(folded), sortNS(newest), sortNS(oldest), limit)
+		ORDER BY ns DESC, ref LIMIT $4`, hashOf(folded), record.SortNS(newest), record.SortNS(oldest), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +324,7 @@ func (db *DB) ItemsAfter(ctx context.Context, sourceIDs []string, after *feed.It
 	}
 	var pos *position
 	if after != nil {
-		pos = &position{ns: sortNS(story.Storable(*after).Sort()), src: after.SourceID, key: after.Key}
+		pos = &position{ns: record.SortNS(story.Storable(*after).Sort()), src: after.SourceID, key: after.Key}
 	}
 	// One statement, usually: no transaction. When merged copies make a
 	// page short, the next statement may see later commits; a story is

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/record"
 	"github.com/kpolicy/aggregator/internal/story"
 )
 
@@ -147,12 +148,8 @@ func (ix *memberIndex) apply(u store.IndexUpdate) error {
 			}
 			continue
 		}
-		v := make([]byte, 0, 8*len(seqs))
-		for _, s := range seqs {
-			v = binary.BigEndian.AppendUint64(v, s)
-		}
 		if _, err := ix.q.Exec(ix.ctx, `INSERT INTO mwindows (ix, sh, seqs) VALUES ($1, $2, $3)
-			ON CONFLICT (ix, sh) DO UPDATE SET seqs = excluded.seqs`, ix.name, srcHash(src), v); err != nil {
+			ON CONFLICT (ix, sh) DO UPDATE SET seqs = excluded.seqs`, ix.name, srcHash(src), record.Window(seqs)); err != nil {
 			return err
 		}
 	}
@@ -162,17 +159,6 @@ func (ix *memberIndex) apply(u store.IndexUpdate) error {
 		ix.state.Label = u.Label
 	}
 	return nil
-}
-
-// timeKey is a member's members.tk.
-func timeKey(m store.Member) []byte {
-	if m.Pin >= 0 {
-		k := []byte{0, byte(m.Pin >> 8), byte(m.Pin)}
-		return binary.BigEndian.AppendUint64(k, m.Seq)
-	}
-	stamp := ^(uint64(sortNS(m.Sort)) ^ 1<<63)
-	k := binary.BigEndian.AppendUint64([]byte{1}, stamp)
-	return binary.BigEndian.AppendUint64(k, m.Seq)
 }
 
 // decodeMember reads a members row.
@@ -210,7 +196,7 @@ func (ix *memberIndex) put(m store.Member, now time.Time, pageSize int, touch bo
 		m.Pin = -1
 	}
 	m.Until = story.Time(m.Until)
-	tk, until, h := timeKey(m), untilNS(m.Until), refHash(m.SourceID, m.Key)
+	tk, until, h := record.MemberKey(m), untilNS(m.Until), refHash(m.SourceID, m.Key)
 	var stored bool
 	if err := ix.q.QueryRow(ix.ctx, `SELECT EXISTS (SELECT 1 FROM items WHERE h = $1)`, h).Scan(&stored); err != nil {
 		return err
@@ -474,9 +460,7 @@ func (db *DB) Window(ctx context.Context, index, sourceID string) ([]uint64, err
 		} else if err != nil {
 			return err
 		}
-		for i := 0; i+8 <= len(v); i += 8 {
-			out = append(out, binary.BigEndian.Uint64(v[i:]))
-		}
+		out = record.WindowSeqs(v)
 		return nil
 	})
 	if err != nil {
@@ -625,7 +609,7 @@ func (db *DB) Newest(ctx context.Context, index string, after *store.Member, ski
 			if m.Pin < 0 {
 				m.Pin = -1
 			}
-			from = timeKey(m)
+			from = record.MemberKey(m)
 		}
 		cond, order := `($2::bytea IS NULL OR m.tk > $2)`, `ASC`
 		if reverse {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/record"
 	"github.com/kpolicy/aggregator/internal/story"
 )
 
@@ -139,7 +140,7 @@ func deleteStory(ctx context.Context, tx pgx.Tx, r *revs, src, key string, now t
 			return false, err
 		}
 	}
-	ns := sortNS(it.Sort())
+	ns := record.SortNS(it.Sort())
 	if u.Title != "" {
 		if _, err := tx.Exec(ctx, `DELETE FROM titles WHERE th = $1 AND ns = $2 AND story = $3`, hashOf(u.Title), ns, h); err != nil {
 			return false, err

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"math"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
@@ -27,18 +26,6 @@ func hashOf(parts ...string) []byte {
 func refHash(src, key string) []byte { return hashOf(src, key) }
 func srcHash(src string) []byte      { return hashOf(src) }
 func keyHash(key string) []byte      { return hashOf("key", key) }
-
-// sortNS is t as the indexes order it: nanoseconds since 1970, clamped to
-// an int64 (years 1678 to 2262), as bolt's sort stamp.
-func sortNS(t time.Time) int64 {
-	switch {
-	case t.Before(time.Unix(0, math.MinInt64)):
-		return math.MinInt64
-	case t.After(time.Unix(0, math.MaxInt64)):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
 
 func nsTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 

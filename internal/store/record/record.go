@@ -1,15 +1,19 @@
-// Package record is how the store's backends encode items and source
-// states: one JSON schema for bbolt's values and PostgreSQL's body columns,
-// so a field added to feed.Item or feed.SourceState is added once, and a
-// record copied from one backend reads the same in the other.
+// Package record is how the store's backends encode what they keep: items
+// and source states (one JSON schema for bbolt's values and PostgreSQL's
+// body columns), the sort order of items and members, and the windows of
+// limited sources; so a field or an order is defined once, and a record
+// copied from one backend reads the same in the other.
 package record
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/store"
 	"github.com/kpolicy/aggregator/internal/story"
 )
 
@@ -236,4 +240,50 @@ func DecodeState(sourceID string, data []byte) (feed.SourceState, error) {
 		Parsing: r.Parsing,
 		Hub:     r.Hub, Self: r.Self, Push: decodePush(r.Push),
 	}, nil
+}
+
+// SortNS is t as the backends order items and members: nanoseconds since
+// 1970, clamped to an int64 (years 1678 to 2262).
+func SortNS(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// SortStamp maps t to a uint64 whose byte order, big-endian, is the
+// reverse of time order: newer times give smaller stamps.
+func SortStamp(t time.Time) uint64 { return ^(uint64(SortNS(t)) ^ 1<<63) }
+
+// MemberKey is a member's place in its index, as bytes that sort in the
+// index's order: pins first by their rank, then newest first, each then
+// by Seq.
+func MemberKey(m store.Member) []byte {
+	if m.Pin >= 0 {
+		k := []byte{0, byte(m.Pin >> 8), byte(m.Pin)}
+		return binary.BigEndian.AppendUint64(k, m.Seq)
+	}
+	k := binary.BigEndian.AppendUint64([]byte{1}, SortStamp(m.Sort))
+	return binary.BigEndian.AppendUint64(k, m.Seq)
+}
+
+// Window is a limited source's window of members (their Seqs) as stored.
+func Window(seqs []uint64) []byte {
+	v := make([]byte, 0, 8*len(seqs))
+	for _, s := range seqs {
+		v = binary.BigEndian.AppendUint64(v, s)
+	}
+	return v
+}
+
+// WindowSeqs decodes a stored Window.
+func WindowSeqs(v []byte) []uint64 {
+	var out []uint64
+	for i := 0; i+8 <= len(v); i += 8 {
+		out = append(out, binary.BigEndian.Uint64(v[i:]))
+	}
+	return out
 }
