@@ -12,7 +12,7 @@ import (
 
 // schemaVersion is the version of the tables below. Raise it when they
 // change, and add the step from the previous version to migrations.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // The tables. h columns are hashes (see hashOf); ns columns sort times as
 // nanoseconds since 1970, clamped to an int64 (bolt's sort stamp).
@@ -29,6 +29,7 @@ const schemaVersion = 1
 //	counters    rev (the last Rev given), indexed_rev
 //	mindexes, members, mpages, mwindows: the membership indexes
 //	subscriptions, subscriber_days
+//	list_subscribers, mail_meta: the mailing lists (schemaLists)
 var schemaV1 = []string{
 	`CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL)`,
 	`INSERT INTO counters VALUES ('rev', 0), ('indexed_rev', 0)`,
@@ -70,8 +71,21 @@ var schemaV1 = []string{
 		PRIMARY KEY (h, day))`,
 }
 
+// schemaLists adds the mailing lists: a subscriber per (channel, address)
+// hash, its record (record.EncodeSubscriber) in body, and as columns what
+// is searched: the channel hash, the address hash, state and created.
+// Claims are row locks (SELECT … FOR UPDATE) around the contract's rules.
+var schemaLists = []string{
+	`CREATE TABLE list_subscribers (h bytea PRIMARY KEY, ch bytea NOT NULL, ah bytea NOT NULL,
+		channel bytea NOT NULL, address bytea NOT NULL, state text NOT NULL, created bigint NOT NULL, body bytea NOT NULL)`,
+	`CREATE INDEX list_subscribers_channel ON list_subscribers (ch, address)`,
+	`CREATE INDEX list_subscribers_address ON list_subscribers (ah)`,
+	`CREATE INDEX list_subscribers_pending ON list_subscribers (created) WHERE state = 'pending'`,
+	`CREATE TABLE mail_meta (name text PRIMARY KEY, value bytea NOT NULL)`,
+}
+
 // migrations[v] takes the schema from version v to v+1; index 0 creates it.
-var migrations = [][]string{schemaV1}
+var migrations = [][]string{schemaV1, schemaLists}
 
 // migrate creates or upgrades the schema, once, under the schema lock.
 func (db *DB) migrate(ctx context.Context) error {
