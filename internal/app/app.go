@@ -119,6 +119,9 @@ type Deps struct {
 	ConfigFile string
 	// AdminToken guards /admin/*; "" disables those routes.
 	AdminToken string
+	// Mail tunes the mailing lists' sender (mail.go); the zero value is
+	// the default.
+	Mail MailOptions
 	// Started, when set, is called once by Run when every loop runs and
 	// the config file is watched, before the first request is served.
 	Started func()
@@ -147,6 +150,7 @@ type App struct {
 	subs    *server.Subscribers
 	metrics *metrics.Metrics
 	ready   *readiness
+	lists   *lists // nil without a mail: block
 	handler http.Handler
 
 	pushes *refresher // channels whose documents may have changed, for WebSub
@@ -204,9 +208,13 @@ func New(cfg config.Config, d Deps) (*App, error) {
 			for _, id := range ids {
 				a.pushes.mark(id)
 			}
+			a.lists.Kick() // instant lists mail the new members
 		},
 	})
 	if err != nil {
+		return nil, err
+	}
+	if a.lists, err = newLists(ctx, a, d.Mail); err != nil {
 		return nil, err
 	}
 	if err := a.openSearch(cfg); err != nil {
@@ -243,6 +251,10 @@ func New(cfg config.Config, d Deps) (*App, error) {
 	if b, ok := a.st.(server.Backuper); ok {
 		backup = b
 	}
+	var lists server.MailLists // a nil *lists would be a non-nil interface
+	if a.lists != nil {
+		lists = a.lists
+	}
 	a.handler = server.New(a.cache, a.st, server.Options{
 		Logger: a.log, MaxAge: cfg.Publish.MaxAge, BaseURL: cfg.Server.BaseURL, Hubs: a.hubs, WebSub: a.hub,
 		Push: a.push, PushCounts: a.push.Counts,
@@ -261,6 +273,8 @@ func New(cfg config.Config, d Deps) (*App, error) {
 			Admin:       adminAPI{a},
 			Running:     a.Running,
 			Indexing:    a.indexer.State,
+			Lists:       lists,
+			MailStatus:  a.lists.Status,
 		},
 	})
 	return a, nil
@@ -331,6 +345,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.indexer.Run(loopCtx) })
 	wg.Go(func() { a.flushLoop(loopCtx) })
 	wg.Go(func() { a.push.Run(loopCtx) })
+	wg.Go(func() { a.lists.run(loopCtx) })
 	if a.d.Started != nil {
 		a.d.Started()
 	}
