@@ -56,6 +56,13 @@ type MailOptions struct {
 	Sessions, Batch int
 	// Sender replaces the sender made from mail.smtp (tests: TLS roots).
 	Sender *mail.Sender
+	// RejectWait is how long an address the server refused (5xx) waits
+	// before the same mail is tried again (1 hour); at the third refusal
+	// in a row it is bounced.
+	RejectWait time.Duration
+	// Backoff is the first wait after SMTP fails (30 s), doubled at each
+	// failure up to 15 minutes; also the wait of one address answered 4xx.
+	Backoff time.Duration
 	// Owner names this instance in send claims; random when "".
 	Owner string
 	// beforeFinish, when set (by tests), runs after the server took a
@@ -126,6 +133,12 @@ func newLists(ctx context.Context, a *App, opts MailOptions) (*lists, error) {
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = mailBatch
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = mailBackoff
+	}
+	if opts.RejectWait <= 0 {
+		opts.RejectWait = time.Hour
 	}
 	owner := opts.Owner
 	if owner == "" {
@@ -409,7 +422,7 @@ feed:
 				break
 			}
 			for _, s := range subs {
-				if s.State != store.Confirmed || (s.Owner != "" && s.Owner != l.owner && now.Before(s.Until)) {
+				if s.State != store.Confirmed || (s.Owner != l.owner && now.Before(s.Until)) {
 					continue
 				}
 				j := sendJob{ch: ch, sub: s, upTo: last}
@@ -465,7 +478,7 @@ func (l *lists) stateOf(channel string) *listState {
 func (l *lists) fail(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.wait = min(max(2*l.wait, mailBackoff), mailMaxWait)
+	l.wait = min(max(2*l.wait, l.opts.Backoff), mailMaxWait)
 	l.retryAt = l.a.now().Add(l.wait)
 	l.lastErr = err.Error()
 	l.a.log.Error("mail: sending stopped", "retry_in", l.wait, "err", err)
@@ -557,6 +570,9 @@ func (l *lists) send(ctx context.Context, j sendJob, ss **mail.Session) error {
 		ls.LastError = err.Error()
 	}
 	l.mu.Unlock()
+	if err != nil {
+		l.a.log.Warn("mail: send failed", "channel", j.ch.ID, "err", noAddresses(err.Error()))
+	}
 	switch {
 	case err == nil:
 		if l.opts.beforeFinish != nil {
@@ -566,10 +582,21 @@ func (l *lists) send(ctx context.Context, j sendJob, ss **mail.Session) error {
 		}
 		return finish(store.SendResult{Sent: true, Mailed: true})
 	case errors.Is(err, mail.ErrRejected):
-		return finish(store.SendResult{Rejected: true, Err: err.Error()})
+		return finish(store.SendResult{Rejected: true, Err: err.Error(), Wait: l.opts.RejectWait})
+	case addressTemporary(err):
+		// Greylisting, a full mailbox: this address waits, the others go on.
+		return finish(store.SendResult{Err: err.Error(), Wait: l.opts.Backoff})
 	default:
 		return errors.Join(err, finish(store.SendResult{Err: err.Error()}))
 	}
+}
+
+// addressTemporary reports whether err is a 4xx to this address's RCPT TO
+// or DATA: the server is there, and will take others' mail.
+func addressTemporary(err error) bool {
+	var se *mail.SendError
+	return errors.As(err, &se) && errors.Is(err, mail.ErrTemporary) && se.Code >= 400 && se.Code < 500 && se.Code != 421 &&
+		(se.Stage == "RCPT TO" || se.Stage == "DATA")
 }
 
 // anAddress is anything that looks like an address in an SMTP reply.

@@ -88,6 +88,9 @@ type SendResult struct {
 	// is temporary: Pending is kept for the retry.
 	Rejected bool
 	Err      string // the failure, for LastError
+	// Wait keeps the subscriber from being claimed again before Now+Wait
+	// (a refused address is not tried again at once).
+	Wait time.Duration
 }
 
 // ListCounts are a list's subscribers by state.
@@ -114,7 +117,7 @@ func CheckSubscriber(channel, address string) error {
 // whether the claim was taken. Backends apply it to the record they read
 // inside the transaction (or row lock) that writes the result.
 func (s Subscriber) Claim(c SendClaim) (Subscriber, bool) {
-	if s.State != Confirmed || (s.Owner != "" && s.Owner != c.Owner && c.Now.Before(s.Until)) {
+	if s.State != Confirmed || (s.Owner != c.Owner && c.Now.Before(s.Until)) {
 		return s, false
 	}
 	if s.Pending == nil {
@@ -136,6 +139,9 @@ func (s Subscriber) Finish(owner string, r SendResult) (Subscriber, error) {
 		return s, feed.Errorf(feed.ECONFLICT, "the send to %s on %s is not claimed by %s", s.Address, s.Channel, owner)
 	}
 	s.Owner, s.Until = "", time.Time{}
+	if r.Wait > 0 {
+		s.Until = r.Now.Add(r.Wait)
+	}
 	switch {
 	case r.Sent:
 		s.SentSeq = max(s.SentSeq, s.Pending.UpTo)

@@ -382,7 +382,8 @@ type Lists interface {
 	// Pending left by a send that did not finish (a crash, a failure:
 	// resent exactly, whatever c asks), else {After: SentSeq, UpTo:
 	// c.UpTo, Period: c.Period}. It takes nothing (false, the record as
-	// it is) when another owner's claim has not expired at c.Now, the
+	// it is) when another owner's claim, or a SendResult's Wait, has not
+	// expired at c.Now (Until is after it), the
 	// subscriber is not confirmed, or there is nothing new to send: no
 	// Pending, and c.UpTo is not above SentSeq (c.Period zero) or c.Period
 	// is not after LastPeriod. A missing subscriber is feed.ENOTFOUND.

@@ -262,7 +262,23 @@ func testListsBounces(t *testing.T, b Backend) {
 	if _, ok, _ := s.ClaimSend(bg, claim("one", 2, epoch.Add(9*time.Hour))); ok {
 		t.Errorf("a bounced subscriber was claimed")
 	}
-	if n, _ := s.ListCounts(bg, "ch"); n != (store.ListCounts{Bounced: 1}) {
+	// A refusal's Wait holds off the next claim, whoever asks.
+	confirmSub(t, s, "ch", "w@x.org", 0)
+	wc := claim("one", 1, epoch)
+	wc.Address = "w@x.org"
+	s.ClaimSend(bg, wc)
+	s.FinishSend(bg, "ch", "w@x.org", "one", store.SendResult{Now: epoch, Rejected: true, Err: "550", Wait: time.Hour})
+	for _, c := range []struct {
+		owner string
+		at    time.Duration
+		want  bool
+	}{{"one", 30 * time.Minute, false}, {"two", 59 * time.Minute, false}, {"two", 61 * time.Minute, true}} {
+		wc.Owner, wc.Now, wc.Until = c.owner, epoch.Add(c.at), epoch.Add(c.at+time.Minute)
+		if _, ok, _ := s.ClaimSend(bg, wc); ok != c.want {
+			t.Errorf("claim by %s at +%v after a refusal with Wait 1h: %v, want %v", c.owner, c.at, ok, c.want)
+		}
+	}
+	if n, _ := s.ListCounts(bg, "ch"); n != (store.ListCounts{Bounced: 1, Confirmed: 1}) {
 		t.Errorf("counts %+v", n)
 	}
 	// Signing up again starts over.
