@@ -63,6 +63,8 @@ type MailOptions struct {
 	// Backoff is the first wait after SMTP fails (30 s), doubled at each
 	// failure up to 15 minutes; also the wait of one address answered 4xx.
 	Backoff time.Duration
+	// Now is the lists' clock (tests: digests); the App's when nil.
+	Now func() time.Time
 	// Owner names this instance in send claims; random when "".
 	Owner string
 	// beforeFinish, when set (by tests), runs after the server took a
@@ -133,6 +135,9 @@ func newLists(ctx context.Context, a *App, opts MailOptions) (*lists, error) {
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = mailBatch
+	}
+	if opts.Now == nil {
+		opts.Now = a.now
 	}
 	if opts.Backoff <= 0 {
 		opts.Backoff = mailBackoff
@@ -222,7 +227,7 @@ func (l *lists) Subscribe(ctx context.Context, channel, raw string, client netip
 	if err != nil {
 		return err
 	}
-	now := l.a.now()
+	now := l.opts.Now()
 	if client.IsValid() && !l.clients.Allow(mail.ClientKey(client), now) {
 		return server.ErrTooManySignups
 	}
@@ -250,7 +255,7 @@ func (l *lists) Subscribe(ctx context.Context, channel, raw string, client netip
 
 // Link is server.MailLists.Link.
 func (l *lists) Link(token string, p mail.Purpose) (mail.Claims, error) {
-	return l.tokens.Open(token, p, l.a.now())
+	return l.tokens.Open(token, p, l.opts.Now())
 }
 
 // Confirm is server.MailLists.Confirm: the subscriber's mail starts after
@@ -260,7 +265,7 @@ func (l *lists) Confirm(ctx context.Context, c mail.Claims) error {
 	if err != nil {
 		return err
 	}
-	_, err = l.a.st.ConfirmSubscriber(ctx, c.Channel, c.Address, l.a.now(), last)
+	_, err = l.a.st.ConfirmSubscriber(ctx, c.Channel, c.Address, l.opts.Now(), last)
 	if feed.ErrorCode(err) == feed.ENOTFOUND {
 		return feed.Errorf(feed.ENOTFOUND, "this sign-up has expired or was removed; sign up again on the channel's page")
 	}
@@ -302,7 +307,7 @@ func (l *lists) run(ctx context.Context) {
 	defer t.Stop()
 	var pruned time.Time
 	for {
-		now := l.a.now()
+		now := l.opts.Now()
 		if now.Sub(pruned) >= time.Hour {
 			if n, err := l.a.st.PrunePending(ctx, now.Add(-mail.ConfirmTTL)); err != nil {
 				l.a.log.Error("mail: prune pending sign-ups", "err", err)
@@ -345,7 +350,7 @@ func (l *lists) confirm(ctx context.Context, j confirmJob) error {
 	if err != nil {
 		return err
 	}
-	m, err := composer.Confirmation(l.list(c), j.address, l.a.now())
+	m, err := composer.Confirmation(l.list(c), j.address, l.opts.Now())
 	if err != nil {
 		return err
 	}
@@ -380,7 +385,7 @@ func digestOf(ch feed.Channel, s store.Subscriber) feed.Digest {
 
 // pass sends what is due now, up to the batch.
 func (l *lists) pass(ctx context.Context) {
-	now := l.a.now()
+	now := l.opts.Now()
 	l.mu.Lock()
 	wait := now.Before(l.retryAt)
 	l.mu.Unlock()
@@ -479,7 +484,7 @@ func (l *lists) fail(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.wait = min(max(2*l.wait, l.opts.Backoff), mailMaxWait)
-	l.retryAt = l.a.now().Add(l.wait)
+	l.retryAt = l.opts.Now().Add(l.wait)
 	l.lastErr = err.Error()
 	l.a.log.Error("mail: sending stopped", "retry_in", l.wait, "err", err)
 }
@@ -508,7 +513,7 @@ func (l *lists) worker(ctx context.Context, jobs <-chan sendJob, abort func()) {
 // send claims j's send, mails it and records it. It returns an error only
 // when sending must stop (the server or the store fails).
 func (l *lists) send(ctx context.Context, j sendJob, ss **mail.Session) error {
-	st, now := l.a.st, l.a.now()
+	st, now := l.a.st, l.opts.Now()
 	sub, ok, err := st.ClaimSend(ctx, store.SendClaim{Channel: j.ch.ID, Address: j.sub.Address, Owner: l.owner,
 		Now: now, Until: now.Add(mailClaim), UpTo: j.upTo, Period: j.period})
 	if err != nil || !ok {
@@ -517,7 +522,7 @@ func (l *lists) send(ctx context.Context, j sendJob, ss **mail.Session) error {
 	// What follows is recorded even when ctx ends: a mail sent must be
 	// logged.
 	finish := func(r store.SendResult) error {
-		r.Now = l.a.now()
+		r.Now = l.opts.Now()
 		_, err := st.FinishSend(context.WithoutCancel(ctx), j.ch.ID, j.sub.Address, l.owner, r)
 		return err
 	}
@@ -629,7 +634,7 @@ func (l *lists) Status(ctx context.Context) ([]server.MailListStatus, error) {
 		st := server.MailListStatus{Channel: ch.ID, Digest: ch.Mail.Mode,
 			Confirmed: n.Confirmed, Pending: n.Pending, Bounced: n.Bounced,
 			LastSend: s.LastSend, Queue: s.Queue, Sent: s.Sent, Failed: s.Failed, LastError: noAddresses(s.LastError)}
-		if l.a.now().Before(retry) {
+		if l.opts.Now().Before(retry) {
 			st.RetryAt, st.LastError = retry, noAddresses(lastErr)
 		}
 		out = append(out, st)
