@@ -275,6 +275,7 @@ func New(cfg config.Config, d Deps) (*App, error) {
 			Indexing:    a.indexer.State,
 			Lists:       lists,
 			MailStatus:  a.lists.Status,
+			MailAdmin:   adminAPI{a},
 		},
 	})
 	return a, nil

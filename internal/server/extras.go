@@ -87,6 +87,8 @@ type Extras struct {
 	// MailStatus gives GET /status each mailing list's counts and sender
 	// state; nil shows none.
 	MailStatus func(ctx context.Context) ([]MailListStatus, error)
+	// MailAdmin answers /admin/mail/*; nil → those 404.
+	MailAdmin MailAdmin
 }
 
 // extras is Extras plus what the server builds from them once.

@@ -63,6 +63,10 @@ type digestChoice struct {
 }
 
 func (s *Server) mailRoutes() {
+	if s.MailAdmin != nil {
+		s.mux.HandleFunc("GET /admin/mail/export", s.admin(s.handleAdminMailExport))
+		s.mux.HandleFunc("POST /admin/mail/remove", s.admin(s.handleAdminMailRemove))
+	}
 	if s.Lists == nil {
 		return
 	}
@@ -264,4 +268,34 @@ func (s *Server) mailStatus(ctx context.Context) ([]MailListStatus, error) {
 		return nil, nil
 	}
 	return s.MailStatus(ctx)
+}
+
+// MailAdmin is what the admin API does with the mailing lists, for
+// "aggregator mail export" and "aggregator mail remove".
+type MailAdmin interface {
+	// ExportList returns a channel's subscribers (app.ListRow).
+	ExportList(ctx context.Context, channel string) (any, error)
+	// EraseAddress removes an address from every list and returns the
+	// channels it was on.
+	EraseAddress(ctx context.Context, address string) (any, error)
+}
+
+// handleAdminMailExport is GET /admin/mail/export?channel=ID.
+func (s *Server) handleAdminMailExport(w http.ResponseWriter, r *http.Request) {
+	res, err := s.MailAdmin.ExportList(r.Context(), r.URL.Query().Get("channel"))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, res)
+}
+
+// handleAdminMailRemove is POST /admin/mail/remove?address=A.
+func (s *Server) handleAdminMailRemove(w http.ResponseWriter, r *http.Request) {
+	res, err := s.MailAdmin.EraseAddress(r.Context(), r.URL.Query().Get("address"))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, res)
 }
