@@ -91,6 +91,16 @@ func TestMailBounceAndRetry(t *testing.T) {
 			t.Errorf("/status%s does not show the bounced count:\n%.2000s", f, body)
 		}
 	}
+	_, m := apptest.Get(t, r.base+"/metrics")
+	for _, want := range []string{`aggregator_mail_subscribers{channel="news",state="bounced"} 1`,
+		`aggregator_mail_subscribers{channel="news",state="confirmed"} 2`, `aggregator_mail_sent_total{channel="news"} 3`} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(string(m), "@example.org") {
+		t.Errorf("/metrics names an address")
+	}
 	_, b := apptest.Get(t, r.base+"/status?format=json")
 	if !strings.Contains(string(b), `"bounced": 1`) || !strings.Contains(string(b), `"confirmed": 2`) {
 		t.Errorf("/status JSON counts:\n%s", b)
