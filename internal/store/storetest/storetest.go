@@ -63,6 +63,7 @@ var cases = []testCase{
 	{"Subscriptions", testSubscriptions},
 	{"SubscriberDays", testSubscriberDays},
 	{"Indexes", testIndexes},
+	{"IndexTies", testIndexTies},
 	{"Prune", testPrune},
 	{"Stories", testStories},
 	{"Reopen", testReopen},
