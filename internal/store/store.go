@@ -181,7 +181,8 @@ type Sources interface {
 type Memberships interface {
 	// UpdateIndexes applies each update to its index, creating missing
 	// indexes, in one transaction, and returns the indexes' states
-	// afterwards. Within one update Delete is applied first, then Put (in
+	// afterwards. A guarded update (IndexUpdate.Guard) whose From is not
+	// the index's Rev is skipped, and creates nothing. Within one update Delete is applied first, then Put (in
 	// Seq order), then Windows. A member whose story is not stored (it
 	// was deleted since the caller read it) is not added; a member with an
 	// empty source id or key, a zero Seq or a Pin above 65535 is

@@ -132,3 +132,60 @@ func testChanges(t *testing.T, b Backend) {
 		t.Errorf("WatchChanges on a closed store = nil, want an error")
 	}
 }
+
+// testGuardedIndexUpdate: an update guarded by the Rev its follower read
+// applies only while the index is still at that Rev; otherwise nothing of
+// it is written and the stored state comes back. Two instances following
+// the write order into one index rely on it.
+func testGuardedIndexUpdate(t *testing.T, b Backend) {
+	s := open(t, b, Options{Now: fixed})
+	save(t, s, "a", poll("a", 3))
+	its := stored(t, s, "a")
+	ms := members(its)
+
+	sts, err := s.UpdateIndexes(bg, map[string]store.IndexUpdate{"late": {Put: ms[:1], Rev: 9, Guard: true, From: 4, Now: epoch}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sts["late"]; st != (store.IndexState{}) {
+		t.Errorf("guarded update of a missing index from Rev 4: state %+v, want the zero state", st)
+	}
+	if names, err := s.Indexes(bg); err != nil || len(names) != 0 {
+		t.Errorf("a skipped guarded update created indexes %v (%v)", names, err)
+	}
+
+	sts, err = s.UpdateIndexes(bg, map[string]store.IndexUpdate{"ch": {Put: ms[:1], Rev: 5, Complete: true, Guard: true, From: 0, Now: epoch}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sts["ch"]; st.Rev != 5 || st.Count != 1 {
+		t.Fatalf("guarded update of a missing index from Rev 0: state %+v, want Rev 5, 1 member", st)
+	}
+	// Another follower read the index at Rev 5 and moved it to 8 first.
+	if _, err := s.UpdateIndexes(bg, map[string]store.IndexUpdate{"ch": {Put: ms[1:2], Rev: 8, Guard: true, From: 5, Now: epoch}}); err != nil {
+		t.Fatal(err)
+	}
+	// This one read it at Rev 5 too, computed from older items: skipped.
+	sts, err = s.UpdateIndexes(bg, map[string]store.IndexUpdate{"ch": {Put: ms[2:], Delete: []uint64{ms[1].Seq}, Rev: 7, Guard: true, From: 5, Now: epoch}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sts["ch"]; st.Rev != 8 || st.Count != 2 {
+		t.Errorf("stale guarded update: state %+v, want the stored one (Rev 8, 2 members)", st)
+	}
+	got, err := s.LookupMembers(bg, "ch", []uint64{ms[0].Seq, ms[1].Seq, ms[2].Seq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Seq != ms[0].Seq || got[1].Seq != ms[1].Seq {
+		t.Errorf("members after a skipped update = %+v, want the first two", got)
+	}
+	// Unguarded updates apply as before, and Rev only rises.
+	sts, err = s.UpdateIndexes(bg, map[string]store.IndexUpdate{"ch": {Put: ms[2:], Rev: 6, Now: epoch}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sts["ch"]; st.Rev != 8 || st.Count != 3 {
+		t.Errorf("unguarded update: state %+v, want Rev 8, 3 members", st)
+	}
+}

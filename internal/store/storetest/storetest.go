@@ -80,6 +80,7 @@ var cases = []testCase{
 	{"ReadersDuringWrites", testReadersDuringWrites},
 	{"IndexesDuringPolls", testIndexesDuringPolls},
 	{"Changes", testChanges},
+	{"GuardedIndexUpdate", testGuardedIndexUpdate},
 }
 
 // open is b.Open with the store closed at cleanup.
