@@ -29,6 +29,7 @@ type Store interface {
 	server.Health
 	searchSource
 	store.Lists // the mailing lists (mail.go)
+	changeStore
 
 	// Prune deletes the items of sourceID that keep does not retain, in
 	// small transactions.
