@@ -90,6 +90,9 @@ type lists struct {
 	forCfg   *config.Config // the config composer was made for
 	sender   *mail.Sender
 	state    map[string]*listState
+	// cursor is, per channel, the address a pass that ran out of its
+	// batch stopped after: the next pass goes on from there.
+	cursor map[string]string
 	retryAt  time.Time
 	wait     time.Duration
 	lastErr  string
@@ -158,6 +161,7 @@ func newLists(ctx context.Context, a *App, opts MailOptions) (*lists, error) {
 		confirms:  make(chan confirmJob, confirmQueue),
 		kick:      make(chan struct{}, 1),
 		state:     map[string]*listState{},
+		cursor:    map[string]string{},
 	}, nil
 }
 
@@ -420,7 +424,13 @@ feed:
 		}
 		loc := cfg.Mail.Timezone
 		queue := 0
-		for after := ""; ; {
+		l.mu.Lock()
+		start := l.cursor[ch.ID]
+		l.mu.Unlock()
+		if budget == 0 {
+			continue
+		}
+		for after := start; ; {
 			subs, err := l.a.st.Subscribers(ctx, ch.ID, after, mailPage)
 			if err != nil {
 				l.a.log.Error("mail: subscribers", "channel", ch.ID, "err", err)
@@ -444,26 +454,45 @@ feed:
 					continue
 				}
 				queue++
-				if budget == 0 {
-					continue
-				}
 				select {
 				case jobs <- j:
 					budget--
 				case <-stopped:
-					budget = 0
+					budget = -1
 				case <-ctx.Done():
 					break feed
 				}
+				if budget <= 0 {
+					break
+				}
 			}
-			if len(subs) < mailPage {
-				break
+			switch {
+			case budget == 0 && len(subs) > 0:
+				// Out of batch: the next pass, at once, goes on after the
+				// last subscriber read (those after it in this page too).
+				l.mu.Lock()
+				l.cursor[ch.ID] = after
+				l.mu.Unlock()
+				l.Kick()
+			case budget > 0 && len(subs) == mailPage:
+				after = subs[len(subs)-1].Address
+				continue
+			default:
+				l.mu.Lock()
+				l.cursor[ch.ID] = ""
+				if start != "" && budget > 0 {
+					l.Kick() // started midway: the first addresses' turn
+				}
+				l.mu.Unlock()
 			}
-			after = subs[len(subs)-1].Address
+			break
 		}
 		l.mu.Lock()
 		l.stateOf(ch.ID).Queue = queue
 		l.mu.Unlock()
+		if budget < 0 {
+			break
+		}
 	}
 	close(jobs)
 	wg.Wait()
