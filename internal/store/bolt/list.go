@@ -60,8 +60,9 @@ func notSubscribed(channel, address string) error {
 }
 
 // change applies fn to the stored subscriber in one write transaction
-// (batched when batched: fn may then run more than once), writing the
-// record fn returns when write is true.
+// (batched when batched: shared with the changes made at once, and fn may
+// then run more than once), writing the record fn returns when write is
+// true.
 func (db *DB) change(ctx context.Context, batched bool, channel, address string, fn func(store.Subscriber) (store.Subscriber, bool, error)) (store.Subscriber, error) {
 	if err := store.CheckSubscriber(channel, address); err != nil {
 		return store.Subscriber{}, err
@@ -109,7 +110,8 @@ func (db *DB) AddSubscriber(ctx context.Context, s store.Subscriber) (store.Subs
 		out     store.Subscriber
 		created bool
 	)
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
+	// Batched: sign-ups at once share a commit (fn may run again).
+	err := db.batch(ctx, func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketLists)
 		if err != nil {
 			return err
@@ -218,7 +220,7 @@ func (db *DB) ListCounts(ctx context.Context, channel string) (store.ListCounts,
 // MarkConfirmSent is store.Lists.MarkConfirmSent.
 func (db *DB) MarkConfirmSent(ctx context.Context, channel, address string, at time.Time, every time.Duration) (bool, error) {
 	var ok bool
-	_, err := db.change(ctx, false, channel, address, func(s store.Subscriber) (store.Subscriber, bool, error) {
+	_, err := db.change(ctx, true, channel, address, func(s store.Subscriber) (store.Subscriber, bool, error) {
 		s, ok = s.ConfirmDue(jsonTime(at), every)
 		return s, ok, nil
 	})
@@ -230,7 +232,7 @@ func (db *DB) MarkConfirmSent(ctx context.Context, channel, address string, at t
 
 // ConfirmSubscriber is store.Lists.ConfirmSubscriber.
 func (db *DB) ConfirmSubscriber(ctx context.Context, channel, address string, now time.Time, from uint64) (store.Subscriber, error) {
-	s, err := db.change(ctx, false, channel, address, func(s store.Subscriber) (store.Subscriber, bool, error) {
+	s, err := db.change(ctx, true, channel, address, func(s store.Subscriber) (store.Subscriber, bool, error) {
 		was := s.State
 		s, err := s.ConfirmAt(jsonTime(now), from)
 		return s, err == nil && was != s.State, err
@@ -246,7 +248,7 @@ func (db *DB) SetDigest(ctx context.Context, channel, address, digest string) er
 	if err := store.CheckDigest(digest); err != nil {
 		return fmt.Errorf("set digest: %w", err)
 	}
-	_, err := db.change(ctx, false, channel, address, func(s store.Subscriber) (store.Subscriber, bool, error) {
+	_, err := db.change(ctx, true, channel, address, func(s store.Subscriber) (store.Subscriber, bool, error) {
 		s.Digest = digest
 		return s, true, nil
 	})
