@@ -46,6 +46,12 @@
 //   - changes.go: the change listener: on each change the store's feed
 //     reports (another instance's write), the written sources are read
 //     from the write order and set off what a poll result does here.
+//   - mail.go, mailstaff.go, mailmetrics.go: the mailing lists: the
+//     sign-up service the subscription routes call, the sender loop (a
+//     goroutine of Run: claims each due subscriber's send in the store,
+//     reads the members after its send log from the membership index,
+//     sends through internal/mail over a bounded pool of SMTP sessions),
+//     the staff commands' export and erase, and their metrics.
 //   - search.go, ready.go, subscribers.go, metrics.go, websub.go: the
 //     search index's feed, readiness, the flushing of subscriber
 //     statistics, the metrics, the WebSub hub's adapter and the WebSub
@@ -57,9 +63,6 @@
 //     by Run beside the poll loop; it takes and renews the leases of due
 //     sources through the store and hands the poll loop (poll.go) the
 //     sources this instance holds, in place of every configured source.
-//   - The mailing list's sender: a loop in mail.go, started by Run, that
-//     composes each due digest from the membership index and sends it
-//     through internal/mail, with the send log in the store.
 //
 // It must not parse flags, read the environment, handle signals or open
 // the store: those are cmd/aggregator's.
