@@ -92,10 +92,10 @@ type lists struct {
 	state    map[string]*listState
 	// cursor is, per channel, the address a pass that ran out of its
 	// batch stopped after: the next pass goes on from there.
-	cursor map[string]string
-	retryAt  time.Time
-	wait     time.Duration
-	lastErr  string
+	cursor  map[string]string
+	retryAt time.Time
+	wait    time.Duration
+	lastErr string
 }
 
 // listState is what /status shows of one list beside the store's counts.
