@@ -195,6 +195,21 @@ func (s Subscriber) ConfirmDue(at time.Time, every time.Duration) (Subscriber, b
 	return s, true
 }
 
+// CheckImport returns a feed.EINVALID error for a record
+// ImportSubscriber does not keep.
+func CheckImport(s Subscriber) error {
+	if err := CheckSubscriber(s.Channel, s.Address); err != nil {
+		return err
+	}
+	if s.State != Pending && s.State != Confirmed && s.State != Bounced {
+		return feed.Errorf(feed.EINVALID, "state must be pending, confirmed or bounced (got %q)", s.State)
+	}
+	if len(s.LastError) > MaxListError || len(s.Owner) > MaxListChannel {
+		return feed.Errorf(feed.EINVALID, "last error or owner too long")
+	}
+	return CheckDigest(s.Digest)
+}
+
 // CheckDigest returns a feed.EINVALID error for a digest choice that is
 // not "" or one of feed.DigestModes.
 func CheckDigest(d string) error {

@@ -395,6 +395,14 @@ type Lists interface {
 	// releases the claim: see SendResult. It returns the record after; a
 	// claim owner does not hold is feed.ECONFLICT and nothing is written.
 	FinishSend(ctx context.Context, channel, address, owner string, r SendResult) (Subscriber, error)
+	// ListChannels returns the channels with at least one subscriber, in
+	// bytewise order (for a copy of every list: aggregator migrate).
+	ListChannels(ctx context.Context) ([]string, error)
+	// ImportSubscriber stores s exactly as given (its state, send log and
+	// claim included), replacing any record of its channel and address:
+	// the copy of a record read from another store. A bad channel,
+	// address, state or digest is feed.EINVALID.
+	ImportSubscriber(ctx context.Context, s Subscriber) error
 	// MailSecret returns the secret of the mail links, storing candidate
 	// as it the first time (every later call, from any instance, returns
 	// that one). A candidate shorter than 32 bytes is feed.EINVALID.

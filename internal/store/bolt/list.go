@@ -405,3 +405,43 @@ func (db *DB) MailSecret(ctx context.Context, candidate []byte) ([]byte, error) 
 	}
 	return out, nil
 }
+
+// ListChannels is store.Lists.ListChannels: one seek per channel.
+func (db *DB) ListChannels(ctx context.Context) ([]string, error) {
+	var out []string
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketLists)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil; {
+			ch, _, _ := strings.Cut(string(k), "\x00")
+			out = append(out, ch)
+			k, _ = c.Seek([]byte(ch + "\x01"))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list channels: %w", err)
+	}
+	return out, nil
+}
+
+// ImportSubscriber is store.Lists.ImportSubscriber.
+func (db *DB) ImportSubscriber(ctx context.Context, s store.Subscriber) error {
+	if err := store.CheckImport(s); err != nil {
+		return fmt.Errorf("import subscriber: %w", err)
+	}
+	err := db.batch(ctx, func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketLists)
+		if err != nil {
+			return err
+		}
+		return putSubscriber(b, s)
+	})
+	if err != nil {
+		return fmt.Errorf("import subscriber %s %s: %w", s.Channel, s.Address, err)
+	}
+	return nil
+}

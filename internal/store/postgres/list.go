@@ -346,3 +346,39 @@ func (db *DB) MailSecret(ctx context.Context, candidate []byte) ([]byte, error) 
 	}
 	return out, nil
 }
+
+// ListChannels is store.Lists.ListChannels.
+func (db *DB) ListChannels(ctx context.Context) ([]string, error) {
+	if err := read(ctx); err != nil {
+		return nil, fmt.Errorf("list channels: %w", err)
+	}
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT channel FROM list_subscribers ORDER BY channel`)
+	if err != nil {
+		return nil, fmt.Errorf("list channels: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var ch []byte
+		if err := rows.Scan(&ch); err != nil {
+			return nil, fmt.Errorf("list channels: %w", err)
+		}
+		out = append(out, string(ch))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list channels: %w", err)
+	}
+	return out, nil
+}
+
+// ImportSubscriber is store.Lists.ImportSubscriber.
+func (db *DB) ImportSubscriber(ctx context.Context, s store.Subscriber) error {
+	if err := store.CheckImport(s); err != nil {
+		return fmt.Errorf("import subscriber: %w", err)
+	}
+	err := db.tx(ctx, func(tx pgx.Tx) error { return writeSubscriber(ctx, tx, s) })
+	if err != nil {
+		return fmt.Errorf("import subscriber %s %s: %w", s.Channel, s.Address, err)
+	}
+	return nil
+}

@@ -23,6 +23,7 @@ var listCases = []testCase{
 	{"ListsConcurrentClaims", testListsConcurrentClaims},
 	{"ListsErase", testListsErase},
 	{"ListsReopen", testListsReopen},
+	{"ListsImport", testListsImport},
 }
 
 func addSub(t testing.TB, s store.Store, channel, address string) store.Subscriber {
@@ -415,4 +416,55 @@ func testListsReopen(t *testing.T, b Backend) {
 
 func sameSend(got *store.Send, want store.Send) bool {
 	return got != nil && got.After == want.After && got.UpTo == want.UpTo && got.Period.Equal(want.Period)
+}
+
+// testListsImport copies every list of one store into another, as
+// aggregator migrate does: ListChannels, Subscribers, ImportSubscriber
+// and MailSecret give back every record as it was.
+func testListsImport(t *testing.T, b Backend) {
+	src := open(t, b, Options{Now: fixed})
+	confirmSub(t, src, "b.chan", "a@x.org", 3)
+	addSub(t, src, "b.chan", "p@x.org")
+	confirmSub(t, src, "a-chan", "z@x.org", 1)
+	c := store.SendClaim{Channel: "a-chan", Address: "z@x.org", Owner: "o", Now: epoch, Until: epoch.Add(time.Minute), UpTo: 9, Period: epoch.Add(time.Hour)}
+	if _, ok, err := src.ClaimSend(bg, c); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	chans, err := src.ListChannels(bg)
+	if err != nil || !slices.Equal(chans, []string{"a-chan", "b.chan"}) {
+		t.Fatalf("ListChannels = %v, %v", chans, err)
+	}
+	dst := open(t, b, Options{Now: fixed})
+	var want []store.Subscriber
+	for _, ch := range chans {
+		subs, err := src.Subscribers(bg, ch, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range subs {
+			if err := dst.ImportSubscriber(bg, s); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, s)
+		}
+	}
+	for _, w := range want {
+		wp := w.Pending
+		w.Pending = nil
+		got, err := dst.Subscriber(bg, w.Channel, w.Address)
+		gp := got.Pending
+		got.Pending = nil
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(w) || (gp == nil) != (wp == nil) || (gp != nil && !sameSend(gp, *wp)) {
+			t.Errorf("imported\n got %+v, %v\nwant %+v", got, err, w)
+		}
+	}
+	bad := want[0]
+	bad.State = "asleep"
+	wantCode(t, "ImportSubscriber(bad state)", dst.ImportSubscriber(bg, bad), feed.EINVALID)
+	bad = want[0]
+	bad.Address = "a@x.org\r\nBcc: b@x.org"
+	wantCode(t, "ImportSubscriber(CRLF)", dst.ImportSubscriber(bg, bad), feed.EINVALID)
+	if none, err := open(t, b, Options{Now: fixed}).ListChannels(bg); err != nil || len(none) != 0 {
+		t.Errorf("ListChannels of an empty store = %v, %v", none, err)
+	}
 }
