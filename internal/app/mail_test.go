@@ -131,6 +131,10 @@ func TestMailWholePath(t *testing.T) {
 	if _, quiet := apptest.Get(t, r.base+"/channels/quiet"); strings.Contains(string(quiet), `action="/channels/quiet/subscribe"`) {
 		t.Errorf("a channel without mail shows a sign-up form")
 	}
+	itemPage := apptest.WaitForSearch(t, r.base, "number")
+	if _, b := apptest.Get(t, r.base+itemPage); !strings.Contains(string(b), `action="/channels/news/subscribe"`) {
+		t.Errorf("the item page %s has no sign-up form for its channel", itemPage)
+	}
 	const reader = "reader@example.org"
 	resp, text := postForm(t, r.base+"/channels/news/subscribe", url.Values{"email": {"reader@Example.ORG"}})
 	if resp.StatusCode != 200 || !strings.Contains(text, "Check your inbox") {
