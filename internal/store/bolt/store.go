@@ -125,6 +125,7 @@ type DB struct {
 	path        string
 	now         func() time.Time
 	titleWindow time.Duration
+	states      stateWrites // the group commit of source states (source.go)
 }
 
 var (
@@ -317,18 +318,6 @@ func (db *DB) update(ctx context.Context, fn func(*bbolt.Tx) error) (err error) 
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return classify(db.bolt.Update(fn))
-}
-
-// batch runs fn in a write transaction shared with other batch calls made
-// at the same time (bbolt's Batch: fn may run more than once), unless ctx
-// is done; see guard.
-func (db *DB) batch(ctx context.Context, fn func(*bbolt.Tx) error) (err error) {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	defer db.guard(&err)
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return classify(db.bolt.Batch(fn))
 }
 
 // guard turns a panic inside a transaction (bbolt reading a damaged page, or
