@@ -1,8 +1,9 @@
 // Package record is how the store's backends encode what they keep: items
 // and source states (one JSON schema for bbolt's values and PostgreSQL's
-// body columns), the sort order of items and members, and the windows of
-// limited sources; so a field or an order is defined once, and a record
-// copied from one backend reads the same in the other.
+// body columns; items compressed, see compress.go), the sort order of
+// items and members, and the windows of limited sources; so a field or an
+// order is defined once, and a record copied from one backend reads the
+// same in the other.
 package record
 
 import (
