@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/binary"
 	"reflect"
 	"strings"
 	"testing"
@@ -72,11 +73,12 @@ func TestItemForms(t *testing.T) {
 		if err != nil || data[0] != formDeflate {
 			t.Fatalf("%v, form %d", err, data[0])
 		}
+		_, k := binary.Uvarint(data[1:])
 		for name, bad := range map[string][]byte{
 			"cut":         data[:len(data)/2],
 			"no length":   {formDeflate},
 			"huge length": {formDeflate, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
-			"longer":      append(append([]byte{formDeflate, 2}, data[2:]...)),
+			"longer":      append([]byte{formDeflate, 2}, data[1+k:]...), // says 2 bytes of JSON
 			"not deflate": append([]byte{formDeflate, 10}, "not deflate at all"...),
 		} {
 			if _, err := DecodeItem("s", "k", bad); err == nil {
