@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"html"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -34,11 +35,26 @@ type growingOrigin struct {
 
 func newGrowingOrigin(t *testing.T, step, limit, padBytes int) *growingOrigin {
 	t.Helper()
-	o := &growingOrigin{step: step, limit: limit, pad: strings.Repeat("기록 ", padBytes/7+1),
+	o := &growingOrigin{step: step, limit: limit, pad: randomHangul(padBytes),
 		served: map[string]int{}, gen: map[string]int{}, held: make(chan string, 1)}
 	o.Server = httptest.NewServer(http.HandlerFunc(o.serve))
 	t.Cleanup(o.Close)
 	return o
+}
+
+// randomHangul is about n bytes of Hangul syllables drawn at random (the
+// same each run), in words: the store compresses items, and a repeated
+// word would take almost nothing of a capped database.
+func randomHangul(n int) string {
+	rng := rand.New(rand.NewPCG(7, 11))
+	var b strings.Builder
+	for b.Len() < n {
+		for range 1 + rng.IntN(4) {
+			b.WriteRune(rune(0xAC00 + rng.IntN(11172)))
+		}
+		b.WriteByte(' ')
+	}
+	return b.String()
 }
 
 // feedURL is the address of source n's feed.

@@ -223,9 +223,15 @@ type Query struct {
 	Channel string   // only items this channel label publishes (Store.ChannelsOf); "" for any
 	From    time.Time
 	To      time.Time // inclusive; bounds past what the index holds (1677-12-01 to 2262-04-11) are open
-	Newest  bool      // newest first instead of by relevance
-	Offset  int
-	Limit   int // 10 when zero
+	// Newest orders hits newest first (by published date, then Ref)
+	// instead of by relevance. By relevance, hits of equal score come in
+	// the index's own order (bleve's internal document numbers: stable
+	// while the index is not written, so pages of one query agree), not
+	// by date: sorting ties by date made every search read the date of
+	// every hit.
+	Newest bool
+	Offset int
+	Limit  int // 10 when zero
 }
 
 // Result is one page of hits and the number of items that match.
@@ -302,7 +308,13 @@ func (ix *Index) Search(ctx context.Context, q Query) (Result, error) {
 	if q.Newest || q.Text == "" {
 		req.SortBy([]string{"-published", "_id"})
 	} else {
-		req.SortBy([]string{"-_score", "-published", "_id"})
+		// Score alone: bleve's fast path, which reads nothing of a hit
+		// but its score. Equal scores keep the index's own order (its
+		// internal document numbers). Any further sort key (the date,
+		// the id) made bleve read it for every hit, not only the page:
+		// 73% of a search's CPU on the corpus (issue 17,
+		// BenchmarkCorpusSearch).
+		req.SortBy([]string{"-_score"})
 	}
 	release, err := ix.acquire(ctx)
 	if err != nil {

@@ -186,6 +186,42 @@ func TestSearch(t *testing.T) {
 	})
 }
 
+// TestSearchTies: hits of equal score (by relevance, sorted by score
+// alone) come in one order, query after query, and pages cut that order
+// without repeating or losing a hit.
+func TestSearchTies(t *testing.T) {
+	db := openStore(t)
+	var items []feed.Item
+	for i := range 30 {
+		items = append(items, item("ties", fmt.Sprintf("t%02d", i), "Tied story", "<p>Same words.</p>", day0.Add(time.Duration(i*7%30)*time.Hour)))
+	}
+	save(t, db, "ties", items...)
+	ix := openIndex(t, filepath.Join(t.TempDir(), "idx"))
+	if _, err := ix.Sync(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ix.Search(context.Background(), Query{Text: "tied", Limit: 30})
+	if err != nil || res.Total != 30 || len(res.Hits) != 30 {
+		t.Fatalf("Search = %d of %d hits, %v; want 30", len(res.Hits), res.Total, err)
+	}
+	if first, last := res.Hits[0].Score, res.Hits[29].Score; first != last {
+		t.Fatalf("scores %v to %v: the case needs equal scores", first, last)
+	}
+	all := refs(t, ix, Query{Text: "tied", Limit: 30})
+	for range 3 {
+		if again := refs(t, ix, Query{Text: "tied", Limit: 30}); !slices.Equal(again, all) {
+			t.Fatalf("the same query gave %v, then %v", all, again)
+		}
+	}
+	var paged []string
+	for off := 0; off < 30; off += 7 {
+		paged = append(paged, refs(t, ix, Query{Text: "tied", Offset: off, Limit: 7})...)
+	}
+	if !slices.Equal(paged, all) {
+		t.Errorf("pages of 7 = %v, want %v", paged, all)
+	}
+}
+
 func TestSnippet(t *testing.T) {
 	for _, tc := range []struct{ text, q, want string }{
 		{"합참은 오늘 뉴스를 통해", "뉴스", "합참은 오늘 <mark>뉴스</mark>를 통해"},

@@ -179,4 +179,15 @@ func TestSearchFilters(t *testing.T) {
 	// A source the form names keeps its place in the list, even empty.
 	_, body = do(t, s, "GET", "/search?source=empty")
 	mustContain(t, "search for an empty source", body, `<option value="empty" selected>An empty source</option>`, "0 results")
+
+	// The list is rendered once and kept: a reload that renames a source
+	// renders it again.
+	_, body = do(t, s, "GET", "/search?q=go")
+	mustContain(t, "search, nothing selected", body, `<option value="yonhap">Yonhap</option></select>`)
+	sources[0].Title = "Yonhap News"
+	if err := s.feeds.(*publish.Cache).Configure(channels, sources); err != nil {
+		t.Fatal(err)
+	}
+	_, body = do(t, s, "GET", "/search?q=go&source=yonhap")
+	mustContain(t, "search after a rename", body, `<option value="yonhap" selected>Yonhap News</option></select>`)
 }

@@ -92,8 +92,9 @@ type Server struct {
 	pushes  func() map[string]uint64
 	extras
 
-	now  func() time.Time
-	maps sitemaps
+	now     func() time.Time
+	maps    sitemaps
+	srcForm sourceForm // the search form's source list, rendered
 }
 
 // New returns the handler serving every route of routes.go.

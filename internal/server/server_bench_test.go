@@ -145,12 +145,54 @@ func BenchmarkAllSources(b *testing.B) {
 		b.Fatal(err)
 	}
 	s := New(cache, fakeHealth{}, Options{Extras: Extras{Search: indexedSources(ch.Sources)}})
-	if opts, err := s.sourceOptions(""); err != nil || len(opts) != 1000 {
-		b.Fatalf("%d sources (%v), want 1000", len(opts), err)
+	ids := slices.Clone(ch.Sources)
+	if opts := s.sourceOptions(ids, ""); len(opts) != 1000 {
+		b.Fatalf("%d sources, want 1000", len(opts))
 	}
 	for b.Loop() {
-		s.sourceOptions("")
+		s.sourceOptions(ids, "")
 	}
+}
+
+// BenchmarkSearchPage is the search page of a search that finds nothing,
+// at 1,000 sources: everything of a search but the index and the store
+// (the form, its source list, the template).
+func BenchmarkSearchPage(b *testing.B) {
+	ch := feed.Channel{ID: "news", Title: "News", Limit: 50}
+	var sources []feed.Source
+	for i := range 1000 {
+		id := fmt.Sprintf("source-%04d", i)
+		ch.Sources = append(ch.Sources, id)
+		sources = append(sources, feed.Source{ID: id, URL: "https://" + fmt.Sprint(i) + ".example/feed"})
+	}
+	cache := publish.NewCache(fakeMembers{}, fakeStates{}, "https://agg.example")
+	if err := cache.Configure([]feed.Channel{ch}, sources); err != nil {
+		b.Fatal(err)
+	}
+	s := New(cache, fakeHealth{}, Options{Extras: Extras{Search: indexedSources(ch.Sources), Items: noItems{}, Members: fakeMembers{}}})
+	for _, tc := range []struct{ name, url string }{
+		{"any source", "/search?q=missile"},
+		{"one source", "/search?q=missile&source=source-0500"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			req := httptest.NewRequest("GET", tc.url, nil)
+			for b.Loop() {
+				w := &discard{h: http.Header{}}
+				s.ServeHTTP(w, req)
+				if w.status != 0 && w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+		})
+	}
+}
+
+// noItems is a store without items.
+type noItems struct{}
+
+func (noItems) Item(context.Context, string, string) (feed.Item, error) {
+	return feed.Item{}, feed.Errorf(feed.ENOTFOUND, "no item")
 }
 
 // indexedSources is a search index that has items of the given sources.

@@ -118,8 +118,8 @@ func (db *DB) initKeys(ctx context.Context) error {
 			type upgrade struct{ old, new string }
 			var ups []upgrade
 			err := ib.ForEach(func(k, v []byte) error {
-				if v == nil || !bytes.HasPrefix(k, []byte("id:")) || !bytes.Contains(v, []byte("#")) {
-					return nil // only a GUID with a fragment has another key now
+				if v == nil || !bytes.HasPrefix(k, []byte("id:")) || ((len(v) == 0 || v[0] == '{') && !bytes.Contains(v, []byte("#"))) {
+					return nil // only a GUID with a fragment has another key now (a JSON record shows it; a compressed one is decoded)
 				}
 				it, err := decodeItem(src, string(k), v)
 				if err != nil {

@@ -1,10 +1,13 @@
 package bolt
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 )
@@ -134,4 +137,71 @@ func TestMarkParsing(t *testing.T) {
 	if err := db.MarkParsing(ctx, "", at); feed.ErrorCode(err) != feed.EINVALID {
 		t.Errorf("empty id: %v", err)
 	}
+}
+
+// TestStateWritesShareACommit: state writes that arrive while a commit of
+// states runs wait for it and then go in one transaction together; each
+// returns once its state is committed, and one that fails (a saved state
+// it cannot read) fails alone.
+func TestStateWritesShareACommit(t *testing.T) {
+	db := openTest(t, Options{})
+	if err := db.bolt.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketSources).Put([]byte("unreadable"), []byte{0xff, 0x01})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Hold bbolt's writer lock: the first write takes the lead and waits
+	// on it, the others queue behind it.
+	held, err := db.bolt.Begin(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	errs := make([]error, n+1)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = db.SaveState(ctx, state("lead")) })
+	waitFor(t, db, "the first write to lead", func() bool { return db.states.busy })
+	for i := 1; i < n; i++ {
+		wg.Go(func() { errs[i] = db.SaveState(ctx, state(fmt.Sprintf("s%02d", i))) })
+	}
+	wg.Go(func() { errs[n] = db.MarkParsing(ctx, "unreadable", day(0)) })
+	waitFor(t, db, "the other writes to queue", func() bool { return len(db.states.queue) == n })
+	if err := held.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i, err := range errs[:n] {
+		if err != nil {
+			t.Errorf("write %d: %v", i, err)
+		}
+	}
+	if errs[n] == nil {
+		t.Error("MarkParsing of an unreadable state succeeded")
+	}
+
+	for i := range n {
+		id := "lead"
+		if i > 0 {
+			id = fmt.Sprintf("s%02d", i)
+		}
+		if st, err := db.State(ctx, id); err != nil || st.ETag != `"v1"` {
+			t.Errorf("State(%s) = %+v, %v", id, st, err)
+		}
+	}
+}
+
+// waitFor waits until cond holds, checking it under db's lock of state
+// writes, and fails the test when it never does.
+func waitFor(t *testing.T, db *DB, what string, cond func() bool) {
+	t.Helper()
+	for range 10_000 {
+		db.states.mu.Lock()
+		ok := cond()
+		db.states.mu.Unlock()
+		if ok {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("waited for %s", what)
 }

@@ -125,7 +125,8 @@ type DB struct {
 	path        string
 	now         func() time.Time
 	titleWindow time.Duration
-	changes     broadcast // wakes WatchChanges (changes.go)
+	states      stateWrites // the group commit of source states (source.go)
+	changes     broadcast   // wakes WatchChanges (changes.go)
 }
 
 var (
@@ -319,22 +320,6 @@ func (db *DB) update(ctx context.Context, fn func(*bbolt.Tx) error) (err error) 
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	if err := db.bolt.Update(fn); err != nil {
-		return classify(err)
-	}
-	db.changes.signal()
-	return nil
-}
-
-// batch runs fn in a write transaction shared with other batch calls made
-// at the same time (bbolt's Batch: fn may run more than once), unless ctx
-// is done; see guard.
-func (db *DB) batch(ctx context.Context, fn func(*bbolt.Tx) error) (err error) {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	defer db.guard(&err)
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	if err := db.bolt.Batch(fn); err != nil {
 		return classify(err)
 	}
 	db.changes.signal()

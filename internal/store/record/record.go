@@ -1,8 +1,9 @@
 // Package record is how the store's backends encode what they keep: items
 // and source states (one JSON schema for bbolt's values and PostgreSQL's
-// body columns), the sort order of items and members, and the windows of
-// limited sources; so a field or an order is defined once, and a record
-// copied from one backend reads the same in the other.
+// body columns; items compressed, see compress.go), the sort order of
+// items and members, and the windows of limited sources; so a field or an
+// order is defined once, and a record copied from one backend reads the
+// same in the other.
 package record
 
 import (
@@ -94,7 +95,11 @@ func EncodeItem(it feed.Item) ([]byte, error) {
 	for _, o := range it.Origins {
 		r.Origins = append(r.Origins, originRecord{Source: o.SourceID, Key: o.Key, Link: o.Link, Rule: o.Rule, Seen: story.Time(o.Seen)})
 	}
-	return Marshal(r)
+	j, err := Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return deflateItem(j), nil
 }
 
 // Marshal is json.Marshal without HTML escaping: items are mostly HTML, and
@@ -109,11 +114,15 @@ func Marshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// DecodeItem decodes a stored item. json.Unmarshal copies what it keeps, so
-// data may be a slice that dies with its transaction.
+// DecodeItem decodes a stored item, in either form (see deflateItem).
+// Neither keeps data, so it may be a slice that dies with its transaction.
 func DecodeItem(sourceID, key string, data []byte) (feed.Item, error) {
+	j, err := inflateItem(data)
+	if err != nil {
+		return feed.Item{}, err
+	}
 	var r itemRecord
-	if err := json.Unmarshal(data, &r); err != nil {
+	if err := json.Unmarshal(j, &r); err != nil {
 		return feed.Item{}, err
 	}
 	it := feed.Item{
