@@ -326,6 +326,23 @@ func (db *DB) update(ctx context.Context, fn func(*bbolt.Tx) error) (err error) 
 	return nil
 }
 
+// batch runs fn in a write transaction shared with other batch calls made
+// at the same time (bbolt's Batch: fn may run more than once), unless ctx
+// is done; see guard. The mailing lists' sign-ups use it: requests that
+// arrive together share one commit, for at most bbolt's 10 ms wait.
+func (db *DB) batch(ctx context.Context, fn func(*bbolt.Tx) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	defer db.guard(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	if err := db.bolt.Batch(fn); err != nil {
+		return classify(err)
+	}
+	db.changes.signal()
+	return nil
+}
+
 // guard turns a panic inside a transaction (bbolt reading a damaged page, or
 // a fault on the mapped file) into store.ErrCorrupt. bbolt has already rolled the
 // transaction back by the time the panic reaches here.
