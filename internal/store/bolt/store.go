@@ -125,6 +125,7 @@ type DB struct {
 	path        string
 	now         func() time.Time
 	titleWindow time.Duration
+	leases      *leases // in memory: see lease.go
 }
 
 var (
@@ -166,7 +167,7 @@ func Open(path string, opts Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := &DB{bolt: b, path: path, now: opts.Now, titleWindow: opts.TitleWindow}
+	db := &DB{bolt: b, path: path, now: opts.Now, titleWindow: opts.TitleWindow, leases: newLeases()}
 	ctx := context.Background()
 	err = db.init(ctx)
 	if err == nil {

@@ -12,7 +12,7 @@ import (
 
 // schemaVersion is the version of the tables below. Raise it when they
 // change, and add the step from the previous version to migrations.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // The tables. h columns are hashes (see hashOf); ns columns sort times as
 // nanoseconds since 1970, clamped to an int64 (bolt's sort stamp).
@@ -29,6 +29,7 @@ const schemaVersion = 1
 //	counters    rev (the last Rev given), indexed_rev
 //	mindexes, members, mpages, mwindows: the membership indexes
 //	subscriptions, subscriber_days
+//	poll_leases, host_leases, role_leases: leases (version 2, lease.go)
 var schemaV1 = []string{
 	`CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL)`,
 	`INSERT INTO counters VALUES ('rev', 0), ('indexed_rev', 0)`,
@@ -70,8 +71,20 @@ var schemaV1 = []string{
 		PRIMARY KEY (h, day))`,
 }
 
+// schemaV2 adds the leases (lease.go): a source's poll lease and the
+// NextPoll released last (seconds and nanoseconds since 1970, exact), a
+// host's lease, its gap and when it is free, and the roles.
+var schemaV2 = []string{
+	`CREATE TABLE poll_leases (h bytea PRIMARY KEY, owner bytea, until timestamptz,
+		released boolean NOT NULL DEFAULT false, next_s bigint NOT NULL DEFAULT 0, next_ns int NOT NULL DEFAULT 0)`,
+	`CREATE INDEX poll_leases_owner ON poll_leases (owner) WHERE owner IS NOT NULL`,
+	`CREATE TABLE host_leases (h bytea PRIMARY KEY, owner bytea, source bytea, until timestamptz,
+		gap_us bigint NOT NULL DEFAULT 0, free timestamptz)`,
+	`CREATE TABLE role_leases (role bytea PRIMARY KEY, owner bytea NOT NULL, until timestamptz NOT NULL)`,
+}
+
 // migrations[v] takes the schema from version v to v+1; index 0 creates it.
-var migrations = [][]string{schemaV1}
+var migrations = [][]string{schemaV1, schemaV2}
 
 // migrate creates or upgrades the schema, once, under the schema lock.
 func (db *DB) migrate(ctx context.Context) error {

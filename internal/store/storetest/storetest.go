@@ -75,6 +75,7 @@ var cases = []testCase{
 	{"ConcurrentOneSource", testConcurrentOneSource},
 	{"ReadersDuringWrites", testReadersDuringWrites},
 	{"IndexesDuringPolls", testIndexesDuringPolls},
+	{"Leases", testLeases},
 }
 
 // open is b.Open with the store closed at cleanup.
