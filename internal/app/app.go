@@ -126,10 +126,11 @@ type Deps struct {
 
 // App is the running service. Create it with New, run it with Run.
 type App struct {
-	st  Store
-	log *slog.Logger
-	now func() time.Time
-	d   Deps
+	st    Store
+	owner string // this run's id among instances sharing the store (lease.go)
+	log   *slog.Logger
+	now   func() time.Time
+	d     Deps
 
 	cfg      atomic.Pointer[config.Config]         // the running config, replaced by reloads
 	loaded   atomic.Pointer[time.Time]             // when cfg was loaded
@@ -149,6 +150,7 @@ type App struct {
 	ready   *readiness
 	handler http.Handler
 
+	roles  roles      // the one-instance work this instance holds (roles.go)
 	pushes *refresher // channels whose documents may have changed, for WebSub
 	names  *refresher // sources whose state changed, for the names documents give
 
@@ -177,7 +179,7 @@ func New(cfg config.Config, d Deps) (*App, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	a := &App{st: d.Store, log: d.Logger, now: d.Now, d: d,
+	a := &App{st: d.Store, owner: newOwner(), log: d.Logger, now: d.Now, d: d,
 		pushes: newRefresher(), names: newRefresher(),
 		reload: make(chan string, 1), prune: make(chan string, 64), sweep: make(chan struct{}, 1)}
 	a.cfg.Store(&cfg)
@@ -224,6 +226,9 @@ func New(cfg config.Config, d Deps) (*App, error) {
 	a.ready = newReadiness(cfg.Sources)
 	a.cache, err = NewCache(cfg, a.members, a.st, publish.Options{
 		OnChange: func(id string) {
+			if !a.roles.hub.Load() {
+				return // another instance delivers (roles.go)
+			}
 			for _, topic := range topicURLs(cfg.Server.BaseURL, id) {
 				if err := a.hub.Publish(topic); err != nil {
 					a.log.Error("websub publish", "topic", topic, "err", err)
@@ -330,7 +335,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.members.Run(loopCtx) })
 	wg.Go(func() { a.indexer.Run(loopCtx) })
 	wg.Go(func() { a.flushLoop(loopCtx) })
-	wg.Go(func() { a.push.Run(loopCtx) })
+	wg.Go(func() { a.roleLoop(loopCtx) }) // the WebSub subscriber runs on the instance holding its role
 	if a.d.Started != nil {
 		a.d.Started()
 	}
