@@ -47,9 +47,9 @@ type pollClaims struct {
 
 var _ fetch.Claims = pollClaims{}
 
-func (c pollClaims) Claim(ctx context.Context, sourceID, host string, seen time.Time) (bool, time.Duration, time.Time, error) {
+func (c pollClaims) Claim(ctx context.Context, sourceID, host string, seen time.Time) (fetch.Claim, error) {
 	r, err := c.l.ClaimPoll(ctx, c.owner, sourceID, host, seen, c.lease, c.gap)
-	return r.Held, r.Wait, r.NextPoll, err
+	return fetch.Claim{Held: r.Held, Wait: r.Wait, NextPoll: r.NextPoll, Host: r.Host}, err
 }
 
 func (c pollClaims) Renew(ctx context.Context, sourceID, host string) error {

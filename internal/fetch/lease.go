@@ -16,10 +16,8 @@ const DefaultLease = 30 * time.Second
 type Claims interface {
 	// Claim asks for the poll lease of sourceID, whose requests go to
 	// host; seen is the NextPoll this instance last knew for it (zero:
-	// none). The answer is either held (poll now) or a time to come back:
-	// after wait, or at next when another instance polled the source
-	// since (wait zero).
-	Claim(ctx context.Context, sourceID, host string, seen time.Time) (held bool, wait time.Duration, next time.Time, err error)
+	// none).
+	Claim(ctx context.Context, sourceID, host string, seen time.Time) (Claim, error)
 	// Renew extends a held lease; an error says it is lost.
 	Renew(ctx context.Context, sourceID, host string) error
 	// Release ends the lease after the poll's outcome is saved, recording
@@ -27,25 +25,36 @@ type Claims interface {
 	Release(ctx context.Context, sourceID, host string, next time.Time) error
 }
 
+// Claim is the answer to a claim: held (poll now) or a time to come back.
+type Claim struct {
+	Held bool
+	// Wait, when not held, is how long to wait before claiming again;
+	// zero when another instance polled the source since: it is due at
+	// NextPoll.
+	Wait     time.Duration
+	NextPoll time.Time
+	// Host says the host was the reason (busy or resting on another
+	// instance): Run holds back every source of the host for Wait.
+	Host bool
+}
+
 // claimed is the outcome of claiming an entry Run is about to poll.
 type claimed struct {
-	held bool
-	wait time.Duration // not held: claim again after wait
-	next time.Time     // not held, wait zero: another instance polled it; due at next
-	err  error
+	Claim
+	err error
 }
 
 // claim asks p's Claims for a source's lease; without Claims every claim
 // is held (one process polls).
 func (p *Poller) claim(ctx context.Context, sourceID, host string, seen time.Time) claimed {
 	if p.opts.Claims == nil {
-		return claimed{held: true}
+		return claimed{Claim: Claim{Held: true}}
 	}
-	held, wait, next, err := p.opts.Claims.Claim(ctx, sourceID, host, seen)
+	c, err := p.opts.Claims.Claim(ctx, sourceID, host, seen)
 	if err != nil {
 		return claimed{err: fmt.Errorf("poll %s: claim: %w", sourceID, err)}
 	}
-	return claimed{held: held, wait: wait, next: next}
+	return claimed{Claim: c}
 }
 
 // leased runs poll while renewing the source's lease every Lease/3, then

@@ -33,14 +33,14 @@ func newFakeClaims(s *memStore) *fakeClaims {
 		renews: map[string]int{}, lost: map[string]bool{}, released: map[string][]time.Time{}, saved: map[string]bool{}}
 }
 
-func (f *fakeClaims) Claim(_ context.Context, id, host string, seen time.Time) (bool, time.Duration, time.Time, error) {
+func (f *fakeClaims) Claim(_ context.Context, id, host string, seen time.Time) (Claim, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.claims[id] = append(f.claims[id], seen)
 	if c, ok := f.first[id]; ok && len(f.claims[id]) == 1 {
-		return c.held, c.wait, c.next, c.err
+		return c.Claim, c.err
 	}
-	return true, 0, time.Time{}, nil
+	return Claim{Held: true}, nil
 }
 
 func (f *fakeClaims) Renew(_ context.Context, id, host string) error {
@@ -73,9 +73,10 @@ func TestRunClaims(t *testing.T) {
 		store := newMemStore()
 		claims := newFakeClaims(store)
 		otherNext := start.Add(20 * time.Minute)
-		claims.first["held"] = claimed{wait: 10 * time.Minute}
-		claims.first["other"] = claimed{next: otherNext}
+		claims.first["held"] = claimed{Claim: Claim{Wait: 10 * time.Minute}}
+		claims.first["other"] = claimed{Claim: Claim{NextPoll: otherNext}}
 		claims.first["broken"] = claimed{err: errors.New("store down")}
+		claims.first["hostbusy"] = claimed{Claim: Claim{Wait: 10 * time.Minute, Host: true}}
 		claims.lost["lost"] = true
 		var mu sync.Mutex
 		var failed []string
@@ -94,6 +95,8 @@ func TestRunClaims(t *testing.T) {
 			{ID: "other", URL: "http://c.test/other", Interval: time.Hour},
 			{ID: "lost", URL: "http://d.test/lost", Interval: time.Hour},
 			{ID: "broken", URL: "http://e.test/broken", Interval: time.Hour},
+			{ID: "hostbusy", URL: "http://f.test/busy", Interval: time.Hour},
+			{ID: "hostmate", URL: "http://f.test/mate", Interval: time.Hour},
 		}
 		ctx, cancel := context.WithCancel(t.Context())
 		ran := make(chan error, 1)
@@ -101,6 +104,8 @@ func TestRunClaims(t *testing.T) {
 
 		time.Sleep(5 * time.Minute)
 		order, _, _ := origin.snapshot()
+		// Not held, other (polled elsewhere), nor either source of f.test,
+		// whose host another instance is busy on.
 		if got, want := strings.Join(order, " "), "a.test/mine d.test/lost e.test/broken"; !sameSet(got, want) {
 			t.Errorf("requested in the first 5 minutes: %q, want %q", got, want)
 		}
@@ -108,6 +113,9 @@ func TestRunClaims(t *testing.T) {
 		order, _, _ = origin.snapshot()
 		if !strings.Contains(strings.Join(order, " "), "b.test/held") {
 			t.Errorf("the held source was not polled after its wait: %q", order)
+		}
+		if !strings.Contains(strings.Join(order, " "), "f.test/mate") {
+			t.Errorf("the host's other source was not polled after the host's wait: %q", order)
 		}
 		if strings.Contains(strings.Join(order, " "), "c.test/other") {
 			t.Errorf("the source another instance polled was polled again before its NextPoll: %q", order)

@@ -622,6 +622,7 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 	pollCtx := context.WithoutCancel(ctx)
 	finished := make(chan done)
 	hostBusy := map[string]bool{}
+	hostWait := map[string]time.Time{} // hosts busy or resting on other instances (Claims), until
 	inflight := 0
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -631,7 +632,7 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 	next := func(now time.Time) int {
 		best := -1
 		for i, e := range queue {
-			if e.gone || e.busy || hostBusy[e.host] || e.due.After(now) {
+			if e.gone || e.busy || hostBusy[e.host] || e.due.After(now) || hostWait[e.host].After(now) {
 				continue
 			}
 			if best < 0 || before(e.fresh, e.due, queue[best].fresh, queue[best].due) {
@@ -648,13 +649,16 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		if c := d.deferred; c != nil {
 			now := p.opts.Now()
 			switch {
-			case c.wait > 0:
-				e.due = now.Add(c.wait) // fresh and retry keep their place
+			case c.Wait > 0:
+				e.due = now.Add(c.Wait) // fresh and retry keep their place
+				if c.Host {
+					hostWait[e.host] = e.due
+				}
 			default:
 				// Another instance polled it: due when it said. Not a spin:
 				// the next claim sees what this one answered.
-				e.seen, e.due, e.fresh, e.retry = c.next, c.next, false, false
-				if c.next.IsZero() {
+				e.seen, e.due, e.fresh, e.retry = c.NextPoll, c.NextPoll, false, false
+				if c.NextPoll.IsZero() {
 					e.due = now.Add(orFallback(e.src.Interval))
 				}
 			}
@@ -701,8 +705,8 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 					if p.opts.OnResult != nil {
 						p.opts.OnResult(Result{SourceID: src.ID, URL: src.URL, Err: c.err, NextPoll: p.opts.Now().Add(wait)})
 					}
-					finished <- done{i: i, deferred: &claimed{wait: wait}}
-				case !c.held:
+					finished <- done{i: i, deferred: &claimed{Claim: Claim{Wait: wait}}}
+				case !c.Held:
 					finished <- done{i: i, deferred: &c}
 				default:
 					finished <- done{i: i, res: p.leased(pollCtx, src.ID, host, func() Result {
@@ -717,8 +721,12 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		// when a poll finishes.
 		var wake time.Time
 		for _, e := range queue {
-			if !e.gone && !e.busy && e.due.After(now) && (wake.IsZero() || e.due.Before(wake)) {
-				wake = e.due
+			due := e.due
+			if w := hostWait[e.host]; w.After(due) {
+				due = w
+			}
+			if !e.gone && !e.busy && due.After(now) && (wake.IsZero() || due.Before(wake)) {
+				wake = due
 			}
 		}
 		var tc <-chan time.Time

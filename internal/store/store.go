@@ -397,4 +397,8 @@ type Claim struct {
 	NextPoll time.Time
 	// Holder is the owner of the source's lease when another holds it.
 	Holder string
+	// Host, when not Held, says the host was the reason (in flight or
+	// within its gap): the caller holds back every source of the host for
+	// Wait, not only this one.
+	Host bool
 }

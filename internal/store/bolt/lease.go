@@ -99,10 +99,10 @@ func (db *DB) ClaimPoll(ctx context.Context, owner, sourceID, host string, seen 
 		l.hosts[host] = h
 	}
 	if h.active(now) && !(h.owner == owner && h.source == sourceID) {
-		return store.Claim{Wait: min(hostRetry, h.until.Sub(now)), NextPoll: p.next}, nil
+		return store.Claim{Wait: min(hostRetry, h.until.Sub(now)), NextPoll: p.next, Host: true}, nil
 	}
 	if now.Before(h.free) {
-		return store.Claim{Wait: h.free.Sub(now), NextPoll: p.next}, nil
+		return store.Claim{Wait: h.free.Sub(now), NextPoll: p.next, Host: true}, nil
 	}
 	p.held = held{owner, now.Add(lease)}
 	h.held, h.source, h.gap = held{owner, now.Add(lease)}, sourceID, hostGap

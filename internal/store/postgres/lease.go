@@ -110,10 +110,10 @@ func (db *DB) ClaimPoll(ctx context.Context, owner, sourceID, host string, seen 
 		case released && !c.NextPoll.Equal(seen):
 			return nil
 		case left(hLeft) > 0 && !(string(hOwner) == owner && string(hSource) == string(sh)):
-			c.Wait = min(claimRetry, left(hLeft))
+			c.Wait, c.Host = min(claimRetry, left(hLeft)), true
 			return nil
 		case left(hFree) > 0:
-			c.Wait = left(hFree)
+			c.Wait, c.Host = left(hFree), true
 			return nil
 		}
 		b = &pgx.Batch{}

@@ -53,8 +53,8 @@ func testClaimPoll(t *testing.T, b Backend) {
 		t.Fatalf("first claim of s1: %+v, want held", c)
 	}
 	c := claim(t, s, "B", "s1", "h2", time.Time{}, longLease, 0)
-	if c.Held || c.Holder != "A" || c.Wait <= 0 || c.Wait > longLease {
-		t.Fatalf("B's claim of s1 that A holds: %+v, want not held, holder A, wait in (0, %s]", c, longLease)
+	if c.Held || c.Holder != "A" || c.Wait <= 0 || c.Wait > longLease || c.Host {
+		t.Fatalf("B's claim of s1 that A holds: %+v, want not held, holder A, wait in (0, %s], not for the host", c, longLease)
 	}
 	if c := claim(t, s, "A", "s1", "h1", time.Time{}, longLease, 0); !c.Held {
 		t.Errorf("the holder's claim again: %+v, want held (a renewal)", c)
@@ -160,8 +160,8 @@ func testClaimPollHost(t *testing.T, b Backend) {
 	const gap = 400 * time.Millisecond
 	claim(t, s, "A", "s1", "host", time.Time{}, longLease, gap)
 	c := claim(t, s, "B", "s2", "host", time.Time{}, longLease, gap)
-	if c.Held || c.Wait <= 0 || c.Wait > longLease {
-		t.Fatalf("claim of another source on a host in flight: %+v, want not held, a wait", c)
+	if c.Held || c.Wait <= 0 || c.Wait > longLease || !c.Host {
+		t.Fatalf("claim of another source on a host in flight: %+v, want not held, a wait, for the host", c)
 	}
 	if c := claim(t, s, "B", "s3", "other", time.Time{}, longLease, gap); !c.Held {
 		t.Errorf("claim on another host: %+v, want held", c)
@@ -171,8 +171,8 @@ func testClaimPollHost(t *testing.T, b Backend) {
 		t.Fatal(err)
 	}
 	c = claim(t, s, "B", "s2", "host", time.Time{}, longLease, gap)
-	if c.Held {
-		t.Fatalf("claim on a host within its gap: %+v, want not held", c)
+	if c.Held || !c.Host {
+		t.Fatalf("claim on a host within its gap: %+v, want not held, for the host", c)
 	}
 	if c.Wait <= 0 || c.Wait > gap {
 		t.Errorf("claim within the gap: wait %s, want in (0, %s]", c.Wait, gap)
