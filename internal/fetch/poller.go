@@ -567,9 +567,12 @@ func hostKey(u string) string {
 // One that another instance holds, or whose host is busy or resting on
 // another instance, is due again when the claim's answer says, keeping
 // its place (a fresh source or a restart's retry stays one); one that
-// another instance polled since this Run read it is due at the NextPoll
-// that instance recorded, which the claim's answer carries: Run reads no
-// state to learn it. A claim that fails (the store is unreachable) is a
+// another instance polled since this Run read it is due half a lease
+// after the NextPoll that instance recorded, which the claim's answer
+// carries (Run reads no state to learn it): the instance that polled a
+// source last claims it first, so instances rarely contend for a source,
+// and one that dies has its sources taken within half a lease of their
+// due time (a poll in flight: when its lease expires). A claim that fails (the store is unreachable) is a
 // failed poll of the source, not recorded on it (as an unreadable state),
 // retried after a third of the lease.
 //
@@ -655,9 +658,12 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 					hostWait[e.host] = e.due
 				}
 			default:
-				// Another instance polled it: due when it said. Not a spin:
-				// the next claim sees what this one answered.
-				e.seen, e.due, e.fresh, e.retry = c.NextPoll, c.NextPoll, false, false
+				// Another instance polled it: due when it said, plus half
+				// a lease, so that the instance that polled it last (which
+				// knows its NextPoll first) claims it first, uncontended,
+				// and this one only if that one did not (it died). Not a
+				// spin: the next claim sees what this one answered.
+				e.seen, e.due, e.fresh, e.retry = c.NextPoll, c.NextPoll.Add(p.opts.Lease/2), false, false
 				if c.NextPoll.IsZero() {
 					e.due = now.Add(orFallback(e.src.Interval))
 				}

@@ -2,11 +2,8 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/store"
@@ -20,11 +17,6 @@ import (
 // same source or host in progress does not wait for it but answers "not
 // now" with a short wait. None of it takes the writer lock: no story
 // decision reads these rows.
-
-// claimRetry is the wait a claim is given when it meets a claim in
-// progress or a host in flight on another poll: the host's polls are
-// short, its lease is not.
-const claimRetry = 250 * time.Millisecond
 
 // micros is d in microseconds, the database's resolution.
 func micros(d time.Duration) int64 { return d.Microseconds() }
@@ -52,83 +44,30 @@ func (db *DB) checkLease(ctx context.Context, op string, lease time.Duration, ow
 	return nil
 }
 
-// ClaimPoll implements store.Leases: one transaction of two batches (the
-// rows made and locked, then the grant).
+// ClaimPoll implements store.Leases: one call of claim_poll (schema.go),
+// one round trip and one transaction.
 func (db *DB) ClaimPoll(ctx context.Context, owner, sourceID, host string, seen time.Time, lease, hostGap time.Duration) (store.Claim, error) {
 	if err := db.checkLease(ctx, "claim poll", lease, owner, sourceID, host); err != nil {
 		return store.Claim{}, err
 	}
-	sh, hh := srcHash(sourceID), hashOf("host", host)
-	var c store.Claim
-	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO poll_leases (h) VALUES ($1) ON CONFLICT DO NOTHING`, sh)
-		b.Queue(`INSERT INTO host_leases (h) VALUES ($1) ON CONFLICT DO NOTHING`, hh)
-		b.Queue(`SELECT owner, extract(epoch FROM until - now())::float8, released, next_s, next_ns
-			FROM poll_leases WHERE h = $1 FOR UPDATE SKIP LOCKED`, sh)
-		b.Queue(`SELECT owner, source, extract(epoch FROM until - now())::float8, extract(epoch FROM free - now())::float8
-			FROM host_leases WHERE h = $1 FOR UPDATE SKIP LOCKED`, hh)
-		br := tx.SendBatch(ctx, b)
-		var (
-			pOwner, hOwner, hSource []byte
-			pLeft, hLeft, hFree     *float64
-			released                bool
-			nextS                   int64
-			nextNs                  int32
-			pLocked, hLocked        = true, true
-		)
-		_, err1 := br.Exec()
-		_, err2 := br.Exec()
-		err3 := br.QueryRow().Scan(&pOwner, &pLeft, &released, &nextS, &nextNs)
-		if errors.Is(err3, pgx.ErrNoRows) {
-			pLocked, err3 = false, nil
-		}
-		err4 := br.QueryRow().Scan(&hOwner, &hSource, &hLeft, &hFree)
-		if errors.Is(err4, pgx.ErrNoRows) {
-			hLocked, err4 = false, nil
-		}
-		if err := errors.Join(err1, err2, err3, err4, br.Close()); err != nil {
-			return err
-		}
-		if !pLocked || !hLocked {
-			c = store.Claim{Wait: claimRetry} // another claim is under way
-			return nil
-		}
-		if released {
-			c.NextPoll = time.Unix(nextS, int64(nextNs)).UTC()
-		}
-		left := func(p *float64) time.Duration {
-			if p == nil {
-				return 0
-			}
-			return time.Duration(*p * float64(time.Second))
-		}
-		switch {
-		case left(pLeft) > 0 && string(pOwner) != owner:
-			c.Wait, c.Holder = left(pLeft), string(pOwner)
-			return nil
-		case released && !c.NextPoll.Equal(seen):
-			return nil
-		case left(hLeft) > 0 && !(string(hOwner) == owner && string(hSource) == string(sh)):
-			c.Wait, c.Host = min(claimRetry, left(hLeft)), true
-			return nil
-		case left(hFree) > 0:
-			c.Wait, c.Host = left(hFree), true
-			return nil
-		}
-		b = &pgx.Batch{}
-		b.Queue(`UPDATE poll_leases SET owner = $2, until = now() + $3 * interval '1 microsecond' WHERE h = $1`,
-			sh, []byte(owner), micros(lease))
-		b.Queue(`UPDATE host_leases SET owner = $2, source = $3, until = now() + $4 * interval '1 microsecond', gap_us = $5
-			WHERE h = $1`, hh, []byte(owner), sh, micros(lease), micros(hostGap))
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		c.Held, c.Wait = true, lease
-		return nil
-	})
+	var (
+		c        store.Claim
+		waitUs   int64
+		released bool
+		nextS    int64
+		nextNs   int32
+		holder   []byte
+	)
+	err := db.pool.QueryRow(ctx, `SELECT * FROM claim_poll($1, $2, $3, $4, $5, $6, $7, $8)`,
+		srcHash(sourceID), hashOf("host", host), []byte(owner), srcHash(sourceID),
+		seen.Unix(), int32(seen.Nanosecond()), micros(lease), micros(hostGap)).
+		Scan(&c.Held, &waitUs, &released, &nextS, &nextNs, &holder, &c.Host)
 	if err != nil {
 		return store.Claim{}, fmt.Errorf("claim poll %s: %w", sourceID, classify(err))
+	}
+	c.Wait, c.Holder = time.Duration(waitUs)*time.Microsecond, string(holder)
+	if released {
+		c.NextPoll = time.Unix(nextS, int64(nextNs)).UTC()
 	}
 	return c, nil
 }
@@ -157,19 +96,14 @@ func (db *DB) RenewPoll(ctx context.Context, owner, sourceID, host string, lease
 	return nil
 }
 
-// ReleasePoll implements store.Leases: one statement.
+// ReleasePoll implements store.Leases: one call of release_poll (schema.go).
 func (db *DB) ReleasePoll(ctx context.Context, owner, sourceID, host string, next time.Time) error {
 	if err := db.checkLease(ctx, "release poll", time.Second, owner, sourceID, host); err != nil {
 		return err
 	}
 	sh := srcHash(sourceID)
-	_, err := db.pool.Exec(ctx, `WITH p AS (
-			UPDATE poll_leases SET owner = NULL, until = NULL, released = true, next_s = $3, next_ns = $4
-			WHERE h = $1 AND owner = $2 RETURNING 1)
-		UPDATE host_leases SET owner = NULL, source = NULL, until = NULL,
-			free = now() + gap_us * interval '1 microsecond'
-		WHERE h = $5 AND owner = $2 AND source = $1 AND EXISTS (SELECT FROM p)`,
-		sh, []byte(owner), next.Unix(), int32(next.Nanosecond()), hashOf("host", host))
+	_, err := db.pool.Exec(ctx, `SELECT release_poll($1, $2, $3, $4, $5)`,
+		sh, hashOf("host", host), []byte(owner), next.Unix(), int32(next.Nanosecond()))
 	if err != nil {
 		return fmt.Errorf("release poll %s: %w", sourceID, classify(err))
 	}
