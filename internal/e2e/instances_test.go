@@ -3,10 +3,10 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"os"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,7 +26,7 @@ const (
 	instInterval = 10 * time.Second
 	instGap      = 200 * time.Millisecond
 	instLease    = 5 * time.Second
-	slowDelay    = 600 * time.Millisecond // the last host answers slowly: leases are in flight there
+	slowDelay    = 300 * time.Millisecond // the last host answers slowly: leases are in flight there
 	fastDelay    = 30 * time.Millisecond
 )
 
