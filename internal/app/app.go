@@ -43,6 +43,10 @@
 //     tools compute (Poll, Preview, Explain; the running config's file,
 //     load time and last rejected reload for /status), used by the
 //     commands on a store they opened and by the /admin routes alike.
+//   - lease.go: this run's owner id and the poller's claims on a store
+//     shared by instances (store.Leases).
+//   - roles.go: the work one instance does for all (the WebSub hub's
+//     deliveries, the subscriber's requests), held as roles.
 //   - search.go, ready.go, subscribers.go, metrics.go, websub.go: the
 //     search index's feed, readiness, the flushing of subscriber
 //     statistics, the metrics, the WebSub hub's adapter and the WebSub
@@ -50,10 +54,6 @@
 //
 // # Where the next features go
 //
-//   - Several instances sharing polling: a lease loop in lease.go, started
-//     by Run beside the poll loop; it takes and renews the leases of due
-//     sources through the store and hands the poll loop (poll.go) the
-//     sources this instance holds, in place of every configured source.
 //   - A write by another instance re-rendering here: a change listener in
 //     changes.go, a goroutine of Run that, on each change the store
 //     reports, does what a poll result does here (poll.go's onResult:
