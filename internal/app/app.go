@@ -47,6 +47,9 @@
 //     shared by instances (store.Leases).
 //   - roles.go: the work one instance does for all (the WebSub hub's
 //     deliveries, the subscriber's requests), held as roles.
+//   - changes.go: the change listener: on each change the store's feed
+//     reports (another instance's write), the written sources are read
+//     from the write order and set off what a poll result does here.
 //   - search.go, ready.go, subscribers.go, metrics.go, websub.go: the
 //     search index's feed, readiness, the flushing of subscriber
 //     statistics, the metrics, the WebSub hub's adapter and the WebSub
@@ -54,10 +57,6 @@
 //
 // # Where the next features go
 //
-//   - A write by another instance re-rendering here: a change listener in
-//     changes.go, a goroutine of Run that, on each change the store
-//     reports, does what a poll result does here (poll.go's onResult:
-//     members.Kick, names.mark, indexer.Kick).
 //   - The mailing list's sender: a loop in mail.go, started by Run, that
 //     composes each due digest from the membership index and sends it
 //     through internal/mail, with the send log in the store.
@@ -336,6 +335,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.indexer.Run(loopCtx) })
 	wg.Go(func() { a.flushLoop(loopCtx) })
 	wg.Go(func() { a.roleLoop(loopCtx) }) // the WebSub subscriber runs on the instance holding its role
+	wg.Go(func() { a.followChanges(loopCtx, a.st) })
 	if a.d.Started != nil {
 		a.d.Started()
 	}

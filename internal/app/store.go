@@ -28,6 +28,7 @@ type Store interface {
 	server.SubscriberStore
 	server.Health
 	searchSource
+	changeStore
 
 	// Prune deletes the items of sourceID that keep does not retain, in
 	// small transactions.

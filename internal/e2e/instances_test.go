@@ -307,7 +307,12 @@ func TestThreeInstances(t *testing.T) {
 		}
 		took := next.start.Sub(due)
 		if took > 2*instLease {
-			t.Errorf("%s taken over %s after it was due, want within 2× the lease (%s)", src, took.Round(time.Millisecond), 2*instLease)
+			var seq []string
+			for _, r := range rs {
+				seq = append(seq, fmt.Sprintf("%s by %s", r.start.Sub(killed).Round(time.Millisecond), strings.TrimPrefix(r.agent, "aggregator-e2e-")))
+			}
+			t.Errorf("%s taken over %s after it was due, want within 2× the lease (%s); its requests, from the kill: %s",
+				src, took.Round(time.Millisecond), 2*instLease, strings.Join(seq, ", "))
 		}
 		worst = max(worst, took)
 		if unrecorded[last.id] {

@@ -55,7 +55,7 @@ func (ix *Index) buildStep(ctx context.Context, k string, d *def, st store.Index
 			if err := ix.st.DropIndex(ctx, k, false); err != nil {
 				return err
 			}
-			if err := ix.update(ctx, map[string]store.IndexUpdate{k: {Label: st.Label, Now: st.Created}}); err != nil {
+			if _, err := ix.update(ctx, map[string]store.IndexUpdate{k: {Label: st.Label, Now: st.Created}}); err != nil {
 				return err
 			}
 		}
@@ -78,7 +78,7 @@ func (ix *Index) buildStep(ctx context.Context, k string, d *def, st store.Index
 	if end == len(b.members) {
 		u.Windows, u.Rev, u.Complete = b.win, b.rev, true
 	}
-	if err := ix.update(ctx, map[string]store.IndexUpdate{k: u}); err != nil {
+	if _, err := ix.update(ctx, map[string]store.IndexUpdate{k: u}); err != nil {
 		return err
 	}
 	b.written = end

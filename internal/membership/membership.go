@@ -13,7 +13,8 @@
 // limit stories kept through it. This package walks the store, asks, and
 // writes the answer to an index in the store (store.UpdateIndex); the
 // store never decides. Orders: pinned stories first, in pin order, then
-// newest first by sort time (Seq, highest first, breaks ties); archive
+// newest first by sort time (Seq, lowest first, breaks ties: a poll's
+// items of one time keep their feed's order); archive
 // pages cut the same members in first-stored (Seq) order.
 //
 // # The index
@@ -49,6 +50,21 @@
 // and caught up, the new index answers, the stories whose channels changed
 // are written again in the write order (for the search index), and the old
 // index is dropped.
+//
+// # Several instances
+//
+// Instances sharing one store (PostgreSQL) with the same config share
+// their indexes, and each follows the write order into them. Catching up
+// is idempotent (an update puts and deletes what the items read say) and
+// guarded: each update is written only if the index is still at the Rev
+// the follower read it at (store.IndexUpdate.Guard), so a follower that
+// read before another wrote loses its update, takes the stored state and
+// goes on from there, re-rendering the channels of that index (what the
+// other changed is not known here). Without the guard, an update computed
+// from an older reading could land after a newer one and keep, say, a
+// member that a later edit took out (TestStaleFollowerSkipped). Instances
+// with different configs drop each other's indexes: their configs must be
+// the same file.
 //
 // It must not render, serve HTTP or poll; it owns one goroutine (Run).
 package membership

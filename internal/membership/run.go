@@ -90,18 +90,19 @@ func (ix *Index) snapshot() snapshot {
 	return s
 }
 
-// update writes index updates and keeps the states Run works from.
-func (ix *Index) update(ctx context.Context, u map[string]store.IndexUpdate) error {
+// update writes index updates and keeps the states Run works from (a
+// guarded update skipped brings back the state another instance wrote).
+func (ix *Index) update(ctx context.Context, u map[string]store.IndexUpdate) (map[string]store.IndexState, error) {
 	sts, err := ix.st.UpdateIndexes(ctx, u)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ix.mu.Lock()
 	for k, st := range sts {
-		ix.states[k] = st
+		ix.states[k] = st // the zero state: dropped by another instance, built again
 	}
 	ix.mu.Unlock()
-	return nil
+	return sts, nil
 }
 
 // step does one unit of work of each kind (a batch of catch-up, a step of
@@ -196,7 +197,7 @@ func (ix *Index) catchUp(ctx context.Context, s snapshot) (bool, error) {
 	now := ix.opts.Now()
 	updates := map[string]store.IndexUpdate{}
 	var changed []string
-	var retouch []uint64
+	retouch := map[string][]uint64{}
 	for _, k := range keys {
 		var todo []feed.Item
 		for _, it := range items {
@@ -209,6 +210,10 @@ func (ix *Index) catchUp(ctx context.Context, s snapshot) (bool, error) {
 			return false, err
 		}
 		u.Rev, u.Now, u.PageSize = last, now, ix.opts.PageSize
+		// Another instance following the same write order may have moved
+		// the index since it was read: then this update, computed from an
+		// older reading, is skipped (see the package doc).
+		u.Guard, u.From = true, s.states[k].Rev
 		if len(s.serving[k]) > 0 {
 			// Stories of this batch are indexed for search after it (the
 			// search index follows no further than Followed); the others
@@ -219,12 +224,12 @@ func (ix *Index) catchUp(ctx context.Context, s snapshot) (bool, error) {
 			}
 			for _, m := range u.Put {
 				if !inBatch[m.Seq] {
-					retouch = append(retouch, m.Seq)
+					retouch[k] = append(retouch[k], m.Seq)
 				}
 			}
 			for _, seq := range u.Delete {
 				if !inBatch[seq] {
-					retouch = append(retouch, seq)
+					retouch[k] = append(retouch[k], seq)
 				}
 			}
 		}
@@ -233,10 +238,23 @@ func (ix *Index) catchUp(ctx context.Context, s snapshot) (bool, error) {
 			changed = append(changed, s.serving[k]...)
 		}
 	}
-	if err := ix.update(ctx, updates); err != nil {
+	sts, err := ix.update(ctx, updates)
+	if err != nil {
 		return false, err
 	}
-	if err := ix.touch(ctx, retouch); err != nil {
+	var touch []uint64
+	for _, k := range keys {
+		if sts[k].Rev != last || !sts[k].Complete {
+			// Skipped: another instance wrote it first, from a later
+			// reading; what it changed is not known here, so the
+			// channels it serves are re-rendered.
+			changed = append(changed, s.serving[k]...)
+			continue
+		}
+		touch = append(touch, retouch[k]...)
+	}
+	slices.Sort(touch)
+	if err := ix.touch(ctx, slices.Compact(touch)); err != nil {
 		return false, err
 	}
 	ix.notify(changed)

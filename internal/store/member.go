@@ -61,6 +61,16 @@ type IndexUpdate struct {
 	// Rev raises IndexState.Rev; Complete sets IndexState.Complete.
 	Rev      uint64
 	Complete bool
+	// Guard makes the update conditional on the index's Rev: it is
+	// applied only when the index's Rev is From (0 for a missing index)
+	// as the transaction runs, and is otherwise skipped whole, nothing of
+	// it written, the state returned for it being the index's as stored
+	// (the zero state for a missing one). Followers of the write order on
+	// several instances sharing a store set it to the Rev they computed
+	// the update from, so that an update computed from an older reading
+	// never lands after a newer one.
+	Guard bool
+	From  uint64
 	// Label, when set, replaces IndexState.Label.
 	Label string
 	// Now is the time of the change, recorded as Created (the first

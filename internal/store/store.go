@@ -80,6 +80,7 @@ type Store interface {
 	SubscriberStats
 	Maintenance
 	Leases
+	Changes
 	// Close releases the store (its file lock, its connections). Calling it
 	// again returns nil; every other method fails after it.
 	Close() error
@@ -169,7 +170,8 @@ type Sources interface {
 //
 // Each index holds members (one per story, by Seq), ordered two ways: the
 // newest-first order (pinned members first, by pin, then by sort time
-// newest first, then by Seq highest first) and the Seq order, cut into
+// newest first; ties of either by Seq lowest first, which keeps a poll's
+// items of one time in their feed's order) and the Seq order, cut into
 // archive pages. A page is opened when a member arrives whose Seq is above
 // every other's while the last page holds PageSize members, so pages never
 // renumber: a member that leaves leaves its page smaller, and one that
@@ -181,7 +183,8 @@ type Sources interface {
 type Memberships interface {
 	// UpdateIndexes applies each update to its index, creating missing
 	// indexes, in one transaction, and returns the indexes' states
-	// afterwards. Within one update Delete is applied first, then Put (in
+	// afterwards. A guarded update (IndexUpdate.Guard) whose From is not
+	// the index's Rev is skipped, and creates nothing. Within one update Delete is applied first, then Put (in
 	// Seq order), then Windows. A member whose story is not stored (it
 	// was deleted since the caller read it) is not added; a member with an
 	// empty source id or key, a zero Seq or a Pin above 65535 is
@@ -401,4 +404,23 @@ type Claim struct {
 	// within its gap): the caller holds back every source of the host for
 	// Wait, not only this one.
 	Host bool
+}
+
+// Changes is the change feed between instances sharing one store: how an
+// instance learns that another wrote, so that it renders what the other
+// stored (what changed it reads from the write order, ItemsSince).
+type Changes interface {
+	// WatchChanges calls fn, one call at a time, until ctx ends, then
+	// returns nil. It calls fn(0) when it begins listening and again
+	// whenever it listens anew (a lost connection): writes committed
+	// before may have been missed, so the caller reads the write order
+	// from where it stands. After that, each write committed through any
+	// handle of the store (this one included) that moved the write order
+	// is followed by a call of fn with the write order's last Rev at that
+	// commit (a rev below one already given means nothing more); calls
+	// may be coalesced and may come for writes that moved nothing. fn
+	// must not block for long. It returns an error only when it cannot
+	// watch at all (the store is closed); a backend whose connection
+	// fails retries, with backoff, until ctx ends.
+	WatchChanges(ctx context.Context, fn func(rev uint64)) error
 }

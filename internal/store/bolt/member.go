@@ -68,6 +68,19 @@ func (db *DB) UpdateIndexes(ctx context.Context, updates map[string]store.IndexU
 	sts := make(map[string]store.IndexState, len(updates))
 	err := db.update(ctx, func(tx *bbolt.Tx) error {
 		for index, u := range updates {
+			if u.Guard {
+				var cur store.IndexState
+				switch ix, err := openIndex(tx, index, false); {
+				case err == nil:
+					cur = ix.state
+				case !errors.Is(err, store.ErrNoIndex):
+					return err
+				}
+				if cur.Rev != u.From {
+					sts[index] = cur // moved since the caller read it: skipped
+					continue
+				}
+			}
 			ix, err := openIndex(tx, index, true)
 			if err != nil {
 				return err

@@ -125,7 +125,8 @@ type DB struct {
 	path        string
 	now         func() time.Time
 	titleWindow time.Duration
-	leases      *leases // in memory: see lease.go
+	leases      *leases   // in memory: see lease.go
+	changes     broadcast // wakes WatchChanges (changes.go)
 }
 
 var (
@@ -262,6 +263,7 @@ func (db *DB) init(ctx context.Context) error {
 
 // Close closes the file and releases its lock. Calling it again returns nil.
 func (db *DB) Close() error {
+	db.changes.close()
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", db.path, err)
 	}
@@ -317,7 +319,11 @@ func (db *DB) update(ctx context.Context, fn func(*bbolt.Tx) error) (err error) 
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return classify(db.bolt.Update(fn))
+	if err := db.bolt.Update(fn); err != nil {
+		return classify(err)
+	}
+	db.changes.signal()
+	return nil
 }
 
 // batch runs fn in a write transaction shared with other batch calls made
@@ -329,7 +335,11 @@ func (db *DB) batch(ctx context.Context, fn func(*bbolt.Tx) error) (err error) {
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return classify(db.bolt.Batch(fn))
+	if err := db.bolt.Batch(fn); err != nil {
+		return classify(err)
+	}
+	db.changes.signal()
+	return nil
 }
 
 // guard turns a panic inside a transaction (bbolt reading a damaged page, or

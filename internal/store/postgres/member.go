@@ -107,6 +107,10 @@ func (db *DB) UpdateIndexes(ctx context.Context, updates map[string]store.IndexU
 			if err != nil {
 				return err
 			}
+			if u := updates[index]; u.Guard && ix.state.Rev != u.From {
+				sts[index] = ix.state // moved since the caller read it: skipped
+				continue
+			}
 			if err := ix.apply(updates[index]); err != nil {
 				return fmt.Errorf("index %q: %w", index, err)
 			}

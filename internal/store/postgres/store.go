@@ -71,15 +71,22 @@
 // (store.ErrFull comes from a full disk). Leases (lease.go) are tables
 // of their own (poll_leases, host_leases, role_leases), claimed by the
 // plpgsql function claim_poll with SELECT … FOR UPDATE SKIP LOCKED on the
-// database's clock, outside the writer lock. The change feed between
-// instances is a NOTIFY sent by each writer's transaction with its last
-// Rev (delivered at commit), which followers answer with ItemsSince.
+// database's clock, outside the writer lock.
+//
+// # The change feed
+//
+// Every writer transaction ends with a NOTIFY on the store's channel (one
+// per schema) carrying the write order's last Rev; PostgreSQL delivers it
+// at commit, never for a transaction rolled back. WatchChanges listens on
+// a connection of its own, taken from the pool (the pool may open one
+// more than MaxConns), and reconnects with backoff (changes.go).
 package postgres
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -110,6 +117,8 @@ type DB struct {
 	now         func() time.Time
 	titleWindow time.Duration
 	readOnly    bool
+	channel     string      // the change feed's NOTIFY channel (changes.go)
+	closed      atomic.Bool // set by Close, for WatchChanges
 	// beforeCommit, when set (by tests), runs at the end of every writer
 	// transaction, before it commits.
 	beforeCommit func(op string)
@@ -148,11 +157,18 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	var schema string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.channel = channelName(schema)
 	return db, nil
 }
 
 // Close closes the pool. Calling it again returns nil.
 func (db *DB) Close() error {
+	db.closed.Store(true)
 	db.pool.Close()
 	return nil
 }
@@ -203,6 +219,10 @@ func (db *DB) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) er
 			return err
 		}
 		if err := fn(tx); err != nil {
+			return err
+		}
+		// Delivered at commit, to every instance's WatchChanges.
+		if _, err := tx.Exec(ctx, notifySQL, db.channel); err != nil {
 			return err
 		}
 		if db.beforeCommit != nil {

@@ -40,5 +40,10 @@ func TestContract(t *testing.T) {
 			t.Cleanup(func() { again.Close() })
 			return again
 		},
+		Share: func(t testing.TB, s store.Store, o storetest.Options) store.Store {
+			other := openURL(t, urls[s.(*DB)], o)
+			t.Cleanup(func() { other.Close() })
+			return other
+		},
 	})
 }

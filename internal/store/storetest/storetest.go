@@ -37,6 +37,10 @@ type Backend struct {
 	// Reopen closes s and opens the same store again with opts, as after
 	// a restart.
 	Reopen func(t testing.TB, s store.Store, opts Options) store.Store
+	// Share, when set, opens a second handle on s's store with opts, as
+	// another instance would (the caller closes it); nil for a backend
+	// that one process holds. The change feed's cases use it.
+	Share func(t testing.TB, s store.Store, opts Options) store.Store
 }
 
 // Run runs every case of the suite against b, each as a subtest.
@@ -63,6 +67,7 @@ var cases = []testCase{
 	{"Subscriptions", testSubscriptions},
 	{"SubscriberDays", testSubscriberDays},
 	{"Indexes", testIndexes},
+	{"IndexTies", testIndexTies},
 	{"Prune", testPrune},
 	{"Stories", testStories},
 	{"Reopen", testReopen},
@@ -76,6 +81,8 @@ var cases = []testCase{
 	{"ReadersDuringWrites", testReadersDuringWrites},
 	{"IndexesDuringPolls", testIndexesDuringPolls},
 	{"Leases", testLeases},
+	{"Changes", testChanges},
+	{"GuardedIndexUpdate", testGuardedIndexUpdate},
 }
 
 // open is b.Open with the store closed at cleanup.
