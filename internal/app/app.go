@@ -182,6 +182,7 @@ func New(cfg config.Config, d Deps) (*App, error) {
 		pushes: newRefresher(), names: newRefresher(),
 		reload: make(chan string, 1), prune: make(chan string, 64), sweep: make(chan struct{}, 1)}
 	a.cfg.Store(&cfg)
+	a.roles.hub.Store(a.leases(cfg) == nil) // one process holds every role (roles.go)
 	loaded := a.now()
 	a.loaded.Store(&loaded)
 	a.hubs = hubURLs(cfg)

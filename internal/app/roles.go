@@ -37,8 +37,7 @@ type roles struct {
 // returns, so that another instance takes them at once.
 func (a *App) roleLoop(ctx context.Context) {
 	l := a.leases(a.Config())
-	if l == nil {
-		a.roles.hub.Store(true)
+	if l == nil { // New gave this instance the hub
 		_ = a.push.Run(ctx)
 		return
 	}
