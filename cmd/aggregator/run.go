@@ -68,6 +68,8 @@ Commands:
   backup  write a consistent copy of the database to FILE
   compact rewrite the database densely (aggregator stopped)
   reindex rebuild the search index from the store (aggregator stopped)
+  mail    "mail export CHANNEL" prints a mailing list as CSV; "mail remove
+          ADDRESS" erases an address from every list
 
 Run "aggregator COMMAND -help" for the flags of a command.
 `
@@ -105,6 +107,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runCompact(args, getenv, stdout, stderr)
 	case "reindex":
 		err = runReindex(ctx, args, getenv, stdout, stderr)
+	case "mail":
+		err = runMail(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

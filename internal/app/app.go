@@ -50,16 +50,18 @@
 //   - changes.go: the change listener: on each change the store's feed
 //     reports (another instance's write), the written sources are read
 //     from the write order and set off what a poll result does here.
+//   - mail.go, mailstaff.go, mailmetrics.go: the mailing lists: the
+//     sign-up service the subscription routes call, the sender loop (a
+//     goroutine of Run: claims each due subscriber's send in the store,
+//     reads the members after its send log from the membership index,
+//     sends through internal/mail over a bounded pool of SMTP sessions),
+//     the staff commands' export and erase, and their metrics.
 //   - search.go, ready.go, subscribers.go, metrics.go, websub.go: the
 //     search index's feed, readiness, the flushing of subscriber
 //     statistics, the metrics, the WebSub hub's adapter and the WebSub
 //     subscriber's wiring (sources that push, internal/push).
 //
 // # Where the next features go
-//
-//   - The mailing list's sender: a loop in mail.go, started by Run, that
-//     composes each due digest from the membership index and sends it
-//     through internal/mail, with the send log in the store.
 //
 // It must not parse flags, read the environment, handle signals or open
 // the store: those are cmd/aggregator's.
@@ -118,6 +120,9 @@ type Deps struct {
 	ConfigFile string
 	// AdminToken guards /admin/*; "" disables those routes.
 	AdminToken string
+	// Mail tunes the mailing lists' sender (mail.go); the zero value is
+	// the default.
+	Mail MailOptions
 	// Started, when set, is called once by Run when every loop runs and
 	// the config file is watched, before the first request is served.
 	Started func()
@@ -147,6 +152,7 @@ type App struct {
 	subs    *server.Subscribers
 	metrics *metrics.Metrics
 	ready   *readiness
+	lists   *lists // nil without a mail: block
 	handler http.Handler
 
 	roles  roles      // the one-instance work this instance holds (roles.go)
@@ -206,9 +212,13 @@ func New(cfg config.Config, d Deps) (*App, error) {
 			for _, id := range ids {
 				a.pushes.mark(id)
 			}
+			a.lists.Kick() // instant lists mail the new members
 		},
 	})
 	if err != nil {
+		return nil, err
+	}
+	if a.lists, err = newLists(ctx, a, d.Mail); err != nil {
 		return nil, err
 	}
 	if err := a.openSearch(cfg); err != nil {
@@ -248,6 +258,10 @@ func New(cfg config.Config, d Deps) (*App, error) {
 	if b, ok := a.st.(server.Backuper); ok {
 		backup = b
 	}
+	var lists server.MailLists // a nil *lists would be a non-nil interface
+	if a.lists != nil {
+		lists = a.lists
+	}
 	a.handler = server.New(a.cache, a.st, server.Options{
 		Logger: a.log, MaxAge: cfg.Publish.MaxAge, BaseURL: cfg.Server.BaseURL, Hubs: a.hubs, WebSub: a.hub,
 		Push: a.push, PushCounts: a.push.Counts,
@@ -266,6 +280,9 @@ func New(cfg config.Config, d Deps) (*App, error) {
 			Admin:       adminAPI{a},
 			Running:     a.Running,
 			Indexing:    a.indexer.State,
+			Lists:       lists,
+			MailStatus:  a.lists.Status,
+			MailAdmin:   adminAPI{a},
 		},
 	})
 	return a, nil
@@ -336,6 +353,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.indexer.Run(loopCtx) })
 	wg.Go(func() { a.flushLoop(loopCtx) })
 	wg.Go(func() { a.roleLoop(loopCtx) }) // the WebSub subscriber runs on the instance holding its role
+	wg.Go(func() { a.lists.run(loopCtx) })
 	wg.Go(func() { a.followChanges(loopCtx, a.st) })
 	if a.d.Started != nil {
 		a.d.Started()

@@ -17,6 +17,7 @@ func (a *App) newMetrics() (*metrics.Metrics, error) {
 	ctx := context.Background()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(mailCollector{a}) // nothing while there are no lists
 	m, err := metrics.New(reg, metrics.Options{
 		StoreSize:   func() (int64, error) { return a.st.Size(ctx) },
 		StoreItems:  func() (int, error) { return a.st.Count(ctx) },

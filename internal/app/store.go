@@ -28,6 +28,7 @@ type Store interface {
 	server.SubscriberStore
 	server.Health
 	searchSource
+	store.Lists // the mailing lists (mail.go)
 	changeStore
 
 	// Prune deletes the items of sourceID that keep does not retain, in

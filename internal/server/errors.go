@@ -101,13 +101,15 @@ type errorPage struct {
 
 // errorTitles name the statuses page routes answer with.
 var errorTitles = map[int]string{
-	http.StatusBadRequest:          "Bad request",
-	http.StatusNotFound:            "Page not found",
-	http.StatusMethodNotAllowed:    "Method not allowed",
-	http.StatusGone:                "Gone",
-	http.StatusConflict:            "Conflict",
-	http.StatusInternalServerError: "Something went wrong",
-	http.StatusServiceUnavailable:  "Not available yet",
+	http.StatusBadRequest:            "Bad request",
+	http.StatusNotFound:              "Page not found",
+	http.StatusMethodNotAllowed:      "Method not allowed",
+	http.StatusGone:                  "Gone",
+	http.StatusConflict:              "Conflict",
+	http.StatusRequestEntityTooLarge: "Too large",
+	http.StatusTooManyRequests:       "Too many requests",
+	http.StatusInternalServerError:   "Something went wrong",
+	http.StatusServiceUnavailable:    "Not available yet",
 }
 
 // errorPage writes f as an HTML page, or as plain text should the page

@@ -81,6 +81,14 @@ type Extras struct {
 	// Indexing reports the search indexer's failures on GET /status; nil
 	// shows nothing.
 	Indexing func() search.IndexerState
+	// Lists answers the mailing-list routes (sign-up, confirm,
+	// unsubscribe, manage); nil → those 404 and pages show no sign-up form.
+	Lists MailLists
+	// MailStatus gives GET /status each mailing list's counts and sender
+	// state; nil shows none.
+	MailStatus func(ctx context.Context) ([]MailListStatus, error)
+	// MailAdmin answers /admin/mail/*; nil → those 404.
+	MailAdmin MailAdmin
 }
 
 // extras is Extras plus what the server builds from them once.

@@ -189,6 +189,7 @@ func (s *Server) funcs() template.FuncMap {
 	// before a rule existed.
 	f["html"] = func(h string) template.HTML { return template.HTML(s.policy.Sanitize(tracking.StripHTML(h))) }
 	f["site"] = s.site
+	f["mailing"] = func(c *publish.Channel) bool { return s.Lists != nil && c != nil && c.Channel.Mail.Mode != "" }
 	return f
 }
 

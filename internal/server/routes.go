@@ -33,5 +33,6 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /admin/sources/{id}/poll", s.admin(s.handleAdminPollSource))
 	s.mux.HandleFunc("POST /admin/preview", s.admin(s.handleAdminPreview))
 	s.mux.HandleFunc("GET /admin/explain", s.admin(s.handleAdminExplain))
+	s.mailRoutes()
 	s.mux.HandleFunc(noRoute, s.handleNoRoute) // 404 and 405 in the site's style
 }

@@ -76,6 +76,7 @@ type Status struct {
 	Index   *IndexStatus   `json:"search_index,omitempty"`
 	// Pushes are the WebSub subscriber's deliveries since start, by outcome.
 	Pushes map[string]uint64 `json:"websub_deliveries,omitempty"`
+	Mail   []MailListStatus  `json:"mail_lists,omitempty"`
 }
 
 // ConfigStatus is the running config: its file, when it was loaded, its
@@ -171,6 +172,7 @@ type statusPage struct {
 	Retired int
 	Index   *IndexStatus
 	Pushes  map[string]uint64
+	Mail    []MailListStatus
 }
 
 // IndexStatus is the search indexer as GET /status shows it: how far behind
@@ -208,6 +210,10 @@ func (s *Server) status(ctx context.Context) (Status, error) {
 	}
 	st := Status{Sources: StatusOf(s.sourceList(), states), Index: s.indexStatus(), Pushes: s.pushCounts()}
 	FailingFirst(st.Sources)
+	var err error
+	if st.Mail, err = s.mailStatus(ctx); err != nil {
+		return Status{}, err
+	}
 	if s.Running != nil {
 		cs := s.Running()
 		st.Config = &cs
@@ -231,7 +237,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	case "json":
 		s.writeJSON(w, r, st)
 	case "", "html":
-		page := statusPage{Config: st.Config, Sources: st.Sources, Index: st.Index, Pushes: st.Pushes}
+		page := statusPage{Config: st.Config, Sources: st.Sources, Index: st.Index, Pushes: st.Pushes, Mail: st.Mail}
 		for _, src := range st.Sources {
 			if src.Retired {
 				page.Retired++

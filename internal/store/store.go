@@ -80,6 +80,7 @@ type Store interface {
 	SubscriberStats
 	Maintenance
 	Leases
+	Lists
 	Changes
 	// Close releases the store (its file lock, its connections). Calling it
 	// again returns nil; every other method fails after it.
@@ -404,6 +405,88 @@ type Claim struct {
 	// within its gap): the caller holds back every source of the host for
 	// Wait, not only this one.
 	Host bool
+}
+
+// Lists are the mailing lists: each channel's subscribers, and per
+// subscriber the send log (what was mailed to it, and the send under way).
+// A subscriber is named by its channel and its address (as
+// mail.ParseAddress returns it); records are bounded (see Subscriber), and
+// every list is read in pages. The rules of a send's claim are
+// ClaimSend's, the same in every backend, so that several instances on
+// one store mail each subscriber each item once (see docs/mail.md).
+type Lists interface {
+	// AddSubscriber stores s as a new pending subscriber (State, Claim and
+	// the send log are set by the store: pending, none, empty) and returns
+	// it with created true; when the address is already on the channel's
+	// list it returns that record unchanged and created false, except that
+	// a bounced one starts again as pending (its reader signed up again).
+	// A channel or address that is empty, too long (MaxListChannel,
+	// MaxListAddress) or holds a control character is feed.EINVALID.
+	AddSubscriber(ctx context.Context, s Subscriber) (got Subscriber, created bool, err error)
+	// Subscriber returns the record of address on channel's list, or a
+	// feed.ENOTFOUND error.
+	Subscriber(ctx context.Context, channel, address string) (Subscriber, error)
+	// Subscribers returns up to limit subscribers of channel, every state,
+	// ordered by address (bytewise) from just after after ("": from the
+	// first). limit <= 0 returns none.
+	Subscribers(ctx context.Context, channel, after string, limit int) ([]Subscriber, error)
+	// ListCounts returns how many subscribers of channel are in each state.
+	ListCounts(ctx context.Context, channel string) (ListCounts, error)
+	// MarkConfirmSent records at as the subscriber's ConfirmSent and
+	// returns true, unless a confirmation was recorded less than every
+	// before at (then false, nothing written): the one-an-hour rule,
+	// decided in the store so that two instances send one. Only a pending
+	// subscriber gets confirmations (false otherwise). A missing
+	// subscriber is feed.ENOTFOUND.
+	MarkConfirmSent(ctx context.Context, channel, address string, at time.Time, every time.Duration) (bool, error)
+	// ConfirmSubscriber makes a pending subscriber confirmed at now, with
+	// its send log starting after the member Seq from (the channel's last,
+	// so that nothing older is mailed) and its last digest at now. A
+	// subscriber already confirmed is returned unchanged; a missing or
+	// bounced one is feed.ENOTFOUND.
+	ConfirmSubscriber(ctx context.Context, channel, address string, now time.Time, from uint64) (Subscriber, error)
+	// SetDigest sets the subscriber's digest (one of the feed digest modes,
+	// or "" for the channel's); any other value is feed.EINVALID, a
+	// missing subscriber feed.ENOTFOUND.
+	SetDigest(ctx context.Context, channel, address, digest string) error
+	// RemoveSubscriber deletes address from channel's list, its send log
+	// with it; removing one that is not there is not an error.
+	RemoveSubscriber(ctx context.Context, channel, address string) error
+	// EraseAddress deletes address from every list and returns the
+	// channels it was on, in bytewise order.
+	EraseAddress(ctx context.Context, address string) ([]string, error)
+	// PrunePending deletes, in transactions of a bounded number, the
+	// pending subscribers created before before, and returns how many.
+	PrunePending(ctx context.Context, before time.Time) (int, error)
+	// ClaimSend claims the next send to one confirmed subscriber for
+	// c.Owner until c.Until, atomically: at most one owner holds a
+	// subscriber's claim at a time. It returns the record and true when
+	// the claim was taken, with Pending set to the send to make: the
+	// Pending left by a send that did not finish (a crash, a failure:
+	// resent exactly, whatever c asks), else {After: SentSeq, UpTo:
+	// c.UpTo, Period: c.Period}. It takes nothing (false, the record as
+	// it is) when another owner's claim, or a SendResult's Wait, has not
+	// expired at c.Now (Until is after it), the
+	// subscriber is not confirmed, or there is nothing new to send: no
+	// Pending, and c.UpTo is not above SentSeq (c.Period zero) or c.Period
+	// is not after LastPeriod. A missing subscriber is feed.ENOTFOUND.
+	ClaimSend(ctx context.Context, c SendClaim) (Subscriber, bool, error)
+	// FinishSend records the end of owner's claimed send, as r says, and
+	// releases the claim: see SendResult. It returns the record after; a
+	// claim owner does not hold is feed.ECONFLICT and nothing is written.
+	FinishSend(ctx context.Context, channel, address, owner string, r SendResult) (Subscriber, error)
+	// ListChannels returns the channels with at least one subscriber, in
+	// bytewise order (for a copy of every list: aggregator migrate).
+	ListChannels(ctx context.Context) ([]string, error)
+	// ImportSubscriber stores s exactly as given (its state, send log and
+	// claim included), replacing any record of its channel and address:
+	// the copy of a record read from another store. A bad channel,
+	// address, state or digest is feed.EINVALID.
+	ImportSubscriber(ctx context.Context, s Subscriber) error
+	// MailSecret returns the secret of the mail links, storing candidate
+	// as it the first time (every later call, from any instance, returns
+	// that one). A candidate shorter than 32 bytes is feed.EINVALID.
+	MailSecret(ctx context.Context, candidate []byte) ([]byte, error)
 }
 
 // Changes is the change feed between instances sharing one store: how an

@@ -12,7 +12,7 @@ import (
 
 // schemaVersion is the version of the tables below. Raise it when they
 // change, and add the step from the previous version to migrations.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // The tables. h columns are hashes (see hashOf); ns columns sort times as
 // nanoseconds since 1970, clamped to an int64 (bolt's sort stamp).
@@ -29,7 +29,8 @@ const schemaVersion = 2
 //	counters    rev (the last Rev given), indexed_rev
 //	mindexes, members, mpages, mwindows: the membership indexes
 //	subscriptions, subscriber_days
-//	poll_leases, host_leases, role_leases: leases (version 2, lease.go)
+//	poll_leases, host_leases, role_leases: leases (version 3, lease.go)
+//	list_subscribers, mail_meta: the mailing lists (schemaLists)
 var schemaV1 = []string{
 	`CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL)`,
 	`INSERT INTO counters VALUES ('rev', 0), ('indexed_rev', 0)`,
@@ -71,10 +72,10 @@ var schemaV1 = []string{
 		PRIMARY KEY (h, day))`,
 }
 
-// schemaV2 adds the leases (lease.go): a source's poll lease and the
+// schemaLeases (version 3) adds the leases (lease.go): a source's poll lease and the
 // NextPoll released last (seconds and nanoseconds since 1970, exact), a
 // host's lease, its gap and when it is free, and the roles.
-var schemaV2 = []string{
+var schemaLeases = []string{
 	`CREATE TABLE poll_leases (h bytea PRIMARY KEY, owner bytea, until timestamptz,
 		released boolean NOT NULL DEFAULT false, next_s bigint NOT NULL DEFAULT 0, next_ns int NOT NULL DEFAULT 0)`,
 	`CREATE INDEX poll_leases_owner ON poll_leases (owner) WHERE owner IS NOT NULL`,
@@ -155,8 +156,21 @@ BEGIN
 END
 $$`
 
+// schemaLists adds the mailing lists: a subscriber per (channel, address)
+// hash, its record (record.EncodeSubscriber) in body, and as columns what
+// is searched: the channel hash, the address hash, state and created.
+// Claims are row locks (SELECT … FOR UPDATE) around the contract's rules.
+var schemaLists = []string{
+	`CREATE TABLE list_subscribers (h bytea PRIMARY KEY, ch bytea NOT NULL, ah bytea NOT NULL,
+		channel bytea NOT NULL, address bytea NOT NULL, state text NOT NULL, created bigint NOT NULL, body bytea NOT NULL)`,
+	`CREATE INDEX list_subscribers_channel ON list_subscribers (ch, address)`,
+	`CREATE INDEX list_subscribers_address ON list_subscribers (ah)`,
+	`CREATE INDEX list_subscribers_pending ON list_subscribers (created) WHERE state = 'pending'`,
+	`CREATE TABLE mail_meta (name text PRIMARY KEY, value bytea NOT NULL)`,
+}
+
 // migrations[v] takes the schema from version v to v+1; index 0 creates it.
-var migrations = [][]string{schemaV1, schemaV2}
+var migrations = [][]string{schemaV1, schemaLists, schemaLeases}
 
 // migrate creates or upgrades the schema, once, under the schema lock.
 func (db *DB) migrate(ctx context.Context) error {

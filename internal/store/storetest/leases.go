@@ -38,7 +38,7 @@ const (
 	shortLease = 300 * time.Millisecond
 )
 
-func claim(t testing.TB, s store.Store, owner, src, host string, seen time.Time, lease, gap time.Duration) store.Claim {
+func claimPoll(t testing.TB, s store.Store, owner, src, host string, seen time.Time, lease, gap time.Duration) store.Claim {
 	t.Helper()
 	c, err := s.ClaimPoll(bg, owner, src, host, seen, lease, gap)
 	if err != nil {
@@ -49,14 +49,14 @@ func claim(t testing.TB, s store.Store, owner, src, host string, seen time.Time,
 
 func testClaimPoll(t *testing.T, b Backend) {
 	s := open(t, b, Options{Now: fixed})
-	if c := claim(t, s, "A", "s1", "h1", time.Time{}, longLease, 0); !c.Held {
+	if c := claimPoll(t, s, "A", "s1", "h1", time.Time{}, longLease, 0); !c.Held {
 		t.Fatalf("first claim of s1: %+v, want held", c)
 	}
-	c := claim(t, s, "B", "s1", "h2", time.Time{}, longLease, 0)
+	c := claimPoll(t, s, "B", "s1", "h2", time.Time{}, longLease, 0)
 	if c.Held || c.Holder != "A" || c.Wait <= 0 || c.Wait > longLease || c.Host {
 		t.Fatalf("B's claim of s1 that A holds: %+v, want not held, holder A, wait in (0, %s], not for the host", c, longLease)
 	}
-	if c := claim(t, s, "A", "s1", "h1", time.Time{}, longLease, 0); !c.Held {
+	if c := claimPoll(t, s, "A", "s1", "h1", time.Time{}, longLease, 0); !c.Held {
 		t.Errorf("the holder's claim again: %+v, want held (a renewal)", c)
 	}
 	if n, err := s.PollLeases(bg, "A"); err != nil || n != 1 {
@@ -71,7 +71,7 @@ func testClaimPoll(t *testing.T, b Backend) {
 	if err := s.ReleasePoll(bg, "B", "s1", "h1", epoch); err != nil {
 		t.Errorf("ReleasePoll by another owner: %v, want nil (nothing done)", err)
 	}
-	if c := claim(t, s, "B", "s1", "h2", time.Time{}, longLease, 0); c.Held || !c.NextPoll.IsZero() {
+	if c := claimPoll(t, s, "B", "s1", "h2", time.Time{}, longLease, 0); c.Held || !c.NextPoll.IsZero() {
 		t.Errorf("claim after another owner's release: %+v, want still A's, no NextPoll", c)
 	}
 	next := epoch.Add(time.Hour)
@@ -84,10 +84,10 @@ func testClaimPoll(t *testing.T, b Backend) {
 	if err := s.RenewPoll(bg, "A", "s1", "h1", longLease); !errors.Is(err, store.ErrLeaseLost) {
 		t.Errorf("RenewPoll after release: %v, want ErrLeaseLost", err)
 	}
-	if c := claim(t, s, "B", "s1", "h2", next, longLease, 0); !c.Held {
+	if c := claimPoll(t, s, "B", "s1", "h2", next, longLease, 0); !c.Held {
 		t.Errorf("B's claim after A's release, seeing its NextPoll: %+v, want held", c)
 	}
-	if c := claim(t, s, "A", "s2", "h1", time.Time{}, longLease, 0); !c.Held {
+	if c := claimPoll(t, s, "A", "s2", "h1", time.Time{}, longLease, 0); !c.Held {
 		t.Errorf("another source: %+v, want held", c)
 	}
 }
@@ -95,42 +95,42 @@ func testClaimPoll(t *testing.T, b Backend) {
 func testClaimPollSeen(t *testing.T, b Backend) {
 	s := open(t, b, Options{Now: fixed})
 	next := time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
-	claim(t, s, "A", "s1", "h1", time.Time{}, longLease, 0)
+	claimPoll(t, s, "A", "s1", "h1", time.Time{}, longLease, 0)
 	if err := s.ReleasePoll(bg, "A", "s1", "h1", next); err != nil {
 		t.Fatal(err)
 	}
 	// B read the source before A polled it: it learns A's NextPoll.
-	c := claim(t, s, "B", "s1", "h1", time.Time{}, longLease, 0)
+	c := claimPoll(t, s, "B", "s1", "h1", time.Time{}, longLease, 0)
 	if c.Held || c.Wait != 0 || !c.NextPoll.Equal(next) {
 		t.Fatalf("claim with a stale NextPoll: %+v, want not held, wait 0, NextPoll %s", c, next)
 	}
-	c = claim(t, s, "B", "s1", "h1", next.Add(-time.Nanosecond), longLease, 0)
+	c = claimPoll(t, s, "B", "s1", "h1", next.Add(-time.Nanosecond), longLease, 0)
 	if c.Held || !c.NextPoll.Equal(next) {
 		t.Errorf("claim with a NextPoll a nanosecond off: %+v, want not held", c)
 	}
-	if c := claim(t, s, "B", "s1", "h1", next.In(time.FixedZone("x", 3600)), longLease, 0); !c.Held {
+	if c := claimPoll(t, s, "B", "s1", "h1", next.In(time.FixedZone("x", 3600)), longLease, 0); !c.Held {
 		t.Fatalf("claim seeing the released NextPoll (in another zone): %+v, want held", c)
 	}
 	if err := s.ReleasePoll(bg, "B", "s1", "h1", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if c := claim(t, s, "A", "s1", "h1", next, longLease, 0); c.Held || !c.NextPoll.IsZero() {
+	if c := claimPoll(t, s, "A", "s1", "h1", next, longLease, 0); c.Held || !c.NextPoll.IsZero() {
 		t.Errorf("claim after a release with no NextPoll, seeing the old one: %+v, want not held, NextPoll zero", c)
 	}
-	if c := claim(t, s, "A", "s1", "h1", time.Time{}, longLease, 0); !c.Held {
+	if c := claimPoll(t, s, "A", "s1", "h1", time.Time{}, longLease, 0); !c.Held {
 		t.Errorf("claim seeing no NextPoll: %+v, want held", c)
 	}
 }
 
 func testClaimPollExpiry(t *testing.T, b Backend) {
 	s := open(t, b, Options{Now: fixed})
-	claim(t, s, "A", "s1", "h1", time.Time{}, shortLease, 0)
-	c := claim(t, s, "B", "s1", "h2", time.Time{}, longLease, 0)
+	claimPoll(t, s, "A", "s1", "h1", time.Time{}, shortLease, 0)
+	c := claimPoll(t, s, "B", "s1", "h2", time.Time{}, longLease, 0)
 	if c.Held || c.Wait > shortLease {
 		t.Fatalf("claim of a held source: %+v, want not held, wait at most %s", c, shortLease)
 	}
 	time.Sleep(c.Wait + 50*time.Millisecond)
-	if c := claim(t, s, "B", "s1", "h2", time.Time{}, longLease, 0); !c.Held {
+	if c := claimPoll(t, s, "B", "s1", "h2", time.Time{}, longLease, 0); !c.Held {
 		t.Fatalf("claim after the holder's lease expired: %+v, want held", c)
 	}
 	if err := s.RenewPoll(bg, "A", "s1", "h1", longLease); !errors.Is(err, store.ErrLeaseLost) {
@@ -139,18 +139,18 @@ func testClaimPollExpiry(t *testing.T, b Backend) {
 	if err := s.ReleasePoll(bg, "A", "s1", "h1", epoch); err != nil {
 		t.Errorf("ReleasePoll of a lost lease: %v", err)
 	}
-	if c := claim(t, s, "C", "s1", "h3", time.Time{}, longLease, 0); c.Held || c.Holder != "B" {
+	if c := claimPoll(t, s, "C", "s1", "h3", time.Time{}, longLease, 0); c.Held || c.Holder != "B" {
 		t.Errorf("claim after the old holder's release: %+v, want still B's", c)
 	}
 	// A renewed lease does not expire at the first term's end.
-	claim(t, s, "A", "s2", "h4", time.Time{}, shortLease, 0)
+	claimPoll(t, s, "A", "s2", "h4", time.Time{}, shortLease, 0)
 	for range 3 {
 		time.Sleep(shortLease / 3)
 		if err := s.RenewPoll(bg, "A", "s2", "h4", shortLease); err != nil {
 			t.Fatalf("RenewPoll: %v", err)
 		}
 	}
-	if c := claim(t, s, "B", "s2", "h5", time.Time{}, longLease, 0); c.Held {
+	if c := claimPoll(t, s, "B", "s2", "h5", time.Time{}, longLease, 0); c.Held {
 		t.Errorf("claim of a renewed lease: %+v, want not held", c)
 	}
 }
@@ -158,19 +158,19 @@ func testClaimPollExpiry(t *testing.T, b Backend) {
 func testClaimPollHost(t *testing.T, b Backend) {
 	s := open(t, b, Options{Now: fixed})
 	const gap = 400 * time.Millisecond
-	claim(t, s, "A", "s1", "host", time.Time{}, longLease, gap)
-	c := claim(t, s, "B", "s2", "host", time.Time{}, longLease, gap)
+	claimPoll(t, s, "A", "s1", "host", time.Time{}, longLease, gap)
+	c := claimPoll(t, s, "B", "s2", "host", time.Time{}, longLease, gap)
 	if c.Held || c.Wait <= 0 || c.Wait > longLease || !c.Host {
 		t.Fatalf("claim of another source on a host in flight: %+v, want not held, a wait, for the host", c)
 	}
-	if c := claim(t, s, "B", "s3", "other", time.Time{}, longLease, gap); !c.Held {
+	if c := claimPoll(t, s, "B", "s3", "other", time.Time{}, longLease, gap); !c.Held {
 		t.Errorf("claim on another host: %+v, want held", c)
 	}
 	released := time.Now()
 	if err := s.ReleasePoll(bg, "A", "s1", "host", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	c = claim(t, s, "B", "s2", "host", time.Time{}, longLease, gap)
+	c = claimPoll(t, s, "B", "s2", "host", time.Time{}, longLease, gap)
 	if c.Held || !c.Host {
 		t.Fatalf("claim on a host within its gap: %+v, want not held, for the host", c)
 	}
@@ -179,15 +179,15 @@ func testClaimPollHost(t *testing.T, b Backend) {
 	}
 	for !c.Held {
 		time.Sleep(c.Wait)
-		c = claim(t, s, "B", "s2", "host", time.Time{}, longLease, gap)
+		c = claimPoll(t, s, "B", "s2", "host", time.Time{}, longLease, gap)
 	}
 	if waited := time.Since(released); waited < gap {
 		t.Errorf("host claimed %s after its last release, want at least the gap %s", waited, gap)
 	}
 	// A lost host lease (its holder died) expires with the poll lease.
-	claim(t, s, "C", "s4", "h2", time.Time{}, shortLease, 0)
+	claimPoll(t, s, "C", "s4", "h2", time.Time{}, shortLease, 0)
 	time.Sleep(shortLease + 50*time.Millisecond)
-	if c := claim(t, s, "D", "s5", "h2", time.Time{}, longLease, 0); !c.Held {
+	if c := claimPoll(t, s, "D", "s5", "h2", time.Time{}, longLease, 0); !c.Held {
 		t.Errorf("claim on a host whose holder's lease expired: %+v, want held", c)
 	}
 }
@@ -227,7 +227,7 @@ func testClaimPollConcurrent(t *testing.T, b Backend) {
 	for i := range sources {
 		src := fmt.Sprintf("s%02d", i)
 		if len(held[src]) == 0 {
-			if c := claim(t, s, "late", src, "h"+src, time.Time{}, longLease, 0); !c.Held {
+			if c := claimPoll(t, s, "late", src, "h"+src, time.Time{}, longLease, 0); !c.Held {
 				t.Errorf("%s: granted to none, and a later claim is refused: %+v", src, c)
 			}
 		}
@@ -307,7 +307,7 @@ func testLeasesBadInput(t *testing.T, b Backend) {
 	if _, err := s.HoldRole(done, "r", "A", time.Second); !errors.Is(err, context.Canceled) {
 		t.Errorf("HoldRole with a done context: %v", err)
 	}
-	if c := claim(t, s, "A", "s", "h", time.Time{}, time.Second, 0); !c.Held {
+	if c := claimPoll(t, s, "A", "s", "h", time.Time{}, time.Second, 0); !c.Held {
 		t.Errorf("claim after refused ones: %+v, want held (nothing was written)", c)
 	}
 }

@@ -13,6 +13,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func Run(t *testing.T, b Backend) {
 	if b.Open == nil || b.Reopen == nil {
 		t.Fatal("storetest.Backend needs Open and Reopen")
 	}
-	for _, c := range cases {
+	for _, c := range slices.Concat(cases, listCases) {
 		t.Run(c.name, func(t *testing.T) { c.run(t, b) })
 	}
 }
