@@ -131,7 +131,8 @@ func (a *App) Explain(ctx context.Context, item string) ([]Explanation, error) {
 // once a later one is accepted).
 func (a *App) Running() server.ConfigStatus {
 	cfg := a.Config()
-	cs := server.ConfigStatus{File: a.configFile(), Loaded: *a.loaded.Load(), Warnings: cfg.Warnings()}
+	cs := server.ConfigStatus{File: a.configFile(), Loaded: *a.loaded.Load(), Warnings: cfg.Warnings(),
+		Instance: a.owner, Leases: a.heldLeases(context.Background())}
 	if r := a.rejected.Load(); r != nil {
 		rr := *r
 		cs.Rejected = &rr

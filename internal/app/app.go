@@ -43,6 +43,10 @@
 //     tools compute (Poll, Preview, Explain; the running config's file,
 //     load time and last rejected reload for /status), used by the
 //     commands on a store they opened and by the /admin routes alike.
+//   - lease.go: this run's owner id and the poller's claims on a store
+//     shared by instances (store.Leases).
+//   - roles.go: the work one instance does for all (the WebSub hub's
+//     deliveries, the subscriber's requests), held as roles.
 //   - changes.go: the change listener: on each change the store's feed
 //     reports (another instance's write), the written sources are read
 //     from the write order and set off what a poll result does here.
@@ -58,11 +62,6 @@
 //     subscriber's wiring (sources that push, internal/push).
 //
 // # Where the next features go
-//
-//   - Several instances sharing polling: a lease loop in lease.go, started
-//     by Run beside the poll loop; it takes and renews the leases of due
-//     sources through the store and hands the poll loop (poll.go) the
-//     sources this instance holds, in place of every configured source.
 //
 // It must not parse flags, read the environment, handle signals or open
 // the store: those are cmd/aggregator's.
@@ -131,10 +130,11 @@ type Deps struct {
 
 // App is the running service. Create it with New, run it with Run.
 type App struct {
-	st  Store
-	log *slog.Logger
-	now func() time.Time
-	d   Deps
+	st    Store
+	owner string // this run's id among instances sharing the store (lease.go)
+	log   *slog.Logger
+	now   func() time.Time
+	d     Deps
 
 	cfg      atomic.Pointer[config.Config]         // the running config, replaced by reloads
 	loaded   atomic.Pointer[time.Time]             // when cfg was loaded
@@ -155,6 +155,7 @@ type App struct {
 	lists   *lists // nil without a mail: block
 	handler http.Handler
 
+	roles  roles      // the one-instance work this instance holds (roles.go)
 	pushes *refresher // channels whose documents may have changed, for WebSub
 	names  *refresher // sources whose state changed, for the names documents give
 
@@ -183,10 +184,11 @@ func New(cfg config.Config, d Deps) (*App, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	a := &App{st: d.Store, log: d.Logger, now: d.Now, d: d,
+	a := &App{st: d.Store, owner: newOwner(), log: d.Logger, now: d.Now, d: d,
 		pushes: newRefresher(), names: newRefresher(),
 		reload: make(chan string, 1), prune: make(chan string, 64), sweep: make(chan struct{}, 1)}
 	a.cfg.Store(&cfg)
+	a.roles.hub.Store(a.leases(cfg) == nil) // one process holds every role (roles.go)
 	loaded := a.now()
 	a.loaded.Store(&loaded)
 	a.hubs = hubURLs(cfg)
@@ -234,6 +236,9 @@ func New(cfg config.Config, d Deps) (*App, error) {
 	a.ready = newReadiness(cfg.Sources)
 	a.cache, err = NewCache(cfg, a.members, a.st, publish.Options{
 		OnChange: func(id string) {
+			if !a.roles.hub.Load() {
+				return // another instance delivers (roles.go)
+			}
 			for _, topic := range topicURLs(cfg.Server.BaseURL, id) {
 				if err := a.hub.Publish(topic); err != nil {
 					a.log.Error("websub publish", "topic", topic, "err", err)
@@ -347,7 +352,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.members.Run(loopCtx) })
 	wg.Go(func() { a.indexer.Run(loopCtx) })
 	wg.Go(func() { a.flushLoop(loopCtx) })
-	wg.Go(func() { a.push.Run(loopCtx) })
+	wg.Go(func() { a.roleLoop(loopCtx) }) // the WebSub subscriber runs on the instance holding its role
 	wg.Go(func() { a.lists.run(loopCtx) })
 	wg.Go(func() { a.followChanges(loopCtx, a.st) })
 	if a.d.Started != nil {

@@ -63,9 +63,10 @@ func (a *App) pollLoop(ctx context.Context) {
 }
 
 // newPoller is the poller of cfg's fetch settings, reporting to onResult;
-// every poller of the App shares its source locks with deliveries.
+// every poller of the App shares its source locks with deliveries, and,
+// on a store shared by instances, claims what it polls (lease.go).
 func (a *App) newPoller(cfg config.Config) *fetch.Poller {
-	return newPoller(cfg, NewClient(cfg, a.d.Transport), a.st, a.onResult, a.now, a.locks)
+	return newPoller(cfg, NewClient(cfg, a.d.Transport), a.st, a.onResult, a.now, a.locks, a.claims(cfg))
 }
 
 // samePolling reports whether two sources are polled alike (and their

@@ -45,12 +45,15 @@ func NewClient(cfg config.Config, tr http.RoundTripper) *fetch.Client {
 // onResult is called after every poll (nil: nothing); now is the clock
 // (nil: time.Now).
 func NewPoller(cfg config.Config, c *fetch.Client, st fetch.Store, onResult func(fetch.Result), now func() time.Time) *fetch.Poller {
-	return newPoller(cfg, c, st, onResult, now, nil)
+	return newPoller(cfg, c, st, onResult, now, nil, nil)
 }
 
-// newPoller is NewPoller with the source locks it shares (nil: its own).
-func newPoller(cfg config.Config, c *fetch.Client, st fetch.Store, onResult func(fetch.Result), now func() time.Time, locks *fetch.SourceLocks) *fetch.Poller {
+// newPoller is NewPoller with the source locks it shares (nil: its own)
+// and the claims that share polling with other instances (nil: none).
+func newPoller(cfg config.Config, c *fetch.Client, st fetch.Store, onResult func(fetch.Result), now func() time.Time, locks *fetch.SourceLocks, claims fetch.Claims) *fetch.Poller {
 	return fetch.NewPoller(c, parse.New(), st, fetch.PollerOptions{
+		Claims:      claims,
+		Lease:       cfg.Fetch.Lease,
 		Locks:       locks,
 		Concurrency: cfg.Fetch.Concurrency,
 		Now:         now,

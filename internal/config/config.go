@@ -30,6 +30,7 @@ const (
 	DefaultTitleWindow  = 48 * time.Hour
 	DefaultMaxInterval  = 24 * time.Hour
 	DefaultHostGap      = time.Second
+	DefaultLease        = 30 * time.Second
 	DefaultMaxAge       = 5 * time.Minute
 	DefaultPageSize     = 50
 	DefaultCacheSize    = 64 << 20
@@ -123,6 +124,7 @@ type Fetch struct {
 	Concurrency          int           // polls in flight at once
 	MaxInterval          time.Duration // longest delay between two polls of a source, whatever the hints
 	HostGap              time.Duration // shortest gap between two requests to one host; 0 for none
+	Lease                time.Duration // how long an instance holds a source it polls (several instances on one store)
 	Adaptive             bool          // poll sources that rarely change less often, within [interval, max_interval]
 	FutureDates          string        // FutureClamp ("" too) or FutureHide: what to do with items dated ahead of now
 }
@@ -149,6 +151,7 @@ func Default() Config {
 			Concurrency: DefaultConcurrency,
 			MaxInterval: DefaultMaxInterval,
 			HostGap:     DefaultHostGap,
+			Lease:       DefaultLease,
 		},
 		Dedupe:  Dedupe{TitleWindow: DefaultTitleWindow},
 		Publish: Publish{MaxAge: DefaultMaxAge, PageSize: DefaultPageSize, CacheSize: DefaultCacheSize},

@@ -18,7 +18,7 @@ func TestDefault(t *testing.T) {
 		Server:  Server{Listen: ":8080", BaseURL: "http://localhost:8080"},
 		Storage: Storage{Path: "data/aggregator.db", Keep: feed.Retention{Items: 1000}},
 		Fetch: Fetch{Interval: time.Hour, Timeout: 20 * time.Second, MaxBody: 10 << 20, Concurrency: 8,
-			MaxInterval: 24 * time.Hour, HostGap: time.Second},
+			MaxInterval: 24 * time.Hour, HostGap: time.Second, Lease: 30 * time.Second},
 		Publish: Publish{MaxAge: 5 * time.Minute, PageSize: 50, CacheSize: 64 << 20},
 		Dedupe:  Dedupe{TitleWindow: 48 * time.Hour},
 		Site:    feed.Site{Title: "localhost:8080", Language: "en"},

@@ -320,6 +320,7 @@ func (d *decoder) config(root ast.Node) Config {
 				{"concurrency", d.integer(&f.Concurrency)},
 				{"max_interval", d.duration(&f.MaxInterval)},
 				{"host_gap", d.duration(&f.HostGap)},
+				{"lease", d.duration(&f.Lease)},
 				{"adaptive", d.boolean(&f.Adaptive)},
 				{"future_dates", d.str(&f.FutureDates)},
 			})

@@ -63,7 +63,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown fetch key",
 			src:  "fetch:\n  timeout: 5s\n  retries: 3\n",
-			want: []string{`feeds.yaml:3: fetch.retries: unknown key (known keys: user_agent, contact, interval, timeout, max_body, allow_private_networks, concurrency, max_interval, host_gap, adaptive, future_dates)`},
+			want: []string{`feeds.yaml:3: fetch.retries: unknown key (known keys: user_agent, contact, interval, timeout, max_body, allow_private_networks, concurrency, max_interval, host_gap, lease, adaptive, future_dates)`},
 		},
 		{
 			name: "unknown channel key in flow mapping",
@@ -548,7 +548,7 @@ channels:
 	}
 	wantFetch := Fetch{UserAgent: "KPolicyBot/1.0", Contact: "mailto:web@example.org", Interval: 2 * time.Hour,
 		Timeout: 45 * time.Second, MaxBody: 512000, AllowPrivateNetworks: true, Concurrency: 3,
-		MaxInterval: DefaultMaxInterval, HostGap: DefaultHostGap}
+		MaxInterval: DefaultMaxInterval, HostGap: DefaultHostGap, Lease: DefaultLease}
 	if got := c.Fetch; got != wantFetch {
 		t.Errorf("fetch=%+v, want %+v", got, wantFetch)
 	}

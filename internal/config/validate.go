@@ -29,6 +29,10 @@ const (
 	// maxHostGap bounds fetch.host_gap: a longer gap would starve a host
 	// with many sources.
 	maxHostGap = 10 * time.Minute
+	// minLease bounds fetch.lease: a shorter lease is renewed so often,
+	// and lost on so small a stall, that instances would take each
+	// other's polls.
+	minLease = 5 * time.Second
 )
 
 // idPattern is what source ids, channel ids and tags look like: they appear
@@ -178,6 +182,9 @@ func (v *validator) fetch(f Fetch) {
 	}
 	if f.HostGap < 0 || f.HostGap > maxHostGap {
 		v.add("fetch.host_gap", "must be between 0s and %s (got %s)", formatDuration(maxHostGap), formatDuration(f.HostGap))
+	}
+	if f.Lease < minLease {
+		v.add("fetch.lease", "must be at least %s (got %s): a shorter lease is lost on any stall", formatDuration(minLease), formatDuration(f.Lease))
 	}
 }
 

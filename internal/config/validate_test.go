@@ -46,6 +46,8 @@ func TestValidate(t *testing.T) {
 			[]string{"fetch.user_agent: must not contain control characters or line breaks"}},
 		{"too much concurrency", func(c *Config) { c.Fetch.Concurrency = 101 },
 			[]string{"fetch.concurrency: must be between 1 and 100 (got 101)"}},
+		{"lease under 5s", func(c *Config) { c.Fetch.Lease = 2 * time.Second },
+			[]string{"fetch.lease: must be at least 5s (got 2s): a shorter lease is lost on any stall"}},
 		{"negative max_body", func(c *Config) { c.Fetch.MaxBody = -1 },
 			[]string{"fetch.max_body: must be more than 0 bytes (got -1)"}},
 		{"url with spaces", func(c *Config) { c.Sources[0].URL = "https://keia.org/the peninsula/feed/" },

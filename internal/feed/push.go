@@ -28,6 +28,10 @@ type Push struct {
 	Requested time.Time
 	// Expires is when the verified lease ends; zero until verified.
 	Expires time.Time
+	// Verified is when the hub last verified a subscribe: an active
+	// subscription awaits its renewal's verification while Requested is
+	// after it (a fact of the store, so any instance can answer the hub).
+	Verified time.Time
 	// LastDelivery is when a signed delivery was last stored.
 	LastDelivery time.Time
 	// Error is why the last request failed or was denied; empty otherwise.

@@ -93,6 +93,15 @@ type PollerOptions struct {
 	// Locks serialise each source's polls, deliveries and state updates;
 	// nil gives the Poller locks of its own.
 	Locks *SourceLocks
+	// Claims, when set, share Run's polling with other instances: each
+	// due source is claimed before it is polled, its lease renewed every
+	// Lease/3 while the poll runs and released when its outcome is saved
+	// (see Run). Nil: this process is the only poller. Poll, Retry and
+	// PollAll (staff's requests) never claim.
+	Claims Claims
+	// Lease is the lease Claims grant (DefaultLease); it sets how often a
+	// poll in flight renews it.
+	Lease time.Duration
 }
 
 // Poller polls sources with a Client, parses with a Parser and records with
@@ -123,6 +132,9 @@ func NewPoller(c *Client, p Parser, s Store, o PollerOptions) *Poller {
 	}
 	if o.Locks == nil {
 		o.Locks = NewSourceLocks()
+	}
+	if o.Lease <= 0 {
+		o.Lease = DefaultLease
 	}
 	return &Poller{client: c, parser: p, store: s, opts: o, sched: newSchedule(o.MaxInterval),
 		gate: newPacedGate(o.Concurrency, o.HostGap), locks: o.Locks}
@@ -551,6 +563,19 @@ func hostKey(u string) string {
 // busy waits for that host's poll to finish. A failing source is recorded
 // and rescheduled with backoff; it never stops the others.
 //
+// With PollerOptions.Claims, a due source is claimed first (see Claims).
+// One that another instance holds, or whose host is busy or resting on
+// another instance, is due again when the claim's answer says, keeping
+// its place (a fresh source or a restart's retry stays one); one that
+// another instance polled since this Run read it is due half a lease
+// after the NextPoll that instance recorded, which the claim's answer
+// carries (Run reads no state to learn it): the instance that polled a
+// source last claims it first, so instances rarely contend for a source,
+// and one that dies has its sources taken within half a lease of their
+// due time (a poll in flight: when its lease expires). A claim that fails (the store is unreachable) is a
+// failed poll of the source, not recorded on it (as an unreadable state),
+// retried after a third of the lease.
+//
 // When ctx is cancelled Run starts nothing new, lets the polls in flight
 // finish and be recorded (each bounded by the client's Timeout), and returns
 // nil. Run sleeps with the time package's timers; a test that fakes
@@ -563,11 +588,13 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		fresh bool // never polled: goes before everything else
 		retry bool // failed before this Run: its first poll resets its backoff
 		busy  bool
-		gone  bool // retired (410 Gone): never polled again by this Run
+		gone  bool      // retired (410 Gone): never polled again by this Run
+		seen  time.Time // the NextPoll last stored for it, as far as this Run knows (Claims)
 	}
 	type done struct {
-		i   int
-		res Result
+		i        int
+		res      Result
+		deferred *claimed // not polled: the claim was refused
 	}
 
 	now := p.opts.Now()
@@ -582,7 +609,7 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		if st, err := p.state(ctx, s); err == nil && st.Retired {
 			continue
 		} else if err == nil && st.Polled() {
-			e.due = st.NextPoll
+			e.due, e.seen = st.NextPoll, st.NextPoll
 			e.host = hostKey(st.PollURL(s.URL))
 			if retryAtStart(st) {
 				e.due, e.retry = now, true
@@ -598,6 +625,7 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 	pollCtx := context.WithoutCancel(ctx)
 	finished := make(chan done)
 	hostBusy := map[string]bool{}
+	hostWait := map[string]time.Time{} // hosts busy or resting on other instances (Claims), until
 	inflight := 0
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -607,7 +635,7 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 	next := func(now time.Time) int {
 		best := -1
 		for i, e := range queue {
-			if e.gone || e.busy || hostBusy[e.host] || e.due.After(now) {
+			if e.gone || e.busy || hostBusy[e.host] || e.due.After(now) || hostWait[e.host].After(now) {
 				continue
 			}
 			if best < 0 || before(e.fresh, e.due, queue[best].fresh, queue[best].due) {
@@ -618,9 +646,32 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 	}
 	complete := func(d done) {
 		e := queue[d.i]
-		e.busy, e.fresh, e.retry = false, false, false
+		e.busy = false
 		hostBusy[e.host] = false
 		inflight--
+		if c := d.deferred; c != nil {
+			now := p.opts.Now()
+			switch {
+			case c.Wait > 0:
+				e.due = now.Add(c.Wait) // fresh and retry keep their place
+				if c.Host {
+					hostWait[e.host] = e.due
+				}
+			default:
+				// Another instance polled it: due when it said, plus half
+				// a lease, so that the instance that polled it last (which
+				// knows its NextPoll first) claims it first, uncontended,
+				// and this one only if that one did not (it died). Not a
+				// spin: the next claim sees what this one answered.
+				e.seen, e.due, e.fresh, e.retry = c.NextPoll, c.NextPoll.Add(p.opts.Lease/2), false, false
+				if c.NextPoll.IsZero() {
+					e.due = now.Add(orFallback(e.src.Interval))
+				}
+			}
+			return
+		}
+		e.fresh, e.retry = false, false
+		e.seen = d.res.NextPoll
 		if d.res.Retired {
 			e.gone = true
 			return
@@ -651,8 +702,24 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 			e := queue[i]
 			e.busy, hostBusy[e.host] = true, true
 			inflight++
-			retry := e.retry
-			go func() { finished <- done{i, p.pollSource(pollCtx, e.src, retry)} }()
+			retry, src, host, seen := e.retry, e.src, e.host, e.seen
+			go func() {
+				c := p.claim(pollCtx, src.ID, host, seen)
+				switch {
+				case c.err != nil:
+					wait := p.opts.Lease / 3
+					if p.opts.OnResult != nil {
+						p.opts.OnResult(Result{SourceID: src.ID, URL: src.URL, Err: c.err, NextPoll: p.opts.Now().Add(wait)})
+					}
+					finished <- done{i: i, deferred: &claimed{Claim: Claim{Wait: wait}}}
+				case !c.Held:
+					finished <- done{i: i, deferred: &c}
+				default:
+					finished <- done{i: i, res: p.leased(pollCtx, src.ID, host, func() Result {
+						return p.pollSource(pollCtx, src, retry)
+					})}
+				}
+			}()
 		}
 
 		// Sleep until the earliest idle entry is due. One that is already
@@ -660,8 +727,12 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		// when a poll finishes.
 		var wake time.Time
 		for _, e := range queue {
-			if !e.gone && !e.busy && e.due.After(now) && (wake.IsZero() || e.due.Before(wake)) {
-				wake = e.due
+			due := e.due
+			if w := hostWait[e.host]; w.After(due) {
+				due = w
+			}
+			if !e.gone && !e.busy && due.After(now) && (wake.IsZero() || due.Before(wake)) {
+				wake = due
 			}
 		}
 		var tc <-chan time.Time

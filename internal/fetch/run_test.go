@@ -97,13 +97,19 @@ func (o *busyOrigin) snapshot() (order []string, maxHost map[string]int, max int
 // bubble, and returns a stop function that tears both down.
 func runFixture(t *testing.T, store Store) (*Poller, *busyOrigin, func()) {
 	t.Helper()
+	return runFixtureOpts(t, store, PollerOptions{Concurrency: 8})
+}
+
+// runFixtureOpts is runFixture with the poller's options.
+func runFixtureOpts(t *testing.T, store Store, o PollerOptions) (*Poller, *busyOrigin, func()) {
+	t.Helper()
 	mn := newMemNet()
 	origin := &busyOrigin{inflight: map[string]int{}, maxHost: map[string]int{}}
 	srv := &http.Server{Handler: origin}
 	go srv.Serve(mn)
 	c := testClient(t, Options{Timeout: 30 * time.Second})
 	c.transport.(*http.Transport).DialContext = mn.DialContext
-	p := NewPoller(c, &lineParser{}, store, PollerOptions{Concurrency: 8})
+	p := NewPoller(c, &lineParser{}, store, o)
 	return p, origin, func() {
 		c.CloseIdleConnections()
 		srv.Close()

@@ -50,8 +50,13 @@ func (s *Subscriber) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Subscriber) verify(w http.ResponseWriter, r *http.Request, sourceID, token string) {
 	q := r.URL.Query()
 	mode, topic, challenge := q.Get("hub.mode"), q.Get("hub.topic"), q.Get("hub.challenge")
+	p, known, err := s.lookup(r.Context(), sourceID)
+	if err != nil {
+		s.o.Logger.Warn("websub verification: subscription not read", "source", sourceID, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError) // the hub verifies again
+		return
+	}
 	s.mu.Lock()
-	p, known := s.subs[sourceID]
 	pend := s.pending[sourceID]
 	s.mu.Unlock()
 	if !known || p.Token != token || topic != p.Topic {
@@ -63,15 +68,18 @@ func (s *Subscriber) verify(w http.ResponseWriter, r *http.Request, sourceID, to
 	switch mode {
 	case "subscribe":
 		lease, err := strconv.ParseInt(q.Get("hub.lease_seconds"), 10, 64)
+		// A renewal awaits verification while the saved request is later
+		// than the last verification (whichever instance sent it).
+		renewing := pend.mode == "subscribe" || p.Requested.After(p.Verified)
 		if err != nil || lease < int64(s.o.MinLease/time.Second) || challenge == "" || len(challenge) > maxChallenge ||
-			!(p.State == feed.PushSubscribing || (p.State == feed.PushActive && pend.mode == "subscribe")) {
+			!(p.State == feed.PushSubscribing || (p.State == feed.PushActive && renewing)) {
 			http.NotFound(w, r)
 			return
 		}
 		d := min(time.Duration(min(lease, int64(s.o.MaxLease/time.Second)))*time.Second, s.o.MaxLease)
 		change = func(q *feed.Push) {
 			if q.Token == token && q.Topic == topic {
-				q.State, q.Expires, q.Error = feed.PushActive, now.Add(d), ""
+				q.State, q.Expires, q.Verified, q.Error = feed.PushActive, now.Add(d), now, ""
 			}
 		}
 	case "unsubscribe":
@@ -115,8 +123,14 @@ func (s *Subscriber) verify(w http.ResponseWriter, r *http.Request, sourceID, to
 // time per source. An unsigned or badly signed body is answered 2xx, as
 // WebSub §8 asks (a forger learns nothing), and stored nowhere.
 func (s *Subscriber) deliver(w http.ResponseWriter, r *http.Request, sourceID, token string) {
+	p, known, err := s.lookup(r.Context(), sourceID)
+	if err != nil {
+		s.count(Failed)
+		s.o.Logger.Warn("websub delivery: subscription not read", "source", sourceID, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
 	s.mu.Lock()
-	p, known := s.subs[sourceID]
 	src, configured := s.sources[sourceID]
 	s.mu.Unlock()
 	if !known || p.Token != token || !p.Active(s.o.Now()) || !configured || src.Disabled {
@@ -221,4 +235,23 @@ func Valid(header string, secret, body []byte) bool {
 	mac := hmac.New(h, secret)
 	mac.Write(body)
 	return hmac.Equal(mac.Sum(nil), want)
+}
+
+// lookup returns sourceID's subscription as saved (StateReader), or as
+// this subscriber last recorded it; known is false when it has none.
+func (s *Subscriber) lookup(ctx context.Context, sourceID string) (p feed.Push, known bool, err error) {
+	if sr, ok := s.states.(StateReader); ok {
+		st, err := sr.State(ctx, sourceID)
+		switch {
+		case feed.ErrorCode(err) == feed.ENOTFOUND:
+			return feed.Push{}, false, nil
+		case err != nil:
+			return feed.Push{}, false, err
+		}
+		return st.Push, st.Push != (feed.Push{}), nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, known = s.subs[sourceID]
+	return p, known, nil
 }

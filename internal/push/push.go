@@ -11,7 +11,11 @@
 // the callback is served by ServeHTTP on the server's goroutines. A
 // subscription is kept on its source's state (feed.SourceState.Push),
 // written only through the poller's per-source lock (Ingest.UpdateState),
-// so a restart keeps it and no poll saves over it. The package does not
+// so a restart keeps it and no poll saves over it. The callback answers a
+// hub from that saved state when the States it is given reads one source
+// (StateReader): with several instances on one store, Run runs on one of
+// them (internal/app's role), and a hub's verification or delivery may
+// reach any. The package does not
 // parse feeds, schedule polls or touch the store by any other way.
 package push
 
@@ -61,6 +65,15 @@ type Ingest interface {
 // States lists every saved source state (the store).
 type States interface {
 	States(ctx context.Context) ([]feed.SourceState, error)
+}
+
+// StateReader is a States that reads one source's state (the store: an
+// error with feed.ENOTFOUND when none was saved). With it the callback
+// answers a hub from the saved subscription, so that any instance sharing
+// the store answers for the one that sent the request; without it, from
+// the subscriber's own copy.
+type StateReader interface {
+	State(ctx context.Context, sourceID string) (feed.SourceState, error)
 }
 
 // Options tunes a Subscriber; zero values take the defaults above.

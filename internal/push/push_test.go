@@ -2,6 +2,9 @@ package push_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -275,5 +278,44 @@ func TestValid(t *testing.T) {
 		if got := push.Valid(c.header, secret, body); got != c.want {
 			t.Errorf("Valid(%q) = %v, want %v", c.header, got, c.want)
 		}
+	}
+}
+
+// TestCallbackOnAnotherInstance: a delivery that reaches a subscriber
+// which did not subscribe (another instance on the same store, behind a
+// load balancer) is checked and stored from the saved subscription.
+func TestCallbackOnAnotherInstance(t *testing.T) {
+	r := newRig(t, time.Hour)
+	r.subscribed(t)
+	sub := r.hub.Subs(r.topic)[0]
+
+	var stored atomic.Int32
+	client := fetch.NewClient(fetch.Options{AllowPrivate: true, Timeout: 5 * time.Second})
+	mux := http.NewServeMux()
+	cb := httptest.NewServer(mux)
+	t.Cleanup(cb.Close)
+	other := push.New(r.poller, r.db, []feed.Source{r.src}, push.Options{
+		BaseURL: cb.URL, Client: client.HTTPClient(), MinLease: time.Second,
+		OnDelivery: func(fetch.Result) { stored.Add(1) },
+	})
+	mux.Handle(push.CallbackPrefix, other)
+	_, path, _ := strings.Cut(strings.TrimPrefix(sub.Callback, "http://"), "/")
+	callback := cb.URL + "/" + path
+
+	signed := atom(r.hub.URL, r.topic, "1", "3")
+	mac := hmac.New(sha256.New, []byte(sub.Secret))
+	mac.Write(signed)
+	sig := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	if code := r.hub.Deliver(callback, r.topic, "application/atom+xml", signed, sig); code != http.StatusNoContent {
+		t.Fatalf("signed delivery to the other instance answered %d, want 204", code)
+	}
+	if got := stored.Load(); got != 1 {
+		t.Errorf("the other instance stored %d deliveries, want 1", got)
+	}
+	if code := r.hub.Deliver(callback, r.topic, "application/atom+xml", signed, "sha256="+strings.Repeat("0", 64)); code != http.StatusAccepted {
+		t.Errorf("badly signed delivery to the other instance answered %d, want 202", code)
+	}
+	if code := r.hub.Deliver(cb.URL+push.CallbackPrefix+r.src.ID+"/wrongtoken", r.topic, "application/atom+xml", signed, sig); code != http.StatusGone {
+		t.Errorf("delivery with another token answered %d, want 410", code)
 	}
 }

@@ -87,6 +87,11 @@ type ConfigStatus struct {
 	Loaded   time.Time       `json:"loaded,omitzero"`
 	Warnings []string        `json:"warnings,omitempty"`
 	Rejected *RejectedReload `json:"rejected_reload,omitempty"`
+	// Instance is this instance's owner id among those sharing the store
+	// (host/pid/random); Leases the poll leases it holds now, -1 when
+	// the store is not shared.
+	Instance string `json:"instance,omitempty"`
+	Leases   int    `json:"leases_held"`
 }
 
 // RejectedReload is a reload that was refused: the running config stayed.

@@ -20,4 +20,7 @@ var (
 	// ErrReadOnly means the store was opened for reading only and the call
 	// would write.
 	ErrReadOnly = errors.New("database is open read-only")
+	// ErrLeaseLost means the caller no longer holds a lease it renews:
+	// it expired and another owner took it, or it was released.
+	ErrLeaseLost = errors.New("lease lost")
 )

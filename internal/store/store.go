@@ -79,6 +79,7 @@ type Store interface {
 	Subscriptions
 	SubscriberStats
 	Maintenance
+	Leases
 	Lists
 	Changes
 	// Close releases the store (its file lock, its connections). Calling it
@@ -325,6 +326,85 @@ type Backuper interface {
 	// Backup writes the copy to w and returns the bytes written. It must
 	// not stall writers while w is slow.
 	Backup(ctx context.Context, w io.Writer) (int64, error)
+}
+
+// Leases share work among instances on one store: each due source is
+// polled by one instance at a time (a poll lease), each origin host sees
+// one request at a time spaced by a gap (a host lease, taken with the
+// poll's), and work that must run on one instance only (the WebSub
+// subscriber's requests, the hub's deliveries) has one holder (a role).
+//
+// A lease is held by an owner (an opaque id of 1 to MaxOwner bytes, one
+// per running instance) until it expires or is released. Every time a
+// lease speaks of is the backend's own clock: a database's (so that
+// instances whose clocks are skewed agree on who holds what), a
+// process's for an embedded store; answers give durations from that
+// clock's now, which the caller adds to its own. NextPoll values are
+// compared for equality only, never with a clock.
+//
+// A backend that one process holds (bbolt) keeps leases in memory: every
+// owner is in the same process, and the same rules hold.
+type Leases interface {
+	// ClaimPoll asks for the poll lease of sourceID, whose requests go to
+	// host (the unit of politeness, fetch's host key), for lease. seen is
+	// the NextPoll the caller last knew for the source (zero: none). The
+	// answer's Held says the caller may poll now: the source's lease and
+	// the host's are owner's for lease (a claim by the holder renews
+	// them). It is not held, with the time to wait in Wait, when another
+	// owner holds the source's lease (Wait: until it expires) or the
+	// host's (a short wait: the host's poll ends soon), or when the host's
+	// gap (hostGap after the release of its last poll, as the host's
+	// holder gave it) has not passed; and not held, with Wait zero and the
+	// stored value in NextPoll, when the NextPoll released last (see
+	// ReleasePoll) is not seen: another owner polled the source since the
+	// caller read it, and the source is due at NextPoll. A source never
+	// released has no NextPoll to compare: seen is not checked. One
+	// claim is one short transaction; concurrent claims of one source
+	// grant it once. An empty owner, sourceID or host, an owner over
+	// MaxOwner bytes, or a lease <= 0, is feed.EINVALID.
+	ClaimPoll(ctx context.Context, owner, sourceID, host string, seen time.Time, lease, hostGap time.Duration) (Claim, error)
+	// RenewPoll extends owner's poll lease of sourceID and its host lease
+	// by lease from now. It returns an error wrapping ErrLeaseLost when
+	// owner does not hold it (it expired and was taken, or was released).
+	RenewPoll(ctx context.Context, owner, sourceID, host string, lease time.Duration) error
+	// ReleasePoll ends owner's poll lease of sourceID and its host lease,
+	// recording next as the source's NextPoll (zero: none) and starting
+	// the host's gap. It is called after the poll's state is saved, so
+	// that the next claimant finds it. A lease owner does not hold is left
+	// alone, and that is not an error (its poll was taken over: the
+	// taker's NextPoll stands).
+	ReleasePoll(ctx context.Context, owner, sourceID, host string, next time.Time) error
+	// PollLeases returns how many poll leases owner holds now.
+	PollLeases(ctx context.Context, owner string) (int, error)
+	// HoldRole acquires role for owner for lease, or renews it when owner
+	// holds it: held is true when owner holds it afterwards, false when
+	// another owner's lease of it has not expired. An empty role or owner,
+	// an owner over MaxOwner bytes, or a lease <= 0, is feed.EINVALID.
+	HoldRole(ctx context.Context, role, owner string, lease time.Duration) (held bool, err error)
+	// ReleaseRole gives role up when owner holds it, so that another owner
+	// may take it at once; otherwise it does nothing.
+	ReleaseRole(ctx context.Context, role, owner string) error
+}
+
+// MaxOwner bounds an owner's and a role's length in bytes.
+const MaxOwner = 1024
+
+// Claim is ClaimPoll's answer.
+type Claim struct {
+	// Held is true when the caller holds the source's and the host's
+	// leases for the lease asked for.
+	Held bool
+	// Wait, when not Held, is how long to wait before claiming again; zero
+	// when NextPoll says when instead.
+	Wait time.Duration
+	// NextPoll is the source's NextPoll as last released (zero: none).
+	NextPoll time.Time
+	// Holder is the owner of the source's lease when another holds it.
+	Holder string
+	// Host, when not Held, says the host was the reason (in flight or
+	// within its gap): the caller holds back every source of the host for
+	// Wait, not only this one.
+	Host bool
 }
 
 // Lists are the mailing lists: each channel's subscribers, and per

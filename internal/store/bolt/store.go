@@ -126,6 +126,7 @@ type DB struct {
 	now         func() time.Time
 	titleWindow time.Duration
 	states      stateWrites // the group commit of source states (source.go)
+	leases      *leases     // in memory: see lease.go
 	changes     broadcast   // wakes WatchChanges (changes.go)
 }
 
@@ -168,7 +169,7 @@ func Open(path string, opts Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := &DB{bolt: b, path: path, now: opts.Now, titleWindow: opts.TitleWindow}
+	db := &DB{bolt: b, path: path, now: opts.Now, titleWindow: opts.TitleWindow, leases: newLeases()}
 	ctx := context.Background()
 	err = db.init(ctx)
 	if err == nil {

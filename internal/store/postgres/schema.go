@@ -12,7 +12,7 @@ import (
 
 // schemaVersion is the version of the tables below. Raise it when they
 // change, and add the step from the previous version to migrations.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // The tables. h columns are hashes (see hashOf); ns columns sort times as
 // nanoseconds since 1970, clamped to an int64 (bolt's sort stamp).
@@ -29,6 +29,7 @@ const schemaVersion = 2
 //	counters    rev (the last Rev given), indexed_rev
 //	mindexes, members, mpages, mwindows: the membership indexes
 //	subscriptions, subscriber_days
+//	poll_leases, host_leases, role_leases: leases (version 3, lease.go)
 //	list_subscribers, mail_meta: the mailing lists (schemaLists)
 var schemaV1 = []string{
 	`CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL)`,
@@ -71,6 +72,90 @@ var schemaV1 = []string{
 		PRIMARY KEY (h, day))`,
 }
 
+// schemaLeases (version 3) adds the leases (lease.go): a source's poll lease and the
+// NextPoll released last (seconds and nanoseconds since 1970, exact), a
+// host's lease, its gap and when it is free, and the roles.
+var schemaLeases = []string{
+	`CREATE TABLE poll_leases (h bytea PRIMARY KEY, owner bytea, until timestamptz,
+		released boolean NOT NULL DEFAULT false, next_s bigint NOT NULL DEFAULT 0, next_ns int NOT NULL DEFAULT 0)`,
+	`CREATE INDEX poll_leases_owner ON poll_leases (owner) WHERE owner IS NOT NULL`,
+	`CREATE TABLE host_leases (h bytea PRIMARY KEY, owner bytea, source bytea, until timestamptz,
+		gap_us bigint NOT NULL DEFAULT 0, free timestamptz)`,
+	`CREATE TABLE role_leases (role bytea PRIMARY KEY, owner bytea NOT NULL, until timestamptz NOT NULL)`,
+	claimPollFunction,
+	releasePollFunction,
+}
+
+// releasePollFunction is ReleasePoll (lease.go): the poll's lease ended
+// with its NextPoll, the host's with its gap begun, when p_owner holds
+// them; its commit does not wait for the disk (see claimPollFunction).
+const releasePollFunction = `CREATE FUNCTION release_poll(p_h bytea, p_hh bytea, p_owner bytea, p_next_s bigint, p_next_ns int)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('synchronous_commit', 'off', true);
+	UPDATE poll_leases SET owner = NULL, until = NULL, released = true, next_s = p_next_s, next_ns = p_next_ns
+		WHERE h = p_h AND owner = p_owner;
+	IF FOUND THEN
+		UPDATE host_leases SET owner = NULL, source = NULL, until = NULL, free = now() + gap_us * interval '1 microsecond'
+			WHERE h = p_hh AND owner = p_owner AND source = p_h;
+	END IF;
+END
+$$`
+
+// claimPollFunction is ClaimPoll (lease.go) in one round trip: the rows
+// made, locked (SKIP LOCKED), judged and granted on the database's clock.
+// Waits are in microseconds; o_host says the host was the reason. Its
+// commit does not wait for the disk (synchronous_commit off for the
+// transaction, as release_poll's): a lease is worth a few seconds, and
+// one that a crash of the database forgets costs at most one request
+// more.
+const claimPollFunction = `CREATE FUNCTION claim_poll(p_h bytea, p_hh bytea, p_owner bytea, p_src bytea,
+	p_seen_s bigint, p_seen_ns int, p_lease_us bigint, p_gap_us bigint,
+	OUT o_held boolean, OUT o_wait_us bigint, OUT o_released boolean, OUT o_next_s bigint, OUT o_next_ns int,
+	OUT o_holder bytea, OUT o_host boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+	pr poll_leases%ROWTYPE;
+	hr host_leases%ROWTYPE;
+	t timestamptz := now();
+BEGIN
+	PERFORM set_config('synchronous_commit', 'off', true);
+	o_held := false; o_wait_us := 0; o_released := false; o_next_s := 0; o_next_ns := 0; o_host := false;
+	INSERT INTO poll_leases (h) VALUES (p_h) ON CONFLICT DO NOTHING;
+	INSERT INTO host_leases (h) VALUES (p_hh) ON CONFLICT DO NOTHING;
+	SELECT * INTO pr FROM poll_leases WHERE poll_leases.h = p_h FOR UPDATE SKIP LOCKED;
+	IF NOT FOUND THEN
+		o_wait_us := 250000; -- another claim of the source is under way
+		RETURN;
+	END IF;
+	SELECT * INTO hr FROM host_leases WHERE host_leases.h = p_hh FOR UPDATE SKIP LOCKED;
+	IF NOT FOUND THEN
+		o_wait_us := 250000; o_host := true; -- another claim on the host is under way
+		RETURN;
+	END IF;
+	o_released := pr.released; o_next_s := pr.next_s; o_next_ns := pr.next_ns;
+	IF pr.until > t AND pr.owner <> p_owner THEN
+		o_wait_us := ceil(extract(epoch FROM pr.until - t) * 1e6)::bigint; o_holder := pr.owner;
+		RETURN;
+	END IF;
+	IF pr.released AND (pr.next_s <> p_seen_s OR pr.next_ns <> p_seen_ns) THEN
+		RETURN;
+	END IF;
+	IF hr.until > t AND NOT (hr.owner = p_owner AND hr.source = p_src) THEN
+		o_wait_us := least(250000, ceil(extract(epoch FROM hr.until - t) * 1e6)::bigint); o_host := true;
+		RETURN;
+	END IF;
+	IF hr.free > t THEN
+		o_wait_us := ceil(extract(epoch FROM hr.free - t) * 1e6)::bigint; o_host := true;
+		RETURN;
+	END IF;
+	UPDATE poll_leases SET owner = p_owner, until = t + p_lease_us * interval '1 microsecond' WHERE poll_leases.h = p_h;
+	UPDATE host_leases SET owner = p_owner, source = p_src, until = t + p_lease_us * interval '1 microsecond', gap_us = p_gap_us
+		WHERE host_leases.h = p_hh;
+	o_held := true; o_wait_us := p_lease_us;
+END
+$$`
+
 // schemaLists adds the mailing lists: a subscriber per (channel, address)
 // hash, its record (record.EncodeSubscriber) in body, and as columns what
 // is searched: the channel hash, the address hash, state and created.
@@ -85,7 +170,7 @@ var schemaLists = []string{
 }
 
 // migrations[v] takes the schema from version v to v+1; index 0 creates it.
-var migrations = [][]string{schemaV1, schemaLists}
+var migrations = [][]string{schemaV1, schemaLists, schemaLeases}
 
 // migrate creates or upgrades the schema, once, under the schema lock.
 func (db *DB) migrate(ctx context.Context) error {

@@ -49,7 +49,7 @@
 // need retries of whole polls for every pair of concurrent polls, since
 // each moves the one write-order counter. A poll's transaction is short
 // (its items are read and written by key); the fetching, which is where
-// the time goes, runs in parallel on every instance. Leases (next round)
+// the time goes, runs in parallel on every instance. Leases (lease.go)
 // keep one source's polls on one instance; if one lock proves a
 // bottleneck, per-source locks plus predicate locks on the index rows a
 // decision read are where it would go.
@@ -68,9 +68,10 @@
 // # Capabilities and next round
 //
 // The store is not a store.Backuper (use pg_dump) and has no size cap
-// (store.ErrFull comes from a full disk). Leases on polling belong in a
-// table of their own (source hash, holder, expiry) taken with SELECT …
-// FOR UPDATE SKIP LOCKED outside the writer lock.
+// (store.ErrFull comes from a full disk). Leases (lease.go) are tables
+// of their own (poll_leases, host_leases, role_leases), claimed by the
+// plpgsql function claim_poll with SELECT … FOR UPDATE SKIP LOCKED on the
+// database's clock, outside the writer lock.
 //
 // # The change feed
 //

@@ -191,6 +191,7 @@ type pushRecord struct {
 	State        string    `json:"state,omitempty"`
 	Requested    time.Time `json:"requested,omitzero"`
 	Expires      time.Time `json:"expires,omitzero"`
+	Verified     time.Time `json:"verified,omitzero"`
 	LastDelivery time.Time `json:"last_delivery,omitzero"`
 	Error        string    `json:"error,omitempty"`
 }
@@ -200,7 +201,7 @@ func encodePush(p feed.Push) *pushRecord {
 		return nil
 	}
 	return &pushRecord{Hub: p.Hub, Topic: p.Topic, Secret: p.Secret, Token: p.Token, State: string(p.State),
-		Requested: story.Time(p.Requested), Expires: story.Time(p.Expires), LastDelivery: story.Time(p.LastDelivery), Error: p.Error}
+		Requested: story.Time(p.Requested), Expires: story.Time(p.Expires), Verified: story.Time(p.Verified), LastDelivery: story.Time(p.LastDelivery), Error: p.Error}
 }
 
 func decodePush(r *pushRecord) feed.Push {
@@ -208,7 +209,7 @@ func decodePush(r *pushRecord) feed.Push {
 		return feed.Push{}
 	}
 	return feed.Push{Hub: r.Hub, Topic: r.Topic, Secret: r.Secret, Token: r.Token, State: feed.PushState(r.State),
-		Requested: r.Requested, Expires: r.Expires, LastDelivery: r.LastDelivery, Error: r.Error}
+		Requested: r.Requested, Expires: r.Expires, Verified: r.Verified, LastDelivery: r.LastDelivery, Error: r.Error}
 }
 
 // EncodeState is s as stored. Items is in the record when set: a backend

@@ -81,6 +81,7 @@ var cases = []testCase{
 	{"ConcurrentOneSource", testConcurrentOneSource},
 	{"ReadersDuringWrites", testReadersDuringWrites},
 	{"IndexesDuringPolls", testIndexesDuringPolls},
+	{"Leases", testLeases},
 	{"Changes", testChanges},
 	{"GuardedIndexUpdate", testGuardedIndexUpdate},
 }

@@ -1,0 +1,84 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/kpolicy/aggregator/internal/config"
+	"github.com/kpolicy/aggregator/internal/fetch"
+	"github.com/kpolicy/aggregator/internal/store"
+)
+
+// Several instances on one store share polling through the store's leases
+// (store.Leases): each App run is an owner, named by a random id plus its
+// host name and pid (for /status and the log), and its poller claims each
+// due source before polling it (fetch.Claims). A store one process holds
+// (bbolt) needs none of it: the App claims only on a PostgreSQL store.
+
+// newOwner is this run's owner id: host/pid/random.
+func newOwner() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// leases is the store's leases when cfg's store is shared by instances,
+// else nil.
+func (a *App) leases(cfg config.Config) store.Leases {
+	l, ok := a.st.(store.Leases)
+	if !ok || !cfg.Storage.IsPostgres() {
+		return nil
+	}
+	return l
+}
+
+// pollClaims binds the store's leases to this owner and the fetch
+// settings: the fetch.Claims of the App's poller.
+type pollClaims struct {
+	l          store.Leases
+	owner      string
+	lease, gap time.Duration
+}
+
+var _ fetch.Claims = pollClaims{}
+
+func (c pollClaims) Claim(ctx context.Context, sourceID, host string, seen time.Time) (fetch.Claim, error) {
+	r, err := c.l.ClaimPoll(ctx, c.owner, sourceID, host, seen, c.lease, c.gap)
+	return fetch.Claim{Held: r.Held, Wait: r.Wait, NextPoll: r.NextPoll, Host: r.Host}, err
+}
+
+func (c pollClaims) Renew(ctx context.Context, sourceID, host string) error {
+	return c.l.RenewPoll(ctx, c.owner, sourceID, host, c.lease)
+}
+
+func (c pollClaims) Release(ctx context.Context, sourceID, host string, next time.Time) error {
+	return c.l.ReleasePoll(ctx, c.owner, sourceID, host, next)
+}
+
+// claims is the poller's Claims for cfg, or nil (one process).
+func (a *App) claims(cfg config.Config) fetch.Claims {
+	l := a.leases(cfg)
+	if l == nil {
+		return nil
+	}
+	return pollClaims{l: l, owner: a.owner, lease: cfg.Fetch.Lease, gap: cfg.Fetch.HostGap}
+}
+
+// heldLeases is how many poll leases this run holds now, for /status; -1
+// when the store is not shared or cannot say.
+func (a *App) heldLeases(ctx context.Context) int {
+	l := a.leases(a.Config())
+	if l == nil {
+		return -1
+	}
+	n, err := l.PollLeases(ctx, a.owner)
+	if err != nil {
+		return -1
+	}
+	return n
+}
