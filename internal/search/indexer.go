@@ -80,6 +80,15 @@ func (x *Indexer) State() IndexerState {
 	}
 	ctx := context.Background() // a status read: two short reads of the store
 	indexed, err1 := x.st.IndexedRev(ctx)
+	if b, ok := x.ix.(interface {
+		Indexed() (uint64, bool, error)
+	}); ok {
+		// This index's own bookmark: the store's may be another
+		// instance's index's.
+		if rev, kept, err := b.Indexed(); err == nil && kept {
+			indexed = rev
+		}
+	}
 	last, err2 := x.st.LastRev(ctx)
 	if err1 == nil && err2 == nil && last > indexed {
 		st.Behind = last - indexed

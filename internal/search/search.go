@@ -94,6 +94,12 @@ func Open(dir string, st ...Store) (*Index, error) {
 	b, err := bleve.Open(dir)
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
 		if b, err = bleve.New(dir, newMapping()); err == nil {
+			// A new index holds nothing: its bookmark says so, rather than
+			// leave Sync to adopt the store's, which may be another
+			// instance's index's.
+			err = b.SetInternal([]byte(bookmarkKey), make([]byte, 8))
+		}
+		if err == nil {
 			err = os.WriteFile(filepath.Join(dir, versionFile), []byte(mappingVersion+"\n"), 0o644)
 		}
 	}

@@ -304,3 +304,35 @@ func TestOpenRebuildsAnOldIndex(t *testing.T) {
 		t.Errorf("Sync after the rebuild = %d, %v; want every item again", n, err)
 	}
 }
+
+// TestTwoIndexesOneStore: instances sharing one store each keep their own
+// index, and each holds every published item, whatever the other recorded.
+// With one bookmark in the store, the second index took the first's for
+// its own and indexed nothing.
+func TestTwoIndexesOneStore(t *testing.T) {
+	db := openStore(t)
+	save(t, db, "yonhap",
+		item("yonhap", "k1", "북한 미사일 발사", "<p>합참 발표</p>", day0),
+		item("yonhap", "k2", "경제 소식", "<p>수출이 늘었다.</p>", day0.Add(time.Hour)),
+	)
+	a := openIndex(t, filepath.Join(t.TempDir(), "a"))
+	if n, err := a.Sync(context.Background(), db); err != nil || n != 2 {
+		t.Fatalf("Sync of the first index = %d, %v; want 2", n, err)
+	}
+	b := openIndex(t, filepath.Join(t.TempDir(), "b"))
+	if n, err := b.Sync(context.Background(), db); err != nil || n != 2 {
+		t.Errorf("Sync of the second index = %d, %v; want 2 (its own bookmark, not the first's)", n, err)
+	}
+	save(t, db, "yonhap", item("yonhap", "k3", "미사일 추가 발사", "<p>또 발사</p>", day0.Add(2*time.Hour)))
+	for name, ix := range map[string]*Index{"first": a, "second": b} {
+		if n, err := ix.Sync(context.Background(), db); err != nil || n != 1 {
+			t.Errorf("Sync of the %s index after a new item = %d, %v; want 1", name, n, err)
+		}
+		if c, _ := ix.Count(); c != 3 {
+			t.Errorf("%s index Count = %d, want 3", name, c)
+		}
+		if rev, ok, err := ix.Indexed(); err != nil || !ok {
+			t.Errorf("%s index bookmark: %d, %v, %v", name, rev, ok, err)
+		}
+	}
+}

@@ -2,7 +2,10 @@ package search
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+
+	"github.com/blevesearch/bleve/v2"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 )
@@ -30,12 +33,29 @@ type Store interface {
 // loses at most one batch of work, which the next Sync redoes.
 const syncBatch = 500
 
-// Sync indexes every item written since the last Sync (or since the store
-// was new) and judged (Store.Judged), a batch at a time, recording after
-// each batch the last Seq the index holds. It returns the number of items indexed. Cancelling ctx stops
-// it between batches, with what was done recorded.
+// Sync indexes every item written since the last Sync of this index (or
+// since the store was new) and judged (Store.Judged), a batch at a time.
+// It returns the number of items indexed. Cancelling ctx stops it between
+// batches, with what was done recorded.
+//
+// The index keeps its own bookmark (the last Rev it holds), written in
+// the same bleve batch as the items, so that it is never ahead of or
+// behind what the index holds, whatever crashes. Several instances on one
+// shared store each keep their own index: a bookmark in the store would
+// be one for all of them, and an index that trusted another's would skip
+// what it never held. The store's IndexedRev is still written after each
+// batch (the deletions it has seen may be trimmed: see Store), and read
+// once, for an index written before it kept a bookmark.
 func (ix *Index) Sync(ctx context.Context, st Store) (int, error) {
-	seq, err := st.IndexedRev(ctx)
+	// After a failed write the open index may hold, in memory, the
+	// bookmark of the batch that failed: read it from what was persisted.
+	if err := ix.reopenIfBroken(); err != nil {
+		return 0, fmt.Errorf("sync search index: %w", err)
+	}
+	seq, ok, err := ix.Indexed()
+	if err == nil && !ok {
+		seq, err = st.IndexedRev(ctx)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("sync search index: %w", err)
 	}
@@ -59,16 +79,41 @@ func (ix *Index) Sync(ctx context.Context, st Store) (int, error) {
 		if len(items) == 0 {
 			return n, nil
 		}
-		if err := ix.Add(items, channelsOf); err != nil {
+		seq = items[len(items)-1].Rev
+		if err := ix.write(func(b *bleve.Batch) error {
+			b.SetInternal([]byte(bookmarkKey), binary.BigEndian.AppendUint64(nil, seq))
+			return fill(b, items, channelsOf)
+		}); err != nil {
 			return n, fmt.Errorf("sync search index: %w", err)
 		}
-		seq = items[len(items)-1].Rev
 		if err := st.SetIndexedRev(ctx, seq); err != nil {
 			return n, fmt.Errorf("sync search index: %w", err)
 		}
 		n += len(items)
 	}
 	return n, fmt.Errorf("sync search index: %w", ctx.Err())
+}
+
+// bookmarkKey names the index's bookmark among bleve's internal values.
+const bookmarkKey = "aggregator-indexed-rev"
+
+// Indexed returns the last Rev of the store's write order this index
+// holds; ok is false for an index that keeps no bookmark (written before
+// it did).
+func (ix *Index) Indexed() (rev uint64, ok bool, err error) {
+	b, done, err := ix.read()
+	if err != nil {
+		return 0, false, err
+	}
+	defer done()
+	v, err := b.GetInternal([]byte(bookmarkKey))
+	if err != nil {
+		return 0, false, fmt.Errorf("search index bookmark: %w", err)
+	}
+	if len(v) != 8 {
+		return 0, false, nil
+	}
+	return binary.BigEndian.Uint64(v), true, nil
 }
 
 // Rebuild deletes the index in dir and indexes every stored item again.
