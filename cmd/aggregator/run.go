@@ -68,6 +68,7 @@ Commands:
   backup  write a consistent copy of the database to FILE
   compact rewrite the database densely (aggregator stopped)
   reindex rebuild the search index from the store (aggregator stopped)
+  migrate copy a store into an empty PostgreSQL database, verified (-from FILE -to URL)
 
 Run "aggregator COMMAND -help" for the flags of a command.
 `
@@ -105,6 +106,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runCompact(args, getenv, stdout, stderr)
 	case "reindex":
 		err = runReindex(ctx, args, getenv, stdout, stderr)
+	case "migrate":
+		err = runMigrate(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

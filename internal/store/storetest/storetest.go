@@ -81,6 +81,7 @@ var cases = []testCase{
 	{"IndexesDuringPolls", testIndexesDuringPolls},
 	{"Changes", testChanges},
 	{"GuardedIndexUpdate", testGuardedIndexUpdate},
+	{"Copies", testCopies},
 }
 
 // open is b.Open with the store closed at cleanup.
