@@ -15,22 +15,19 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/kpolicy/aggregator/bench/internal/corpus"
+	"github.com/kpolicy/aggregator/bench/internal/serve"
 )
 
 // lastModified is the date every body claims; bodies never change.
@@ -86,27 +83,7 @@ func run() error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	errc := make(chan error, len(lns))
-	for _, ln := range lns {
-		go func() { errc <- srv.Serve(ln) }()
-	}
-	fmt.Printf("ready %d\n", lns[0].Addr().(*net.TCPAddr).Port)
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
-		err = serr
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+	return serve.UntilSignal(srv, lns, func() { fmt.Printf("ready %d\n", lns[0].Addr().(*net.TCPAddr).Port) })
 }
 
 func bodies(set *corpus.Set, n int) []body {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -13,8 +14,10 @@ import (
 // startPprof serves net/http/pprof's handlers at addr, which must be a
 // loopback address (profiles expose the program's internals), until ctx is
 // done or stop is called; stop returns once it has stopped. An empty addr
-// starts nothing. It returns once the address listens.
-func startPprof(ctx context.Context, addr string) (stop func(), err error) {
+// starts nothing. It returns once the address listens. net/http's own
+// complaints (a client that sends garbage) go to log, as the main
+// listener's do, not to the standard logger's unformatted stderr.
+func startPprof(ctx context.Context, log *slog.Logger, addr string) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
 	}
@@ -35,7 +38,8 @@ func startPprof(ctx context.Context, addr string) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.With("listener", "pprof").Handler(), slog.LevelWarn)}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -11,7 +12,7 @@ import (
 func TestStartPprof(t *testing.T) {
 	t.Run("refuses a non-loopback address", func(t *testing.T) {
 		for _, addr := range []string{":6060", "0.0.0.0:6060", "192.0.2.1:6060", "example.org:6060"} {
-			if _, err := startPprof(t.Context(), addr); err == nil || !strings.Contains(err.Error(), "loopback") {
+			if _, err := startPprof(t.Context(), slog.New(slog.DiscardHandler), addr); err == nil || !strings.Contains(err.Error(), "loopback") {
 				t.Errorf("startPprof(%q) = %v, want a loopback error", addr, err)
 			}
 		}
@@ -23,7 +24,7 @@ func TestStartPprof(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		stop, err := startPprof(context.Background(), addr)
+		stop, err := startPprof(context.Background(), slog.New(slog.DiscardHandler), addr)
 		if err != nil {
 			t.Fatal(err)
 		}

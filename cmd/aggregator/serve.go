@@ -33,7 +33,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	stopPprof, err := startPprof(ctx, *pprofAddr)
+	stopPprof, err := startPprof(ctx, log, *pprofAddr)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,8 @@
 // limit stories kept through it. This package walks the store, asks, and
 // writes the answer to an index in the store (store.UpdateIndex); the
 // store never decides. Orders: pinned stories first, in pin order, then
-// newest first by sort time (Seq, highest first, breaks ties); archive
+// newest first by sort time (Seq, lowest first, breaks ties: a poll's
+// items of one time keep their feed's order); archive
 // pages cut the same members in first-stored (Seq) order.
 //
 // # The index

@@ -170,7 +170,8 @@ type Sources interface {
 //
 // Each index holds members (one per story, by Seq), ordered two ways: the
 // newest-first order (pinned members first, by pin, then by sort time
-// newest first, then by Seq highest first) and the Seq order, cut into
+// newest first; ties of either by Seq lowest first, which keeps a poll's
+// items of one time in their feed's order) and the Seq order, cut into
 // archive pages. A page is opened when a member arrives whose Seq is above
 // every other's while the last page holds PageSize members, so pages never
 // renumber: a member that leaves leaves its page smaller, and one that

@@ -67,6 +67,7 @@ var cases = []testCase{
 	{"Subscriptions", testSubscriptions},
 	{"SubscriberDays", testSubscriberDays},
 	{"Indexes", testIndexes},
+	{"IndexTies", testIndexTies},
 	{"Prune", testPrune},
 	{"Stories", testStories},
 	{"Reopen", testReopen},
