@@ -335,11 +335,13 @@ type Changes interface {
 	// returns nil. It calls fn(0) when it begins listening and again
 	// whenever it listens anew (a lost connection): writes committed
 	// before may have been missed, so the caller reads the write order
-	// from where it stands. After that, each write committed through any
-	// handle of the store (this one included) that moved the write order
-	// is followed by a call of fn with the write order's last Rev at that
+	// from where it stands. After that, each write committed through
+	// another handle of the store (another instance) that moved the write
+	// order is followed by a call of fn with the write order's last Rev at that
 	// commit (a rev below one already given means nothing more); calls
-	// may be coalesced and may come for writes that moved nothing. fn
+	// may be coalesced, may come for this handle's own writes and for
+	// writes that moved nothing; a backend one process holds (bbolt) makes
+	// none after the first. fn
 	// must not block for long. It returns an error only when it cannot
 	// watch at all (the store is closed); a backend whose connection
 	// fails retries, with backoff, until ctx ends.

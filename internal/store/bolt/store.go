@@ -73,6 +73,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -125,7 +126,7 @@ type DB struct {
 	path        string
 	now         func() time.Time
 	titleWindow time.Duration
-	changes     broadcast // wakes WatchChanges (changes.go)
+	closed      atomic.Bool // set by Close, for WatchChanges
 }
 
 var (
@@ -262,7 +263,7 @@ func (db *DB) init(ctx context.Context) error {
 
 // Close closes the file and releases its lock. Calling it again returns nil.
 func (db *DB) Close() error {
-	db.changes.close()
+	db.closed.Store(true)
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", db.path, err)
 	}
@@ -318,11 +319,7 @@ func (db *DB) update(ctx context.Context, fn func(*bbolt.Tx) error) (err error) 
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	if err := db.bolt.Update(fn); err != nil {
-		return classify(err)
-	}
-	db.changes.signal()
-	return nil
+	return classify(db.bolt.Update(fn))
 }
 
 // batch runs fn in a write transaction shared with other batch calls made
@@ -334,11 +331,7 @@ func (db *DB) batch(ctx context.Context, fn func(*bbolt.Tx) error) (err error) {
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	if err := db.bolt.Batch(fn); err != nil {
-		return classify(err)
-	}
-	db.changes.signal()
-	return nil
+	return classify(db.bolt.Batch(fn))
 }
 
 // guard turns a panic inside a transaction (bbolt reading a damaged page, or
