@@ -110,6 +110,14 @@ func table(m metrics) []row {
 			int(m["ingest.new"]), w, m["ingest.cpu_s"], m["ingest.cpu_s"]/w, int(m["ingest.failed"]))
 	}
 	rows = append(rows, r)
+	if w := m["ingest_pg.wall_s"]; w > 0 {
+		r = row{Figure: fmt.Sprintf("ingest on PostgreSQL, %d sources, cold schema", int(m["ingest_pg.polled"])), Value: m["ingest_pg.new"] / w,
+			Unit: "items/s", Anchor: "items/s the same ingest on bbolt", AnchorValue: m["ingest.new"] / m["ingest.wall_s"], Goal: "-", Met: "-", Peers: peersIngest}
+		r.Ratio = r.Value / r.AnchorValue
+		r.Note = fmt.Sprintf("%d items in %.1f s, %.1f CPU s aggregator + %.1f CPU s PostgreSQL, %d sources failed",
+			int(m["ingest_pg.new"]), w, m["ingest_pg.cpu_s"], m["ingest_pg.server_cpu_s"], int(m["ingest_pg.failed"]))
+		rows = append(rows, r)
+	}
 	r = row{Figure: "ingest: items lost", Value: nan, Unit: "items", Goal: "0", Met: "-"}
 	if e, ok := m.get("expect.identities"); ok {
 		stored := m["store.items"]

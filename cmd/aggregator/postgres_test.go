@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,21 +27,7 @@ func TestServePostgres(t *testing.T) {
 	cfg := writeConfig(t, o.URL, "")
 	// The PostgreSQL instances keep their search index in a directory of
 	// the test's (storage.search), not in the working directory.
-	raw, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, l := range strings.Split(string(raw), "\n") {
-		if strings.HasPrefix(l, "storage:") {
-			l = fmt.Sprintf("storage: { path: %q, search: %q }", url, filepath.Join(t.TempDir(), "search"))
-		}
-		lines = append(lines, l)
-	}
-	pgCfg := filepath.Join(t.TempDir(), "feeds.yaml")
-	if err := os.WriteFile(pgCfg, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pgCfg := pgConfig(t, cfg, url)
 
 	entries := func(base string) []string {
 		t.Helper()

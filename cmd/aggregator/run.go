@@ -70,6 +70,7 @@ Commands:
   reindex rebuild the search index from the store (aggregator stopped)
   mail    "mail export CHANNEL" prints a mailing list as CSV; "mail remove
           ADDRESS" erases an address from every list
+  migrate copy a store into an empty PostgreSQL database, verified (-from FILE -to URL)
 
 Run "aggregator COMMAND -help" for the flags of a command.
 `
@@ -109,6 +110,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runReindex(ctx, args, getenv, stdout, stderr)
 	case "mail":
 		err = runMail(ctx, args, getenv, stdout, stderr)
+	case "migrate":
+		err = runMigrate(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

@@ -113,6 +113,10 @@ func (a *App) changedSince(ctx context.Context, st changeStore, rev uint64) (uin
 			break
 		}
 	}
+	// Another instance's index updates move no Rev (a build completed, a
+	// catch-up): the followers here are woken on every change all the same.
+	a.members.Kick()
+	a.indexer.Kick()
 	slices.Sort(sources)
 	for _, src := range slices.Compact(sources) {
 		// Counts of one changed item: what a poll that changed something

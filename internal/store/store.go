@@ -82,6 +82,7 @@ type Store interface {
 	Leases
 	Lists
 	Changes
+	Copies
 	// Close releases the store (its file lock, its connections). Calling it
 	// again returns nil; every other method fails after it.
 	Close() error
@@ -497,13 +498,84 @@ type Changes interface {
 	// returns nil. It calls fn(0) when it begins listening and again
 	// whenever it listens anew (a lost connection): writes committed
 	// before may have been missed, so the caller reads the write order
-	// from where it stands. After that, each write committed through any
-	// handle of the store (this one included) that moved the write order
-	// is followed by a call of fn with the write order's last Rev at that
+	// from where it stands. After that, each write committed through
+	// another handle of the store (another instance) that moved the write
+	// order is followed by a call of fn with the write order's last Rev at that
 	// commit (a rev below one already given means nothing more); calls
-	// may be coalesced and may come for writes that moved nothing. fn
+	// may be coalesced, may come for this handle's own writes and for
+	// writes that moved nothing; a backend one process holds (bbolt) makes
+	// none after the first. fn
 	// must not block for long. It returns an error only when it cannot
 	// watch at all (the store is closed); a backend whose connection
 	// fails retries, with backoff, until ctx ends.
 	WatchChanges(ctx context.Context, fn func(rev uint64)) error
+}
+
+// Copies are the reads that, with the other concerns' own, give the whole
+// of a store, for aggregator migrate (internal/store/migrate), which
+// copies one store into another of any backend that is an Importer.
+type Copies interface {
+	// Aliases returns the alias keys recorded for sourceID (its keys that
+	// name a stored story: its copies of another source's stories, and
+	// its own items under an older key), ordered by key (bytewise).
+	Aliases(ctx context.Context, sourceID string) ([]Alias, error)
+	// PrunedKeys returns the tombstones of sourceID (Tombstones counts
+	// them), ordered by key (bytewise).
+	PrunedKeys(ctx context.Context, sourceID string) ([]Tombstone, error)
+	// LastSeq returns the highest Seq ever given, a deleted story's
+	// included; 0 for a store that never stored one.
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
+// Alias is one alias key of a source: SourceID's Key names the stored
+// story StorySource/StoryKey, merged by Rule ("link", "title", "rekey")
+// at Seen.
+type Alias struct {
+	SourceID, Key         string
+	StorySource, StoryKey string
+	Rule                  string
+	Seen                  time.Time
+}
+
+// Tombstone is one pruned key of a source and when it was pruned (to the
+// second).
+type Tombstone struct {
+	SourceID, Key string
+	At            time.Time
+}
+
+// Importer is a Store that can be filled with a copy of another store
+// (aggregator migrate): the one write that keeps Seq and Rev as given.
+type Importer interface {
+	// Import writes c, in one transaction, into a store that held no
+	// items, aliases or tombstones before the first Import. Calls come
+	// in this order: every source state first (any number of calls with
+	// States only), then the stories in Seq order (a call's Items, and
+	// every call's after the last), then gone entries, aliases and
+	// tombstones in any order, and ItemCounts last. The counters are
+	// raised to LastRev and LastSeq. What the stories imply is rebuilt from them as SavePoll
+	// would have filed them: each source's newest-first order (its
+	// copies at their story's sort time), the link index (the first
+	// story of each canonical link, by Seq), the title index, the id
+	// claims (the first item of each upstream id not IDShared) and the
+	// item counts. The caller checks that the store is empty.
+	Import(ctx context.Context, c Copy) error
+}
+
+// Copy is one batch of Import.
+type Copy struct {
+	// States are source states as stored (Items is the store's own).
+	States []feed.SourceState
+	// Items are stories as ItemsSince returns them (Seq, Rev, Origins
+	// and IDShared set), and gone entries (Seq zero: SourceID, Key, Rev).
+	Items      []feed.Item
+	Aliases    []Alias
+	Tombstones []Tombstone
+	// LastRev and LastSeq raise the write order's and Seq's counters.
+	LastRev, LastSeq uint64
+	// ItemCounts are sources' item counts (SourceItemCount) in the store
+	// copied, given once its stories are imported: what is not a
+	// source's own stories counts its copies merged into others' (which
+	// a prune of the story they merged into does not take back).
+	ItemCounts map[string]int
 }

@@ -4,81 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 )
 
-// The change feed of a file one process holds: every write transaction
-// that commits wakes the watchers of this DB (in-process: no other
-// process can write the file while it is open).
+// The change feed of a file one process holds: no other process can write
+// it while it is open, and this process's own writes are seen where they
+// are made, so there is nothing to report. (An in-process broadcast of
+// every commit was tried: it made the App's change listener re-render on
+// every write of its own, and on a full disk kept the server too busy to
+// answer, TestFullDisk.)
 
-// broadcast wakes every waiter once per signal; signals while nobody
-// waits cost a lock.
-type broadcast struct {
-	mu     sync.Mutex
-	ch     chan struct{}
-	closed bool
-}
+var errClosed = errors.New("store closed")
 
-// wait returns a channel closed at the next signal (or at once, closed).
-func (b *broadcast) wait() (<-chan struct{}, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ch == nil {
-		b.ch = make(chan struct{})
-		if b.closed {
-			close(b.ch)
-		}
-	}
-	return b.ch, b.closed
-}
-
-func (b *broadcast) signal() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ch != nil && !b.closed {
-		close(b.ch)
-		b.ch = nil
-	}
-}
-
-func (b *broadcast) close() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.closed {
-		b.closed = true
-		if b.ch != nil {
-			close(b.ch)
-		}
-	}
-}
-
-// WatchChanges calls fn(0), then fn(LastRev) after each committed write
-// transaction of this DB (coalesced), until ctx ends; see store.Changes.
-// It returns an error once the DB is closed.
+// WatchChanges calls fn(0) once and waits for ctx to end; see
+// store.Changes. It returns an error on a closed DB.
 func (db *DB) WatchChanges(ctx context.Context, fn func(rev uint64)) error {
-	c, closed := db.changes.wait()
-	if closed {
+	if db.closed.Load() {
 		return fmt.Errorf("watch changes %s: %w", db.path, errClosed)
 	}
 	fn(0)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-c:
-		}
-		if c, closed = db.changes.wait(); closed {
-			return fmt.Errorf("watch changes %s: %w", db.path, errClosed)
-		}
-		rev, err := db.LastRev(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("watch changes: %w", err)
-		}
-		fn(rev)
-	}
+	<-ctx.Done()
+	return nil
 }
-
-var errClosed = errors.New("store closed")

@@ -73,6 +73,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -127,7 +128,7 @@ type DB struct {
 	titleWindow time.Duration
 	states      stateWrites // the group commit of source states (source.go)
 	leases      *leases     // in memory: see lease.go
-	changes     broadcast   // wakes WatchChanges (changes.go)
+	closed      atomic.Bool // set by Close, for WatchChanges
 }
 
 var (
@@ -264,7 +265,7 @@ func (db *DB) init(ctx context.Context) error {
 
 // Close closes the file and releases its lock. Calling it again returns nil.
 func (db *DB) Close() error {
-	db.changes.close()
+	db.closed.Store(true)
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", db.path, err)
 	}
@@ -320,11 +321,7 @@ func (db *DB) update(ctx context.Context, fn func(*bbolt.Tx) error) (err error) 
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	if err := db.bolt.Update(fn); err != nil {
-		return classify(err)
-	}
-	db.changes.signal()
-	return nil
+	return classify(db.bolt.Update(fn))
 }
 
 // batch runs fn in a write transaction shared with other batch calls made
@@ -337,11 +334,7 @@ func (db *DB) batch(ctx context.Context, fn func(*bbolt.Tx) error) (err error) {
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	if err := db.bolt.Batch(fn); err != nil {
-		return classify(err)
-	}
-	db.changes.signal()
-	return nil
+	return classify(db.bolt.Batch(fn))
 }
 
 // guard turns a panic inside a transaction (bbolt reading a damaged page, or

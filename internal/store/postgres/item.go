@@ -33,8 +33,12 @@ func (db *DB) SavePoll(ctx context.Context, sourceID string, items []feed.Item, 
 		counts = feed.PollCounts{}
 		p := &story.Poll{Source: sourceID, Items: items, TrustLinks: feed.LinksIdentify(state.Identity),
 			TitleWindow: db.titleWindow, Now: story.Time(db.now())}
-		w := &poll{ctx: ctx, tx: tx, src: sourceID, sh: srcHash(sourceID)}
-		l := lookup{ctx: ctx, q: tx}
+		pre, err := prefetch(ctx, tx, sourceID, items, db.titleWindow)
+		if err != nil {
+			return err
+		}
+		w := &poll{ctx: ctx, tx: tx, src: sourceID, sh: srcHash(sourceID), q: &pending{ctx: ctx, tx: tx, b: &pgx.Batch{}}}
+		l := batchLookup{ctx: ctx, tx: tx, pre: pre, w: w.q}
 		for _, it := range items {
 			d, err := p.Decide(it, l)
 			if err != nil {
@@ -43,6 +47,7 @@ func (db *DB) SavePoll(ctx context.Context, sourceID string, items []feed.Item, 
 			if err := w.execute(d); err != nil {
 				return fmt.Errorf("item %q: %w", it.Key, err)
 			}
+			pre.wrote(sourceID, d)
 			switch d.Kind {
 			case story.New:
 				counts.New++
@@ -54,12 +59,13 @@ func (db *DB) SavePoll(ctx context.Context, sourceID string, items []feed.Item, 
 				counts.Unchanged++
 			}
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO sources (h, id, state, own, merged) VALUES ($1, $2, $3, $4, $5)
+		w.q.Queue(`INSERT INTO sources (h, id, state, own, merged) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (h) DO UPDATE SET state = excluded.state, own = sources.own + excluded.own, merged = sources.merged + excluded.merged`,
-			w.sh, []byte(sourceID), stateV, counts.New, counts.Merged); err != nil {
+			w.sh, []byte(sourceID), stateV, counts.New, counts.Merged)
+		if err := w.q.flush(); err != nil {
 			return err
 		}
-		_, _, _, err := w.revs.assign(ctx, tx)
+		_, _, _, err = w.revs.assign(ctx, tx)
 		return err
 	})
 	if err != nil {
@@ -68,130 +74,111 @@ func (db *DB) SavePoll(ctx context.Context, sourceID string, items []feed.Item, 
 	return counts, nil
 }
 
-// poll is one SavePoll transaction.
+// poll is one SavePoll transaction; its writes are queued in q
+// (pollbatch.go).
 type poll struct {
 	ctx  context.Context
 	tx   pgx.Tx
 	src  string
 	sh   []byte
+	q    *pending
 	revs revs
+}
+
+// queuer takes statements to run later, in order.
+type queuer interface {
+	Queue(sql string, args ...any)
 }
 
 // execute writes what d decided about one item of the poll; the Rev
 // numbers are given at the end of the transaction (revs.assign).
 func (w *poll) execute(d story.Decision) error {
-	ctx, tx := w.ctx, w.tx
+	q := w.q
 	if d.Alias != nil {
 		v, err := marshal(aliasRecord{Source: d.Alias.SourceID, Key: d.Alias.Key, Rule: d.Alias.Rule, Seen: story.Time(d.Alias.Seen)})
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO aliases (h, src, key, kh, body) VALUES ($1, $2, $3, $4, $5)
+		q.Queue(`INSERT INTO aliases (h, src, key, kh, body) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (h) DO UPDATE SET body = excluded.body`,
-			refHash(w.src, d.AliasKey), []byte(w.src), []byte(d.AliasKey), keyHash(d.AliasKey), v); err != nil {
-			return err
-		}
+			refHash(w.src, d.AliasKey), []byte(w.src), []byte(d.AliasKey), keyHash(d.AliasKey), v)
 	}
 	it := d.Item
 	h := refHash(it.SourceID, it.Key)
 	switch d.Kind {
 	case story.New:
-		if err := tx.QueryRow(ctx, `SELECT nextval('item_seq')`).Scan(&it.Seq); err != nil {
-			return err
-		}
-		if err := claim(ctx, tx, d); err != nil {
-			return err
-		}
+		claim(q, d)
 		body, err := encodeItem(it)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO items (h, src, key, kh, seq, rev, body) VALUES ($1, $2, $3, $4, $5, 0, $6)`,
-			h, []byte(it.SourceID), []byte(it.Key), keyHash(it.Key), int64(it.Seq), body); err != nil {
-			return err
-		}
-		if err := putPosition(ctx, tx, w.sh, it.Sort(), it.Key, h); err != nil {
-			return err
-		}
+		q.Queue(`INSERT INTO items (h, src, key, kh, seq, rev, body) VALUES ($1, $2, $3, $4, nextval('item_seq'), 0, $5)`,
+			h, []byte(it.SourceID), []byte(it.Key), keyHash(it.Key), body)
+		putPosition(q, w.sh, it.Sort(), it.Key, h)
 		w.revs.item(h)
-		return index(ctx, tx, d.Index, it, h)
+		index(q, d.Index, it, h)
 	case story.Update:
-		if err := claim(ctx, tx, d); err != nil {
-			return err
-		}
-		if err := putBody(ctx, tx, h, it); err != nil {
+		claim(q, d)
+		if err := putBody(q, h, it); err != nil {
 			return err
 		}
 		if old, now := record.SortNS(d.Stored.Sort()), record.SortNS(it.Sort()); old != now {
-			if _, err := tx.Exec(ctx, `DELETE FROM positions WHERE sh = $1 AND ns = $2 AND kh = $3`, w.sh, old, keyHash(it.Key)); err != nil {
-				return err
-			}
-			if err := putPosition(ctx, tx, w.sh, it.Sort(), it.Key, h); err != nil {
-				return err
-			}
+			q.Queue(`DELETE FROM positions WHERE sh = $1 AND ns = $2 AND kh = $3`, w.sh, old, keyHash(it.Key))
+			putPosition(q, w.sh, it.Sort(), it.Key, h)
 		}
 		w.revs.item(h)
 	case story.Merge:
 		// A new carrier can put the story in other channels: it is
 		// written again in the write order.
-		if err := putBody(ctx, tx, h, it); err != nil {
+		if err := putBody(q, h, it); err != nil {
 			return err
 		}
-		if err := putPosition(ctx, tx, w.sh, it.Sort(), d.AliasKey, h); err != nil {
-			return err
-		}
+		putPosition(q, w.sh, it.Sort(), d.AliasKey, h)
 		w.revs.item(h)
-		return index(ctx, tx, d.Index, it, h)
+		index(q, d.Index, it, h)
 	}
 	return nil
 }
 
-func putBody(ctx context.Context, tx pgx.Tx, h []byte, it feed.Item) error {
+func putBody(q queuer, h []byte, it feed.Item) error {
 	body, err := encodeItem(it)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `UPDATE items SET body = $2 WHERE h = $1`, h, body)
-	return err
+	q.Queue(`UPDATE items SET body = $2 WHERE h = $1`, h, body)
+	return nil
 }
 
 // putPosition files key (an item of the source sh, or its copy of the
 // story h) in the source's newest-first order at t.
-func putPosition(ctx context.Context, tx pgx.Tx, sh []byte, t time.Time, key string, story []byte) error {
-	_, err := tx.Exec(ctx, `INSERT INTO positions (sh, ns, key, kh, story) VALUES ($1, $2, $3, $4, $5)
+func putPosition(q queuer, sh []byte, t time.Time, key string, story []byte) {
+	q.Queue(`INSERT INTO positions (sh, ns, key, kh, story) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (sh, ns, kh) DO UPDATE SET story = excluded.story`, sh, record.SortNS(t), []byte(key), keyHash(key), story)
-	return err
 }
 
 // claim records d's item as the claimant of its upstream id.
-func claim(ctx context.Context, tx pgx.Tx, d story.Decision) error {
+func claim(q queuer, d story.Decision) {
 	if !d.Claim {
-		return nil
+		return
 	}
 	it := d.Item
-	_, err := tx.Exec(ctx, `INSERT INTO ids (h, story, ref) VALUES ($1, $2, $3)
+	q.Queue(`INSERT INTO ids (h, story, ref) VALUES ($1, $2, $3)
 		ON CONFLICT (h) DO UPDATE SET story = excluded.story, ref = excluded.ref`,
 		hashOf(it.ID), refHash(it.SourceID, it.Key), story.Ref{SourceID: it.SourceID, Key: it.Key}.Bytes())
-	return err
 }
 
 // index records e, naming the story it (h) at its sort time, in the links
 // and titles tables.
-func index(ctx context.Context, tx pgx.Tx, e story.Entries, it feed.Item, h []byte) error {
+func index(q queuer, e story.Entries, it feed.Item, h []byte) {
 	ref := story.Ref{SourceID: it.SourceID, Key: it.Key}.Bytes()
 	if e.Link != "" {
-		if _, err := tx.Exec(ctx, `INSERT INTO links (h, story, ref) VALUES ($1, $2, $3)
-			ON CONFLICT (h) DO UPDATE SET story = excluded.story, ref = excluded.ref`, hashOf(e.Link), h, ref); err != nil {
-			return err
-		}
+		q.Queue(`INSERT INTO links (h, story, ref) VALUES ($1, $2, $3)
+			ON CONFLICT (h) DO UPDATE SET story = excluded.story, ref = excluded.ref`, hashOf(e.Link), h, ref)
 	}
 	if e.Title != "" {
-		if _, err := tx.Exec(ctx, `INSERT INTO titles (th, ns, story, ref) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-			hashOf(e.Title), record.SortNS(it.Sort()), h, ref); err != nil {
-			return err
-		}
+		q.Queue(`INSERT INTO titles (th, ns, story, ref) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+			hashOf(e.Title), record.SortNS(it.Sort()), h, ref)
 	}
-	return nil
 }
 
 // loadItem reads the stored item src/key; ok is false when there is none.

@@ -48,7 +48,8 @@
 // size (a birthday bound), so they serialise anyway. SERIALIZABLE would
 // need retries of whole polls for every pair of concurrent polls, since
 // each moves the one write-order counter. A poll's transaction is short
-// (its items are read and written by key); the fetching, which is where
+// (its items are read and written by key, in a few batched round trips:
+// pollbatch.go); the fetching, which is where
 // the time goes, runs in parallel on every instance. Leases (lease.go)
 // keep one source's polls on one instance; if one lock proves a
 // bottleneck, per-source locks plus predicate locks on the index rows a

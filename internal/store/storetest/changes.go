@@ -2,10 +2,12 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/store"
 )
 
@@ -93,9 +95,9 @@ func testChanges(t *testing.T, b Backend) {
 	if err != nil {
 		t.Fatalf("LastRev: %v", err)
 	}
-	w.until(t, "a poll of this handle", func(r uint64) bool { return r >= last })
 
 	if b.Share != nil {
+		w.until(t, "a poll of this handle", func(r uint64) bool { return r >= last })
 		other := b.Share(t, s, Options{Now: fixed})
 		t.Cleanup(func() { other.Close() })
 		ow := watch(t, other)
@@ -187,5 +189,59 @@ func testGuardedIndexUpdate(t *testing.T, b Backend) {
 	}
 	if st := sts["ch"]; st.Rev != 8 || st.Count != 3 {
 		t.Errorf("unguarded update: state %+v, want Rev 8, 3 members", st)
+	}
+}
+
+// testCopies: the reads aggregator migrate copies a store with: a merged
+// copy's alias, pruned keys with their time, and the last Seq given, which
+// a prune of the newest story does not take back.
+func testCopies(t *testing.T, b Backend) {
+	s := open(t, b, Options{Now: fixed, TitleWindow: 48 * time.Hour})
+	pub := time.Date(2025, 3, 1, 9, 30, 0, 0, time.UTC)
+	agency, viaLink, _ := yonhap(pub)
+	agency.SourceID, viaLink.SourceID = "yonhap", "hani"
+	save(t, s, "yonhap", []feed.Item{agency})
+	save(t, s, "hani", []feed.Item{viaLink})
+	as, err := s.Aliases(bg, "hani")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []store.Alias{{SourceID: "hani", Key: viaLink.Key, StorySource: "yonhap", StoryKey: agency.Key, Rule: "link", Seen: epoch}}; len(as) != 1 ||
+		as[0].SourceID != want[0].SourceID || as[0].Key != want[0].Key || as[0].StorySource != want[0].StorySource ||
+		as[0].StoryKey != want[0].StoryKey || as[0].Rule != want[0].Rule || !as[0].Seen.Equal(want[0].Seen) {
+		t.Errorf("Aliases(hani) = %+v, want %+v", as, want)
+	}
+	if as, err := s.Aliases(bg, "nobody"); err != nil || len(as) != 0 {
+		t.Errorf("Aliases of an unknown source = %v, %v", as, err)
+	}
+
+	save(t, s, "a", poll("a", 4))
+	last, err := s.LastSeq(bg)
+	if err != nil || last != 5 {
+		t.Fatalf("LastSeq = %d, %v; want 5 (one story merged, five stored)", last, err)
+	}
+	when := epoch.Add(90 * 24 * time.Hour)
+	if _, err := s.Prune(bg, "a", feed.Retention{Items: 1}, when); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := s.PrunedKeys(bg, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, tb := range ts {
+		keys = append(keys, tb.Key)
+		if tb.SourceID != "a" || !tb.At.Equal(when.Truncate(time.Second)) {
+			t.Errorf("tombstone %+v, want source a pruned at %v", tb, when)
+		}
+	}
+	if want := []string{"k000", "k001", "k002"}; !slices.Equal(keys, want) {
+		t.Errorf("PrunedKeys(a) = %q, want %q in key order", keys, want)
+	}
+	if n, err := s.Tombstones(bg, "a"); err != nil || n != len(ts) {
+		t.Errorf("Tombstones(a) = %d, %v; PrunedKeys gave %d", n, err, len(ts))
+	}
+	if last, err := s.LastSeq(bg); err != nil || last != 5 {
+		t.Errorf("LastSeq after a prune = %d, %v; want 5", last, err)
 	}
 }

@@ -84,6 +84,7 @@ var cases = []testCase{
 	{"Leases", testLeases},
 	{"Changes", testChanges},
 	{"GuardedIndexUpdate", testGuardedIndexUpdate},
+	{"Copies", testCopies},
 }
 
 // open is b.Open with the store closed at cleanup.
