@@ -10,14 +10,14 @@
 // indexes and each source's order rebuilt by the target from them), the
 // deletions still in the write order, the alias keys, the tombstones,
 // the counters (the write order's last Rev and the last Seq given), the
-// WebSub subscriptions and the subscriber statistics. Not copied: the
+// WebSub subscriptions, the subscriber statistics and the mailing lists
+// (subscribers with their send log, and the mail links' secret). Not copied: the
 // membership indexes, which the target's first serve builds from the
 // stories (the same members, archive pages cut as if every member had
 // arrived in Seq order), and the search index's bookmark, since the
 // target's search index is a new one.
 //
-// A new kind of record (the mailing lists' subscribers and send log) is a
-// new Step in Steps: a Copy through the source's and target's concern and
+// A new kind of record is a new Step in Steps: a Copy through the source's and target's concern and
 // a Sum over the same reads.
 //
 // It must not decide anything about stories, and it logs nothing: Run
@@ -71,6 +71,7 @@ func Steps() []Step {
 		{"counters", copyCounters, sumCounters},
 		{"websub subscriptions", copySubscriptions, sumSubscriptions},
 		{"subscriber days", copyDays, sumDays},
+		{"mailing lists", copyLists, sumLists},
 	}
 }
 

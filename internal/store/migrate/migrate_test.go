@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -73,6 +74,22 @@ func Filled(t *testing.T, s store.Store) {
 	if err := s.SaveSubscriberDays(bg, []feed.SubscriberDay{{Channel: "all", Day: "2026-11-29", Requests: 40, NotModified: 30, Clients: 3, Reported: 120},
 		{Channel: "all", Day: "2026-11-30", Requests: 7, Clients: 1}}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.MailSecret(bg, bytes.Repeat([]byte("k"), 32)); err != nil {
+		t.Fatal(err)
+	}
+	seoul := time.FixedZone("KST", 9*3600) // read back in UTC: the sums must not care
+	for _, sub := range []store.Subscriber{
+		{Channel: "the-peninsula", Address: "pending@example.org", State: store.Pending, Created: now, ConfirmSent: now},
+		{Channel: "the-peninsula", Address: "reader@example.kr", State: store.Confirmed, Digest: "daily", Created: now.Add(-48 * time.Hour).In(seoul),
+			Confirmed: now.Add(-47 * time.Hour), SentSeq: 3, LastPeriod: now.Add(-24 * time.Hour), LastSent: now.Add(-24 * time.Hour), Sends: 2,
+			// A send claimed when the source stopped: the target makes it.
+			Pending: &store.Send{After: 3, UpTo: 5, Period: now}, Owner: "host/1/x", Until: now.Add(time.Minute)},
+		{Channel: "all", Address: "gone@example.org", State: store.Bounced, Created: now, Confirmed: now, Bounces: 3, LastError: "550 no such user"},
+	} {
+		if err := s.ImportSubscriber(bg, sub); err != nil {
+			t.Fatalf("ImportSubscriber %s: %v", sub.Address, err)
+		}
 	}
 }
 
@@ -163,10 +180,31 @@ func TestMismatchCaught(t *testing.T) {
 			t.Errorf("%s: match %v, want %v", k.Name, got, want)
 		}
 	}
+	// A subscriber's send log that moved on in the target is caught too.
+	sub, err := to.Subscriber(bg, "the-peninsula", "reader@example.kr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.SentSeq, sub.Pending, sub.Owner = 5, nil, ""
+	if err := to.ImportSubscriber(bg, sub); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Compare(bg, from, to, nil); err != nil || kindMatch(rep, "mailing lists") {
+		t.Errorf("a subscriber's send log that differs went unnoticed: %+v, %v", rep, err)
+	}
 	if _, err := Run(bg, from, to, nil); !errors.Is(err, ErrNotEmpty) {
 		t.Errorf("Run into a filled target: %v, want ErrNotEmpty", err)
 	}
 	if _, err := Run(bg, from, openBolt(t), nil); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("Run into a bbolt file: %v, want ErrUnsupported", err)
 	}
+}
+
+func kindMatch(rep Report, name string) bool {
+	for _, k := range rep.Kinds {
+		if k.Name == name {
+			return k.Match()
+		}
+	}
+	return false
 }
