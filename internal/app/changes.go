@@ -35,6 +35,15 @@ func (a *App) followChanges(ctx context.Context, st changeStore) {
 	// Read before listening, so that nothing written after is missed.
 	seen, err := st.LastRev(ctx)
 	known := err == nil
+	if known {
+		// The documents' names of the sources (their feeds' titles, links
+		// and dates, from the saved states) were read by New, before seen:
+		// another instance's polls in between wrote states that no change
+		// read from seen on will name. Read every source's once more.
+		for _, s := range a.Config().Sources {
+			a.names.mark(s.ID)
+		}
+	}
 	wait := time.Second
 	retry := time.NewTimer(0)
 	if !retry.Stop() {

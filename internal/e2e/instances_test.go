@@ -360,20 +360,39 @@ func TestThreeInstancesSameETag(t *testing.T) {
 	o, procs := startInstances(t)
 	o.bump("s07")
 	want := "s07 item 1"
+	// seen is what each instance served at the last look, for the
+	// failure message.
+	seen := make([]string, len(procs))
+	defer func() {
+		if t.Failed() {
+			for i, s := range seen {
+				t.Logf("instance %d served: %s", i, s)
+			}
+			for _, r := range o.snapshot() {
+				if r.source == "s07" {
+					t.Logf("s07 polled by %s at %s", r.agent, r.start.Format("15:04:05.000"))
+				}
+			}
+		}
+	}()
 	waitInstances(t, 2*instInterval+10*time.Second, "every instance serving the change with one ETag", procs, func() bool {
 		var etags []string
-		for _, p := range procs {
+		ok := true
+		for i, p := range procs {
 			resp, err := http.Get(p.Base + "/feeds/all.atom")
 			if err != nil {
+				seen[i] = err.Error()
 				return false
 			}
 			body, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
-				return false
+			has := strings.Contains(string(body), want)
+			seen[i] = fmt.Sprintf("%d, ETag %s, %d bytes, has the change: %v", resp.StatusCode, resp.Header.Get("ETag"), len(body), has)
+			if err != nil || resp.StatusCode != http.StatusOK || !has {
+				ok = false
 			}
 			etags = append(etags, resp.Header.Get("ETag"))
 		}
-		return etags[0] != "" && etags[0] == etags[1] && etags[1] == etags[2]
+		return ok && etags[0] != "" && etags[0] == etags[1] && etags[1] == etags[2]
 	})
 }
