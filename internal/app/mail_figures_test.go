@@ -87,15 +87,17 @@ func TestMailFigures(t *testing.T) {
 	start := time.Now()
 	r.lists.Kick()
 	for {
-		sts, err := r.lists.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sts[0].Sent >= uint64(n) {
+		// The loop's own counters, not Status: Status counts the list in
+		// the store, a read of every subscriber, which at 100,000 every
+		// 200 ms would be the figure's own load.
+		r.lists.mu.Lock()
+		st := *r.lists.stateOf("news")
+		r.lists.mu.Unlock()
+		if st.Sent >= uint64(n) {
 			break
 		}
-		if sts[0].Failed > 0 {
-			t.Fatalf("failures: %+v", sts[0])
+		if st.Failed > 0 {
+			t.Fatalf("failures: %+v", st)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
