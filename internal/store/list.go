@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -232,4 +233,16 @@ func cut(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// MinSecret is the shortest mail-link secret a store keeps.
+const MinSecret = 32
+
+// CheckSecret is the rule of Lists.MailSecret's candidate, for every
+// backend: at least MinSecret bytes, else feed.EINVALID.
+func CheckSecret(candidate []byte) error {
+	if len(candidate) < MinSecret {
+		return fmt.Errorf("mail secret: %w", feed.Errorf(feed.EINVALID, "the secret must be at least %d bytes", MinSecret))
+	}
+	return nil
 }

@@ -330,8 +330,8 @@ func (db *DB) FinishSend(ctx context.Context, channel, address, owner string, r 
 
 // MailSecret is store.Lists.MailSecret.
 func (db *DB) MailSecret(ctx context.Context, candidate []byte) ([]byte, error) {
-	if len(candidate) < 32 {
-		return nil, fmt.Errorf("mail secret: %w", feed.Errorf(feed.EINVALID, "the secret must be at least 32 bytes"))
+	if err := store.CheckSecret(candidate); err != nil {
+		return nil, err
 	}
 	var out []byte
 	err := db.pool.QueryRow(ctx, `SELECT value FROM mail_meta WHERE name = 'secret'`).Scan(&out)
