@@ -66,6 +66,7 @@ func run() error {
 	corpus := flag.String("corpus", os.Getenv("AGGREGATOR_CORPUS"), "the corpus directory (its real/ is read)")
 	pairs := flag.Int("pairs", 30, "two-word queries from titles")
 	perQuery := flag.Bool("queries", true, "print every query with its truth and each method's answer counts")
+	copies := flag.Int("copies", 1, "index the corpus this many times over, each copy under other sources (for latency and size; the query set is the first copy's)")
 	flag.Parse()
 	if *db == "" || *corpus == "" {
 		return fmt.Errorf("-db (or AGGREGATOR_TEST_POSTGRES) and -corpus (or AGGREGATOR_CORPUS) are required")
@@ -82,14 +83,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	qs := queries(items, *pairs)
+	if len(qs) == 0 {
+		return fmt.Errorf("the corpus gave no query words")
+	}
+	items = copyItems(items, *copies)
 	docs := make([]document, len(items))
 	for i, it := range items {
 		docs[i] = document{ref: it.Ref(), published: it.Sort().UTC(), text: docText(it)}
 		docs[i].folded = fold(docs[i].text)
-	}
-	qs := queries(items, *pairs)
-	if len(qs) == 0 {
-		return fmt.Errorf("the corpus gave no query words")
 	}
 	fmt.Printf("%d items (bbolt store %d KiB), %d queries\n", len(items), storeSize>>10, len(qs))
 
@@ -106,6 +108,9 @@ func run() error {
 	}
 	defer pg.close()
 	fmt.Println(pg.features)
+	if err := pg.explain(ctx, "북한", "미사일", "Seoul"); err != nil {
+		return err
+	}
 	methods = append(methods, pg.methods()...)
 
 	truths := make([]map[string]bool, len(qs))
@@ -138,6 +143,7 @@ func run() error {
 	} {
 		printGroup(g.name, g.in, qs, truths, starts, methods, res)
 	}
+	midWords(docs, qs)
 	fmt.Println()
 	fmt.Printf("%-12s %12s  %s\n", "method", "index KiB", "what")
 	fmt.Printf("%-12s %12d  %s\n", "bleve", bl.size>>10, "the index directory (scorch), after one batch of every item")
@@ -146,6 +152,19 @@ func run() error {
 	}
 	fmt.Printf("load average at end: %s\n", loadavg())
 	return nil
+}
+
+// copyItems returns items n times over, each copy after the first under
+// other source ids ("c1-s001"), so other refs.
+func copyItems(items []feed.Item, n int) []feed.Item {
+	out := slices.Clone(items)
+	for c := 1; c < n; c++ {
+		for _, it := range items {
+			it.SourceID = fmt.Sprintf("c%d-%s", c, it.SourceID)
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 // document is an item as the methods search it.
@@ -442,6 +461,28 @@ func (p *pgIndex) setup(ctx context.Context, docs []document) error {
 			return err
 		}
 		p.sizes = append(p.sizes, sized{s.name, n, s.what})
+	}
+	return nil
+}
+
+// explain prints the plan and time of the trigram method for each query.
+func (p *pgIndex) explain(ctx context.Context, qs ...string) error {
+	for _, q := range qs {
+		var where []string
+		var args []any
+		for _, w := range lowerWords(q) {
+			args = append(args, "%"+w+"%")
+			where = append(where, fmt.Sprintf("body ILIKE $%d", len(args)))
+		}
+		rows, err := p.conn.Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF) SELECT ref FROM items WHERE "+strings.Join(where, " AND "), args...)
+		if err != nil {
+			return err
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		fmt.Printf("pg trigram %q:\n  %s\n", q, strings.Join(lines, "\n  "))
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"cmp"
+	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -119,4 +122,45 @@ func fratio(a float64, b int) float64 {
 		return nan
 	}
 	return a / float64(b)
+}
+
+// midWords prints, for each one-word Korean query of the hand list, how
+// many items have it only inside words, and the words it is most often
+// inside: what the substring truth counts and the word-start truth does
+// not ("평양" inside "태평양", the Pacific; "미사일" inside "탄도미사일").
+func midWords(docs []document, qs []query) {
+	fmt.Println("\nKorean hand queries inside words (items where every occurrence is inside a word; the commonest such words):")
+	for _, q := range qs {
+		if q.kind != "hand" || !korean(q.text) || len(queryWords(q.text)) != 1 {
+			continue
+		}
+		w := queryWords(q.text)[0]
+		inside := map[string]int{}
+		items := 0
+		for _, d := range docs {
+			if !contains(d.folded, w, false) || contains(d.folded, w, true) {
+				continue
+			}
+			items++
+			for _, word := range strings.FieldsFunc(d.folded, func(r rune) bool { return !isWord(r) }) {
+				if i := strings.Index(word, w); i > 0 {
+					inside[word]++
+				}
+			}
+		}
+		type kv struct {
+			word string
+			n    int
+		}
+		var top []kv
+		for k, v := range inside {
+			top = append(top, kv{k, v})
+		}
+		slices.SortFunc(top, func(a, b kv) int { return cmp.Or(b.n-a.n, strings.Compare(a.word, b.word)) })
+		var parts []string
+		for _, t := range top[:min(5, len(top))] {
+			parts = append(parts, fmt.Sprintf("%s ×%d", t.word, t.n))
+		}
+		fmt.Printf("  %s: %d items; %s\n", q.text, items, strings.Join(parts, ", "))
+	}
 }
