@@ -30,13 +30,10 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io/fs"
 	"math"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,6 +43,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/kpolicy/aggregator/bench/internal/scratch"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/parse"
 	"github.com/kpolicy/aggregator/internal/search"
@@ -72,7 +70,7 @@ func run() error {
 		return fmt.Errorf("-db (or AGGREGATOR_TEST_POSTGRES) and -corpus (or AGGREGATOR_CORPUS) are required")
 	}
 	ctx := context.Background()
-	fmt.Printf("load average at start: %s\n", loadavg())
+	fmt.Printf("load average at start: %s\n", scratch.LoadAvg())
 
 	tmp, err := os.MkdirTemp("", "aggbench-searchquality-")
 	if err != nil {
@@ -150,7 +148,7 @@ func run() error {
 	for _, s := range pg.sizes {
 		fmt.Printf("%-12s %12d  %s\n", s.name, s.bytes>>10, s.what)
 	}
-	fmt.Printf("load average at end: %s\n", loadavg())
+	fmt.Printf("load average at end: %s\n", scratch.LoadAvg())
 	return nil
 }
 
@@ -346,7 +344,7 @@ type sized struct {
 }
 
 func newPostgres(ctx context.Context, base string, docs []document) (*pgIndex, error) {
-	u, drop, err := schema(ctx, base)
+	u, drop, err := scratch.Schema(ctx, base)
 	if err != nil {
 		return nil, err
 	}
@@ -373,34 +371,12 @@ func (p *pgIndex) setup(ctx context.Context, docs []document) error {
 	if err := p.conn.QueryRow(ctx, "SELECT current_setting('server_version'), current_setting('lc_ctype')").Scan(&version, &ctype); err != nil {
 		return err
 	}
-	var configs []string
-	rows, err := p.conn.Query(ctx, "SELECT cfgname FROM pg_ts_config ORDER BY cfgname")
+	configs, err := firstColumn(ctx, p.conn, "SELECT cfgname FROM pg_ts_config ORDER BY cfgname")
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return err
-		}
-		configs = append(configs, c)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	var exts []string
-	rows, err = p.conn.Query(ctx, "SELECT name FROM pg_available_extensions ORDER BY name")
+	exts, err := firstColumn(ctx, p.conn, "SELECT name FROM pg_available_extensions ORDER BY name")
 	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return err
-		}
-		exts = append(exts, c)
-	}
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	trgm := slices.Contains(exts, "pg_trgm")
@@ -487,6 +463,15 @@ func (p *pgIndex) explain(ctx context.Context, qs ...string) error {
 	return nil
 }
 
+// firstColumn returns the first column of every row of sql.
+func firstColumn(ctx context.Context, conn *pgx.Conn, sql string) ([]string, error) {
+	rows, err := conn.Query(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 func (p *pgIndex) methods() []method {
 	ts := func(name, col, tsq string, args func(string) []any) method {
 		return p.method(name, "ts_rank("+col+", "+tsq+") DESC", func(q string) (string, []any) {
@@ -567,35 +552,6 @@ func prefixQuery(q string) string {
 	return strings.Join(parts, " & ")
 }
 
-// schema makes a schema of its own in the database at base and returns a
-// URL whose connections use it, and its drop (bench/leases's).
-func schema(ctx context.Context, base string) (string, func(), error) {
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", nil, err
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "aggbench_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		admin.Close(ctx)
-		return "", nil, err
-	}
-	drop := func() {
-		_, _ = admin.Exec(ctx, "DROP SCHEMA "+name+" CASCADE")
-		admin.Close(ctx)
-	}
-	pu, err := url.Parse(base)
-	if err != nil {
-		drop()
-		return "", nil, err
-	}
-	q := pu.Query()
-	q.Set("search_path", name)
-	pu.RawQuery = q.Encode()
-	return pu.String(), drop, nil
-}
-
 func dirSize(dir string) (int64, error) {
 	var n int64
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -609,16 +565,4 @@ func dirSize(dir string) (int64, error) {
 		return err
 	})
 	return n, err
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
