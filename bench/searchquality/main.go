@@ -91,7 +91,7 @@ func run() error {
 		docs[i] = document{ref: it.Ref(), published: it.Sort().UTC(), text: docText(it)}
 		docs[i].folded = fold(docs[i].text)
 	}
-	fmt.Printf("%d items (bbolt store %d KiB), %d queries\n", len(items), storeSize>>10, len(qs))
+	fmt.Printf("%d items (%d× the corpus, whose bbolt store is %d KiB), %d queries\n", len(items), *copies, storeSize>>10, len(qs))
 
 	var methods []method
 	bl, err := newBleve(filepath.Join(tmp, "idx"), items)
