@@ -495,6 +495,10 @@ func (p *Poller) fail(ctx context.Context, src feed.Source, st feed.SourceState,
 // with Retired set and no request behind it). Sources on one host are
 // polled one after another; different hosts proceed in parallel, at most
 // Concurrency at a time. A failing source does not stop the others.
+//
+// With PollerOptions.Claims each poll is claimed as Run claims it (see
+// claimNow), so a poll staff asked for on one instance never runs beside
+// another instance's poll of the source or its host.
 func (p *Poller) PollAll(ctx context.Context, sources []feed.Source) []Result {
 	var enabled []feed.Source
 	for _, s := range sources {
@@ -529,7 +533,7 @@ func (p *Poller) PollAll(ctx context.Context, sources []feed.Source) []Result {
 							Err: fmt.Errorf("poll %s: %w", enabled[i].ID, err)}
 						continue
 					}
-					results[i] = p.Retry(ctx, enabled[i])
+					results[i] = p.claimNow(ctx, enabled[i])
 				}
 			}
 		})
@@ -540,6 +544,56 @@ func (p *Poller) PollAll(ctx context.Context, sources []feed.Source) []Result {
 	close(work)
 	wg.Wait()
 	return results
+}
+
+// maxClaimTurns bounds the claims of one staff poll that another
+// instance's fresh poll of the source answers (each such answer carries
+// the NextPoll to claim with next).
+const maxClaimTurns = 3
+
+// staffClaimWait is the longest a staff poll waits between two claims of a
+// source another instance holds: it learns of a release within it.
+const staffClaimWait = time.Second
+
+// claimNow is Retry under the source's lease when the Poller has Claims:
+// it claims the source whatever its schedule (an answer that another
+// instance polled it since is claimed again at once, seeing that poll's
+// NextPoll), waits while another instance holds the source or its host
+// (claiming again after the answer's Wait, at most staffClaimWait, until
+// ctx ends), then polls renewing the lease and releases it. A claim that fails is the
+// poll's error, nothing recorded on the source.
+func (p *Poller) claimNow(ctx context.Context, src feed.Source) Result {
+	if p.opts.Claims == nil {
+		return p.Retry(ctx, src)
+	}
+	host := hostKey(src.URL)
+	if st, err := p.state(ctx, src); err == nil && st.Polled() {
+		host = hostKey(st.PollURL(src.URL))
+	}
+	var seen time.Time
+	for turns := 0; ; {
+		c := p.claim(ctx, src.ID, host, seen)
+		switch {
+		case c.err != nil:
+			return Result{SourceID: src.ID, URL: src.URL, Err: c.err}
+		case c.Held:
+			return p.leased(ctx, src.ID, host, func() Result { return p.pollSource(ctx, src, true) })
+		case c.Wait == 0:
+			if turns++; turns > maxClaimTurns {
+				return Result{SourceID: src.ID, URL: src.URL,
+					Err: fmt.Errorf("poll %s: claim: other instances polled it %d times in a row meanwhile", src.ID, turns)}
+			}
+			seen = c.NextPoll
+			continue
+		}
+		t := time.NewTimer(min(c.Wait, staffClaimWait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Result{SourceID: src.ID, URL: src.URL, Err: fmt.Errorf("poll %s: waiting for another instance's lease: %w", src.ID, ctx.Err())}
+		case <-t.C:
+		}
+	}
 }
 
 // hostKey is the unit of politeness: the lower-cased host name of u, so
