@@ -42,6 +42,11 @@ type Backend struct {
 	// another instance would (the caller closes it); nil for a backend
 	// that one process holds. The change feed's cases use it.
 	Share func(t testing.TB, s store.Store, opts Options) store.Store
+	// Locate, when set, names s's store to another process: the location
+	// (a file path, a URL) that the backend's test binary, run again as
+	// the Crash case's writer, opens in Child. The backend's test package
+	// must then call Child first in its TestMain. nil skips Crash.
+	Locate func(t testing.TB, s store.Store) string
 }
 
 // Run runs every case of the suite against b, each as a subtest.
@@ -85,6 +90,8 @@ var cases = []testCase{
 	{"Changes", testChanges},
 	{"GuardedIndexUpdate", testGuardedIndexUpdate},
 	{"Copies", testCopies},
+	{"Crash", testCrash},
+	{"CancelledPoll", testCancelledPoll},
 }
 
 // open is b.Open with the store closed at cleanup.
