@@ -43,7 +43,7 @@ const (
 // In the tests' own process it returns at once. In the child (its
 // environment names a store) it opens the store at loc with open, writes
 // the round's planned writes one after another, printing a line on stdout
-// after each returns, until it is killed; it never returns (it exits with
+// before each begins and after it returns, until it is killed; it never returns (it exits with
 // status 2 on a failure, which it prints on stderr).
 func Child(open func(loc string, opts Options) (store.Store, error)) {
 	loc := os.Getenv(childStore)
@@ -64,6 +64,7 @@ func Child(open func(loc string, opts Options) (store.Store, error)) {
 	}
 	fmt.Println("open")
 	for j := 0; ; j++ {
+		fmt.Println("begin", j)
 		if err := crashPlan(round, j).do(bg, s); err != nil {
 			fail(fmt.Errorf("round %d write %d: %w", round, j, err))
 		}
@@ -79,6 +80,8 @@ const (
 	opIndex
 	opSubscriber
 )
+
+var crashKinds = []string{"poll", "state", "index update", "subscriber"}
 
 const crashIndex, crashChannel = "crash", "crash"
 
@@ -377,12 +380,20 @@ func testCrash(t *testing.T, b Backend) {
 	t.Cleanup(func() { s.Close() }) // the last reopened
 	m := newCrashModel()
 	unreported := 0 // rounds whose last write committed unreported
+	within := 0     // kills that came inside a write
 	for r := range crashRounds {
 		// bbolt's file lock: the child holds the store alone.
 		if err := s.Close(); err != nil {
 			t.Fatalf("Close before round %d: %v", r, err)
 		}
-		reported := runChild(t, exe, loc, r, 1+rng.IntN(crashMaxOK), rng)
+		target := rng.IntN(crashMaxOK)
+		for rng.IntN(3) > 0 && crashKind(target) != opPoll {
+			target++ // two kills in three in a poll, the write of many rows
+		}
+		reported, inside := runChild(t, exe, loc, r, target, rng)
+		if inside {
+			within++
+		}
 		s = b.Reopen(t, s, Options{Now: fixed})
 		// The write after the last reported may have committed, its line
 		// not printed; none after it began.
@@ -418,16 +429,18 @@ func testCrash(t *testing.T, b Backend) {
 		if diffs := m.check(s); len(diffs) != 0 {
 			t.Fatalf("round %d: after a SavePoll on the reopened store:\n\t%s", r, strings.Join(diffs, "\n\t"))
 		}
-		t.Logf("round %d: killed after %d writes committed; the reopened store wrote in %v", r, reported, time.Since(start).Round(time.Millisecond))
+		t.Logf("round %d: killed after %d writes committed (inside the next: %v, a %s); the reopened store wrote in %v", r, reported, inside, crashKinds[crashKind(reported)], time.Since(start).Round(time.Millisecond))
 	}
-	t.Logf("%d of %d kills came after a commit and before its line", unreported, crashRounds)
+	t.Logf("of %d kills, %d came inside a write, %d after a write committed and before its line", crashRounds, within, unreported)
 }
 
-// runChild runs round r's writer at loc and kills it with SIGKILL after
-// its afterOK-th line "ok", within the time its last write took (so that
-// the kill falls anywhere in the next one, its commit included); it
-// returns how many writes it reported.
-func runChild(t *testing.T, exe, loc string, r, afterOK int, rng *rand.Rand) int {
+// runChild runs round r's writer at loc and kills it with SIGKILL while
+// it makes write afterOK, at a random moment within the time the last
+// write of the same kind took (so that the kill falls anywhere in it, its
+// commit included, or just after); it
+// returns how many writes it reported, and whether the kill came after
+// the next one began.
+func runChild(t *testing.T, exe, loc string, r, afterOK int, rng *rand.Rand) (int, bool) {
 	t.Helper()
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), childStore+"="+loc, childRound+"="+strconv.Itoa(r))
@@ -448,14 +461,16 @@ func runChild(t *testing.T, exe, loc string, r, afterOK int, rng *rand.Rand) int
 			lines <- sc.Text()
 		}
 	}()
-	reported, opened, killed := 0, false, false
+	reported, opened, killed, inside := 0, false, false, false
 	kill := func() {
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		killed = true
 	}
 	timeout := time.After(crashWait)
 	var due <-chan time.Time
-	var last time.Time
+	var began time.Time
+	var lastTook time.Duration
+	took := map[int]time.Duration{} // by kind of write, the last one's time
 	for {
 		select {
 		case l, ok := <-lines:
@@ -465,22 +480,30 @@ func runChild(t *testing.T, exe, loc string, r, afterOK int, rng *rand.Rand) int
 				if !killed || !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 					t.Fatalf("round %d: the child ended (%v) before it was killed: %s", r, err, stderr.Bytes())
 				}
-				return reported
+				return reported, inside
 			}
 			switch {
 			case l == "open":
-				opened, last = true, time.Now()
+				opened = true
+			case l == "begin "+strconv.Itoa(reported):
+				inside, began = true, time.Now()
+				if reported == afterOK {
+					// Kill within the time this kind of write took last.
+					d, ok := took[crashKind(reported)]
+					if !ok {
+						d = lastTook
+					}
+					due = time.After(time.Duration(rng.Int64N(int64(d)*11/10 + 1)))
+				}
 			case strings.HasPrefix(l, "ok "):
 				if n, err := strconv.Atoi(l[3:]); err != nil || n != reported {
 					kill()
 					t.Fatalf("round %d: child's line %q, want ok %d", r, l, reported)
 				}
+				lastTook = time.Since(began)
+				took[crashKind(reported)] = lastTook
 				reported++
-				took := time.Since(last)
-				last = time.Now()
-				if reported == afterOK {
-					due = time.After(time.Duration(rng.Int64N(int64(took)*6/5 + 1)))
-				}
+				inside = false
 			default:
 				kill()
 				t.Fatalf("round %d: child's line %q", r, l)
@@ -522,10 +545,10 @@ func testCancelledPoll(t *testing.T, b Backend) {
 		if err != nil {
 			cancelled++
 			if n != 0 || feed.ErrorCode(stErr) != feed.ENOTFOUND {
-				t.Errorf("round %d: SavePoll failed (%v) after %v, and %d items and a state (%+v, %v) are stored", r, err, delay, n, st, stErr)
+				t.Errorf("round %d: SavePoll failed (%v) after %v, and %d items and a state (ETag %s, %d items, %v) are stored", r, err, delay, n, st.ETag, st.Items, stErr)
 			}
 		} else if c.New != per || n != per || stErr != nil || st.Items != per {
-			t.Errorf("round %d: SavePoll returned %+v, nil; %d items and state %+v, %v are stored; want %d", r, c, n, st, stErr, per)
+			t.Errorf("round %d: SavePoll returned %+v, nil; %d items and a state of %d items (%v) are stored; want %d", r, c, n, st.Items, stErr, per)
 		}
 		if err != nil {
 			// The source polls again as a whole.
