@@ -522,7 +522,7 @@ func runChild(t *testing.T, exe, loc string, r, afterOK int, rng *rand.Rand) (in
 // random moments within one poll's time: each is whole or absent.
 func testCancelledPoll(t *testing.T, b Backend) {
 	s := open(t, b, Options{Now: fixed})
-	const per, rounds = 200, 6
+	const per, rounds = 100, 6
 	start := time.Now()
 	save(t, s, "m", poll("m", per))
 	took := time.Since(start)
@@ -559,4 +559,43 @@ func testCancelledPoll(t *testing.T, b Backend) {
 	}
 	checkSeqs(t, s, append(srcs, "m"))
 	t.Logf("%d of %d polls cancelled before they committed", cancelled, rounds)
+}
+
+// testCancelledState cancels SaveStates (one row each, one statement for
+// a database) while they run: a call that fails stored nothing, one that
+// returned nil stored its state.
+func testCancelledState(t *testing.T, b Backend) {
+	s := open(t, b, Options{Now: fixed})
+	const rounds = 40
+	start := time.Now()
+	for i := range 5 {
+		if err := s.SaveState(bg, stateOf(fmt.Sprintf("m%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(start) / 5
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d; one SaveState took %v", seed, took)
+	rng := rand.New(rand.NewPCG(seed, seed>>1))
+	cancelled := 0
+	for r := range rounds {
+		src := fmt.Sprintf("x%02d", r)
+		ctx, cancel := context.WithCancel(bg)
+		delay := time.Duration(rng.Int64N(int64(took)*3/2 + 1))
+		stop := time.AfterFunc(delay, cancel)
+		err := s.SaveState(ctx, stateOf(src))
+		stop.Stop()
+		cancel()
+		st, stErr := s.State(bg, src)
+		switch {
+		case err != nil:
+			cancelled++
+			if feed.ErrorCode(stErr) != feed.ENOTFOUND {
+				t.Errorf("round %d: SaveState failed (%v) after %v, and its state is stored (ETag %s, %v)", r, err, delay, st.ETag, stErr)
+			}
+		case stErr != nil:
+			t.Errorf("round %d: SaveState returned nil; State: %v", r, stErr)
+		}
+	}
+	t.Logf("%d of %d SaveStates cancelled before they stored", cancelled, rounds)
 }

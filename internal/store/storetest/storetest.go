@@ -92,6 +92,7 @@ var cases = []testCase{
 	{"Copies", testCopies},
 	{"Crash", testCrash},
 	{"CancelledPoll", testCancelledPoll},
+	{"CancelledState", testCancelledState},
 }
 
 // open is b.Open with the store closed at cleanup.
