@@ -9,7 +9,9 @@
 // It must not fetch, parse or render anything, and it must not log: every
 // failure is returned, and "not found" (feed.ENOTFOUND) is told apart from
 // a lost connection. Every call passes its context to pgx: a done context
-// fails the call before it begins and stops a query under way.
+// fails the call before it begins and stops a query under way, except a
+// write's last statement (its COMMIT, or its one statement), which runs to
+// its answer (see sent): a write that fails has stored nothing.
 //
 // # Schema
 //

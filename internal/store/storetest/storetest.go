@@ -7,9 +7,15 @@
 // The cases are grouped: round trips and orders (what is stored is what
 // is read, in the documented order), errors (feed.ENOTFOUND only for
 // "not there", feed.EINVALID for bad input with nothing written, a done
-// context), persistence (Reopen), and concurrency (many sources polled at
+// context), persistence (Reopen), concurrency (many sources polled at
 // once, one source from two goroutines, readers during writes, membership
-// updates during polls). Run with -race.
+// updates during polls), and crashes (crash.go): a writer in another
+// process killed with SIGKILL inside its writes, after which the store
+// opens with every write it reported whole, none in part, the write order
+// whole, and takes new writes at once (Crash, which needs Backend.Locate
+// and Child in the backend's TestMain); SavePolls and SaveStates whose
+// context ends while they run, each whole or absent (CancelledPoll,
+// CancelledState). Run with -race.
 package storetest
 
 import (
