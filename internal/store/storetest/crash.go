@@ -522,7 +522,7 @@ func runChild(t *testing.T, exe, loc string, r, afterOK int, rng *rand.Rand) (in
 // random moments within one poll's time: each is whole or absent.
 func testCancelledPoll(t *testing.T, b Backend) {
 	s := open(t, b, Options{Now: fixed})
-	const per, rounds = 100, 6
+	const per, rounds = 60, 6
 	start := time.Now()
 	save(t, s, "m", poll("m", per))
 	took := time.Since(start)
