@@ -359,7 +359,7 @@ func checkWriteOrder(s store.Store, all []feed.Item, by map[string]crashOp) []st
 // crashRounds and the kill's bounds keep the case under a few seconds.
 const (
 	crashRounds = 5
-	crashMaxOK  = 40               // the kill comes after up to this many writes reported
+	crashMaxOK  = 40               // the write killed is one of the first 40 or so
 	crashWait   = 20 * time.Second // for the child's lines, the reopened store's writes
 	crashAfter  = 99999            // the op number of the parent's poll after a round
 )
@@ -391,8 +391,10 @@ func testCrash(t *testing.T, b Backend) {
 			target++ // two kills in three in a poll, the write of many rows
 		}
 		reported, inside := runChild(t, exe, loc, r, target, rng)
+		where := fmt.Sprintf("before write %d (%s) began", reported, crashKinds[crashKind(reported)])
 		if inside {
 			within++
+			where = fmt.Sprintf("inside write %d (%s)", reported, crashKinds[crashKind(reported)])
 		}
 		s = b.Reopen(t, s, Options{Now: fixed})
 		// The write after the last reported may have committed, its line
@@ -429,18 +431,17 @@ func testCrash(t *testing.T, b Backend) {
 		if diffs := m.check(s); len(diffs) != 0 {
 			t.Fatalf("round %d: after a SavePoll on the reopened store:\n\t%s", r, strings.Join(diffs, "\n\t"))
 		}
-		t.Logf("round %d: killed after %d writes committed (inside the next: %v, a %s); the reopened store wrote in %v", r, reported, inside, crashKinds[crashKind(reported)], time.Since(start).Round(time.Millisecond))
+		t.Logf("round %d: killed %s, %d writes committed; the reopened store wrote in %v", r, where, reported, time.Since(start).Round(time.Millisecond))
 	}
 	t.Logf("of %d kills, %d came inside a write, %d after a write committed and before its line", crashRounds, within, unreported)
 }
 
-// runChild runs round r's writer at loc and kills it with SIGKILL while
-// it makes write afterOK, at a random moment within the time the last
-// write of the same kind took (so that the kill falls anywhere in it, its
-// commit included, or just after); it
-// returns how many writes it reported, and whether the kill came after
-// the next one began.
-func runChild(t *testing.T, exe, loc string, r, afterOK int, rng *rand.Rand) (int, bool) {
+// runChild runs round r's writer at loc and kills it with SIGKILL once
+// write target has begun, at a random moment within the time the last
+// write of its kind took (so that the kill falls anywhere in it, its
+// commit included, or just after). It returns how many writes the child
+// reported done, and whether the next one had begun.
+func runChild(t *testing.T, exe, loc string, r, target int, rng *rand.Rand) (int, bool) {
 	t.Helper()
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), childStore+"="+loc, childRound+"="+strconv.Itoa(r))
@@ -487,7 +488,7 @@ func runChild(t *testing.T, exe, loc string, r, afterOK int, rng *rand.Rand) (in
 				opened = true
 			case l == "begin "+strconv.Itoa(reported):
 				inside, began = true, time.Now()
-				if reported == afterOK {
+				if reported == target {
 					// Kill within the time this kind of write took last.
 					d, ok := took[crashKind(reported)]
 					if !ok {
