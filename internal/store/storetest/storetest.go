@@ -76,6 +76,7 @@ var cases = []testCase{
 	{"WriteOrder", testWriteOrder},
 	{"States", testStates},
 	{"StateFields", testStateFields},
+	{"StateSoon", testStateSoon},
 	{"Subscriptions", testSubscriptions},
 	{"SubscriberDays", testSubscriberDays},
 	{"Indexes", testIndexes},
