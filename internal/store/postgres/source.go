@@ -60,7 +60,7 @@ func (db *DB) MarkParsing(ctx context.Context, sourceID string, at time.Time) er
 	if err := store.CheckSourceID(sourceID, ""); err != nil {
 		return fmt.Errorf("mark parsing: %w", err)
 	}
-	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if db.readOnly {
 			return store.ErrReadOnly
 		}
