@@ -218,24 +218,25 @@ func (s *Subscribers) Today() []feed.SubscriberDay {
 // Load reads the parts of today and yesterday that other instances (and
 // this process's earlier runs) flushed, so that Today shows the service's
 // counts from the start. Call it once, before Record. A stored sketch that
-// does not decode is an error, after the rest was loaded.
+// does not decode is not an error here (the merge leaves it out, and Flush
+// reports it): only a store that cannot be read is.
 func (s *Subscribers) Load(ctx context.Context) error {
 	if s == nil || s.store == nil {
 		return nil
 	}
-	if err := s.refresh(ctx); err != nil {
+	if _, err := s.refresh(ctx); err != nil {
 		return fmt.Errorf("load subscriber statistics: %w", err)
 	}
 	return nil
 }
 
-// refresh re-reads the other instances' parts of today and yesterday. A
-// damaged part is kept (the merge leaves its sketch out) and reported.
-func (s *Subscribers) refresh(ctx context.Context) error {
+// refresh re-reads the other instances' parts of today and yesterday, and
+// returns the parts read.
+func (s *Subscribers) refresh(ctx context.Context) ([]store.SubscriberPart, error) {
 	today := s.now().UTC()
 	parts, err := s.store.SubscriberParts(ctx, today.AddDate(0, 0, -1).Format(time.DateOnly), today.Format(time.DateOnly))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	others := map[dayKey][]store.SubscriberPart{}
 	for _, p := range parts {
@@ -247,8 +248,7 @@ func (s *Subscribers) refresh(ctx context.Context) error {
 	s.mu.Lock()
 	s.others = others
 	s.mu.Unlock()
-	_, err = store.MergeSubscriberParts(parts)
-	return err
+	return parts, nil
 }
 
 // Flush writes this instance's part of every day in memory to the store,
@@ -299,8 +299,10 @@ func (s *Subscribers) Flush(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
-	if err := s.refresh(ctx); err != nil {
+	if parts, err := s.refresh(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("read subscriber statistics: %w", err))
+	} else if _, damaged := store.MergeSubscriberParts(parts); damaged != nil {
+		errs = append(errs, fmt.Errorf("subscriber statistics: %w", damaged))
 	}
 	if err := s.settle(ctx, now); err != nil {
 		errs = append(errs, fmt.Errorf("settle subscriber statistics: %w", err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +155,42 @@ func TestSubscribersSettle(t *testing.T) {
 	}
 	if got, err := later.History(ctx, "", ""); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("settled History = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// TestSubscribersDamagedPart: another instance's part whose sketch does
+// not decode (damaged bytes in the store) neither stops the start (Load)
+// nor panics: its clients are left out, its other counts stand, and Flush
+// says which part it was after doing the rest.
+func TestSubscribersDamagedPart(t *testing.T) {
+	ctx := context.Background()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "a.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	now := func() time.Time { return time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC) }
+	damaged := store.SubscriberPart{Channel: "news", Day: "2026-12-02", Instance: "broken", Requests: 5,
+		Sketch: []byte{2, 14, 0, 1, 0, 0, 0, 9, 0xff}, Fetchers: map[uint64]int{7: 30}}
+	if err := db.SaveSubscriberParts(ctx, []store.SubscriberPart{damaged}); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSubscribers(db, now, "ok")
+	if err := s.Load(ctx); err != nil {
+		t.Fatalf("Load with a damaged part: %v", err)
+	}
+	s.Record("news", 200, newRequest("10.0.0.1:1", "Mozilla/5.0"))
+	want := feed.SubscriberDay{Channel: "news", Day: "2026-12-02", Requests: 6, Clients: 1, Reported: 30}
+	if got := s.Today(); len(got) != 1 || got[0] != want {
+		t.Errorf("Today = %+v, want %+v", got, want)
+	}
+	if err := s.Flush(ctx); err == nil || !strings.Contains(err.Error(), "news 2026-12-02 broken") {
+		t.Errorf("Flush: %v, want an error naming the damaged part", err)
+	}
+	if got, err := s.History(ctx, "", ""); err != nil || len(got) != 1 || got[0] != want {
+		t.Errorf("History = %+v, %v; want %+v", got, err, want)
+	}
+	if ps, _ := db.SubscriberParts(ctx, "", ""); len(ps) != 2 {
+		t.Errorf("the flush did not write its part: %+v", ps)
 	}
 }
