@@ -81,3 +81,18 @@ func FuzzMergeSubscriberParts(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMergeSubscriberParts: a day of three instances with dense
+// sketches (20,000 clients each), the worst a live day costs to show.
+func BenchmarkMergeSubscriberParts(b *testing.B) {
+	parts := []SubscriberPart{
+		{Channel: "a", Day: "d", Instance: "x", Sketch: sketchBytes(b, 0, 20000)},
+		{Channel: "a", Day: "d", Instance: "y", Sketch: sketchBytes(b, 10000, 30000)},
+		{Channel: "a", Day: "d", Instance: "z", Sketch: sketchBytes(b, 20000, 40000)},
+	}
+	for b.Loop() {
+		if _, err := MergeSubscriberParts(parts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
