@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,7 +53,19 @@ func run() error {
 	window := flag.Duration("duration", 20*time.Second, "measuring window of each count, after the instances' first poll")
 	concurrency := flag.Int("concurrency", fetch.DefaultConcurrency, "polls in flight per instance (fetch.concurrency)")
 	lease := flag.Duration("lease", 30*time.Second, "fetch.lease")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *db == "" {
 		return fmt.Errorf("-db (or AGGREGATOR_TEST_POSTGRES) is required")
 	}

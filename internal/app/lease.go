@@ -29,12 +29,26 @@ func newOwner() string {
 
 // leases is the store's leases when cfg's store is shared by instances,
 // else nil.
-func (a *App) leases(cfg config.Config) store.Leases {
-	l, ok := a.st.(store.Leases)
+func (a *App) leases(cfg config.Config) store.Leases { return sharedLeases(cfg, a.st) }
+
+// sharedLeases is st's leases when cfg's store is shared by instances
+// (PostgreSQL), else nil.
+func sharedLeases(cfg config.Config, st any) store.Leases {
+	l, ok := st.(store.Leases)
 	if !ok || !cfg.Storage.IsPostgres() {
 		return nil
 	}
 	return l
+}
+
+// claimsOf is the fetch.Claims of a poller of owner on st, or nil when st
+// is not shared (one process).
+func claimsOf(cfg config.Config, st any, owner string) fetch.Claims {
+	l := sharedLeases(cfg, st)
+	if l == nil {
+		return nil
+	}
+	return pollClaims{l: l, owner: owner, lease: cfg.Fetch.Lease, gap: cfg.Fetch.HostGap}
 }
 
 // pollClaims binds the store's leases to this owner and the fetch
@@ -61,13 +75,7 @@ func (c pollClaims) Release(ctx context.Context, sourceID, host string, next tim
 }
 
 // claims is the poller's Claims for cfg, or nil (one process).
-func (a *App) claims(cfg config.Config) fetch.Claims {
-	l := a.leases(cfg)
-	if l == nil {
-		return nil
-	}
-	return pollClaims{l: l, owner: a.owner, lease: cfg.Fetch.Lease, gap: cfg.Fetch.HostGap}
-}
+func (a *App) claims(cfg config.Config) fetch.Claims { return claimsOf(cfg, a.st, a.owner) }
 
 // heldLeases is how many poll leases this run holds now, for /status; -1
 // when the store is not shared or cannot say.

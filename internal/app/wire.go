@@ -43,9 +43,12 @@ func NewClient(cfg config.Config, tr http.RoundTripper) *fetch.Client {
 
 // NewPoller wires c to the parser and st with cfg's fetch settings.
 // onResult is called after every poll (nil: nothing); now is the clock
-// (nil: time.Now).
+// (nil: time.Now). On a store several instances share (PostgreSQL), its
+// polls claim their sources' leases as an instance's do, under an owner of
+// their own, so `aggregator fetch` beside running instances never polls a
+// source or a host beside them.
 func NewPoller(cfg config.Config, c *fetch.Client, st fetch.Store, onResult func(fetch.Result), now func() time.Time) *fetch.Poller {
-	return newPoller(cfg, c, st, onResult, now, nil, nil)
+	return newPoller(cfg, c, st, onResult, now, nil, claimsOf(cfg, st, newOwner()))
 }
 
 // newPoller is NewPoller with the source locks it shares (nil: its own)

@@ -174,3 +174,64 @@ func sameSet(a, b string) bool {
 	}
 	return true
 }
+
+// TestPollAllClaims shows a poll staff asked for (PollAll) under Claims:
+// a source another instance holds is claimed again a while later and
+// polled once held, not beside that instance's poll; one another instance polled since is
+// claimed again at once with the NextPoll it recorded and polled now,
+// whatever its schedule; a claim that fails is the poll's error with no
+// request; each poll renews and releases its lease after saving.
+func TestPollAllClaims(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		store := newMemStore()
+		claims := newFakeClaims(store)
+		otherNext := start.Add(20 * time.Minute)
+		claims.first["held"] = claimed{Claim: Claim{Wait: 10 * time.Second}}
+		claims.first["other"] = claimed{Claim: Claim{NextPoll: otherNext}}
+		claims.first["broken"] = claimed{err: errors.New("store down")}
+		p, origin, stop := runFixtureOpts(t, store, PollerOptions{Concurrency: 8, Claims: claims, Lease: 30 * time.Second})
+		defer stop()
+		sources := []feed.Source{
+			{ID: "mine", URL: "http://a.test/mine", Interval: time.Hour},
+			{ID: "held", URL: "http://b.test/held", Interval: time.Hour},
+			{ID: "other", URL: "http://c.test/other", Interval: time.Hour},
+			{ID: "broken", URL: "http://e.test/broken", Interval: time.Hour},
+		}
+		res := p.PollAll(t.Context(), sources)
+		byID := map[string]Result{}
+		for _, r := range res {
+			byID[r.SourceID] = r
+		}
+		for _, id := range []string{"mine", "held", "other"} {
+			if r := byID[id]; r.Err != nil || r.Status != 200 {
+				t.Errorf("%s: status %d, err %v; want polled", id, r.Status, r.Err)
+			}
+		}
+		if r := byID["broken"]; r.Err == nil || !strings.Contains(r.Err.Error(), "store down") {
+			t.Errorf("broken: err %v, want the claim's error", r.Err)
+		}
+		// The fake refuses held's first claim only: the poll claims again
+		// after staffClaimWait (less than the answer's 10s) and is held.
+		if at := store.state("held").LastPoll.Sub(start); at < staffClaimWait {
+			t.Errorf("held was polled %s after the start, before it claimed again (%s)", at, staffClaimWait)
+		}
+		order, _, _ := origin.snapshot()
+		if strings.Contains(strings.Join(order, " "), "e.test/broken") {
+			t.Errorf("broken was requested though its claim failed: %q", order)
+		}
+		claims.mu.Lock()
+		defer claims.mu.Unlock()
+		if n := len(claims.claims["held"]); n != 2 {
+			t.Errorf("held was claimed %d times, want 2 (refused, then held)", n)
+		}
+		if seen := claims.claims["other"]; len(seen) != 2 || !seen[1].Equal(otherNext) {
+			t.Errorf("claims of other saw %v, want a second claim seeing the answered NextPoll %s", seen, otherNext)
+		}
+		for _, id := range []string{"mine", "held", "other"} {
+			if r := claims.released[id]; len(r) != 1 || !claims.saved[id] {
+				t.Errorf("%s released %v (saved first: %v), want once, after its state was saved", id, r, claims.saved[id])
+			}
+		}
+	})
+}

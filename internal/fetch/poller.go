@@ -495,6 +495,10 @@ func (p *Poller) fail(ctx context.Context, src feed.Source, st feed.SourceState,
 // with Retired set and no request behind it). Sources on one host are
 // polled one after another; different hosts proceed in parallel, at most
 // Concurrency at a time. A failing source does not stop the others.
+//
+// With PollerOptions.Claims each poll is claimed as Run claims it (see
+// claimNow), so a poll staff asked for on one instance never runs beside
+// another instance's poll of the source or its host.
 func (p *Poller) PollAll(ctx context.Context, sources []feed.Source) []Result {
 	var enabled []feed.Source
 	for _, s := range sources {
@@ -529,7 +533,7 @@ func (p *Poller) PollAll(ctx context.Context, sources []feed.Source) []Result {
 							Err: fmt.Errorf("poll %s: %w", enabled[i].ID, err)}
 						continue
 					}
-					results[i] = p.Retry(ctx, enabled[i])
+					results[i] = p.claimNow(ctx, enabled[i])
 				}
 			}
 		})
@@ -540,6 +544,56 @@ func (p *Poller) PollAll(ctx context.Context, sources []feed.Source) []Result {
 	close(work)
 	wg.Wait()
 	return results
+}
+
+// maxClaimTurns bounds the claims of one staff poll that another
+// instance's fresh poll of the source answers (each such answer carries
+// the NextPoll to claim with next).
+const maxClaimTurns = 3
+
+// staffClaimWait is the longest a staff poll waits between two claims of a
+// source another instance holds: it learns of a release within it.
+const staffClaimWait = time.Second
+
+// claimNow is Retry under the source's lease when the Poller has Claims:
+// it claims the source whatever its schedule (an answer that another
+// instance polled it since is claimed again at once, seeing that poll's
+// NextPoll), waits while another instance holds the source or its host
+// (claiming again after the answer's Wait, at most staffClaimWait, until
+// ctx ends), then polls renewing the lease and releases it. A claim that fails is the
+// poll's error, nothing recorded on the source.
+func (p *Poller) claimNow(ctx context.Context, src feed.Source) Result {
+	if p.opts.Claims == nil {
+		return p.Retry(ctx, src)
+	}
+	host := hostKey(src.URL)
+	if st, err := p.state(ctx, src); err == nil && st.Polled() {
+		host = hostKey(st.PollURL(src.URL))
+	}
+	var seen time.Time
+	for turns := 0; ; {
+		c := p.claim(ctx, src.ID, host, seen)
+		switch {
+		case c.err != nil:
+			return Result{SourceID: src.ID, URL: src.URL, Err: c.err}
+		case c.Held:
+			return p.leased(ctx, src.ID, host, func() Result { return p.pollSource(ctx, src, true) })
+		case c.Wait == 0:
+			if turns++; turns > maxClaimTurns {
+				return Result{SourceID: src.ID, URL: src.URL,
+					Err: fmt.Errorf("poll %s: claim: other instances polled it %d times in a row meanwhile", src.ID, turns)}
+			}
+			seen = c.NextPoll
+			continue
+		}
+		t := time.NewTimer(min(c.Wait, staffClaimWait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Result{SourceID: src.ID, URL: src.URL, Err: fmt.Errorf("poll %s: waiting for another instance's lease: %w", src.ID, ctx.Err())}
+		case <-t.C:
+		}
+	}
 }
 
 // hostKey is the unit of politeness: the lower-cased host name of u, so
@@ -581,29 +635,19 @@ func hostKey(u string) string {
 // nil. Run sleeps with the time package's timers; a test that fakes
 // PollerOptions.Now should run it under testing/synctest.
 func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
-	type entry struct {
-		src   feed.Source
-		host  string
-		due   time.Time
-		fresh bool // never polled: goes before everything else
-		retry bool // failed before this Run: its first poll resets its backoff
-		busy  bool
-		gone  bool      // retired (410 Gone): never polled again by this Run
-		seen  time.Time // the NextPoll last stored for it, as far as this Run knows (Claims)
-	}
 	type done struct {
-		i        int
+		e        *runEntry
 		res      Result
 		deferred *claimed // not polled: the claim was refused
 	}
 
 	now := p.opts.Now()
-	var queue []*entry
-	for _, s := range sources {
+	q := newRunQueue()
+	for i, s := range sources {
 		if s.Disabled {
 			continue
 		}
-		e := &entry{src: s, host: hostKey(s.URL), due: now}
+		e := &runEntry{src: s, host: hostKey(s.URL), due: now, order: i}
 		// An unreadable state is treated as never polled: Poll will meet the
 		// error again and report it through Result.Err.
 		if st, err := p.state(ctx, s); err == nil && st.Retired {
@@ -617,45 +661,30 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		} else {
 			e.fresh = true
 		}
-		queue = append(queue, e)
+		q.add(e)
 	}
 
 	// Polls in flight outlive a cancelled ctx so their outcome is recorded;
 	// the client's Timeout bounds them.
 	pollCtx := context.WithoutCancel(ctx)
 	finished := make(chan done)
-	hostBusy := map[string]bool{}
-	hostWait := map[string]time.Time{} // hosts busy or resting on other instances (Claims), until
 	inflight := 0
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 
-	// next returns the index of the entry to start now, or -1.
-	next := func(now time.Time) int {
-		best := -1
-		for i, e := range queue {
-			if e.gone || e.busy || hostBusy[e.host] || e.due.After(now) || hostWait[e.host].After(now) {
-				continue
-			}
-			if best < 0 || before(e.fresh, e.due, queue[best].fresh, queue[best].due) {
-				best = i
-			}
-		}
-		return best
-	}
 	complete := func(d done) {
-		e := queue[d.i]
-		e.busy = false
-		hostBusy[e.host] = false
+		e := d.e
+		q.done(e)
 		inflight--
+		defer q.add(e)
 		if c := d.deferred; c != nil {
 			now := p.opts.Now()
 			switch {
 			case c.Wait > 0:
 				e.due = now.Add(c.Wait) // fresh and retry keep their place
 				if c.Host {
-					hostWait[e.host] = e.due
+					q.hostWait[e.host] = e.due
 				}
 			default:
 				// Another instance polled it: due when it said, plus half
@@ -695,12 +724,10 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 
 		now := p.opts.Now()
 		for inflight < p.opts.Concurrency {
-			i := next(now)
-			if i < 0 {
+			e := q.next(now)
+			if e == nil {
 				break
 			}
-			e := queue[i]
-			e.busy, hostBusy[e.host] = true, true
 			inflight++
 			retry, src, host, seen := e.retry, e.src, e.host, e.seen
 			go func() {
@@ -711,11 +738,11 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 					if p.opts.OnResult != nil {
 						p.opts.OnResult(Result{SourceID: src.ID, URL: src.URL, Err: c.err, NextPoll: p.opts.Now().Add(wait)})
 					}
-					finished <- done{i: i, deferred: &claimed{Claim: Claim{Wait: wait}}}
+					finished <- done{e: e, deferred: &claimed{Claim: Claim{Wait: wait}}}
 				case !c.Held:
-					finished <- done{i: i, deferred: &c}
+					finished <- done{e: e, deferred: &c}
 				default:
-					finished <- done{i: i, res: p.leased(pollCtx, src.ID, host, func() Result {
+					finished <- done{e: e, res: p.leased(pollCtx, src.ID, host, func() Result {
 						return p.pollSource(pollCtx, src, retry)
 					})}
 				}
@@ -725,18 +752,8 @@ func (p *Poller) Run(ctx context.Context, sources []feed.Source) error {
 		// Sleep until the earliest idle entry is due. One that is already
 		// due but held back by its host or the concurrency limit is started
 		// when a poll finishes.
-		var wake time.Time
-		for _, e := range queue {
-			due := e.due
-			if w := hostWait[e.host]; w.After(due) {
-				due = w
-			}
-			if !e.gone && !e.busy && due.After(now) && (wake.IsZero() || due.Before(wake)) {
-				wake = due
-			}
-		}
 		var tc <-chan time.Time
-		if !wake.IsZero() {
+		if wake := q.wake(now); !wake.IsZero() {
 			timer.Reset(wake.Sub(now))
 			tc = timer.C
 		}
@@ -769,15 +786,6 @@ func retryAtStart(st feed.SourceState) bool {
 		return false
 	}
 	return true
-}
-
-// before orders due entries: never-polled first, then earliest due. Ties
-// keep source order because the scan takes the first of equals.
-func before(aFresh bool, aDue time.Time, bFresh bool, bDue time.Time) bool {
-	if aFresh != bFresh {
-		return aFresh
-	}
-	return aDue.Before(bDue)
 }
 
 // maxLastError bounds the error text kept on a source: a hostile origin
