@@ -24,11 +24,7 @@ import (
 // restart starts a new part instead of adding to the stored counts again.
 func TestSubscribersInstances(t *testing.T) {
 	t.Run("bolt", func(t *testing.T) {
-		db, err := bolt.Open(filepath.Join(t.TempDir(), "a.db"), bolt.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+		db := openStatsDB(t)
 		testInstances(t, db, db)
 	})
 	t.Run("postgres", func(t *testing.T) { // two handles, as two processes have
@@ -44,6 +40,15 @@ func TestSubscribersInstances(t *testing.T) {
 		}
 		testInstances(t, handles[0], handles[1])
 	})
+}
+
+func openStatsDB(t *testing.T) *bolt.DB {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "a.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 func testInstances(t *testing.T, st1, st2 SubscriberStore) {
@@ -110,11 +115,7 @@ func testInstances(t *testing.T, st1, st2 SubscriberStore) {
 // days of today and yesterday keep their parts.
 func TestSubscribersSettle(t *testing.T) {
 	ctx := context.Background()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "a.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openStatsDB(t)
 	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	now := func() time.Time { return at }
 	for i := range 3 {
@@ -164,11 +165,7 @@ func TestSubscribersSettle(t *testing.T) {
 // says which part it was after doing the rest.
 func TestSubscribersDamagedPart(t *testing.T) {
 	ctx := context.Background()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "a.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openStatsDB(t)
 	now := func() time.Time { return time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC) }
 	damaged := store.SubscriberPart{Channel: "news", Day: "2026-12-02", Instance: "broken", Requests: 5,
 		Sketch: []byte{2, 14, 0, 1, 0, 0, 0, 9, 0xff}, Fetchers: map[uint64]int{7: 30}}
