@@ -101,7 +101,10 @@ func (db *DB) SettleSubscriberDays(ctx context.Context, settled []store.Subscrib
 			if _, err := tx.Exec(ctx, `DELETE FROM subscriber_days WHERE h = $1 AND day = $2`, h, []byte(p.Day)); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO subscriber_days (h, channel, day, instance, body) VALUES ($1, $2, $3, '', $4)`,
+			// Another instance settling the day at once inserts the same
+			// row: the conflict is no error.
+			if _, err := tx.Exec(ctx, `INSERT INTO subscriber_days (h, channel, day, instance, body) VALUES ($1, $2, $3, '', $4)
+				ON CONFLICT (h, day, instance) DO UPDATE SET body = excluded.body`,
 				h, []byte(p.Channel), []byte(p.Day), bodies[i]); err != nil {
 				return err
 			}
