@@ -14,13 +14,10 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime/pprof"
 	"strconv"
@@ -29,8 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/kpolicy/aggregator/bench/internal/scratch"
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/fetch"
 	"github.com/kpolicy/aggregator/internal/parse"
@@ -76,7 +72,7 @@ func run() error {
 		return err
 	}
 	defer o.close()
-	u, drop, err := schema(ctx, *db)
+	u, drop, err := scratch.Schema(ctx, *db)
 	if err != nil {
 		return err
 	}
@@ -170,11 +166,11 @@ func measure(ctx context.Context, u string, srcs []feed.Source, n, concurrency i
 		wg.Go(func() { _ = p.Run(runCtx, srcs) })
 	}
 	first.Wait()
-	load0 = loadavg()
+	load0 = scratch.LoadAvg()
 	counting.Store(true)
 	time.Sleep(window)
 	counting.Store(false)
-	load1 = loadavg()
+	load1 = scratch.LoadAvg()
 	c := counted.Load()
 	return float64(c) / window.Seconds(), c, c - notModified.Load(), load0, load1, nil
 }
@@ -235,45 +231,4 @@ func (o *origin) close() {
 	for _, s := range o.srvs {
 		s.Close()
 	}
-}
-
-// schema makes a schema of its own in the database at base and returns a
-// URL whose connections use it, and its drop.
-func schema(ctx context.Context, base string) (string, func(), error) {
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", nil, err
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "aggbench_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		admin.Close(ctx)
-		return "", nil, err
-	}
-	drop := func() {
-		_, _ = admin.Exec(ctx, "DROP SCHEMA "+name+" CASCADE")
-		admin.Close(ctx)
-	}
-	pu, err := url.Parse(base)
-	if err != nil {
-		drop()
-		return "", nil, err
-	}
-	q := pu.Query()
-	q.Set("search_path", name)
-	pu.RawQuery = q.Encode()
-	return pu.String(), drop, nil
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }

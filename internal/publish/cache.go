@@ -253,12 +253,15 @@ func (c *Cache) Invalidate(channelIDs ...string) {
 
 // InvalidateSources reads the state of the given sources again (sources
 // are named by their feed's title) and drops the documents of the channels
-// that select any of them.
+// that select any whose name (SourceInfo) changed. One that reads as it
+// did drops nothing: another instance's write of it, or the second word
+// of the same poll (the change feed's), renders nothing again.
 func (c *Cache) InvalidateSources(sourceIDs ...string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.cur.Load()
 	names := maps.Clone(g.names)
+	var changed []string
 	for _, id := range sourceIDs {
 		i := slices.IndexFunc(g.sources, func(s feed.Source) bool { return s.ID == id })
 		if i < 0 {
@@ -268,18 +271,23 @@ func (c *Cache) InvalidateSources(sourceIDs ...string) error {
 		if err != nil && feed.ErrorCode(err) != feed.ENOTFOUND {
 			return fmt.Errorf("refresh source names: %w", err)
 		}
-		names[id] = sourceInfo(g.sources[i], st)
+		si := sourceInfo(g.sources[i], st)
+		if old, ok := names[id]; ok && old.same(si) {
+			continue
+		}
+		names[id] = si
+		changed = append(changed, id)
+	}
+	if len(changed) == 0 {
+		return nil
 	}
 	ng := &generation{byID: make(map[string]*Channel, len(g.channels)), sources: g.sources, names: names, site: g.site}
 	for _, ch := range g.channels {
 		v := &Channel{Channel: ch.Channel, ids: ch.ids, names: names}
 		ng.channels = append(ng.channels, v)
 		ng.byID[v.Channel.ID] = v
-		for _, id := range sourceIDs {
-			if v.Selects(id) {
-				c.docs.drop(v.Channel.ID)
-				break
-			}
+		if slices.ContainsFunc(changed, v.Selects) {
+			c.docs.drop(v.Channel.ID)
 		}
 	}
 	c.cur.Store(ng)
@@ -445,6 +453,11 @@ func (c *Cache) renderAll(in Input, changed, expires time.Time) (map[Format]*Doc
 
 // sourceInfo is what items of s say about it, from its config and, once
 // polled, its state.
+// same reports whether a and b name a source alike in every document.
+func (a SourceInfo) same(b SourceInfo) bool {
+	return a.ID == b.ID && a.Title == b.Title && a.FeedURL == b.FeedURL && a.Link == b.Link && a.Updated.Equal(b.Updated)
+}
+
 func sourceInfo(s feed.Source, st feed.SourceState) SourceInfo {
 	si := SourceInfo{ID: s.ID, Title: s.Title, FeedURL: s.URL, Link: st.Link, Updated: st.LastSuccess}
 	if si.Title == "" {

@@ -408,6 +408,14 @@ func TestCacheInvalidateSources(t *testing.T) {
 	if after == before || !bytes.Contains(after.Body, []byte("New title")) {
 		t.Error("the channel's documents were not rendered again with the new name")
 	}
+	// Read again as it was (another instance's write of the source, the
+	// change feed's second word of one poll): nothing is rendered again.
+	if err := c.InvalidateSources("b"); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := c.Document("bees", Atom); again != after {
+		t.Error("a source whose name did not change dropped the channel's documents")
+	}
 }
 
 // TestCacheSetSite: a new site identity re-renders every document with its
