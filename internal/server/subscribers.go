@@ -211,7 +211,7 @@ func (s *Subscribers) Today() []feed.SubscriberDay {
 		}
 	}
 	s.mu.Unlock()
-	days, _ := store.MergeSubscriberParts(parts) // a damaged part: left out here, reported by Load and Flush
+	days, _ := store.MergeSubscriberParts(parts) // a damaged part: left out here, reported by Flush
 	return days
 }
 
