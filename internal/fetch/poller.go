@@ -51,6 +51,24 @@ type Store interface {
 	MarkParsing(ctx context.Context, sourceID string, at time.Time) error
 }
 
+// soonStore is a Store that can save the state of a poll that changed
+// nothing without waiting for it to be durable (store.Sources'
+// SaveStateSoon: a crash may lose it, and the source is polled again
+// sooner).
+type soonStore interface {
+	SaveStateSoon(ctx context.Context, state feed.SourceState) error
+}
+
+// saveUnchanged saves the state of a 304 or of a body identical to the
+// last: with SaveStateSoon when the store has it, so that a refresh of
+// unchanged sources does not wait for a commit per source.
+func (p *Poller) saveUnchanged(ctx context.Context, st feed.SourceState) error {
+	if s, ok := p.store.(soonStore); ok {
+		return s.SaveStateSoon(ctx, st)
+	}
+	return p.store.SaveState(ctx, st)
+}
+
 // Result is the outcome of one poll of one source.
 type Result struct {
 	SourceID    string
@@ -314,7 +332,7 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		p.succeed(src, &st, resp, now, res)
 		d.succeeded(&st, target, res)
 		res.NotModified = true
-		if err := p.store.SaveState(wctx, st); err != nil {
+		if err := p.saveUnchanged(wctx, st); err != nil {
 			p.fail(wctx, src, d.onFailure(prev), target, resp, d.wrap(err), now, res) // the store says "save state SOURCE: …"
 		}
 		return nil
@@ -326,7 +344,7 @@ func (p *Poller) poll(ctx context.Context, src feed.Source, prev feed.SourceStat
 		p.succeed(src, &st, resp, now, res)
 		d.succeeded(&st, target, res)
 		res.Skipped = true
-		if err := p.store.SaveState(wctx, st); err != nil {
+		if err := p.saveUnchanged(wctx, st); err != nil {
 			p.fail(wctx, src, d.onFailure(prev), target, resp, d.wrap(err), now, res) // the store says "save state SOURCE: …"
 		}
 		return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -75,6 +76,51 @@ func analysed(words []string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// minPrefix is the shortest Latin word also searched as the start of
+// longer words ("sanction" finds "sanctions", "build" "building"):
+// shorter ones ("the", "un") would expand to too many terms.
+const minPrefix = 4
+
+// textQuery asks the text field for every word (all must match). A word
+// of two or more Hangul syllables is its bigrams, all of them; a single
+// syllable is itself or the start of a bigram ("핵" finds "핵무기" and
+// "핵실험", which the index holds as "핵무 무기" and "핵실 실험"); a
+// letter word of minPrefix or more is itself or the start of a longer
+// word, the word itself scoring higher.
+func textQuery(words []string) bquery.Query {
+	var all []bquery.Query
+	for _, w := range words {
+		rs := []rune(w)
+		switch {
+		case len(rs) == 1 && unicode.Is(unicode.Hangul, rs[0]):
+			all = append(all, wordOrStart(w, w))
+		case len(rs) >= minPrefix && isLetters(rs) && !slices.ContainsFunc(rs, isCJK):
+			all = append(all, wordOrStart(w, w))
+		default:
+			m := bquery.NewMatchQuery(analysed([]string{w}))
+			m.SetField("text")
+			m.SetOperator(bquery.MatchQueryOperatorAnd)
+			all = append(all, m)
+		}
+	}
+	return bquery.NewConjunctionQuery(all)
+}
+
+// wordOrStart matches word in the text field, or any term starting with
+// prefix, the word scoring twice as high.
+func wordOrStart(word, prefix string) bquery.Query {
+	m := bquery.NewMatchQuery(word)
+	m.SetField("text")
+	m.SetBoost(2)
+	p := bquery.NewPrefixQuery(prefix)
+	p.SetField("text")
+	return bquery.NewDisjunctionQuery([]bquery.Query{m, p})
+}
+
+func isLetters(rs []rune) bool {
+	return !slices.ContainsFunc(rs, func(r rune) bool { return !unicode.IsLetter(r) })
 }
 
 // Dates the index can hold and compare (bleve keeps a date as nanoseconds

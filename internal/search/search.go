@@ -270,10 +270,7 @@ func (ix *Index) Search(ctx context.Context, q Query) (Result, error) {
 	var must []query.Query
 	words := analysed(tw)
 	if q.Text != "" {
-		text := bleve.NewMatchQuery(words)
-		text.SetField("text")
-		text.SetOperator(query.MatchQueryOperatorAnd)
-		must = append(must, text)
+		must = append(must, textQuery(tw))
 	}
 	if q.Sources != nil {
 		var any []query.Query

@@ -118,6 +118,11 @@ func TestSearch(t *testing.T) {
 	}{
 		{"a Hangul word inside a longer one", Query{Text: "뉴스"}, []string{"k1"}},
 		{"a Hangul word in a title", Query{Text: "미사일"}, []string{"k1"}},
+		{"one Hangul syllable finds the words it starts", Query{Text: "북"}, []string{"k1"}},
+		{"one Hangul syllable inside a word is not a start", Query{Text: "한"}, nil},
+		{"an English word finds longer words it starts", Query{Text: "launch"}, []string{"e1"}},
+		{"and words it starts inside one token", Query{Text: "program"}, []string{"e2"}},
+		{"a word under four letters is matched whole", Query{Text: "rea"}, nil},
 		{"English, any case, relevance puts the title match first", Query{Text: "MISSILE"}, []string{"e1", "e2"}},
 		{"newest first", Query{Text: "missile", Newest: true}, []string{"e2", "e1"}},
 		{"every word must match", Query{Text: "missile reactor"}, []string{"e2"}},

@@ -151,6 +151,17 @@ type Sources interface {
 	// SourceItemCount, whatever the caller passed. An empty or over-long
 	// SourceID is feed.EINVALID.
 	SaveState(ctx context.Context, state feed.SourceState) error
+	// SaveStateSoon is SaveState for a poll that changed nothing but the
+	// schedule (a 304, a body identical to the last one): it may return
+	// before the state is durable, so that a refresh of unchanged sources
+	// does not wait for a commit each. State and States read it at once;
+	// a SaveState or SavePoll of the source made after it replaces it,
+	// MarkParsing marks it; Close makes it durable. A crash before then may
+	// lose it, and only it: the source reads as before the call, so it is
+	// polled again sooner, with the validators it had (a 304's new ETag
+	// lost costs one full reply). Bad input is SaveState's error; a later
+	// failure to write it is lost with it.
+	SaveStateSoon(ctx context.Context, state feed.SourceState) error
 	// MarkParsing records on sourceID's saved state that a parse of a new
 	// body began at at (feed.SourceState.Parsing), creating the state when
 	// there is none; the rest of the state is kept. It is called once per

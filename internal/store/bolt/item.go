@@ -45,6 +45,7 @@ func (db *DB) SavePoll(ctx context.Context, sourceID string, items []feed.Item, 
 		TitleWindow: db.titleWindow, Now: jsonTime(db.now())}
 	id := []byte(sourceID)
 	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		db.soon.forget(sourceID) // the poll's state replaces a queued one (soon.go)
 		w := poll{tx: tx, src: sourceID}
 		var err error
 		if w.items, err = tx.Bucket(bucketItems).CreateBucketIfNotExists(id); err != nil {

@@ -25,6 +25,7 @@ func (db *DB) SaveState(ctx context.Context, state feed.SourceState) error {
 		return fmt.Errorf("save state: %w", err)
 	}
 	err := db.writeState(ctx, func(tx *bbolt.Tx) error {
+		db.soon.forget(state.SourceID) // in the transaction: see soonStates
 		state.Items = int(sourceCount(tx, state.SourceID))
 		return putState(tx, state)
 	})
@@ -45,7 +46,10 @@ func (db *DB) MarkParsing(ctx context.Context, sourceID string, at time.Time) er
 	}
 	err := db.writeState(ctx, func(tx *bbolt.Tx) error {
 		st := feed.SourceState{SourceID: sourceID}
-		if v := tx.Bucket(bucketSources).Get([]byte(sourceID)); v != nil {
+		if q, ok := db.soon.queued(sourceID); ok {
+			st = q // marked on top of the queued state, which it replaces
+			db.soon.forget(sourceID)
+		} else if v := tx.Bucket(bucketSources).Get([]byte(sourceID)); v != nil {
 			var err error
 			if st, err = decodeState(sourceID, v); err != nil {
 				return fmt.Errorf("state: %w", err)
@@ -142,6 +146,9 @@ func putState(tx *bbolt.Tx, state feed.SourceState) error {
 // State returns the saved state of sourceID, or a feed.ENOTFOUND error when
 // none was ever saved.
 func (db *DB) State(ctx context.Context, sourceID string) (feed.SourceState, error) {
+	// The queue first: a state leaves it only once committed, so one not
+	// queued now is in the view below.
+	q, queued := db.soon.queued(sourceID)
 	var s feed.SourceState
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bucketSources).Get([]byte(sourceID))
@@ -152,6 +159,10 @@ func (db *DB) State(ctx context.Context, sourceID string) (feed.SourceState, err
 		s, err = decodeState(sourceID, v)
 		return err
 	})
+	if queued && (err == nil || feed.ErrorCode(err) == feed.ENOTFOUND) {
+		q.Items = s.Items
+		return q, nil
+	}
 	if err != nil {
 		return feed.SourceState{}, fmt.Errorf("state %s: %w", sourceID, err)
 	}
@@ -160,6 +171,7 @@ func (db *DB) State(ctx context.Context, sourceID string) (feed.SourceState, err
 
 // States returns every saved state, ordered by source id.
 func (db *DB) States(ctx context.Context) ([]feed.SourceState, error) {
+	queued := db.soon.snapshot() // first: see State
 	var out []feed.SourceState
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
@@ -174,5 +186,5 @@ func (db *DB) States(ctx context.Context) ([]feed.SourceState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("states: %w", err)
 	}
-	return out, nil
+	return overlay(out, queued), nil
 }

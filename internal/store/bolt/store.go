@@ -127,6 +127,7 @@ type DB struct {
 	now         func() time.Time
 	titleWindow time.Duration
 	states      stateWrites // the group commit of source states (source.go)
+	soon        soonStates  // SaveStateSoon's states until their commit (soon.go)
 	leases      *leases     // in memory: see lease.go
 	closed      atomic.Bool // set by Close, for WatchChanges
 }
@@ -265,6 +266,7 @@ func (db *DB) init(ctx context.Context) error {
 
 // Close closes the file and releases its lock. Calling it again returns nil.
 func (db *DB) Close() error {
+	db.soon.drain() // SaveStateSoon's states are committed first
 	db.closed.Store(true)
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", db.path, err)

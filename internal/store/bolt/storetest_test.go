@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -8,8 +9,17 @@ import (
 	"github.com/kpolicy/aggregator/internal/store/storetest"
 )
 
+// TestMain lets the test binary be the crash case's writer (storetest.Child).
+func TestMain(m *testing.M) {
+	storetest.Child(func(path string, o storetest.Options) (store.Store, error) {
+		return Open(path, Options{Now: o.Now, TitleWindow: o.TitleWindow})
+	})
+	os.Exit(m.Run())
+}
+
 // TestContract runs the conformance suite against bbolt files. When a test
-// ends its file is closed, opened again and walked with tx.Check.
+// ends its file is closed, opened again and walked with tx.Check; a
+// reopened file is walked at once too (after the crash case's kill).
 func TestContract(t *testing.T) {
 	storetest.Run(t, storetest.Backend{
 		Open: func(t testing.TB, o storetest.Options) store.Store {
@@ -20,8 +30,13 @@ func TestContract(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			return openChecked(t, db.Path(), o)
+			again := openChecked(t, db.Path(), o)
+			if err := again.Check(); err != nil {
+				t.Errorf("Check after reopening: %v", err)
+			}
+			return again
 		},
+		Locate: func(t testing.TB, s store.Store) string { return s.(*DB).Path() },
 	})
 }
 

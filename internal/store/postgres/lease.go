@@ -58,7 +58,9 @@ func (db *DB) ClaimPoll(ctx context.Context, owner, sourceID, host string, seen 
 		nextNs   int32
 		holder   []byte
 	)
-	err := db.pool.QueryRow(ctx, `SELECT * FROM claim_poll($1, $2, $3, $4, $5, $6, $7, $8)`,
+	sctx, cancel := sent(ctx)
+	defer cancel()
+	err := db.pool.QueryRow(sctx, `SELECT * FROM claim_poll($1, $2, $3, $4, $5, $6, $7, $8)`,
 		srcHash(sourceID), hashOf("host", host), []byte(owner), srcHash(sourceID),
 		seen.Unix(), int32(seen.Nanosecond()), micros(lease), micros(hostGap)).
 		Scan(&c.Held, &waitUs, &released, &nextS, &nextNs, &holder, &c.Host)
@@ -79,7 +81,9 @@ func (db *DB) RenewPoll(ctx context.Context, owner, sourceID, host string, lease
 	}
 	sh := srcHash(sourceID)
 	var n int
-	err := db.pool.QueryRow(ctx, `WITH p AS (
+	sctx, cancel := sent(ctx)
+	defer cancel()
+	err := db.pool.QueryRow(sctx, `WITH p AS (
 			UPDATE poll_leases SET until = now() + $3 * interval '1 microsecond'
 			WHERE h = $1 AND owner = $2 RETURNING 1),
 		hl AS (
@@ -102,7 +106,9 @@ func (db *DB) ReleasePoll(ctx context.Context, owner, sourceID, host string, nex
 		return err
 	}
 	sh := srcHash(sourceID)
-	_, err := db.pool.Exec(ctx, `SELECT release_poll($1, $2, $3, $4, $5)`,
+	sctx, cancel := sent(ctx)
+	defer cancel()
+	_, err := db.pool.Exec(sctx, `SELECT release_poll($1, $2, $3, $4, $5)`,
 		sh, hashOf("host", host), []byte(owner), next.Unix(), int32(next.Nanosecond()))
 	if err != nil {
 		return fmt.Errorf("release poll %s: %w", sourceID, classify(err))
@@ -129,7 +135,9 @@ func (db *DB) HoldRole(ctx context.Context, role, owner string, lease time.Durat
 	if err := db.checkLease(ctx, "hold role", lease, owner, role); err != nil {
 		return false, err
 	}
-	rows, err := db.pool.Query(ctx, `INSERT INTO role_leases (role, owner, until)
+	sctx, cancel := sent(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(sctx, `INSERT INTO role_leases (role, owner, until)
 		VALUES ($1, $2, now() + $3 * interval '1 microsecond')
 		ON CONFLICT (role) DO UPDATE SET owner = excluded.owner, until = excluded.until
 		WHERE role_leases.owner = excluded.owner OR role_leases.until <= now()
@@ -150,7 +158,9 @@ func (db *DB) ReleaseRole(ctx context.Context, role, owner string) error {
 	if err := db.checkLease(ctx, "release role", time.Second, owner, role); err != nil {
 		return err
 	}
-	if _, err := db.pool.Exec(ctx, `DELETE FROM role_leases WHERE role = $1 AND owner = $2`, []byte(role), []byte(owner)); err != nil {
+	sctx, cancel := sent(ctx)
+	defer cancel()
+	if _, err := db.pool.Exec(sctx, `DELETE FROM role_leases WHERE role = $1 AND owner = $2`, []byte(role), []byte(owner)); err != nil {
 		return fmt.Errorf("release role %s: %w", role, classify(err))
 	}
 	return nil

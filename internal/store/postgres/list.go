@@ -39,7 +39,7 @@ func (db *DB) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	if db.readOnly {
 		return store.ErrReadOnly
 	}
-	return classify(pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn))
+	return classify(db.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn))
 }
 
 func lockSubscriber(ctx context.Context, tx pgx.Tx, channel, address string) (store.Subscriber, bool, error) {
@@ -287,9 +287,11 @@ func (db *DB) PrunePending(ctx context.Context, before time.Time) (int, error) {
 		if db.readOnly {
 			return total, fmt.Errorf("prune pending subscribers: %w", store.ErrReadOnly)
 		}
-		tag, err := db.pool.Exec(ctx, `DELETE FROM list_subscribers WHERE h IN (
+		sctx, cancel := sent(ctx)
+		tag, err := db.pool.Exec(sctx, `DELETE FROM list_subscribers WHERE h IN (
 			SELECT h FROM list_subscribers WHERE state = 'pending' AND created < $1 LIMIT $2)`,
 			story.Time(before).UnixNano(), store.ListBatch)
+		cancel()
 		if err != nil {
 			return total, fmt.Errorf("prune pending subscribers: %w", classify(err))
 		}

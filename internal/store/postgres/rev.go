@@ -162,7 +162,9 @@ func (db *DB) TrimGone(ctx context.Context, upTo uint64) (int, error) {
 	if db.readOnly {
 		return 0, fmt.Errorf("trim gone: %w", store.ErrReadOnly)
 	}
-	tag, err := db.pool.Exec(ctx, `DELETE FROM gone WHERE rev IN (SELECT rev FROM gone WHERE rev <= $1 ORDER BY rev LIMIT $2)`,
+	sctx, cancel := sent(ctx)
+	defer cancel()
+	tag, err := db.pool.Exec(sctx, `DELETE FROM gone WHERE rev IN (SELECT rev FROM gone WHERE rev <= $1 ORDER BY rev LIMIT $2)`,
 		int64(upTo), store.PruneBatch*10)
 	if err != nil {
 		return 0, fmt.Errorf("trim gone: %w", classify(err))

@@ -9,7 +9,9 @@
 // It must not fetch, parse or render anything, and it must not log: every
 // failure is returned, and "not found" (feed.ENOTFOUND) is told apart from
 // a lost connection. Every call passes its context to pgx: a done context
-// fails the call before it begins and stops a query under way.
+// fails the call before it begins and stops a query under way, except a
+// write's last statement (its COMMIT, or its one statement), which runs to
+// its answer (see sent): a write that fails has stored nothing.
 //
 // # Schema
 //
@@ -215,7 +217,7 @@ func (db *DB) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) er
 	if db.readOnly {
 		return store.ErrReadOnly
 	}
-	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+	err := db.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClass, lockWriter); err != nil {
 			return err
 		}
@@ -243,8 +245,49 @@ func (db *DB) exec(ctx context.Context, sql string, args ...any) error {
 	if db.readOnly {
 		return store.ErrReadOnly
 	}
-	_, err := db.pool.Exec(ctx, sql, args...)
+	sctx, cancel := sent(ctx)
+	defer cancel()
+	_, err := db.pool.Exec(sctx, sql, args...)
 	return classify(err)
+}
+
+// commitWait bounds the wait for a write's last statement; see sent.
+const commitWait = 30 * time.Second
+
+// sent is the context of a write's last statement: COMMIT, or the one
+// statement of a write outside a transaction. ctx's end must not stop
+// it. pgx, when a context ends while a statement runs, closes the
+// connection and returns the context's error, and the server may have run
+// the statement (committed) all the same: a write that failed would have
+// stored, against the contract (a cancelled SaveState did, 1 in 20:
+// storetest's CancelledState). A write therefore checks ctx before it
+// begins, may stop between the statements of a transaction (the server
+// rolls an unfinished one back when its connection closes), and waits for
+// its last statement's answer, up to commitWait.
+func sent(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), commitWait)
+}
+
+// inTx runs fn in a transaction begun with opts under ctx, and commits it
+// with sent(ctx): a transaction whose fn returned nil is committed even
+// when ctx ends meanwhile, and a call that returns an error stored nothing
+// (short of a connection lost during COMMIT, which no client can tell).
+func (db *DB) inTx(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	tx, err := db.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		rctx, cancel := sent(ctx)
+		defer cancel()
+		_ = tx.Rollback(rctx) // after Commit, pgx.ErrTxClosed
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	cctx, cancel := sent(ctx)
+	defer cancel()
+	return tx.Commit(cctx)
 }
 
 // view runs fn in a read-only REPEATABLE READ transaction: one snapshot

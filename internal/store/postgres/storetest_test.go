@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/kpolicy/aggregator/internal/store"
@@ -16,6 +17,14 @@ func openURL(t testing.TB, u string, o storetest.Options) *DB {
 		t.Fatalf("Open: %v", err)
 	}
 	return db
+}
+
+// TestMain lets the test binary be the crash case's writer (storetest.Child).
+func TestMain(m *testing.M) {
+	storetest.Child(func(u string, o storetest.Options) (store.Store, error) {
+		return Open(context.Background(), u, Options{Now: o.Now, TitleWindow: o.TitleWindow})
+	})
+	os.Exit(m.Run())
 }
 
 // TestContract runs the conformance suite against PostgreSQL, each case
@@ -37,6 +46,7 @@ func TestContract(t *testing.T) {
 				t.Fatalf("Close: %v", err)
 			}
 			again := openURL(t, urls[db], o)
+			urls[again] = urls[db]
 			t.Cleanup(func() { again.Close() })
 			return again
 		},
@@ -45,5 +55,6 @@ func TestContract(t *testing.T) {
 			t.Cleanup(func() { other.Close() })
 			return other
 		},
+		Locate: func(t testing.TB, s store.Store) string { return urls[s.(*DB)] },
 	})
 }

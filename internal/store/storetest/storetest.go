@@ -7,9 +7,15 @@
 // The cases are grouped: round trips and orders (what is stored is what
 // is read, in the documented order), errors (feed.ENOTFOUND only for
 // "not there", feed.EINVALID for bad input with nothing written, a done
-// context), persistence (Reopen), and concurrency (many sources polled at
+// context), persistence (Reopen), concurrency (many sources polled at
 // once, one source from two goroutines, readers during writes, membership
-// updates during polls). Run with -race.
+// updates during polls), and crashes (crash.go): a writer in another
+// process killed with SIGKILL inside its writes, after which the store
+// opens with every write it reported whole, none in part, the write order
+// whole, and takes new writes at once (Crash, which needs Backend.Locate
+// and Child in the backend's TestMain); SavePolls and SaveStates whose
+// context ends while they run, each whole or absent (CancelledPoll,
+// CancelledState). Run with -race.
 package storetest
 
 import (
@@ -42,6 +48,11 @@ type Backend struct {
 	// another instance would (the caller closes it); nil for a backend
 	// that one process holds. The change feed's cases use it.
 	Share func(t testing.TB, s store.Store, opts Options) store.Store
+	// Locate, when set, names s's store to another process: the location
+	// (a file path, a URL) that the backend's test binary, run again as
+	// the Crash case's writer, opens in Child. The backend's test package
+	// must then call Child first in its TestMain. nil skips Crash.
+	Locate func(t testing.TB, s store.Store) string
 }
 
 // Run runs every case of the suite against b, each as a subtest.
@@ -65,6 +76,7 @@ var cases = []testCase{
 	{"WriteOrder", testWriteOrder},
 	{"States", testStates},
 	{"StateFields", testStateFields},
+	{"StateSoon", testStateSoon},
 	{"Subscriptions", testSubscriptions},
 	{"SubscriberDays", testSubscriberDays},
 	{"Indexes", testIndexes},
@@ -85,6 +97,9 @@ var cases = []testCase{
 	{"Changes", testChanges},
 	{"GuardedIndexUpdate", testGuardedIndexUpdate},
 	{"Copies", testCopies},
+	{"Crash", testCrash},
+	{"CancelledPoll", testCancelledPoll},
+	{"CancelledState", testCancelledState},
 }
 
 // open is b.Open with the store closed at cleanup.
