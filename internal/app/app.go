@@ -224,7 +224,7 @@ func New(cfg config.Config, d Deps) (*App, error) {
 	if err := a.openSearch(cfg); err != nil {
 		return nil, err
 	}
-	a.subs = server.NewSubscribers(a.st, a.now)
+	a.subs = server.NewSubscribers(a.st, a.now, a.owner)
 	if err := a.subs.Load(ctx); err != nil {
 		_ = a.index.Close()
 		return nil, err

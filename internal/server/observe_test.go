@@ -22,7 +22,7 @@ func TestObserveChannelWithDot(t *testing.T) {
 		}
 	}
 	out := &outputs{}
-	subs := NewSubscribers(nil, nil)
+	subs := NewSubscribers(nil, nil, "")
 	s := New(f, fakeHealth{}, Options{BaseURL: "https://agg.example",
 		Extras: Extras{Subscribers: subs, Feeds: out}})
 	for _, path := range []string{"/feeds/kr.news.atom", "/feeds/kr.news.rss", "/feeds/kr.news.json", "/feeds/kr.news.xml", "/feeds/kr.news/archive/1.atom"} {

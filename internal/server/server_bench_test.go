@@ -61,7 +61,7 @@ func BenchmarkFeedHandler(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := New(cache, fakeHealth{}, Options{Extras: Extras{Subscribers: NewSubscribers(nil, nil), Feeds: m}})
+	s := New(cache, fakeHealth{}, Options{Extras: Extras{Subscribers: NewSubscribers(nil, nil, ""), Feeds: m}})
 	serve := func(b *testing.B, path, etag string, want int, header ...string) {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		req.Header.Set("User-Agent", "NetNewsWire (RSS Reader; https://netnewswire.com/)")

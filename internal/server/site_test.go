@@ -131,7 +131,7 @@ func newSite(t *testing.T) *site {
 	s := &site{db: db, ix: ix, members: members, outputs: &outputs{}, first: first}
 	s.Server = New(cache, fakeHealth{}, Options{Extras: Extras{
 		BaseURL: "https://agg.example", Items: db, Members: members, Search: ix,
-		Subscribers: NewSubscribers(db, nil), Feeds: s.outputs,
+		Subscribers: NewSubscribers(db, nil, ""), Feeds: s.outputs,
 		AdminToken: "s3cret", Backup: db,
 		Ready: func() error { return s.ready },
 	}})
@@ -385,7 +385,7 @@ func TestSubscribers(t *testing.T) {
 	if err := s.Subscribers.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	again := NewSubscribers(s.db, nil) // after a restart
+	again := NewSubscribers(s.db, nil, "") // after a restart
 	if err := again.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -3,27 +3,34 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"fmt"
-	"hash/maphash"
+	"maps"
 	"net"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/store"
 )
 
-// SubscriberStore keeps subscriber statistics across restarts.
+// SubscriberStore keeps subscriber statistics across restarts and
+// instances, as parts (store.SubscriberStats).
 type SubscriberStore interface {
-	SaveSubscriberDays(ctx context.Context, days []feed.SubscriberDay) error
-	SubscriberDays(ctx context.Context, from, to string) ([]feed.SubscriberDay, error)
+	SaveSubscriberParts(ctx context.Context, parts []store.SubscriberPart) error
+	SubscriberParts(ctx context.Context, from, to string) ([]store.SubscriberPart, error)
+	SettleSubscriberDays(ctx context.Context, settled []store.SubscriberPart) error
 }
 
 // reportedRe finds the subscriber count that feed readers put in their
@@ -41,25 +48,42 @@ var reportedRe = regexp.MustCompile(`(?i)\b(\d{1,9})\s+(?:subscribers?|readers?)
 // aggregator) and one fetcher reports at most maxReported subscribers.
 const (
 	maxUserAgent = 512
-	maxFetchers  = 64
+	maxFetchers  = store.MaxFetchers
 	maxReported  = 1_000_000
 )
 
-// Subscribers counts, per channel and UTC day, the requests for its feeds,
-// the 304s, the distinct clients (a hash of address and User-Agent, kept in
-// memory only) and the subscribers that feed readers report, the largest
-// count of each fetcher that day (a fetcher is its User-Agent with the
-// number taken out, so Feedly's count for one feed is one fetcher).
-//
-// Today's counts live in memory; Flush writes them to the store and forgets
-// the days before today. Safe for concurrent use.
-type Subscribers struct {
-	store SubscriberStore
-	now   func() time.Time
+// settleAfter and settleWindow say which days Flush settles: those from
+// settleWindow to settleAfter days before today, which no instance writes
+// any more (an instance writes only today and yesterday), so that a
+// channel's day keeps one small row rather than a sketch per process. A
+// day no instance flushed during that week keeps its parts, merged alike.
+const (
+	settleAfter  = 2
+	settleWindow = 9
+)
 
-	mu   sync.Mutex
-	days map[dayKey]*dayCount
-	seed maphash.Seed // of the fetchers' hashes
+// Subscribers counts, per channel and UTC day, the requests for its feeds,
+// the 304s, the distinct clients (a hash of address and User-Agent, kept
+// only in a sketch) and the subscribers that feed readers report, the
+// largest count of each fetcher that day (a fetcher is its User-Agent
+// with the number taken out, so Feedly's count for one feed is one
+// fetcher).
+//
+// This process's counts are one instance's part of each day
+// (store.SubscriberPart): Flush writes them, replacing its part of the
+// last flush, and the day shown is every instance's parts merged
+// (store.MergeSubscriberParts), so instances sharing a store add up and a
+// client that reached two of them counts once. A restarted process is a
+// new instance: it starts from zero, and its previous run's part stays.
+// Safe for concurrent use.
+type Subscribers struct {
+	store    SubscriberStore
+	now      func() time.Time
+	instance string
+
+	mu     sync.Mutex
+	days   map[dayKey]*dayCount
+	others map[dayKey][]store.SubscriberPart // the other instances' parts of today and yesterday, as of the last Load or Flush
 }
 
 type dayKey struct{ channel, day string }
@@ -67,12 +91,11 @@ type dayKey struct{ channel, day string }
 type dayCount struct {
 	requests, notModified int
 	clients               *hyperloglog.Sketch
-	reported              map[uint64]int // hash of the fetcher → largest count reported that day; at most maxFetchers
-	stored                feed.SubscriberDay
+	reported              map[uint64]int // store.FetcherHash of the fetcher → largest count reported that day; at most maxFetchers
 }
 
-func newDayCount(stored feed.SubscriberDay) *dayCount {
-	return &dayCount{clients: hyperloglog.New14(), reported: map[uint64]int{}, stored: stored}
+func newDayCount() *dayCount {
+	return &dayCount{clients: hyperloglog.New14(), reported: map[uint64]int{}}
 }
 
 // report keeps n for fetcher if it is the fetcher's largest, and, when
@@ -96,13 +119,20 @@ func (c *dayCount) report(fetcher uint64, n int) {
 	}
 }
 
-// NewSubscribers returns counters that persist to st (nil: memory only);
-// now is the clock (time.Now when nil).
-func NewSubscribers(st SubscriberStore, now func() time.Time) *Subscribers {
+// NewSubscribers returns counters that persist to st (nil: memory only)
+// as the part of instance, an id of this process (at most
+// store.MaxInstance bytes) that no other process sharing st uses: "" makes
+// a random one. now is the clock (time.Now when nil).
+func NewSubscribers(st SubscriberStore, now func() time.Time, instance string) *Subscribers {
 	if now == nil {
 		now = time.Now
 	}
-	return &Subscribers{store: st, now: now, days: map[dayKey]*dayCount{}, seed: maphash.MakeSeed()}
+	if instance == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		instance = hex.EncodeToString(b[:])
+	}
+	return &Subscribers{store: st, now: now, instance: instance, days: map[dayKey]*dayCount{}, others: map[dayKey][]store.SubscriberPart{}}
 }
 
 // Record counts one request for a feed of channel, answered with status.
@@ -114,6 +144,12 @@ func (s *Subscribers) Record(channel string, status int, r *http.Request) {
 	ua := r.UserAgent()
 	if len(ua) > maxUserAgent {
 		ua = ua[:maxUserAgent]
+	}
+	var fetcher uint64
+	n := -1
+	if m := reportedRe.FindStringSubmatchIndex(ua); m != nil {
+		n, _ = strconv.Atoi(ua[m[2]:m[3]])
+		fetcher = store.FetcherHash(ua[:m[2]] + "#" + ua[m[3]:])
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -127,94 +163,134 @@ func (s *Subscribers) Record(channel string, status int, r *http.Request) {
 	k := dayKey{channel, day}
 	c := s.days[k]
 	if c == nil {
-		c = newDayCount(feed.SubscriberDay{})
+		c = newDayCount()
 		s.days[k] = c
 	}
 	c.requests++
 	if status == http.StatusNotModified {
 		c.notModified++
 	}
-	if m := reportedRe.FindStringSubmatchIndex(ua); m != nil {
-		n, _ := strconv.Atoi(ua[m[2]:m[3]])
-		c.report(maphash.String(s.seed, ua[:m[2]]+"#"+ua[m[3]:]), min(n, maxReported))
+	if n >= 0 {
+		c.report(fetcher, min(n, maxReported))
 		return // a fetcher speaking for its users is not itself a reader
 	}
 	c.clients.InsertHash(client)
 }
 
-// Today returns today's counts per channel, ordered by channel, including
-// what was flushed before a restart.
+// part is this instance's part of k: its counts, marshalled sketch and
+// fetchers, copied.
+func (s *Subscribers) part(k dayKey, c *dayCount) (store.SubscriberPart, error) {
+	sk, err := c.clients.MarshalBinary()
+	if err != nil {
+		return store.SubscriberPart{}, err
+	}
+	return store.SubscriberPart{Channel: k.channel, Day: k.day, Instance: s.instance,
+		Requests: c.requests, NotModified: c.notModified, Sketch: sk, Fetchers: maps.Clone(c.reported)}, nil
+}
+
+// Today returns today's counts per channel, ordered by channel: this
+// instance's, merged with the other instances' parts (those of this
+// process's earlier runs included) as of the last Load or Flush.
 func (s *Subscribers) Today() []feed.SubscriberDay {
 	if s == nil {
 		return nil
 	}
 	day := s.now().UTC().Format(time.DateOnly)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []feed.SubscriberDay
+	var parts []store.SubscriberPart
 	for k, c := range s.days {
 		if k.day == day {
-			out = append(out, c.view(k))
+			if p, err := s.part(k, c); err == nil {
+				parts = append(parts, p)
+			}
 		}
 	}
-	slices.SortFunc(out, func(a, b feed.SubscriberDay) int { return cmp.Compare(a.Channel, b.Channel) })
-	return out
+	for k, ps := range s.others {
+		if k.day == day {
+			parts = append(parts, ps...)
+		}
+	}
+	s.mu.Unlock()
+	days, _ := store.MergeSubscriberParts(parts) // a damaged part: left out here, reported by Flush
+	return days
 }
 
-// view is the day's counts, added to those stored before a restart; for
-// the distinct counts the larger of the two stands, as clients seen before
-// and after a restart cannot be told apart.
-func (c *dayCount) view(k dayKey) feed.SubscriberDay {
-	reported := 0
-	for _, n := range c.reported {
-		reported += n
-	}
-	return feed.SubscriberDay{
-		Channel: k.channel, Day: k.day,
-		Requests:    c.stored.Requests + c.requests,
-		NotModified: c.stored.NotModified + c.notModified,
-		Clients:     max(c.stored.Clients, int(c.clients.Estimate())),
-		Reported:    max(c.stored.Reported, reported),
-	}
-}
-
-// Load reads today's stored counts, so that counting after a restart adds
-// to them. Call it once, before Record.
+// Load reads the parts of today and yesterday that other instances (and
+// this process's earlier runs) flushed, so that Today shows the service's
+// counts from the start. Call it once, before Record. A stored sketch that
+// does not decode is not an error here (the merge leaves it out, and Flush
+// reports it): only a store that cannot be read is.
 func (s *Subscribers) Load(ctx context.Context) error {
 	if s == nil || s.store == nil {
 		return nil
 	}
-	day := s.now().UTC().Format(time.DateOnly)
-	days, err := s.store.SubscriberDays(ctx, day, day)
-	if err != nil {
+	if _, err := s.refresh(ctx); err != nil {
 		return fmt.Errorf("load subscriber statistics: %w", err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, d := range days {
-		s.days[dayKey{d.Channel, d.Day}] = newDayCount(d)
 	}
 	return nil
 }
 
-// Flush writes every day in memory to the store and drops the days before
-// today, whose counts are then final.
+// refresh re-reads the other instances' parts of today and yesterday, and
+// returns the parts read.
+func (s *Subscribers) refresh(ctx context.Context) ([]store.SubscriberPart, error) {
+	today := s.now().UTC()
+	parts, err := s.store.SubscriberParts(ctx, today.AddDate(0, 0, -1).Format(time.DateOnly), today.Format(time.DateOnly))
+	if err != nil {
+		return nil, err
+	}
+	others := map[dayKey][]store.SubscriberPart{}
+	for _, p := range parts {
+		if p.Instance != s.instance {
+			k := dayKey{p.Channel, p.Day}
+			others[k] = append(others[k], p)
+		}
+	}
+	s.mu.Lock()
+	s.others = others
+	s.mu.Unlock()
+	return parts, nil
+}
+
+// Flush writes this instance's part of every day in memory to the store,
+// drops the days before today (their counts are then final), re-reads the
+// other instances' parts (Today) and settles the days of last week that no
+// instance writes any more. A day older than yesterday still in memory (the
+// store failed since) is dropped unwritten, with an error: a settled day
+// must not change. The error of a damaged stored part comes after the rest
+// was done.
 func (s *Subscribers) Flush(ctx context.Context) error {
 	if s == nil || s.store == nil {
 		return nil
 	}
-	today := s.now().UTC().Format(time.DateOnly)
+	now := s.now().UTC()
+	today := now.Format(time.DateOnly)
+	yesterday := now.AddDate(0, 0, -1).Format(time.DateOnly)
 	s.mu.Lock()
-	var days []feed.SubscriberDay
+	var parts []store.SubscriberPart
+	var lost []string
 	for k, c := range s.days {
-		days = append(days, c.view(k))
+		if k.day < yesterday {
+			lost = append(lost, k.channel+" "+k.day)
+			delete(s.days, k)
+			continue
+		}
+		p, err := s.part(k, c)
+		if err != nil {
+			s.mu.Unlock()
+			return fmt.Errorf("flush subscriber statistics: %w", err)
+		}
+		parts = append(parts, p)
 	}
 	s.mu.Unlock()
-	if len(days) == 0 {
-		return nil
+	var errs []error
+	if len(lost) > 0 {
+		slices.Sort(lost)
+		errs = append(errs, fmt.Errorf("flush subscriber statistics: days too old to write, dropped: %s", strings.Join(lost, ", ")))
 	}
-	if err := s.store.SaveSubscriberDays(ctx, days); err != nil {
-		return fmt.Errorf("flush subscriber statistics: %w", err)
+	if len(parts) > 0 {
+		if err := s.store.SaveSubscriberParts(ctx, parts); err != nil {
+			return errors.Join(append(errs, fmt.Errorf("flush subscriber statistics: %w", err))...)
+		}
 	}
 	s.mu.Lock()
 	for k := range s.days {
@@ -223,31 +299,73 @@ func (s *Subscribers) Flush(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
-	return nil
+	if parts, err := s.refresh(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("read subscriber statistics: %w", err))
+	} else if _, damaged := store.MergeSubscriberParts(parts); damaged != nil {
+		errs = append(errs, fmt.Errorf("subscriber statistics: %w", damaged))
+	}
+	if err := s.settle(ctx, now); err != nil {
+		errs = append(errs, fmt.Errorf("settle subscriber statistics: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
-// History returns the stored days from..to with today's live counts in
-// place of the stored ones.
+// settle merges each day from settleWindow to settleAfter days before now
+// that has an instance's part into one settled part.
+func (s *Subscribers) settle(ctx context.Context, now time.Time) error {
+	parts, err := s.store.SubscriberParts(ctx, now.AddDate(0, 0, -settleWindow).Format(time.DateOnly),
+		now.AddDate(0, 0, -settleAfter).Format(time.DateOnly))
+	if err != nil {
+		return err
+	}
+	open := map[dayKey]bool{}
+	for _, p := range parts {
+		if p.Instance != "" {
+			open[dayKey{p.Channel, p.Day}] = true
+		}
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	days, damaged := store.MergeSubscriberParts(parts) // a damaged sketch is left out for good, and said
+	var settled []store.SubscriberPart
+	for _, d := range days {
+		if open[dayKey{d.Channel, d.Day}] {
+			settled = append(settled, store.SettledPart(d))
+		}
+	}
+	return errors.Join(s.store.SettleSubscriberDays(ctx, settled), damaged)
+}
+
+// History returns the stored days from..to, merged, with this instance's
+// live counts in place of its last flush; ordered by channel, then day,
+// newest first. A damaged stored sketch is left out of its day (Flush
+// reports it).
 func (s *Subscribers) History(ctx context.Context, from, to string) ([]feed.SubscriberDay, error) {
-	var out []feed.SubscriberDay
+	var stored []store.SubscriberPart
 	if s.store != nil {
-		days, err := s.store.SubscriberDays(ctx, from, to)
-		if err != nil {
+		var err error
+		if stored, err = s.store.SubscriberParts(ctx, from, to); err != nil {
 			return nil, err
 		}
-		out = days
 	}
-	for _, d := range s.Today() {
-		if (from != "" && d.Day < from) || (to != "" && d.Day > to) {
+	var parts []store.SubscriberPart
+	s.mu.Lock()
+	for k, c := range s.days {
+		if (from != "" && k.day < from) || (to != "" && k.day > to) {
 			continue
 		}
-		i := slices.IndexFunc(out, func(o feed.SubscriberDay) bool { return o.Channel == d.Channel && o.Day == d.Day })
-		if i >= 0 {
-			out[i] = d
-		} else {
-			out = append(out, d)
+		if p, err := s.part(k, c); err == nil {
+			parts = append(parts, p)
 		}
 	}
+	for _, p := range stored {
+		if _, live := s.days[dayKey{p.Channel, p.Day}]; !live || p.Instance != s.instance {
+			parts = append(parts, p)
+		}
+	}
+	s.mu.Unlock()
+	out, _ := store.MergeSubscriberParts(parts)
 	slices.SortFunc(out, func(a, b feed.SubscriberDay) int {
 		if c := cmp.Compare(a.Channel, b.Channel); c != 0 {
 			return c

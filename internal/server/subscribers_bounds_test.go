@@ -19,7 +19,7 @@ func heapAlloc() uint64 {
 // 60 KB User-Agents ending "(1 subscribers)" took the heap from 16 MB to
 // 390 MB (313 MB here) and added 5,000 to the reported subscribers.
 func TestSubscribersBounded(t *testing.T) {
-	subs := NewSubscribers(nil, nil)
+	subs := NewSubscribers(nil, nil, "")
 	before := heapAlloc()
 	junk := make([]byte, 30<<10)
 	for i := range 5000 {
@@ -45,7 +45,7 @@ func TestSubscribersBounded(t *testing.T) {
 // fetchers keeps at most maxFetchers of them and cannot push out a real
 // aggregator's count; one claim counts at most maxReported.
 func TestSubscribersReportedBounded(t *testing.T) {
-	subs := NewSubscribers(nil, nil)
+	subs := NewSubscribers(nil, nil, "")
 	subs.Record("news", 200, newRequest("192.0.2.9:1", "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 125 subscribers; )"))
 	for i := range 5000 {
 		subs.Record("news", 200, newRequest("198.51.100.1:1", fmt.Sprintf("Reader-%d (1 subscribers)", i)))

@@ -295,16 +295,34 @@ type Subscriptions interface {
 	Subscriptions(ctx context.Context, topic string) ([]feed.Subscription, error)
 }
 
-// SubscriberStats are the daily counts of the subscriber statistics.
+// SubscriberStats are the daily counts of the subscriber statistics, kept
+// as parts: one per channel, day and counting instance (see
+// SubscriberPart), so that instances sharing a store add up rather than
+// overwrite each other. The backend stores and returns parts; the days
+// are MergeSubscriberParts', the one merge rule, outside every backend.
+//
+// Rows: a channel's day has one part per process that counted it (each
+// run of serve is an instance: a restart starts a new part, and the old
+// one keeps what was flushed before it), until SettleSubscriberDays makes
+// them one settled part without a sketch.
 type SubscriberStats interface {
-	// SaveSubscriberDays stores each day, replacing what was stored for the
-	// same channel and day, in one transaction. An empty channel or day,
-	// or a day longer than 64 bytes, is feed.EINVALID and nothing is
-	// written.
-	SaveSubscriberDays(ctx context.Context, days []feed.SubscriberDay) error
-	// SubscriberDays returns the stored days from from to to inclusive
-	// ("2006-01-02"; an empty bound is open), ordered by channel, then day.
-	SubscriberDays(ctx context.Context, from, to string) ([]feed.SubscriberDay, error)
+	// SaveSubscriberParts stores each part, replacing what was stored for
+	// the same channel, day and instance, in one transaction. A part that
+	// CheckSubscriberPart refuses is feed.EINVALID and nothing is written.
+	// Of two parts with one channel, day and instance in parts, the last
+	// stands.
+	SaveSubscriberParts(ctx context.Context, parts []SubscriberPart) error
+	// SubscriberParts returns the stored parts of the days from from to to
+	// inclusive ("2006-01-02"; an empty bound is open), ordered by
+	// channel, day, then instance (bytewise), each as it was stored (a
+	// Fetchers map that was empty may come back nil).
+	SubscriberParts(ctx context.Context, from, to string) ([]SubscriberPart, error)
+	// SettleSubscriberDays replaces, in one transaction, every stored part
+	// of each settled part's channel and day with it (its Instance must be
+	// ""; else, or when CheckSubscriberPart refuses it, feed.EINVALID and
+	// nothing is written). The caller merges the parts first, and settles
+	// only days no instance writes any more.
+	SettleSubscriberDays(ctx context.Context, settled []SubscriberPart) error
 }
 
 // Maintenance is retention and the store's health.

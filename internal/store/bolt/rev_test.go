@@ -9,6 +9,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/kpolicy/aggregator/internal/feed"
+	"github.com/kpolicy/aggregator/internal/store"
 )
 
 // otherStory gives it a link of its own, so that the store does not take
@@ -169,35 +170,37 @@ func TestCompact(t *testing.T) {
 	}
 }
 
-func TestSubscriberDays(t *testing.T) {
+// TestSubscriberDaysBefore: a file written before subscriber parts held
+// one record per channel and day, the four counts: it reads as that day's
+// settled part, beside the parts written since.
+func TestSubscriberDaysBefore(t *testing.T) {
 	db := openTest(t, Options{})
-	if got, err := db.SubscriberDays(ctx, "", ""); err != nil || len(got) != 0 {
-		t.Fatalf("empty store: %v %v", got, err)
-	}
-	days := []feed.SubscriberDay{
-		{Channel: "news", Day: "2026-01-01", Requests: 10, NotModified: 4, Clients: 3, Reported: 120},
-		{Channel: "news", Day: "2026-01-02", Requests: 5},
-		{Channel: "analysis", Day: "2026-01-02", Requests: 1, Clients: 1},
-	}
-	if err := db.SaveSubscriberDays(ctx, days); err != nil {
-		t.Fatal(err)
-	}
-	days[1].Requests = 7 // saved again: replaced
-	if err := db.SaveSubscriberDays(ctx, days[1:2]); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.SubscriberDays(ctx, "2026-01-02", "")
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		sb, err := tx.CreateBucketIfNotExists(bucketStats)
+		if err != nil {
+			return err
+		}
+		cb, err := sb.CreateBucketIfNotExists([]byte("news"))
+		if err != nil {
+			return err
+		}
+		return cb.Put([]byte("2026-01-01"), []byte(`{"requests":10,"not_modified":4,"clients":3,"reported":120}`))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0] != days[2] || got[1] != days[1] {
-		t.Errorf("SubscriberDays(from 01-02) = %+v", got)
+	if err := db.SaveSubscriberParts(ctx, []store.SubscriberPart{{Channel: "news", Day: "2026-01-01", Instance: "new", Requests: 1}}); err != nil {
+		t.Fatal(err)
 	}
-	got, _ = db.SubscriberDays(ctx, "", "2026-01-01")
-	if len(got) != 1 || got[0] != days[0] || got[0].Subscribers() != 123 {
-		t.Errorf("SubscriberDays(to 01-01) = %+v", got)
+	got, err := db.SubscriberParts(ctx, "", "")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := db.SaveSubscriberDays(ctx, []feed.SubscriberDay{{Day: "2026-01-01"}}); feed.ErrorCode(err) != feed.EINVALID {
-		t.Errorf("no channel: %v", err)
+	if len(got) != 2 || got[0].Instance != "" || got[0].Requests != 10 || got[0].NotModified != 4 || got[0].Clients != 3 || got[0].Reported != 120 {
+		t.Fatalf("SubscriberParts = %+v", got)
+	}
+	days, err := store.MergeSubscriberParts(got)
+	if err != nil || len(days) != 1 || days[0].Requests != 11 || days[0].Subscribers() != 123 {
+		t.Errorf("merged = %+v, %v", days, err)
 	}
 }

@@ -174,7 +174,7 @@ func Empty(ctx context.Context, s store.Store) error {
 	if err != nil {
 		return err
 	}
-	days, err := s.SubscriberDays(ctx, "", "")
+	days, err := s.SubscriberParts(ctx, "", "")
 	if err != nil {
 		return err
 	}
@@ -461,13 +461,16 @@ func sumSubscriptions(ctx context.Context, s store.Store, h hash.Hash) (int, err
 	return len(subs), nil
 }
 
+// copyDays copies the subscriber statistics as their parts (each
+// instance's sketch and fetchers with it), so that the target merges them
+// as the source did, and a day that is still counted adds up there.
 func copyDays(ctx context.Context, from store.Store, to Target) error {
-	days, err := from.SubscriberDays(ctx, "", "")
+	days, err := from.SubscriberParts(ctx, "", "")
 	if err != nil {
 		return err
 	}
 	for c := range slices.Chunk(days, batch) {
-		if err := to.SaveSubscriberDays(ctx, c); err != nil {
+		if err := to.SaveSubscriberParts(ctx, c); err != nil {
 			return err
 		}
 	}
@@ -475,11 +478,17 @@ func copyDays(ctx context.Context, from store.Store, to Target) error {
 }
 
 func sumDays(ctx context.Context, s store.Store, h hash.Hash) (int, error) {
-	days, err := s.SubscriberDays(ctx, "", "")
+	days, err := s.SubscriberParts(ctx, "", "")
 	if err != nil {
 		return 0, err
 	}
 	for _, d := range days {
+		if len(d.Fetchers) == 0 { // an empty map and nil are one record
+			d.Fetchers = nil
+		}
+		if len(d.Sketch) == 0 {
+			d.Sketch = nil
+		}
 		v, err := record.Marshal(d)
 		if err != nil {
 			return 0, err

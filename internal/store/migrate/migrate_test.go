@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/axiomhq/hyperloglog"
+
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/store"
 	"github.com/kpolicy/aggregator/internal/store/bolt"
@@ -71,8 +73,17 @@ func Filled(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SaveSubscriberDays(bg, []feed.SubscriberDay{{Channel: "all", Day: "2026-11-29", Requests: 40, NotModified: 30, Clients: 3, Reported: 120},
-		{Channel: "all", Day: "2026-11-30", Requests: 7, Clients: 1}}); err != nil {
+	sketch := hyperloglog.New14()
+	for i := range uint64(50) {
+		sketch.InsertHash(i * 0x9e3779b97f4a7c15)
+	}
+	sk, err := sketch.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveSubscriberParts(bg, []store.SubscriberPart{{Channel: "all", Day: "2026-11-29", Requests: 40, NotModified: 30, Clients: 3, Reported: 120},
+		{Channel: "all", Day: "2026-11-30", Instance: "a", Requests: 7, Sketch: sk, Fetchers: map[uint64]int{1: 100, 1 << 63: 5}},
+		{Channel: "all", Day: "2026-11-30", Instance: "b", Requests: 2, Sketch: sk, Fetchers: map[uint64]int{1: 120}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.MailSecret(bg, bytes.Repeat([]byte("k"), 32)); err != nil {
@@ -130,6 +141,20 @@ func TestBoltToPostgres(t *testing.T) {
 		}
 		t.Logf("%-22s %4d %4d %s", k.Name, k.Source, k.Target, k.SourceSum[:12])
 	}
+	// The subscriber statistics merge alike: their parts were copied.
+	var merged [2][]feed.SubscriberDay
+	for i, s := range []store.Store{from, to} {
+		parts, err := s.SubscriberParts(bg, "", "")
+		if err == nil {
+			merged[i], err = store.MergeSubscriberParts(parts)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(merged[0]) != fmt.Sprint(merged[1]) || len(merged[1]) != 2 || merged[1][1].Reported != 125 || merged[1][1].Clients != 50 {
+		t.Errorf("subscriber days: %+v in the source, %+v in the target", merged[0], merged[1])
+	}
 	// What the copy must decide alike: a re-poll of a pruned key, of a
 	// merged copy, of the rekeyed story, and a new copy by title.
 	next := []feed.Item{story("portal", "p1", "https://agency.example/1", "에이전시 기사 1", 9),
@@ -165,7 +190,7 @@ func TestMismatchCaught(t *testing.T) {
 	if _, err := Run(bg, from, to, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := to.SaveSubscriberDays(bg, []feed.SubscriberDay{{Channel: "all", Day: "2026-11-30", Requests: 8, Clients: 1}}); err != nil {
+	if err := to.SaveSubscriberParts(bg, []store.SubscriberPart{{Channel: "all", Day: "2026-11-30", Instance: "a", Requests: 8}}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := Compare(bg, from, to, nil)

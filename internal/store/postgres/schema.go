@@ -12,7 +12,7 @@ import (
 
 // schemaVersion is the version of the tables below. Raise it when they
 // change, and add the step from the previous version to migrations.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // The tables. h columns are hashes (see hashOf); ns columns sort times as
 // nanoseconds since 1970, clamped to an int64 (bolt's sort stamp).
@@ -28,7 +28,7 @@ const schemaVersion = 3
 //	gone        deleted items in the write order, until TrimGone
 //	counters    rev (the last Rev given), indexed_rev
 //	mindexes, members, mpages, mwindows: the membership indexes
-//	subscriptions, subscriber_days
+//	subscriptions, subscriber_days (a part per channel, day and instance: version 4)
 //	poll_leases, host_leases, role_leases: leases (version 3, lease.go)
 //	list_subscribers, mail_meta: the mailing lists (schemaLists)
 var schemaV1 = []string{
@@ -169,8 +169,18 @@ var schemaLists = []string{
 	`CREATE TABLE mail_meta (name text PRIMARY KEY, value bytea NOT NULL)`,
 }
 
+// schemaParts (version 4) keeps subscriber statistics as parts, one per
+// channel, day and counting instance (store.SubscriberPart): the rows
+// stored before get the empty instance and read as settled parts, as their
+// bodies (the four counts) are a part record's.
+var schemaParts = []string{
+	`ALTER TABLE subscriber_days ADD COLUMN instance bytea NOT NULL DEFAULT ''::bytea`,
+	`ALTER TABLE subscriber_days DROP CONSTRAINT subscriber_days_pkey`,
+	`ALTER TABLE subscriber_days ADD PRIMARY KEY (h, day, instance)`,
+}
+
 // migrations[v] takes the schema from version v to v+1; index 0 creates it.
-var migrations = [][]string{schemaV1, schemaLists, schemaLeases}
+var migrations = [][]string{schemaV1, schemaLists, schemaLeases, schemaParts}
 
 // migrate creates or upgrades the schema, once, under the schema lock.
 func (db *DB) migrate(ctx context.Context) error {

@@ -338,31 +338,6 @@ func testSubscriptions(t *testing.T, b Backend) {
 	}
 }
 
-func testSubscriberDays(t *testing.T, b Backend) {
-	s := open(t, b, Options{Now: fixed})
-	days := []feed.SubscriberDay{
-		{Channel: "b", Day: "2025-03-01", Requests: 1},
-		{Channel: "a", Day: "2025-03-02", Requests: 2, Clients: 1},
-		{Channel: "a", Day: "2025-03-01", Requests: 3},
-	}
-	if err := s.SaveSubscriberDays(bg, days); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SaveSubscriberDays(bg, []feed.SubscriberDay{{Channel: "a", Day: "2025-03-01", Requests: 4}}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.SubscriberDays(bg, "", "")
-	if err != nil || len(got) != 3 {
-		t.Fatalf("SubscriberDays = %+v, %v", got, err)
-	}
-	if got[0] != (feed.SubscriberDay{Channel: "a", Day: "2025-03-01", Requests: 4}) || got[1].Day != "2025-03-02" || got[2].Channel != "b" {
-		t.Errorf("SubscriberDays order or replacement: %+v", got)
-	}
-	if got, _ := s.SubscriberDays(bg, "2025-03-02", "2025-03-02"); len(got) != 1 || got[0].Channel != "a" {
-		t.Errorf("SubscriberDays(03-02) = %+v", got)
-	}
-}
-
 func members(items []feed.Item) []store.Member {
 	out := make([]store.Member, len(items))
 	for i, it := range items {
@@ -548,11 +523,6 @@ func testBadInput(t *testing.T, b Backend) {
 	wantCode(t, "PutSubscription(empty topic)", s.PutSubscription(bg, feed.Subscription{Callback: "https://cb"}), feed.EINVALID)
 	wantCode(t, "PutSubscription(empty callback)", s.PutSubscription(bg, feed.Subscription{Topic: "t"}), feed.EINVALID)
 	wantCode(t, "PutSubscription(NUL)", s.PutSubscription(bg, feed.Subscription{Topic: "t\x00u", Callback: "https://cb"}), feed.EINVALID)
-	wantCode(t, "SaveSubscriberDays(empty channel)",
-		s.SaveSubscriberDays(bg, []feed.SubscriberDay{{Channel: "ok", Day: "2025-03-01"}, {Day: "2025-03-01"}}), feed.EINVALID)
-	if got, _ := s.SubscriberDays(bg, "", ""); len(got) != 0 {
-		t.Errorf("a refused SaveSubscriberDays wrote %+v", got)
-	}
 	for name, index := range map[string]string{"empty": "", "over-long": strings.Repeat("i", store.MaxIndexName+1)} {
 		_, err := s.UpdateIndexes(bg, map[string]store.IndexUpdate{index: {Now: epoch}})
 		wantCode(t, "UpdateIndexes("+name+" index name)", err, feed.EINVALID)
