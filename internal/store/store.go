@@ -55,7 +55,10 @@
 // The contract is a union of concerns, each its own interface. A new
 // concern (leases on polling, a change feed between instances, the
 // mailing lists' subscribers and send log) is a new interface embedded in
-// Store, with its cases in storetest; the existing ones do not change. A
+// Store, with its cases in storetest. An existing concern changes only
+// when what it promised cannot hold for several instances (the subscriber
+// statistics: one row per channel and day became one part per instance,
+// merged on read), and then in every backend and its cases at once. A
 // backend for which a concern is trivial (one process holds a bbolt file,
 // so every lease is its own) implements it trivially, and passes the same
 // cases.
