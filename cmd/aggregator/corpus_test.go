@@ -119,7 +119,9 @@ func publishStore(t *testing.T, db *bolt.DB, cfg config.Config) published {
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	wait, stop := context.WithTimeout(ctx, time.Minute)
+	// A bound on the wait, not a figure: under load (CI runs packages in
+	// parallel) 20,000 items took more than a minute to index.
+	wait, stop := context.WithTimeout(ctx, 5*time.Minute)
 	defer stop()
 	if err := m.WaitCurrent(wait); err != nil {
 		t.Fatal(err)
