@@ -12,7 +12,7 @@ import (
 
 // schemaVersion is the version of the tables below. Raise it when they
 // change, and add the step from the previous version to migrations.
-const schemaVersion = 4
+const schemaVersion = 5
 
 // The tables. h columns are hashes (see hashOf); ns columns sort times as
 // nanoseconds since 1970, clamped to an int64 (bolt's sort stamp).
@@ -108,8 +108,12 @@ $$`
 // commit does not wait for the disk (synchronous_commit off for the
 // transaction, as release_poll's): a lease is worth a few seconds, and
 // one that a crash of the database forgets costs at most one request
-// more.
-const claimPollFunction = `CREATE FUNCTION claim_poll(p_h bytea, p_hh bytea, p_owner bytea, p_src bytea,
+// more. A row another claim has locked (SKIP LOCKED found none) is a claim
+// under way, a fraction of a millisecond: come back in 20 ms. A host
+// another instance is polling: when its lease says, at most 250 ms.
+// CREATE OR REPLACE: version 5 replaces version 3's function (whose
+// SKIP LOCKED waits were 250 ms) with this one.
+const claimPollFunction = `CREATE OR REPLACE FUNCTION claim_poll(p_h bytea, p_hh bytea, p_owner bytea, p_src bytea,
 	p_seen_s bigint, p_seen_ns int, p_lease_us bigint, p_gap_us bigint,
 	OUT o_held boolean, OUT o_wait_us bigint, OUT o_released boolean, OUT o_next_s bigint, OUT o_next_ns int,
 	OUT o_holder bytea, OUT o_host boolean)
@@ -125,12 +129,12 @@ BEGIN
 	INSERT INTO host_leases (h) VALUES (p_hh) ON CONFLICT DO NOTHING;
 	SELECT * INTO pr FROM poll_leases WHERE poll_leases.h = p_h FOR UPDATE SKIP LOCKED;
 	IF NOT FOUND THEN
-		o_wait_us := 250000; -- another claim of the source is under way
+		o_wait_us := 20000; -- another claim of the source is under way
 		RETURN;
 	END IF;
 	SELECT * INTO hr FROM host_leases WHERE host_leases.h = p_hh FOR UPDATE SKIP LOCKED;
 	IF NOT FOUND THEN
-		o_wait_us := 250000; o_host := true; -- another claim on the host is under way
+		o_wait_us := 20000; o_host := true; -- another claim on the host is under way
 		RETURN;
 	END IF;
 	o_released := pr.released; o_next_s := pr.next_s; o_next_ns := pr.next_ns;
@@ -179,8 +183,16 @@ var schemaParts = []string{
 	`ALTER TABLE subscriber_days ADD PRIMARY KEY (h, day, instance)`,
 }
 
+// schemaClaimWaits (version 5) shortens claim_poll's wait after a row
+// another claim had locked from 250 to 20 ms: with every source always due
+// (bench/leases, 10,000 sources, 1 s interval, quiet 2-core machine) 2
+// instances polled 1,020 sources/s and 3 600/s with 250 ms, 1,147–1,190
+// and 907–1,047 with 20 ms: their hosts were held back a quarter second
+// for a lock held a millisecond.
+var schemaClaimWaits = []string{claimPollFunction}
+
 // migrations[v] takes the schema from version v to v+1; index 0 creates it.
-var migrations = [][]string{schemaV1, schemaLists, schemaLeases, schemaParts}
+var migrations = [][]string{schemaV1, schemaLists, schemaLeases, schemaParts, schemaClaimWaits}
 
 // migrate creates or upgrades the schema, once, under the schema lock.
 func (db *DB) migrate(ctx context.Context) error {

@@ -10,7 +10,7 @@ import (
 )
 
 // TestSubscriberDaysFromVersion3: a database of schema version 3 kept one
-// row per channel and day; opened by this program (version 4) the row is
+// row per channel and day; opened by this program (version 4 on) the row is
 // that day's settled part, and instances' parts go beside it.
 func TestSubscriberDaysFromVersion3(t *testing.T) {
 	u := pgtest.Schema(t)
