@@ -206,6 +206,7 @@ func New(cfg config.Config, d Deps) (*App, error) {
 	a.members, err = NewMembership(ctx, cfg, a.st, membership.Options{
 		Logger: a.log,
 		Now:    a.now,
+		Builds: a.builds(cfg),
 		OnChange: func(ids []string) {
 			a.cache.Invalidate(ids...)
 			a.indexer.Kick() // stories whose channels changed were written again

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/fetch"
+	"github.com/kpolicy/aggregator/internal/membership"
 	"github.com/kpolicy/aggregator/internal/store"
 )
 
@@ -72,6 +73,33 @@ func (c pollClaims) Renew(ctx context.Context, sourceID, host string) error {
 
 func (c pollClaims) Release(ctx context.Context, sourceID, host string, next time.Time) error {
 	return c.l.ReleasePoll(ctx, c.owner, sourceID, host, next)
+}
+
+// indexBuilds binds the store's role leases to this owner: one instance
+// at a time builds a membership index several need (membership.Builds).
+type indexBuilds struct {
+	l     store.Leases
+	owner string
+	lease time.Duration
+}
+
+func (b indexBuilds) role(index string) string { return "index-build:" + index }
+
+func (b indexBuilds) Hold(ctx context.Context, index string) (bool, error) {
+	return b.l.HoldRole(ctx, b.role(index), b.owner, b.lease)
+}
+
+func (b indexBuilds) Release(ctx context.Context, index string) error {
+	return b.l.ReleaseRole(ctx, b.role(index), b.owner)
+}
+
+// builds is the membership index's Builds for cfg, or nil (one process).
+func (a *App) builds(cfg config.Config) membership.Builds {
+	l := a.leases(cfg)
+	if l == nil {
+		return nil
+	}
+	return indexBuilds{l: l, owner: a.owner, lease: cfg.Fetch.Lease}
 }
 
 // claims is the poller's Claims for cfg, or nil (one process).

@@ -84,6 +84,11 @@ func (ix *Index) buildStep(ctx context.Context, k string, d *def, st store.Index
 	b.written = end
 	if u.Complete {
 		delete(ix.builds, k)
+		if ix.opts.Builds != nil {
+			if err := ix.opts.Builds.Release(ctx, k); err != nil {
+				ix.opts.Logger.Warn("membership index build not released", "index", k, "err", err)
+			}
+		}
 	}
 	return nil
 }

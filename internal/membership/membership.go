@@ -123,6 +123,19 @@ type Options struct {
 	SweepEvery time.Duration
 	// Logger records store failures Run retries after; discarded when nil.
 	Logger *slog.Logger
+	// Builds shares index builds among instances on one store; nil: this
+	// process builds every index it needs (one process holds the store).
+	Builds Builds
+}
+
+// Builds lets one instance at a time build an index that several need:
+// Hold takes, or renews, the right to build it for a while (false: another
+// instance holds it), Release gives it up once the index is complete. The
+// others wait for the index to be complete in the store, and take the
+// build over when its holder stops renewing (it died).
+type Builds interface {
+	Hold(ctx context.Context, index string) (bool, error)
+	Release(ctx context.Context, index string) error
 }
 
 // Errors readers branch on.
@@ -159,6 +172,7 @@ type Index struct {
 	replaced map[string]bool   // indexes a switch replaced: drop them without touching their stories
 	touched  []touchedRevs     // what only touches wrote: nothing there to judge again
 	seen     uint64            // the least Rev every built index has followed, as last read
+	awaiting bool              // an index another instance builds is not complete yet (Builds)
 }
 
 // def is one index definition of the current config.

@@ -55,9 +55,14 @@ func (ix *Index) Run(ctx context.Context) {
 		if busy {
 			continue
 		}
+		var await <-chan time.Time
+		if ix.awaiting {
+			await = time.After(awaitEvery)
+		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-await:
 		case <-ix.kick:
 		case <-sweep.C:
 			if err := ix.sweep(ctx); err != nil && ctx.Err() == nil {
@@ -90,6 +95,58 @@ func (ix *Index) snapshot() snapshot {
 	return s
 }
 
+// mayBuild reports whether this instance builds index k now. Without
+// Builds it always does. With them it holds (or renews) the build, and
+// when it starts one reads the index's state from the store first: one
+// another instance completed is taken as it is, one it left partial (it
+// died) is started again from nothing by buildStep. An index another
+// instance is building is read from the store until it is complete
+// (awaiting: Run looks again every awaitEvery meanwhile).
+func (ix *Index) mayBuild(ctx context.Context, k string) (bool, error) {
+	b := ix.opts.Builds
+	if b == nil {
+		return true, nil
+	}
+	held, err := b.Hold(ctx, k)
+	if err != nil {
+		return false, err
+	}
+	if held && ix.builds[k] != nil {
+		return true, nil // a build of ours under way
+	}
+	if !held {
+		// Another instance builds it; a build of ours it took over (we
+		// stalled past the hold) is not ours to finish.
+		delete(ix.builds, k)
+	}
+	st, ok, err := ix.st.IndexState(ctx, k)
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		ix.mu.Lock()
+		ix.states[k] = st
+		ix.mu.Unlock()
+	}
+	switch {
+	case ok && st.Complete:
+		if held {
+			if err := b.Release(ctx, k); err != nil {
+				ix.opts.Logger.Warn("membership index build not released", "index", k, "err", err)
+			}
+		}
+		return false, nil // built: the next snapshot serves it
+	case held:
+		return true, nil
+	}
+	ix.awaiting = true
+	return false, nil
+}
+
+// awaitEvery is how often Run reads the state of an index another
+// instance builds, besides every Kick.
+const awaitEvery = 2 * time.Second
+
 // update writes index updates and keeps the states Run works from (a
 // guarded update skipped brings back the state another instance wrote).
 func (ix *Index) update(ctx context.Context, u map[string]store.IndexUpdate) (map[string]store.IndexState, error) {
@@ -115,10 +172,18 @@ func (ix *Index) step(ctx context.Context) (bool, error) {
 	}
 	// Builds get most of the time: a catch-up batch waits for the write
 	// lock behind every poll, a build step reads.
+	ix.awaiting = false
 	for deadline := time.Now().Add(buildSlice); time.Now().Before(deadline); {
 		k, building := "", false
 		for _, key := range slices.Sorted(maps.Keys(s.defs)) {
 			if !s.states[key].Complete {
+				mine, err := ix.mayBuild(ctx, key)
+				if err != nil {
+					return false, err
+				}
+				if !mine {
+					continue
+				}
 				k, building = key, true
 				break
 			}
@@ -127,6 +192,7 @@ func (ix *Index) step(ctx context.Context) (bool, error) {
 		if !building {
 			break
 		}
+		s = ix.snapshot() // with what mayBuild read
 		if err := ix.buildStep(ctx, k, s.defs[k], s.states[k]); err != nil {
 			return false, err
 		}
