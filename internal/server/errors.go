@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -41,6 +42,11 @@ func (s *Server) failureOf(r *http.Request, err error) failure {
 		return failure{http.StatusServiceUnavailable, busy.msg, busy.retryAfter}
 	case errors.Is(err, publish.ErrNoChannel), errors.Is(err, membership.ErrNoChannel):
 		err = feed.Errorf(feed.ENOTFOUND, "no such channel")
+	}
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client went away mid-request (wrk stopping, a reader
+		// closing the tab): nothing failed here, so nothing is logged.
+		return failure{status: http.StatusServiceUnavailable, msg: "the request was cancelled"}
 	}
 	code := feed.ErrorCode(err)
 	if code == feed.EINTERNAL {
