@@ -95,9 +95,9 @@ func textQuery(words []string) bquery.Query {
 		rs := []rune(w)
 		switch {
 		case len(rs) == 1 && unicode.Is(unicode.Hangul, rs[0]):
-			all = append(all, wordOrStart(w, w))
+			all = append(all, wordOrStart(w))
 		case len(rs) >= minPrefix && isLetters(rs) && !slices.ContainsFunc(rs, isCJK):
-			all = append(all, wordOrStart(w, w))
+			all = append(all, wordOrStart(w))
 		default:
 			m := bquery.NewMatchQuery(analysed([]string{w}))
 			m.SetField("text")
@@ -109,12 +109,12 @@ func textQuery(words []string) bquery.Query {
 }
 
 // wordOrStart matches word in the text field, or any term starting with
-// prefix, the word scoring twice as high.
-func wordOrStart(word, prefix string) bquery.Query {
+// it, the word itself scoring twice as high.
+func wordOrStart(word string) bquery.Query {
 	m := bquery.NewMatchQuery(word)
 	m.SetField("text")
 	m.SetBoost(2)
-	p := bquery.NewPrefixQuery(prefix)
+	p := bquery.NewPrefixQuery(word)
 	p.SetField("text")
 	return bquery.NewDisjunctionQuery([]bquery.Query{m, p})
 }
