@@ -1,21 +1,33 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 )
 
 // readiness is ready once every source enabled at start has been polled
-// once.
+// once and the membership index follows what those polls wrote: a load
+// balancer sends readers only to an instance whose documents show its
+// first polls. Once ready it stays ready (later polls do not take an
+// instance out of rotation while the index catches up on them).
 type readiness struct {
 	mu      sync.Mutex
 	pending map[string]bool
+	// target is the store's last Rev read once the first polls were done,
+	// 0 before; ready is set once the index followed it.
+	target uint64
+	ready  bool
+
+	lastRev  func(context.Context) (uint64, error)
+	followed func(context.Context) (uint64, error)
 }
 
-func newReadiness(sources []feed.Source) *readiness {
-	r := &readiness{pending: map[string]bool{}}
+func newReadiness(sources []feed.Source, lastRev, followed func(context.Context) (uint64, error)) *readiness {
+	r := &readiness{pending: map[string]bool{}, lastRev: lastRev, followed: followed}
 	for _, s := range sources {
 		if !s.Disabled {
 			r.pending[s.ID] = true
@@ -30,13 +42,37 @@ func (r *readiness) Polled(sourceID string) {
 	r.mu.Unlock()
 }
 
-// Ready is GET /readyz's answer: nil, or how many sources wait for their
-// first poll.
+// Ready is GET /readyz's answer: nil, or what is still to come (sources
+// waiting for their first poll, or the index behind their writes).
 func (r *readiness) Ready() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ready {
+		return nil
+	}
 	if n := len(r.pending); n > 0 {
 		return fmt.Errorf("first poll not done: %d sources to go", n)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if r.target == 0 {
+		last, err := r.lastRev(ctx)
+		if err != nil {
+			return fmt.Errorf("readiness: %w", err)
+		}
+		if last == 0 {
+			r.ready = true // nothing stored: nothing to follow
+			return nil
+		}
+		r.target = last
+	}
+	f, err := r.followed(ctx)
+	if err != nil {
+		return fmt.Errorf("readiness: %w", err)
+	}
+	if f < r.target {
+		return fmt.Errorf("first poll done; channels follow the store up to write %d of %d", f, r.target)
+	}
+	r.ready = true
 	return nil
 }
