@@ -131,9 +131,16 @@ channels:
 		etagA = etag
 		return code == 200 && strings.Contains(body, "Story 2")
 	})
+	var codeB int
+	var etagB, bodyB string
+	t.Cleanup(func() {
+		if t.Failed() { // what B served last, and what both logged
+			t.Logf("A's ETag %s; B's last answer %d %s:\n%s\nA's log:\n%s\nB's log:\n%s", etagA, codeB, etagB, bodyB, a.logs, b.logs)
+		}
+	})
 	apptest.Eventually(t, "B serving story 2 with A's ETag", func() bool {
-		code, etag, body := b.get("/feeds/all.atom")
-		return code == 200 && strings.Contains(body, "Story 2") && etag == etagA
+		codeB, etagB, bodyB = b.get("/feeds/all.atom")
+		return codeB == 200 && strings.Contains(bodyB, "Story 2") && etagB == etagA
 	})
 	apptest.Eventually(t, "B's search finding story 2", func() bool {
 		code, _, body := b.get("/search?format=json&q=Story")
