@@ -57,6 +57,8 @@ func (db *DB) SavePoll(ctx context.Context, sourceID string, items []feed.Item, 
 		if w.aliases, err = tx.Bucket(bucketAliases).CreateBucketIfNotExists(id); err != nil {
 			return err
 		}
+		fill(w.items)
+		fill(w.aliases)
 		l := newLookup(tx)
 		n := w.items.Sequence()
 		for _, it := range items {

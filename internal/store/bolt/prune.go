@@ -93,6 +93,7 @@ func (db *DB) pruneBatch(ctx context.Context, sourceID string, keep feed.Retenti
 		if err != nil {
 			return err
 		}
+		fill(gb)
 		when := binary.BigEndian.AppendUint64(nil, uint64(stamp))
 		removed := 0 // items of the source itself; the rest are merged copies' entries
 		for _, k := range doomed {

@@ -323,7 +323,7 @@ func (db *DB) update(ctx context.Context, fn func(*bbolt.Tx) error) (err error) 
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return classify(db.bolt.Update(fn))
+	return classify(db.bolt.Update(func(tx *bbolt.Tx) error { dense(tx); return fn(tx) }))
 }
 
 // batch runs fn in a write transaction shared with other batch calls made
@@ -336,7 +336,7 @@ func (db *DB) batch(ctx context.Context, fn func(*bbolt.Tx) error) (err error) {
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return classify(db.bolt.Batch(fn))
+	return classify(db.bolt.Batch(func(tx *bbolt.Tx) error { dense(tx); return fn(tx) }))
 }
 
 // guard turns a panic inside a transaction (bbolt reading a damaged page, or
