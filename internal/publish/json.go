@@ -91,6 +91,7 @@ func renderJSON(in Input) ([]byte, error) {
 		doc.Items = append(doc.Items, newJSONItem(it, src, ok, names))
 	}
 	var buf bytes.Buffer
+	buf.Grow(sizeHint(in))
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")

@@ -134,7 +134,7 @@ func renderRSS(in Input) ([]byte, error) {
 	if in.Archive.Full() {
 		doc.HistoryNS, c.Archive = historyNS, &struct{}{}
 	}
-	return encodeXML(doc)
+	return encodeXML(doc, sizeHint(in))
 }
 
 // newRSSItem makes the <item> of it.
