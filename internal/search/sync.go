@@ -31,7 +31,7 @@ type Store interface {
 
 // syncBatch is the number of items indexed and recorded at a time: a crash
 // loses at most one batch of work, which the next Sync redoes.
-const syncBatch = 500
+const syncBatch = 100
 
 // Sync indexes every item written since the last Sync of this index (or
 // since the store was new) and judged (Store.Judged), a batch at a time.
