@@ -190,7 +190,7 @@ func table(m metrics) []row {
 	// Peak RSS: VmHWM, with the peaks of its anonymous part (the heap) and
 	// its file-backed part (bbolt's map of the database, the binary),
 	// sampled from /proc/PID/status while the poll ran.
-	r = row{Figure: fmt.Sprintf("peak RSS serving while polling %d sources", int(m["ingest.polled"])), Value: nan, Unit: "MiB",
+	r = row{Figure: fmt.Sprintf("peak RSS serving while polling %d sources", int(m["serve.sources"])), Value: nan, Unit: "MiB",
 		Goal: "≤ 100 MiB", Met: "-", Peers: peersRSS}
 	if kb, ok := m.get("serve.maxrss_kb"); ok && kb > 0 {
 		r.Value = kb / 1024
