@@ -34,10 +34,9 @@ func dense(tx *bbolt.Tx) {
 	}
 }
 
-// fill sets denseFill on b, when there is one, and returns it.
-func fill(b *bbolt.Bucket) *bbolt.Bucket {
+// fill sets denseFill on b, when there is one.
+func fill(b *bbolt.Bucket) {
 	if b != nil {
 		b.FillPercent = denseFill
 	}
-	return b
 }
