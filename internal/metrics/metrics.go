@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -43,7 +44,15 @@ type Metrics struct {
 	items       *prometheus.CounterVec
 	pollSeconds *prometheus.HistogramVec
 	output      *prometheus.CounterVec
+	outputs     sync.Map // outputKey → prometheus.Counter of output: WithLabelValues hashed the labels at every feed request
 	websub      *prometheus.CounterVec
+}
+
+// outputKey is one counter of aggregator_feed_requests_total; the labels
+// are bounded as the vector's are (known channels, formats, statuses).
+type outputKey struct {
+	channel, format string
+	status          int
 }
 
 // Poll results, the "result" label of aggregator_polls_total.
@@ -205,7 +214,12 @@ func (m *Metrics) Output(channel, format string, status int) {
 	if m == nil {
 		return
 	}
-	m.output.WithLabelValues(channel, format, strconv.Itoa(status)).Inc()
+	k := outputKey{channel, format, status}
+	c, ok := m.outputs.Load(k)
+	if !ok {
+		c, _ = m.outputs.LoadOrStore(k, m.output.WithLabelValues(channel, format, strconv.Itoa(status)))
+	}
+	c.(prometheus.Counter).Inc()
 }
 
 // WebSubDelivery counts one delivery to a WebSub subscriber; err nil is a

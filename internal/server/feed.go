@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"path"
 	"strings"
@@ -60,19 +59,23 @@ func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request, loc publish.
 // them, and what a reload hides must leave caches within max-age.
 func (s *Server) serveDocument(w http.ResponseWriter, r *http.Request, doc *publish.Document) {
 	h := w.Header()
-	h.Set("Content-Type", doc.Format.ContentType())
-	h.Add("Vary", "Accept-Encoding")
-	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(s.maxAge.Seconds())))
+	h["Content-Type"] = contentType(doc.Format)
+	if h["Vary"] == nil {
+		h["Vary"] = varyEncoding
+	} else {
+		h.Add("Vary", "Accept-Encoding")
+	}
+	h["Cache-Control"] = s.cacheControl
 	gz := acceptsGzip(r)
 	tag := doc.ETag
 	if gz {
 		tag = doc.GzipETag
-		h.Set("Content-Encoding", "gzip")
+		h["Content-Encoding"] = gzipEncoding
 	}
-	h.Set("ETag", tag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" {
+	h["Etag"] = []string{tag}
+	if inm := first(r.Header, "If-None-Match"); inm != "" {
 		if etagListMatches(inm, doc.ETag) || etagListMatches(inm, doc.GzipETag) {
-			notModified(w, doc)
+			notModified(w)
 			return
 		}
 		// Not a match: If-Modified-Since must be ignored (RFC 9110 §13.1.3),
@@ -85,16 +88,25 @@ func (s *Server) serveDocument(w http.ResponseWriter, r *http.Request, doc *publ
 	serveBytes(w, r, doc.LastModified, body)
 }
 
-// notModified answers 304 with the validators and nothing else.
-func notModified(w http.ResponseWriter, doc *publish.Document) {
-	h := w.Header()
-	h.Del("Content-Type")
-	h.Del("Content-Encoding")
-	if !doc.LastModified.IsZero() {
-		h.Set("Last-Modified", doc.LastModified.UTC().Format(http.TimeFormat))
+// contentType is f's Content-Type value, shared as the values in
+// negotiate.go are.
+func contentType(f publish.Format) []string {
+	switch f {
+	case publish.Atom:
+		return atomType
+	case publish.RSS:
+		return rssType
+	case publish.JSON:
+		return jsonType
 	}
-	w.WriteHeader(http.StatusNotModified)
+	return []string{f.ContentType()}
 }
+
+var (
+	atomType = []string{publish.Atom.ContentType()}
+	rssType  = []string{publish.RSS.ContentType()}
+	jsonType = []string{publish.JSON.ContentType()}
+)
 
 // etagListMatches reports whether an If-None-Match value ("*" or a list of
 // entity tags) matches tag by weak comparison: opaque tags equal, W/

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -110,5 +111,62 @@ func TestFeedDateConditions(t *testing.T) {
 	}
 	if resp, body := do(t, s, "GET", "/feeds/news.atom", "If-Match", `"t-atom"`); resp.StatusCode != 200 || body != "document in atom" {
 		t.Errorf("a matching If-Match: %d %q, want 200 with the document", resp.StatusCode, body)
+	}
+}
+
+// TestNotModifiedHeaders: a 304, whichever condition made it, carries
+// Cache-Control, ETag and Vary and nothing else the handlers set: no
+// representation metadata, no date beside the tag, no Link and no security
+// headers (the cache keeps those of its stored 200). The 200 has them all.
+func TestNotModifiedHeaders(t *testing.T) {
+	s := newGzipServer(t)
+	full, _ := do(t, s, "GET", "/feeds/news.atom")
+	for _, k := range []string{"Content-Type", "Last-Modified", "Link", "Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "Accept-Ranges"} {
+		if full.Header.Get(k) == "" {
+			t.Errorf("200 without %s: %v", k, full.Header)
+		}
+	}
+	for name, h := range map[string][]string{
+		"If-None-Match":           {"If-None-Match", `"t-atom"`},
+		"If-None-Match, gzip":     {"If-None-Match", `"t-atom-gzip"`, "Accept-Encoding", "gzip"},
+		"If-Modified-Since":       {"If-Modified-Since", "Wed, 25 Nov 2026 12:00:00 GMT"},
+		"If-Modified-Since, gzip": {"If-Modified-Since", "Thu, 26 Nov 2026 12:00:00 GMT", "Accept-Encoding", "gzip"},
+	} {
+		resp, _ := do(t, s, "GET", "/feeds/news.atom", h...)
+		if resp.StatusCode != 304 {
+			t.Errorf("%s: %d, want 304", name, resp.StatusCode)
+			continue
+		}
+		var keys []string
+		for k := range resp.Header {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		if want := []string{"Cache-Control", "Etag", "Vary"}; !slices.Equal(keys, want) {
+			t.Errorf("%s: 304 headers %v, want %v", name, keys, want)
+		}
+	}
+}
+
+// TestFeedPathsAsTheMuxHasThem: the shortcut to feeds (Server.route) takes
+// only what the mux would have sent to handleDocument; a path the mux
+// cleans first is redirected as before, another method is refused, and
+// a HEAD is answered as a GET without the body.
+func TestFeedPathsAsTheMuxHasThem(t *testing.T) {
+	s := newGzipServer(t)
+	for _, p := range []string{"/feeds//news.atom", "/feeds/x/../news.atom", "/feeds/./news.atom"} {
+		resp, _ := do(t, s, "GET", p)
+		if resp.StatusCode/100 != 3 || resp.Header.Get("Location") != "/feeds/news.atom" {
+			t.Errorf("GET %s: %d to %q, want a redirect to /feeds/news.atom", p, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	if resp, _ := do(t, s, "DELETE", "/feeds/news.atom"); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("DELETE: %d, want 405", resp.StatusCode)
+	}
+	if resp, body := do(t, s, "HEAD", "/feeds/news.rss"); resp.StatusCode != 200 || body != "" || resp.Header.Get("Content-Length") != strconv.Itoa(len("document in rss")) {
+		t.Errorf("HEAD: %d %q Content-Length %q", resp.StatusCode, body, resp.Header.Get("Content-Length"))
+	}
+	if resp, _ := do(t, s, "GET", "/feeds/"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /feeds/: %d, want 404", resp.StatusCode)
 	}
 }

@@ -11,6 +11,7 @@ package server
 import (
 	"context"
 	"embed"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -80,7 +81,6 @@ type Server struct {
 	health  Health
 	sources SourceList // for GET /sources.opml and GET /status
 	states  States
-	maxAge  time.Duration
 	log     *slog.Logger
 	pages   *template.Template
 	mux     *http.ServeMux
@@ -92,9 +92,11 @@ type Server struct {
 	pushes  func() map[string]uint64
 	extras
 
-	now     func() time.Time
-	maps    sitemaps
-	srcForm sourceForm // the search form's source list, rendered
+	now          func() time.Time
+	maps         sitemaps
+	cacheControl []string     // every document's Cache-Control value, from Options.MaxAge
+	handler      http.Handler // the routes with their wrappers, built once
+	srcForm      sourceForm   // the search form's source list, rendered
 }
 
 // New returns the handler serving every route of routes.go.
@@ -110,7 +112,6 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		health:  health,
 		sources: o.Sources,
 		states:  o.States,
-		maxAge:  o.MaxAge,
 		log:     o.Logger,
 		mux:     http.NewServeMux(),
 
@@ -122,22 +123,24 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		extras:  newExtras(o.Extras),
 		now:     time.Now,
 	}
+	s.cacheControl = []string{fmt.Sprintf("public, max-age=%d", int(o.MaxAge.Seconds()))}
 	s.pages = template.Must(template.New("").Funcs(s.funcs()).ParseFS(templateFS, "templates/*.html"))
 	s.routes()
+	s.handler = securityHeaders(s.observe(http.HandlerFunc(s.route)))
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	securityHeaders(s.observe(s.mux)).ServeHTTP(w, r)
+	s.handler.ServeHTTP(w, r)
 }
 
 // securityHeaders forbids inline script and framing on every response.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; img-src * data:; media-src *; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h["Content-Security-Policy"] = cspPolicy
+		h["X-Content-Type-Options"] = noSniff
+		h["Referrer-Policy"] = referrerPolicy
 		next.ServeHTTP(w, r)
 	})
 }

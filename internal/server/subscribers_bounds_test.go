@@ -33,6 +33,9 @@ func TestSubscribersBounded(t *testing.T) {
 	if grown > 4<<20 {
 		t.Errorf("heap grew %d bytes for one channel's day, want under 4 MB", grown)
 	}
+	if len(subs.agents) > maxAgents {
+		t.Errorf("%d User-Agents' readings kept, want at most %d", len(subs.agents), maxAgents)
+	}
 	if d.Reported != 0 {
 		t.Errorf("reported %d: a count past the first %d bytes of a User-Agent is not read", d.Reported, maxUserAgent)
 	}
