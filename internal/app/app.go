@@ -234,7 +234,12 @@ func New(cfg config.Config, d Deps) (*App, error) {
 		_ = a.index.Close()
 		return nil, err
 	}
-	a.ready = newReadiness(cfg.Sources, a.st.LastRev, a.members.Followed)
+	states, err := a.st.States(ctx)
+	if err != nil {
+		_ = a.index.Close()
+		return nil, err
+	}
+	a.ready = newReadiness(cfg.Sources, states, a.st.LastRev, a.members.Followed)
 	a.cache, err = NewCache(cfg, a.members, a.st, publish.Options{
 		OnChange: func(id string) {
 			if !a.roles.hub.Load() {

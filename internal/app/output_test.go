@@ -212,12 +212,25 @@ func TestUpgradeOldStore(t *testing.T) {
 		t.Fatalf("the old store holds %d scripting items (%v), want the 7 the old rule made", before, err)
 	}
 
+	start := time.Now()
 	r := startApp(t, cfg)
+	// The old store's sources are overdue, so polled at start; /readyz
+	// does not wait for them (they have polls on record), the test does.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(25 * time.Millisecond) {
+		st, err := r.db.State(t.Context(), "scripting")
+		if err == nil && !st.LastPoll.Before(start.Truncate(time.Second)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scripting not polled since start: %+v %v", st, err)
+		}
+	}
 	waitReady(t, r.base)
 	after, err := r.db.SourceItemCount(t.Context(), "scripting")
 	if err != nil || after != 48 {
 		t.Errorf("after the upgrade %d scripting items are stored (%v), want the 48 posts once each", after, err)
 	}
+	apptest.WaitForItems(t, r.base, "scripting", 48)
 	apptest.WaitForItems(t, r.base, "kr.news", 4)
 	publishedIDs(t, r.base)
 	_, body := apptest.Get(t, r.base+"/feeds/scripting.json")

@@ -9,11 +9,14 @@ import (
 	"github.com/kpolicy/aggregator/internal/feed"
 )
 
-// readiness is ready once every source enabled at start has been polled
-// once and the membership index follows what those polls wrote: a load
-// balancer sends readers only to an instance whose documents show its
-// first polls. Once ready it stays ready (later polls do not take an
-// instance out of rotation while the index catches up on them).
+// readiness is ready once every source enabled at start has a poll on
+// record (one before this start, in the store, for the URL it has now, or
+// its first poll since) and the membership index follows what the store
+// held then: a load balancer sends readers only to an instance whose
+// documents show what its store holds. A restarted instance waits for its
+// index, not for sources next due in an hour. Once ready it stays ready
+// (later polls do not take an instance out of rotation while the index
+// catches up on them).
 type readiness struct {
 	mu      sync.Mutex
 	pending map[string]bool
@@ -26,12 +29,21 @@ type readiness struct {
 	followed func(context.Context) (uint64, error)
 }
 
-func newReadiness(sources []feed.Source, lastRev, followed func(context.Context) (uint64, error)) *readiness {
+// newReadiness waits for the enabled sources that states (the store's,
+// at start) show no poll of at the URL configured now.
+func newReadiness(sources []feed.Source, states []feed.SourceState, lastRev, followed func(context.Context) (uint64, error)) *readiness {
 	r := &readiness{pending: map[string]bool{}, lastRev: lastRev, followed: followed}
-	for _, s := range sources {
-		if !s.Disabled {
-			r.pending[s.ID] = true
+	polled := make(map[string]string, len(states)) // source id → the URL its last poll was for ("" before states kept it)
+	for _, st := range states {
+		if !st.LastPoll.IsZero() {
+			polled[st.SourceID] = st.ConfiguredURL
 		}
+	}
+	for _, s := range sources {
+		if u, ok := polled[s.ID]; s.Disabled || ok && (u == "" || u == s.URL) {
+			continue
+		}
+		r.pending[s.ID] = true
 	}
 	return r
 }
