@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/membership"
@@ -158,4 +159,31 @@ type failingItems struct{}
 
 func (failingItems) Item(context.Context, string, string) (feed.Item, error) {
 	return feed.Item{}, errors.New("read item: disk on fire")
+}
+
+// TestSearchSlots: searches run one a slot; one that finds every slot
+// taken for searchWait is a 503 with Retry-After, and runs once a slot is
+// free.
+func TestSearchSlots(t *testing.T) {
+	defer func(w time.Duration) { searchWait = w }(searchWait)
+	searchWait = 50 * time.Millisecond
+	cache := publish.NewCache(fakeMembers{}, fakeStates{}, "https://agg.example")
+	if err := cache.Configure([]feed.Channel{{ID: "news", Title: "News", Limit: 10, Sources: []string{"src"}}}, []feed.Source{{ID: "src"}}); err != nil {
+		t.Fatal(err)
+	}
+	s := New(cache, fakeHealth{}, Options{Extras: Extras{Search: indexedSources{"src"}, Items: noItems{}, Members: fakeMembers{}}})
+	for range cap(s.searching) {
+		s.searching <- struct{}{}
+	}
+	resp, body := do(t, s, "GET", "/search?q=x&format=json")
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "10" || !strings.Contains(body, "busy") {
+		t.Fatalf("every slot taken: %d Retry-After %q %q, want 503 busy with Retry-After 10", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	<-s.searching
+	if resp, body := do(t, s, "GET", "/search?q=x&format=json"); resp.StatusCode != 200 || !strings.Contains(body, `"results":[]`) {
+		t.Fatalf("a slot free: %d %q, want 200", resp.StatusCode, body)
+	}
+	if len(s.searching) != cap(s.searching)-1 {
+		t.Errorf("%d slots taken after the search, want %d: the search kept its slot", len(s.searching), cap(s.searching)-1)
+	}
 }

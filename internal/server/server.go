@@ -15,6 +15,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -94,9 +95,10 @@ type Server struct {
 
 	now          func() time.Time
 	maps         sitemaps
-	cacheControl []string     // every document's Cache-Control value, from Options.MaxAge
-	handler      http.Handler // the routes with their wrappers, built once
-	srcForm      sourceForm   // the search form's source list, rendered
+	cacheControl []string      // every document's Cache-Control value, from Options.MaxAge
+	handler      http.Handler  // the routes with their wrappers, built once
+	searching    chan struct{} // search slots, one per core (searchSlot)
+	srcForm      sourceForm    // the search form's source list, rendered
 }
 
 // New returns the handler serving every route of routes.go.
@@ -115,13 +117,14 @@ func New(feeds Feeds, health Health, o Options) *Server {
 		log:     o.Logger,
 		mux:     http.NewServeMux(),
 
-		baseURL: strings.TrimRight(o.BaseURL, "/"),
-		hubs:    o.Hubs,
-		websub:  o.WebSub,
-		push:    o.Push,
-		pushes:  o.PushCounts,
-		extras:  newExtras(o.Extras),
-		now:     time.Now,
+		baseURL:   strings.TrimRight(o.BaseURL, "/"),
+		hubs:      o.Hubs,
+		websub:    o.WebSub,
+		push:      o.Push,
+		pushes:    o.PushCounts,
+		extras:    newExtras(o.Extras),
+		now:       time.Now,
+		searching: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	s.cacheControl = []string{fmt.Sprintf("public, max-age=%d", int(o.MaxAge.Seconds()))}
 	s.pages = template.Must(template.New("").Funcs(s.funcs()).ParseFS(templateFS, "templates/*.html"))
