@@ -1,9 +1,9 @@
 package search
 
 import (
-	"html"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	xhtml "golang.org/x/net/html"
 )
@@ -15,15 +15,35 @@ func Text(fragment string) string {
 		return ""
 	}
 	var b strings.Builder
+	b.Grow(len(fragment) / 2)
+	space := false // a run of white space or a tag since the last word
 	z := xhtml.NewTokenizer(strings.NewReader(fragment))
 	for {
 		switch z.Next() {
 		case xhtml.ErrorToken:
-			return strings.Join(strings.Fields(b.String()), " ")
+			return b.String()
 		case xhtml.TextToken:
-			b.Write(z.Text())
+			// Words as strings.Fields has them: split at unicode.IsSpace,
+			// other bytes (invalid UTF-8 too) kept as they are.
+			t := z.Text()
+			for i := 0; i < len(t); {
+				r, n := rune(t[i]), 1
+				if r >= utf8.RuneSelf {
+					r, n = utf8.DecodeRune(t[i:])
+				}
+				if unicode.IsSpace(r) {
+					space = true
+				} else {
+					if space && b.Len() > 0 {
+						b.WriteByte(' ')
+					}
+					space = false
+					b.Write(t[i : i+n])
+				}
+				i += n
+			}
 		case xhtml.StartTagToken, xhtml.EndTagToken, xhtml.SelfClosingTagToken:
-			b.WriteByte(' ') // "<p>a</p><p>b</p>" is two words
+			space = true // "<p>a</p><p>b</p>" is two words
 		}
 	}
 }
@@ -38,22 +58,13 @@ func Snippet(text, q string, width int) string {
 	rs := []rune(text)
 	low := make([]rune, len(rs))
 	for i, r := range rs {
-		low[i] = unicode.ToLower(r)
+		low[i] = lower(r)
 	}
 	terms := terms(q)
-	// marks[i] is true where rune i is inside an occurrence of a term.
-	marks := make([]bool, len(rs))
 	first := -1
 	for _, t := range terms {
-		for i := 0; i+len(t) <= len(low); i++ {
-			if equalRunes(low[i:i+len(t)], t) {
-				for j := i; j < i+len(t); j++ {
-					marks[j] = true
-				}
-				if first < 0 || i < first {
-					first = i
-				}
-			}
+		if i := indexRunes(low, t); i >= 0 && (first < 0 || i < first) {
+			first = i
 		}
 	}
 	start, end := 0, min(len(rs), width)
@@ -61,20 +72,46 @@ func Snippet(text, q string, width int) string {
 		start = first - width/3
 		end = min(len(rs), start+width)
 	}
+	// marks[i] is true where rune start+i is inside an occurrence of a
+	// term, those that begin before start included.
+	marks := make([]bool, end-start)
+	for _, t := range terms {
+		for i := max(0, start-len(t)+1); i < end && i+len(t) <= len(low); i++ {
+			if equalRunes(low[i:i+len(t)], t) {
+				for j := max(i, start); j < min(i+len(t), end); j++ {
+					marks[j-start] = true
+				}
+			}
+		}
+	}
 	var b strings.Builder
+	b.Grow(4*(end-start) + 32)
 	if start > 0 {
 		b.WriteString("…")
 	}
 	in := false
 	for i := start; i < end; i++ {
-		if marks[i] != in {
-			if in = marks[i]; in {
+		if marks[i-start] != in {
+			if in = marks[i-start]; in {
 				b.WriteString("<mark>")
 			} else {
 				b.WriteString("</mark>")
 			}
 		}
-		b.WriteString(html.EscapeString(string(rs[i])))
+		switch r := rs[i]; r { // as html.EscapeString
+		case '&':
+			b.WriteString("&amp;")
+		case '\'':
+			b.WriteString("&#39;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '"':
+			b.WriteString("&#34;")
+		default:
+			b.WriteRune(r)
+		}
 	}
 	if in {
 		b.WriteString("</mark>")
@@ -83,6 +120,31 @@ func Snippet(text, q string, width int) string {
 		b.WriteString("…")
 	}
 	return b.String()
+}
+
+// lower is unicode.ToLower, without its table search for ASCII, Hangul
+// syllables and the common Han ideographs, which have no case.
+func lower(r rune) rune {
+	switch {
+	case r < utf8.RuneSelf:
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		return r
+	case 0xAC00 <= r && r <= 0xD7A3, 0x4E00 <= r && r <= 0x9FFF:
+		return r
+	}
+	return unicode.ToLower(r)
+}
+
+// indexRunes is the first index of t in s, or -1.
+func indexRunes(s, t []rune) int {
+	for i := 0; i+len(t) <= len(s); i++ {
+		if s[i] == t[0] && equalRunes(s[i:i+len(t)], t) {
+			return i
+		}
+	}
+	return -1
 }
 
 // terms splits q into lower-case words, adding the bigrams of CJK words
