@@ -90,8 +90,9 @@ type Cache struct {
 	opts    Options
 	now     func() time.Time
 
-	cur  atomic.Pointer[generation]
-	docs *docCache
+	cur     atomic.Pointer[generation]
+	docs    *docCache
+	cleaned *cleanedMemo // the items' cleaned HTML, across renders
 
 	mu   sync.Mutex // serialises Configure and InvalidateSources
 	sem  chan struct{}
@@ -158,6 +159,7 @@ func NewCache(m Members, states States, baseURL string, opts ...Options) *Cache 
 	}
 	c.sem = make(chan struct{}, c.opts.Renders)
 	c.docs = newDocCache(c.opts.MaxBytes)
+	c.cleaned = newCleanedMemo()
 	c.cur.Store(&generation{byID: map[string]*Channel{}})
 	return c
 }
@@ -437,7 +439,7 @@ func (c *Cache) renderPage(ch *Channel, n int) (map[Format]*Document, error) {
 
 // renderAll prepares in once and renders it in every format.
 func (c *Cache) renderAll(in Input, changed, expires time.Time) (map[Format]*Document, error) {
-	in = prepare(in)
+	in = prepare(in, c.cleaned)
 	now := c.now()
 	docs := make(map[Format]*Document, len(Formats))
 	for _, f := range Formats {

@@ -99,7 +99,7 @@ type Input struct {
 // done to the items first). The same Input always gives the same bytes. The error wraps ErrUnknownFormat for an unknown f,
 // or is a marshalling error.
 func Render(in Input, f Format) ([]byte, error) {
-	return render(prepare(in), f)
+	return render(prepare(in, nil), f)
 }
 
 // render renders an Input that prepare has readied.

@@ -180,7 +180,7 @@ func TestEntryIDShared(t *testing.T) {
 
 	b.IDShared = false // as if stored before the store marked shared ids
 	in := Input{Channel: feed.Channel{ID: "c", Title: "C"}, Items: []feed.Item{a, b}, BaseURL: "https://agg.example"}
-	got := prepare(in).Items
+	got := prepare(in, nil).Items
 	if len(got) != 2 || entryID(got[0]) != home || entryID(got[1]) != generatedID(b) {
 		var ids []string
 		for _, it := range got {

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"github.com/kpolicy/aggregator/internal/feed"
-	"github.com/kpolicy/aggregator/internal/tracking"
 )
 
 // prepare readies in's items for rendering, once for every format:
@@ -34,7 +33,9 @@ import (
 //     well-formed markup, and every relative URL in href, src and the like
 //     is resolved against the item's link, else its source's home page,
 //     else its source's feed: a reader has no other base to resolve it by.
-func prepare(in Input) Input {
+//
+// memo, when set, remembers the cleaned HTML between calls.
+func prepare(in Input, memo *cleanedMemo) Input {
 	seen := make(map[string]bool, len(in.Items))
 	items := make([]feed.Item, 0, len(in.Items))
 	for _, it := range in.Items {
@@ -54,8 +55,8 @@ func prepare(in Input) Input {
 			}
 		}
 		it.Title = xmlChars(it.Title)
-		it.Summary = xmlChars(cleanHTML(tracking.StripHTML(it.Summary), base))
-		it.Content = xmlChars(cleanHTML(tracking.StripHTML(it.Content), base))
+		it.Summary = memo.clean(it.Summary, base)
+		it.Content = memo.clean(it.Content, base)
 		items = append(items, it)
 	}
 	in.Items = items
