@@ -24,6 +24,7 @@ require (
 require (
 	github.com/andybalholm/brotli v1.3.0
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/klauspost/compress v1.20.3
 )
 
 require golang.org/x/crypto v0.58.0 // indirect

@@ -1,7 +1,10 @@
 package record
 
 import (
+	"bytes"
+	stdflate "compress/flate"
 	"encoding/binary"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -96,4 +99,30 @@ func FuzzDecodeItem(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		DecodeItem("s", "k", data) // must not panic
 	})
+}
+
+// TestItemFormWrittenByTheStandardLibrary: stores written before records
+// were compressed with klauspost/compress hold DEFLATE from compress/flate;
+// they decode, and what is written now inflates with compress/flate.
+func TestItemFormWrittenByTheStandardLibrary(t *testing.T) {
+	it := sample(strings.Repeat("<p>북한 미사일 발사, a story told again and again.</p>", 40))
+	rec, err := EncodeItem(it)
+	if err != nil || rec[0] != formDeflate {
+		t.Fatalf("EncodeItem: %v, first byte %d", err, rec[0])
+	}
+	n, k := binary.Uvarint(rec[1:])
+	j, err := io.ReadAll(stdflate.NewReader(bytes.NewReader(rec[1+k:])))
+	if err != nil || uint64(len(j)) != n {
+		t.Fatalf("compress/flate reads %d bytes (%v), want %d", len(j), err, n)
+	}
+	var old bytes.Buffer
+	old.WriteByte(formDeflate)
+	old.Write(binary.AppendUvarint(nil, uint64(len(j))))
+	w, _ := stdflate.NewWriter(&old, stdflate.BestSpeed)
+	w.Write(j)
+	w.Close()
+	got, err := DecodeItem(it.SourceID, it.Key, old.Bytes())
+	if err != nil || !reflect.DeepEqual(got, it) {
+		t.Fatalf("a record compress/flate wrote: %v\n got %+v\nwant %+v", err, got, it)
+	}
 }
