@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,26 @@ func TestSearchSlots(t *testing.T) {
 	}
 	if len(s.searching) != cap(s.searching)-1 {
 		t.Errorf("%d slots taken after the search, want %d: the search kept its slot", len(s.searching), cap(s.searching)-1)
+	}
+}
+
+// TestSearchSlotsOfClientsGone: a search whose client is gone gives its
+// slot back, whether it got one or not (with a free slot and a cancelled
+// request both cases of the select are ready, so a hundred such requests
+// meet both).
+func TestSearchSlotsOfClientsGone(t *testing.T) {
+	cache := publish.NewCache(fakeMembers{}, fakeStates{}, "https://agg.example")
+	if err := cache.Configure([]feed.Channel{{ID: "news", Title: "News", Limit: 10, Sources: []string{"src"}}}, []feed.Source{{ID: "src"}}); err != nil {
+		t.Fatal(err)
+	}
+	s := New(cache, fakeHealth{}, Options{Extras: Extras{Search: indexedSources{"src"}, Items: noItems{}, Members: fakeMembers{}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 100 {
+		req := httptest.NewRequest("GET", "/search?q=x&format=json", nil).WithContext(ctx)
+		s.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	if n := len(s.searching); n != 0 {
+		t.Fatalf("%d search slots held after 100 searches whose clients were gone, want 0", n)
 	}
 }

@@ -115,10 +115,10 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	}
 
 	release, err := s.searchSlot(r.Context())
-	if r.Context().Err() != nil {
-		return // the client left: nobody to answer
-	} else if err != nil {
-		fail(w, r, err)
+	if err != nil {
+		if r.Context().Err() == nil { // else the client left: nobody to answer
+			fail(w, r, err)
+		}
 		return
 	}
 	defer release()
