@@ -204,13 +204,17 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 // before it is answered 503.
 var searchWait = 5 * time.Second
 
-// searchSlot takes one of the slots searches run in, one per core: the
-// others wait in turn rather than share the cores, which stretched every
-// search under load (16 connections on 2 cores: p99 79–101 ms without the
-// slots, 57–77 ms with them, throughput 5% higher; bench/RESULTS.md). It
-// also bounds the searches' memory whatever the number of clients. A
-// search that waited searchWait is a 503 with Retry-After; one whose
-// client left gives up.
+// searchSlot takes one of the slots search pages are built in, one per
+// core: the others wait in turn rather than share the cores, which
+// stretched every search under load (16 connections on 2 cores: p99
+// 79–101 ms without the slots, 57–77 ms with them, 2–13% more searches a
+// second; bench/RESULTS.md). The index's own slots (one per core less one)
+// bound only its part; a page in one slot reads the store and renders
+// while the other is in the index. The index's count for the pages too
+// was worse (one slot on 2 cores: 390 searches a second, p99 79–85 ms,
+// against 460–515 and 59–66 ms). The slots also bound what searches hold
+// in memory whatever the number of clients. A search that waited
+// searchWait is a 503 with Retry-After; one whose client left gives up.
 func (s *Server) searchSlot(ctx context.Context) (release func(), err error) {
 	t := time.NewTimer(searchWait)
 	defer t.Stop()
