@@ -16,9 +16,13 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, publish.FeedsPrefix) {
+			next.ServeHTTP(w, r) // not a feed: no path to parse (its error was a fmt.Errorf a page)
+			return
+		}
 		loc, err := publish.ParsePath(r.URL.Path)
-		if !strings.HasPrefix(r.URL.Path, publish.FeedsPrefix) || loc.Page > 0 {
-			next.ServeHTTP(w, r) // not a feed, or an archive page
+		if loc.Page > 0 {
+			next.ServeHTTP(w, r) // an archive page
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
