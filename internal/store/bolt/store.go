@@ -130,6 +130,7 @@ type DB struct {
 	soon        soonStates  // SaveStateSoon's states until their commit (soon.go)
 	leases      *leases     // in memory: see lease.go
 	closed      atomic.Bool // set by Close, for WatchChanges
+	unmapper    unmapper    // gives the map's pages back (unmap.go)
 }
 
 var (
@@ -193,6 +194,7 @@ func Open(path string, opts Options) (*DB, error) {
 		_ = b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	db.startUnmap(unmapEvery)
 	return db, nil
 }
 
@@ -266,6 +268,7 @@ func (db *DB) init(ctx context.Context) error {
 
 // Close closes the file and releases its lock. Calling it again returns nil.
 func (db *DB) Close() error {
+	db.stopUnmap()
 	db.soon.drain() // SaveStateSoon's states are committed first
 	db.closed.Store(true)
 	if err := db.bolt.Close(); err != nil {
