@@ -88,6 +88,18 @@ func NewClient(o Options) *Client {
 	return c
 }
 
+// A poller visits most hosts once an interval (an hour by default): a
+// connection kept for reuse pays off only for the next source on the same
+// host, polled soon after, and until then holds two goroutines, two 4 KB
+// buffers and, over TLS, the session's state. 90 s and no cap (net/http's
+// defaults) kept about one connection a host polled in the last 90 s: ~1,000
+// in the bench's poll of 1,000 hosts. The most recently used maxIdleConns
+// stay, for idleConnTimeout.
+const (
+	maxIdleConns    = 64
+	idleConnTimeout = 15 * time.Second
+)
+
 // newTransport is the client's own transport: no proxy, the step and
 // header timeouts, and the private-address guard at dial time.
 func newTransport(o Options) *http.Transport {
@@ -102,7 +114,8 @@ func newTransport(o Options) *http.Transport {
 		ForceAttemptHTTP2:      true,
 		TLSHandshakeTimeout:    step,
 		ResponseHeaderTimeout:  o.Timeout,
-		IdleConnTimeout:        90 * time.Second,
+		IdleConnTimeout:        idleConnTimeout,
+		MaxIdleConns:           maxIdleConns,
 		MaxIdleConnsPerHost:    2,
 		MaxResponseHeaderBytes: 1 << 20,
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -472,5 +473,54 @@ func TestGetThroughGivenTransport(t *testing.T) {
 	})
 	if _, err := NewClient(Options{Transport: tr, MaxBody: 64}).Get(t.Context(), Request{URL: "http://origin.test/big"}); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("a 65-byte body over MaxBody 64: err=%v, want ErrTooLarge", err)
+	}
+}
+
+// TestIdleConnectionsBounded: after one GET from each of 150 origins, the
+// client keeps at most maxIdleConns of those connections open (net/http's
+// default transport kept all 150), and the connections it keeps are the
+// latest: a second GET from the last origin reuses its connection.
+func TestIdleConnectionsBounded(t *testing.T) {
+	var open, dials atomic.Int64
+	const origins = 150
+	servers := make([]*httptest.Server, origins)
+	for i := range servers {
+		s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "<rss/>")
+		}))
+		s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				open.Add(1)
+				dials.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				open.Add(-1)
+			}
+		}
+		s.Start()
+		t.Cleanup(s.Close)
+		servers[i] = s
+	}
+	c := testClient(t, Options{})
+	for _, s := range servers {
+		if _, err := c.Get(context.Background(), Request{URL: s.URL + "/feed"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The transport closes an evicted connection at once; the origin sees
+	// the close when it reads the end of the stream.
+	deadline := time.Now().Add(5 * time.Second)
+	for open.Load() > maxIdleConns && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := open.Load(); n > maxIdleConns {
+		t.Fatalf("%d connections still open after one GET from each of %d origins, want at most %d", n, origins, maxIdleConns)
+	}
+	before := dials.Load()
+	if _, err := c.Get(context.Background(), Request{URL: servers[origins-1].URL + "/feed"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := dials.Load() - before; d != 0 {
+		t.Errorf("the latest origin's connection was not kept: %d new connections for a second GET", d)
 	}
 }
