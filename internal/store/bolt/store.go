@@ -126,11 +126,12 @@ type DB struct {
 	path        string
 	now         func() time.Time
 	titleWindow time.Duration
-	states      stateWrites // the group commit of source states (source.go)
-	soon        soonStates  // SaveStateSoon's states until their commit (soon.go)
-	leases      *leases     // in memory: see lease.go
-	closed      atomic.Bool // set by Close, for WatchChanges
-	unmapper    unmapper    // gives the map's pages back (unmap.go)
+	states      stateWrites   // the group commit of source states (source.go)
+	soon        soonStates    // SaveStateSoon's states until their commit (soon.go)
+	leases      *leases       // in memory: see lease.go
+	closed      atomic.Bool   // set by Close, for WatchChanges
+	unmapper    unmapper      // gives the map's pages back (unmap.go)
+	txs         atomic.Uint64 // transactions begun, for unmapper
 }
 
 var (
@@ -316,6 +317,7 @@ func (db *DB) view(ctx context.Context, fn func(*bbolt.Tx) error) (err error) {
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	db.txs.Add(1)
 	return db.bolt.View(fn)
 }
 
@@ -326,6 +328,7 @@ func (db *DB) update(ctx context.Context, fn func(*bbolt.Tx) error) (err error) 
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	db.txs.Add(1)
 	return classify(db.bolt.Update(func(tx *bbolt.Tx) error { dense(tx); return fn(tx) }))
 }
 
@@ -339,6 +342,7 @@ func (db *DB) batch(ctx context.Context, fn func(*bbolt.Tx) error) (err error) {
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	db.txs.Add(1)
 	return classify(db.bolt.Batch(func(tx *bbolt.Tx) error { dense(tx); return fn(tx) }))
 }
 

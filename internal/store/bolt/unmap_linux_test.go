@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // mappedKB is the resident part of this process's maps of the file at path,
@@ -142,4 +143,35 @@ func TestUnmapWhileWriting(t *testing.T) {
 		}
 	}
 	t.Logf("%d unmaps during %d polls", unmaps, polls)
+}
+
+// TestUnmapLoop: the store's own loop gives back what a walk mapped, and once
+// nothing reads the store it stops beginning transactions of its own.
+func TestUnmapLoop(t *testing.T) {
+	db := openTest(t, Options{})
+	ctx := context.Background()
+	items := manyItems("src", 1000, day(0))
+	for p := range 10 {
+		if _, err := db.SavePoll(ctx, "src", items[p*100:(p+1)*100], state("src")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	kb := mappedKB(t, db.Path())
+	for kb > 64 && time.Now().Before(deadline) {
+		time.Sleep(unmapEvery / 4)
+		kb = mappedKB(t, db.Path())
+	}
+	if kb > 64 {
+		t.Fatalf("%d KB still mapped 10 s after a walk", kb)
+	}
+	time.Sleep(2 * unmapEvery) // the loop's last unmap is behind it
+	idle := db.txs.Load()
+	time.Sleep(4 * unmapEvery)
+	if n := db.txs.Load() - idle; n != 0 {
+		t.Errorf("an idle store began %d transactions in four of the loop's ticks", n)
+	}
 }
