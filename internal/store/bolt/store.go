@@ -131,7 +131,7 @@ type DB struct {
 	leases      *leases       // in memory: see lease.go
 	closed      atomic.Bool   // set by Close, for WatchChanges
 	unmapper    unmapper      // gives the map's pages back (unmap.go)
-	txs         atomic.Uint64 // transactions begun, for unmapper
+	writes      atomic.Uint64 // write transactions begun, for unmapper
 }
 
 var (
@@ -317,7 +317,6 @@ func (db *DB) view(ctx context.Context, fn func(*bbolt.Tx) error) (err error) {
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	db.txs.Add(1)
 	return db.bolt.View(fn)
 }
 
@@ -328,7 +327,7 @@ func (db *DB) update(ctx context.Context, fn func(*bbolt.Tx) error) (err error) 
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	db.txs.Add(1)
+	db.writes.Add(1)
 	return classify(db.bolt.Update(func(tx *bbolt.Tx) error { dense(tx); return fn(tx) }))
 }
 
@@ -342,7 +341,7 @@ func (db *DB) batch(ctx context.Context, fn func(*bbolt.Tx) error) (err error) {
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	db.txs.Add(1)
+	db.writes.Add(1)
 	return classify(db.bolt.Batch(func(tx *bbolt.Tx) error { dense(tx); return fn(tx) }))
 }
 

@@ -8,22 +8,29 @@ import (
 )
 
 // unmapEvery is how often the store gives its mapped pages back (unmap),
-// when a transaction ran since it last did. The memory row of bench/run
-// (issue 17): file-backed peak 225 MiB without, 102 at 1 s, 76 at 250 ms,
-// the poll's time within the machine's noise.
-const unmapEvery = 250 * time.Millisecond
+// when a write transaction began since it last did.
+const unmapEvery = time.Second
 
 // The file-backed part of the process's memory is bbolt's read-only shared
 // map of the file. Once a page of the file is in the page cache (every page
 // a write transaction writes is) the kernel maps it, and the cached pages
 // around it (fault-around, 64 KB), into the process at the first read near
 // it, and leaves it mapped: a server that polls and indexes soon shows about
-// the whole file in its RSS (bench/RESULTS.md, issue 17: 223 of 347 MiB).
+// the whole file in its RSS (bench/RESULTS.md, issue 17: 225 of 360 MiB).
 // Those pages are the page cache's, clean, and stay cached when unmapped; a
 // mapped page is only harder for the kernel to reclaim and counts against
-// the process. So four times a second the store tells the kernel it does not need
-// its map (MADV_DONTNEED): the page table entries go, the cached file stays,
-// and the next read of a page maps it again from the cache (a minor fault).
+// the process. So the store tells the kernel it does not need its map
+// (MADV_DONTNEED): the page table entries go, the cached file stays, and the
+// next read of a page maps it again from the cache (a minor fault).
+//
+// That next read is the price. Under a search load, which reads items all
+// over the file, the map fills again within a second and the faults cost
+// about a tenth of the searches (bench/RESULTS.md, round 8: 394 against 434
+// searches a second, unmapped each second or never). So the store unmaps
+// only after writes, where the pages a poll touches once pile up (the
+// memory row: file-backed peak 225 MiB never, 102 MiB each second, 76 each
+// 250 ms at a quarter of the searches), at most once a second.
+//
 // On a shared file mapping this changes no byte anyone reads, also for a
 // transaction reading at that moment. The map cannot move meanwhile: bbolt
 // remaps the file only with every read transaction ended, and the advice is
@@ -42,20 +49,20 @@ func (db *DB) startUnmap(every time.Duration) {
 		defer close(db.unmapper.done)
 		t := time.NewTicker(every)
 		defer t.Stop()
-		var last uint64 // db.txs after the last unmap, its own transaction counted
+		var last uint64 // db.writes at the last unmap
 		for {
 			select {
 			case <-db.unmapper.stop:
 				return
 			case <-t.C:
-				seen := db.txs.Load()
+				seen := db.writes.Load()
 				if seen == last {
-					continue // nothing read the map since: an idle store stays asleep
+					continue // nothing written since: reads keep what they map
 				}
 				if err := db.unmap(); err != nil {
 					return // no such advice here (dropMapped): nothing to give back
 				}
-				last = seen + 1
+				last = seen
 			}
 		}
 	}()
