@@ -14,6 +14,7 @@ import (
 	"github.com/kpolicy/aggregator/internal/app"
 	"github.com/kpolicy/aggregator/internal/config"
 	"github.com/kpolicy/aggregator/internal/logging"
+	"github.com/kpolicy/aggregator/internal/memlimit"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
@@ -72,6 +73,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer stopHup()
+	wg.Go(func() { memlimit.Run(hupCtx, memlimit.Floor(len(cfg.Sources)), getenv) })
 	wg.Go(func() {
 		for {
 			select {
