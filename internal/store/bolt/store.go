@@ -119,7 +119,8 @@ type Options struct {
 }
 
 // DB is an open store. Its methods are safe for concurrent use: reads run
-// in parallel, writes one at a time. It is a store.Store and a
+// in parallel, writes one at a time. It runs one goroutine of its own, which
+// gives the file's mapped pages back after writes (unmap.go); Close stops it. It is a store.Store and a
 // store.Backuper.
 type DB struct {
 	bolt        *bbolt.DB

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -41,6 +42,7 @@ const unmapEvery = time.Second
 type unmapper struct {
 	stop chan struct{}
 	done chan struct{}
+	once sync.Once // Close may be called twice, even at once
 }
 
 func (db *DB) startUnmap(every time.Duration) {
@@ -72,11 +74,7 @@ func (db *DB) stopUnmap() {
 	if db.unmapper.stop == nil {
 		return
 	}
-	select {
-	case <-db.unmapper.stop:
-	default:
-		close(db.unmapper.stop)
-	}
+	db.unmapper.once.Do(func() { close(db.unmapper.stop) })
 	<-db.unmapper.done
 }
 
