@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -74,5 +75,41 @@ func TestStateSoonSuperseded(t *testing.T) {
 	db.flushSoon() // the flusher's turn comes after the poll's commit
 	if got, err := db.State(ctx, "a"); err != nil || got.ETag != `"polled"` || got.Items != 1 {
 		t.Errorf("State = %+v, %v; want the poll's state (the queued one was replaced)", got, err)
+	}
+}
+
+// TestStateSoonGathers: states queued while the flusher gathers share one
+// commit, and Close (drain) ends the gathering at once rather than wait it
+// out.
+func TestStateSoonGathers(t *testing.T) {
+	db := openTest(t, Options{})
+	db.soon.gather = time.Hour // only drain ends it
+	before := db.writes.Load()
+	for i := range 50 {
+		st := state(fmt.Sprintf("s%02d", i))
+		st.LastStatus = 304
+		if err := db.SaveStateSoon(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 9 {
+			time.Sleep(10 * time.Millisecond) // a flusher that did not gather commits meanwhile
+		}
+	}
+	if n := db.writes.Load() - before; n != 0 {
+		t.Fatalf("%d commits while the flusher gathers, want 0", n)
+	}
+	db.soon.drain()
+	if n := db.writes.Load() - before; n != 1 {
+		t.Errorf("%d commits for 50 queued states, want 1", n)
+	}
+	if err := db.view(ctx, func(tx *bbolt.Tx) error {
+		for i := range 50 {
+			if tx.Bucket(bucketSources).Get(fmt.Appendf(nil, "s%02d", i)) == nil {
+				t.Errorf("state s%02d was not committed", i)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
