@@ -132,7 +132,7 @@ type DB struct {
 	leases      *leases       // in memory: see lease.go
 	closed      atomic.Bool   // set by Close, for WatchChanges
 	unmapper    unmapper      // gives the map's pages back (unmap.go)
-	writes      atomic.Uint64 // write transactions begun, for unmapper
+	writes      atomic.Uint64 // write transactions ended, for unmapper
 }
 
 var (
@@ -328,7 +328,7 @@ func (db *DB) update(ctx context.Context, fn func(*bbolt.Tx) error) (err error) 
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	db.writes.Add(1)
+	defer db.writes.Add(1) // counted once it ended: the unmap after it sees its pages
 	return classify(db.bolt.Update(func(tx *bbolt.Tx) error { dense(tx); return fn(tx) }))
 }
 
@@ -342,7 +342,7 @@ func (db *DB) batch(ctx context.Context, fn func(*bbolt.Tx) error) (err error) {
 	}
 	defer db.guard(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	db.writes.Add(1)
+	defer db.writes.Add(1)
 	return classify(db.bolt.Batch(func(tx *bbolt.Tx) error { dense(tx); return fn(tx) }))
 }
 
