@@ -20,7 +20,8 @@
 // An Indexer keeps the index up to date off the request path; a failed
 // write (a full disk) is an error, recorded and retried with backoff, never
 // a panic, and the index is reopened from what was persisted before the
-// next write (write.go). Search is bounded in length, words, time and
+// next write (write.go). A long catch-up ends by merging the index into one
+// segment (compact). Search is bounded in length, words, time and
 // searches at once (query.go).
 //
 // It must not write to the store except the "last indexed" number, and it

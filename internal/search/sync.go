@@ -77,6 +77,11 @@ func (ix *Index) Sync(ctx context.Context, st Store) (int, error) {
 			}
 		}
 		if len(items) == 0 {
+			if n >= compactAfter {
+				if err := ix.compact(ctx); err != nil {
+					return n, fmt.Errorf("sync search index: %w", err)
+				}
+			}
 			return n, nil
 		}
 		seq = items[len(items)-1].Rev

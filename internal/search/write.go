@@ -1,10 +1,13 @@
 package search
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
 )
 
 // ErrUnavailable is returned while the index could not be reopened after
@@ -85,4 +88,35 @@ func closeIndex(b bleve.Index) (err error) {
 		}
 	}()
 	return b.Close()
+}
+
+// compactAfter is the number of items one Sync must index before it
+// merges the index into one segment (compact): a first start over a full
+// store, a reindex or a long backlog. Sync writes syncBatch items a
+// segment, and bleve's own merger leaves a dozen or so of them; a search
+// reads every segment's dictionary and postings.
+var compactAfter = 10_000 // a test lowers it
+
+// compact merges the index's persisted segments into one, as far as
+// bleve's single-segment plan goes. Searches and writes go on meanwhile
+// (bleve merges a snapshot, then swaps it in); cancelling ctx or closing
+// the index stops it, leaving the segments as they were.
+func (ix *Index) compact(ctx context.Context) error {
+	b, done, err := ix.read()
+	if err != nil {
+		return err
+	}
+	adv, err := b.Advanced()
+	done() // a merge can take seconds: Close and reopen must not wait for it
+	if err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	s, ok := adv.(*scorch.Scorch)
+	if !ok {
+		return nil
+	}
+	if err := s.ForceMerge(ctx, &mergeplan.SingleSegmentMergePlanOptions); err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	return ctx.Err()
 }
