@@ -297,3 +297,109 @@ func jsonContainers(t *testing.T, text []byte) int {
 		}
 	}
 }
+
+// boundSeeds are documents where a scan of bytes could misread the
+// tokenizer: markup inside comments, CDATA, instructions and quoted values,
+// empty elements, mismatched and stray end tags, unterminated constructs.
+var boundSeeds = []string{
+	"<a><b><c><d/></c></b></a>",
+	"<a><b><c></a><d><e><f>",
+	"<a><br><br><br></a><b/>",
+	"<a><p:b><p:c></c><d></d></p:b></a>",
+	"<a><b></x><c><d>",
+	"</a></a><b><c><d>",
+	"<a><!-- </a><b><c> --><d><e>",
+	"<a><!-- x -- y --><b><c><d>",
+	"<a><!----></a><b><c><d>",
+	"<a><![CDATA[</a>]]><b><c><d>",
+	"<a><![CDATA[ ]] > ]]></a><b><c><d>",
+	"<a><?pi </a> ?><b><c><d>",
+	"<?xml version='1.0'?><a><b><c><d>",
+	`<a x="</a>"><b><c><d>`,
+	`<a x='">'><b><c><d>`,
+	`<a x="/"><b><c><d>`,
+	`<a x=/><b/><c/><d/>`,
+	`<a/ ><b><c><d>`,
+	`<a b"c"><b><c><d>`,
+	"<a><b><c><d",
+	"<a><!-- <b><c><d>",
+	"<?xml version='1.0'?><!DOCTYPE a [<!ENTITY e '<b><c><d>'>]><a>&e;</a>",
+	"<a>&lt;b&gt;&lt;c&gt;<b><c></c></b></a>",
+}
+
+// FuzzBoundXML: whenever boundXML bounds a document, the tokenizer reads
+// no element deeper and no more elements than it says, malformed input
+// included.
+func FuzzBoundXML(f *testing.F) {
+	for _, s := range boundSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		depth, elements, ok := boundXML(text)
+		if !ok {
+			return
+		}
+		if got := tokenDepth(text); got > depth {
+			t.Errorf("%q: decoder depth %d, bound %d", text, got, depth)
+		}
+		if _, err := checkXMLWithin(context.Background(), text, depth, elements); err != nil {
+			t.Errorf("%q: bounds %d deep, %d elements: %v", text, depth, elements, err)
+		}
+	})
+}
+
+// TestBoundXMLReadsTheCorpusExactly: every XML document of the corpus,
+// real and ill-formed, is bounded; for those a strict decoder reads to the
+// end the bounds are the tokenizer's own counts, so the scan lets them
+// through without the tokenizer and estimates their memory as before.
+func TestBoundXMLReadsTheCorpusExactly(t *testing.T) {
+	var docs, bounded, exact int
+	for _, sub := range []string{"real", "illformed"} {
+		for _, path := range corpusFiles(t, corpusDir(t, sub)) {
+			text, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text = bytes.TrimLeft(text, "\ufeff \t\r\n")
+			if len(text) == 0 || text[0] != '<' {
+				continue // JSON Feed, or not a document
+			}
+			docs++
+			depth, elements, ok := boundXML(text)
+			if !ok {
+				continue
+			}
+			bounded++
+			if got := tokenDepth(text); got > depth {
+				t.Errorf("%s: decoder depth %d, bound %d", path, got, depth)
+			}
+			n, err := checkXMLWithin(t.Context(), text, depth, elements)
+			if err != nil {
+				t.Errorf("%s: bounds %d deep, %d elements: %v", path, depth, elements, err)
+			}
+			if !wellFormed(text) {
+				continue
+			}
+			exact++
+			if got := tokenDepth(text); n != elements || got != depth {
+				t.Errorf("%s: bounds %d deep, %d elements; the tokenizer reads %d deep, %d elements", path, depth, elements, got, n)
+			}
+		}
+	}
+	t.Logf("%d XML documents: %d bounded by the scan, %d of them well-formed", docs, bounded, exact)
+	if exact == 0 || bounded < docs*9/10 {
+		t.Errorf("%d of %d documents bounded (%d well-formed): the scan should let nearly all through", bounded, docs, exact)
+	}
+}
+
+// wellFormed reports whether a strict decoder reads text to its end, every
+// end tag matching its start tag.
+func wellFormed(text []byte) bool {
+	d := xml.NewDecoder(bytes.NewReader(text))
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	for {
+		if _, err := d.Token(); err != nil {
+			return err == io.EOF
+		}
+	}
+}
