@@ -99,7 +99,7 @@ func EncodeItem(it feed.Item) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return deflateItem(j), nil
+	return compressItem(j), nil
 }
 
 // Marshal is json.Marshal without HTML escaping: items are mostly HTML, and
@@ -114,10 +114,10 @@ func Marshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// DecodeItem decodes a stored item, in either form (see deflateItem).
+// DecodeItem decodes a stored item, in any form (see compressItem).
 // Neither keeps data, so it may be a slice that dies with its transaction.
 func DecodeItem(sourceID, key string, data []byte) (feed.Item, error) {
-	j, err := inflateItem(data)
+	j, err := decompressItem(data)
 	if err != nil {
 		return feed.Item{}, err
 	}

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	stdflate "compress/flate"
 	"encoding/binary"
-	"io"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 )
@@ -31,7 +32,7 @@ func TestItemForms(t *testing.T) {
 		content string
 		first   byte
 	}{
-		{"an article, compressed", strings.Repeat("<p>한반도 정세와 뉴스 본문, text of a story.</p>\n", 60), formDeflate},
+		{"an article, compressed", strings.Repeat("<p>한반도 정세와 뉴스 본문, text of a story.</p>\n", 60), formZstd},
 		{"a short item, JSON", "", '{'},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,16 +74,28 @@ func TestItemForms(t *testing.T) {
 
 	t.Run("a damaged compressed record is an error", func(t *testing.T) {
 		data, err := EncodeItem(sample(strings.Repeat("<p>x y z</p>", 200)))
-		if err != nil || data[0] != formDeflate {
+		if err != nil || data[0] != formZstd {
 			t.Fatalf("%v, form %d", err, data[0])
 		}
-		_, k := binary.Uvarint(data[1:])
+		j, err := decompressItem(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := deflateRecord(t, j)
+		_, k := binary.Uvarint(old[1:])
+		// A frame that says its content takes 1 TiB.
+		huge := []byte{formZstd, 0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0}
 		for name, bad := range map[string][]byte{
-			"cut":         data[:len(data)/2],
-			"no length":   {formDeflate},
-			"huge length": {formDeflate, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
-			"longer":      append([]byte{formDeflate, 2}, data[1+k:]...), // says 2 bytes of JSON
-			"not deflate": append([]byte{formDeflate, 10}, "not deflate at all"...),
+			"zstd, cut":           data[:len(data)/2],
+			"zstd, flipped byte":  flip(data, len(data)/2),
+			"zstd, nothing":       {formZstd},
+			"zstd, huge":          huge,
+			"zstd, not zstd":      append([]byte{formZstd}, "not zstd at all"...),
+			"deflate, cut":        old[:len(old)/2],
+			"deflate, no length":  {formDeflate},
+			"deflate, huge":       {formDeflate, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+			"deflate, longer":     append([]byte{formDeflate, 2}, old[1+k:]...), // says 2 bytes of JSON
+			"deflate, not flated": append([]byte{formDeflate, 10}, "not deflate at all"...),
 		} {
 			if _, err := DecodeItem("s", "k", bad); err == nil {
 				t.Errorf("%s: decoded", name)
@@ -91,38 +104,66 @@ func TestItemForms(t *testing.T) {
 	})
 }
 
+// flip returns a copy of b with the byte at i inverted.
+func flip(b []byte, i int) []byte {
+	c := bytes.Clone(b)
+	c[i] ^= 0xff
+	return c
+}
+
+// deflateRecord is j in formDeflate, as stores wrote items from issue 17's
+// round 6 to its round 9 (klauspost/compress/flate at BestSpeed).
+func deflateRecord(t testing.TB, j []byte) []byte {
+	var b bytes.Buffer
+	b.WriteByte(formDeflate)
+	b.Write(binary.AppendUvarint(nil, uint64(len(j))))
+	w, err := flate.NewWriter(&b, flate.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(j)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
 func FuzzDecodeItem(f *testing.F) {
 	data, _ := EncodeItem(sample(strings.Repeat("<p>뉴스</p>", 100)))
 	f.Add(data)
+	j, _ := decompressItem(data)
+	f.Add(deflateRecord(f, j))
 	f.Add([]byte(`{"title":"t"}`))
 	f.Add([]byte{formDeflate})
+	f.Add([]byte{formZstd})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		DecodeItem("s", "k", data) // must not panic
 	})
 }
 
-// TestItemFormWrittenByTheStandardLibrary: stores written before records
-// were compressed with klauspost/compress hold DEFLATE from compress/flate;
-// they decode, and what is written now inflates with compress/flate.
-func TestItemFormWrittenByTheStandardLibrary(t *testing.T) {
+// TestItemFormsOfBefore: the DEFLATE records of stores written before
+// Zstandard decode to their items, whether compress/flate wrote them
+// (before klauspost/compress) or klauspost/compress/flate.
+func TestItemFormsOfBefore(t *testing.T) {
 	it := sample(strings.Repeat("<p>북한 미사일 발사, a story told again and again.</p>", 40))
 	rec, err := EncodeItem(it)
-	if err != nil || rec[0] != formDeflate {
+	if err != nil || rec[0] != formZstd {
 		t.Fatalf("EncodeItem: %v, first byte %d", err, rec[0])
 	}
-	n, k := binary.Uvarint(rec[1:])
-	j, err := io.ReadAll(stdflate.NewReader(bytes.NewReader(rec[1+k:])))
-	if err != nil || uint64(len(j)) != n {
-		t.Fatalf("compress/flate reads %d bytes (%v), want %d", len(j), err, n)
+	j, err := decompressItem(rec)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var old bytes.Buffer
-	old.WriteByte(formDeflate)
-	old.Write(binary.AppendUvarint(nil, uint64(len(j))))
-	w, _ := stdflate.NewWriter(&old, stdflate.BestSpeed)
+	var std bytes.Buffer
+	std.WriteByte(formDeflate)
+	std.Write(binary.AppendUvarint(nil, uint64(len(j))))
+	w, _ := stdflate.NewWriter(&std, stdflate.BestSpeed)
 	w.Write(j)
 	w.Close()
-	got, err := DecodeItem(it.SourceID, it.Key, old.Bytes())
-	if err != nil || !reflect.DeepEqual(got, it) {
-		t.Fatalf("a record compress/flate wrote: %v\n got %+v\nwant %+v", err, got, it)
+	for name, old := range map[string][]byte{"compress/flate": std.Bytes(), "klauspost/compress/flate": deflateRecord(t, j)} {
+		got, err := DecodeItem(it.SourceID, it.Key, old)
+		if err != nil || !reflect.DeepEqual(got, it) {
+			t.Errorf("a record %s wrote: %v\n got %+v\nwant %+v", name, err, got, it)
+		}
 	}
 }
