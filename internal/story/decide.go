@@ -177,13 +177,7 @@ func (p *Poll) Decide(in feed.Item, l Lookup) (Decision, error) {
 		}
 	}
 	if !found {
-		it.FirstSeen = p.Now
-		if !it.Dated {
-			it.Published = it.FirstSeen
-		}
-		if it.Updated.IsZero() || it.Updated.Before(it.Published) {
-			it.Updated = it.Published
-		}
+		it = p.AsNew(in)
 		m, err := p.findStory(it, l)
 		if err != nil {
 			return Decision{}, err
@@ -227,6 +221,24 @@ func (p *Poll) Decide(in feed.Item, l Lookup) (Decision, error) {
 	}
 	d.Kind, d.Item, d.Stored = Update, it, old
 	return d, nil
+}
+
+// AsNew is in as Decide makes it when its key is new to the store, before
+// Decide looks for its story: the item a New decision stores, but for
+// IDShared (which Decide decides) and Seq and Rev (which the store gives).
+// A store may encode it before its write transaction (record.Prepare).
+func (p *Poll) AsNew(in feed.Item) feed.Item {
+	it := Storable(in)
+	it.SourceID = p.Source
+	it.Origins = nil
+	it.FirstSeen = p.Now
+	if !it.Dated {
+		it.Published = it.FirstSeen
+	}
+	if it.Updated.IsZero() || it.Updated.Before(it.Published) {
+		it.Updated = it.Published
+	}
+	return it
 }
 
 // merge decides it, a copy of m.story found by m.rule: the story gains an

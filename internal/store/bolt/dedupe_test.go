@@ -10,6 +10,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/record"
 	"github.com/kpolicy/aggregator/internal/story"
 )
 
@@ -288,7 +289,7 @@ func TestMigrateSchema1(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if err := putItem(ib, tb, it, nil); err != nil {
+		if err := putItem(ib, tb, it, nil, record.Prepared{}); err != nil {
 			return err
 		}
 		if err := ib.SetSequence(1); err != nil {

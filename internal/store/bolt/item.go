@@ -11,6 +11,7 @@ import (
 
 	"github.com/kpolicy/aggregator/internal/feed"
 	"github.com/kpolicy/aggregator/internal/store"
+	"github.com/kpolicy/aggregator/internal/store/record"
 	"github.com/kpolicy/aggregator/internal/story"
 )
 
@@ -26,7 +27,8 @@ var (
 
 // SavePoll stores the items of one successful parse of sourceID and the
 // source's new state, in one write transaction: either all of it is stored
-// or none. Each item is decided by the story package's rules
+// or none. Polls saved at the same time share the transaction and its
+// commit, each returning once committed (see writeGroup). Each item is decided by the story package's rules
 // ([story.Poll.Decide]: new, update, merge, rekey or skip), one at a time,
 // and the decision executed before the next item is decided.
 //
@@ -44,8 +46,10 @@ func (db *DB) SavePoll(ctx context.Context, sourceID string, items []feed.Item, 
 	p := &story.Poll{Source: sourceID, Items: items, TrustLinks: feed.LinksIdentify(state.Identity),
 		TitleWindow: db.titleWindow, Now: jsonTime(db.now())}
 	id := []byte(sourceID)
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		db.soon.forget(sourceID) // the poll's state replaces a queued one (soon.go)
+	pre := db.prepare(ctx, p, id, items)
+	err := db.grouped(ctx, &write{whole: true, apply: func(tx *bbolt.Tx) error {
+		counts = feed.PollCounts{} // run again when another poll of its transaction failed
+		db.soon.forget(sourceID)   // the poll's state replaces a queued one (soon.go)
 		w := poll{tx: tx, src: sourceID}
 		var err error
 		if w.items, err = tx.Bucket(bucketItems).CreateBucketIfNotExists(id); err != nil {
@@ -61,12 +65,12 @@ func (db *DB) SavePoll(ctx context.Context, sourceID string, items []feed.Item, 
 		fill(w.aliases)
 		l := newLookup(tx)
 		n := w.items.Sequence()
-		for _, it := range items {
+		for i, it := range items {
 			d, err := p.Decide(it, l)
 			if err != nil {
 				return err
 			}
-			if err := w.execute(d); err != nil {
+			if err := w.execute(d, pre[i]); err != nil {
 				return err
 			}
 			switch d.Kind {
@@ -86,11 +90,38 @@ func (db *DB) SavePoll(ctx context.Context, sourceID string, items []feed.Item, 
 		}
 		state.SourceID, state.Items = sourceID, int(n+w.aliases.Sequence())
 		return putState(tx, state)
-	})
+	}})
 	if err != nil {
 		return feed.PollCounts{}, fmt.Errorf("save poll %s: %w", sourceID, err)
 	}
 	return counts, nil
+}
+
+// prepare encodes, before the poll's write transaction, the items whose
+// keys the store does not know, as they would be stored new
+// (story.Poll.AsNew, record.Prepare): what a poll most often stores new,
+// all of a cold ingest. The transaction then only frames their records,
+// and holds the file's writer, which every other poll waits for, that much
+// less. An item decided otherwise there is encoded there as before.
+func (db *DB) prepare(ctx context.Context, p *story.Poll, id []byte, items []feed.Item) []record.Prepared {
+	pre := make([]record.Prepared, len(items))
+	unknown := make([]bool, len(items))
+	if err := db.view(ctx, func(tx *bbolt.Tx) error {
+		ib, ab := tx.Bucket(bucketItems).Bucket(id), tx.Bucket(bucketAliases).Bucket(id)
+		for i, it := range items {
+			k := []byte(it.Key)
+			unknown[i] = (ib == nil || ib.Get(k) == nil) && (ab == nil || ab.Get(k) == nil)
+		}
+		return nil
+	}); err != nil {
+		return pre // the transaction encodes them all
+	}
+	for i, it := range items {
+		if unknown[i] {
+			pre[i], _ = record.Prepare(p.AsNew(it)) // on an error, encoded in the transaction
+		}
+	}
+	return pre
 }
 
 // poll is one SavePoll transaction: the polled source's buckets.
@@ -100,8 +131,9 @@ type poll struct {
 	items, bytime, aliases *bbolt.Bucket
 }
 
-// execute writes what d decided about one item of the poll.
-func (w poll) execute(d story.Decision) error {
+// execute writes what d decided about one item of the poll, whose record
+// may have been prepared.
+func (w poll) execute(d story.Decision, pre record.Prepared) error {
 	if d.Alias != nil {
 		if err := putAlias(w.aliases, d.AliasKey, *d.Alias); err != nil {
 			return err
@@ -120,7 +152,7 @@ func (w poll) execute(d story.Decision) error {
 		if it.Rev, err = nextRev(w.tx, it, 0); err != nil {
 			return err
 		}
-		if err := putItem(w.items, w.bytime, it, nil); err != nil {
+		if err := putItem(w.items, w.bytime, it, nil, pre); err != nil {
 			return err
 		}
 		return index(w.tx, d.Index, it)
@@ -131,7 +163,7 @@ func (w poll) execute(d story.Decision) error {
 		if it.Rev, err = nextRev(w.tx, it, d.Stored.Rev); err != nil {
 			return err
 		}
-		return putItem(w.items, w.bytime, it, indexKey(d.Stored))
+		return putItem(w.items, w.bytime, it, indexKey(d.Stored), record.Prepared{})
 	case story.Merge:
 		// A new carrier can put the story in other channels: it is
 		// written again in the write order for those who follow it.
@@ -156,10 +188,11 @@ func (w poll) execute(d story.Decision) error {
 	return nil
 }
 
-// putItem writes it and its index entry, removing oldIndex first when the
-// item had one under another sort time.
-func putItem(ib, tb *bbolt.Bucket, it feed.Item, oldIndex []byte) error {
-	v, err := encodeItem(it)
+// putItem writes it (its record from pre when prepared from it) and its
+// index entry, removing oldIndex first when the item had one under another
+// sort time.
+func putItem(ib, tb *bbolt.Bucket, it feed.Item, oldIndex []byte, pre record.Prepared) error {
+	v, err := pre.Record(it)
 	if err != nil {
 		return fmt.Errorf("item %q: %w", it.Key, err)
 	}

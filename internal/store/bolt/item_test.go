@@ -584,3 +584,58 @@ func BenchmarkItems(b *testing.B) {
 		}
 	}
 }
+
+// TestPreparedRecordsAreTheTransactions: the records of new items, encoded
+// before the poll's transaction, are byte for byte what encoding the
+// stored items in it makes: undated items (dated by FirstSeen), an ID
+// another source already claimed (IDShared), a key seen before.
+func TestPreparedRecordsAreTheTransactions(t *testing.T) {
+	db := openTest(t, Options{Now: func() time.Time { return day(9) }})
+	shared := newItem("s1", "A shared id", day(1))
+	shared.ID = "urn:shared"
+	if _, err := db.SavePoll(ctx, "other", []feed.Item{shared}, state("other")); err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Repeat("<p>남북 관계, relations between the two Koreas.</p>", 20)
+	items := []feed.Item{newItem("k1", "Dated", day(2)), newItem("k2", "Undated", time.Time{}), newItem("k3", "Shared", day(3))}
+	items[2].ID = "urn:shared"
+	items[2].Link = "https://example.com/elsewhere"
+	for i := range items {
+		items[i].Content = body
+	}
+	if _, err := db.SavePoll(ctx, "a", items[:1], state("a")); err != nil {
+		t.Fatal(err)
+	}
+	items[0].Title = "Dated, edited"
+	if _, err := db.SavePoll(ctx, "a", items, state("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.view(ctx, func(tx *bbolt.Tx) error {
+		ib := tx.Bucket(bucketItems).Bucket([]byte("a"))
+		for _, it := range items {
+			raw := ib.Get([]byte(it.Key))
+			got, err := decodeItem("a", it.Key, raw)
+			if err != nil {
+				return err
+			}
+			want, err := encodeItem(got)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(raw, want) {
+				t.Errorf("%s: the stored record is not the item's", it.Key)
+			}
+			if got.Title != it.Title || got.Seq == 0 {
+				t.Errorf("%s: %+v", it.Key, got)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	k2, _ := db.Item(ctx, "a", "k2")
+	k3, _ := db.Item(ctx, "a", "k3")
+	if !k2.Published.Equal(day(9)) || !k3.IDShared {
+		t.Errorf("k2 published %v (want %v); k3 IDShared %v (want true)", k2.Published, day(9), k3.IDShared)
+	}
+}

@@ -77,18 +77,21 @@ func TestItemForms(t *testing.T) {
 		if err != nil || data[0] != formZstd {
 			t.Fatalf("%v, form %d", err, data[0])
 		}
-		j, err := decompressItem(data)
+		j, _, err := decompressItem(data)
 		if err != nil {
 			t.Fatal(err)
 		}
 		old := deflateRecord(t, j)
 		_, k := binary.Uvarint(old[1:])
 		// A frame that says its content takes 1 TiB.
-		huge := []byte{formZstd, 0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0}
+		huge := []byte{formZstd, 7, 9, 0, 0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0}
 		for name, bad := range map[string][]byte{
 			"zstd, cut":           data[:len(data)/2],
 			"zstd, flipped byte":  flip(data, len(data)/2),
 			"zstd, nothing":       {formZstd},
+			"zstd, no flags":      {formZstd, 7, 9},
+			"zstd, no frame":      {formZstd, 7, 9, 0},
+			"zstd, bad seq":       {formZstd, 0xff},
 			"zstd, huge":          huge,
 			"zstd, not zstd":      append([]byte{formZstd}, "not zstd at all"...),
 			"deflate, cut":        old[:len(old)/2],
@@ -131,7 +134,7 @@ func deflateRecord(t testing.TB, j []byte) []byte {
 func FuzzDecodeItem(f *testing.F) {
 	data, _ := EncodeItem(sample(strings.Repeat("<p>뉴스</p>", 100)))
 	f.Add(data)
-	j, _ := decompressItem(data)
+	j, _, _ := decompressItem(data)
 	f.Add(deflateRecord(f, j))
 	f.Add([]byte(`{"title":"t"}`))
 	f.Add([]byte{formDeflate})
@@ -146,11 +149,7 @@ func FuzzDecodeItem(f *testing.F) {
 // (before klauspost/compress) or klauspost/compress/flate.
 func TestItemFormsOfBefore(t *testing.T) {
 	it := sample(strings.Repeat("<p>북한 미사일 발사, a story told again and again.</p>", 40))
-	rec, err := EncodeItem(it)
-	if err != nil || rec[0] != formZstd {
-		t.Fatalf("EncodeItem: %v, first byte %d", err, rec[0])
-	}
-	j, err := decompressItem(rec)
+	j, err := Marshal(toRecord(it)) // the JSON of before: Seq, Rev and IDShared inside
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,5 +164,46 @@ func TestItemFormsOfBefore(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, it) {
 			t.Errorf("a record %s wrote: %v\n got %+v\nwant %+v", name, err, got, it)
 		}
+	}
+}
+
+// TestPrepared: a record made from a Prepared carries the Seq, Rev and
+// IDShared decided after it, and its compressed JSON is the one prepared;
+// an item that changed in any other way since is encoded afresh.
+func TestPrepared(t *testing.T) {
+	it := sample(strings.Repeat("<p>통일부 발표, a statement.</p>", 30))
+	p, err := Prepare(it)
+	if err != nil || p.body == nil {
+		t.Fatalf("Prepare: %v, body %d bytes", err, len(p.body))
+	}
+	decided := it
+	decided.Seq, decided.Rev, decided.IDShared = 1<<40, 3, true
+	rec, err := p.Record(decided)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(rec, p.body) {
+		t.Error("the record does not end with the prepared frame")
+	}
+	if got, err := DecodeItem(it.SourceID, it.Key, rec); err != nil || !reflect.DeepEqual(got, decided) {
+		t.Errorf("decoded %+v, %v\nwant %+v", got, err, decided)
+	}
+	changed := decided
+	changed.Title = "다른 제목"
+	rec, err = p.Record(changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := DecodeItem(it.SourceID, it.Key, rec); err != nil || !reflect.DeepEqual(got, changed) {
+		t.Errorf("changed: decoded %+v, %v\nwant %+v", got, err, changed)
+	}
+	small := feed.Item{SourceID: "s", Key: "k", Title: "t", Seq: 2}
+	if p, _ := Prepare(small); p.body != nil {
+		t.Error("a small item was compressed")
+	}
+	if rec, err := EncodeItem(small); err != nil || rec[0] != '{' {
+		t.Errorf("small item: %q, %v; want the JSON form", rec, err)
+	} else if got, _ := DecodeItem("s", "k", rec); got.Seq != 2 {
+		t.Errorf("small item: seq %d, want 2", got.Seq)
 	}
 }
