@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -83,54 +82,6 @@ func TestMaxSize(t *testing.T) {
 	}
 	if n, _ := db.SourceItemCount(ctx, "a"); n != stored+20 {
 		t.Errorf("count=%d, want %d", n, stored+20)
-	}
-	if err := db.Check(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestFullFailsAlone: a poll too big for what is left of the cap, sharing
-// its transaction with small state writes, fails with store.ErrFull alone:
-// the state writes are committed.
-func TestFullFailsAlone(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "full.db"), Options{MaxSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rng := rand.New(rand.NewPCG(3, 4))
-	letters := make([]byte, 2<<20) // random: it does not compress
-	for i := range letters {
-		letters[i] = byte('!' + rng.IntN(94))
-	}
-	big := []feed.Item{{Key: "big", Title: "t", Content: string(letters), Published: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Dated: true}}
-	held, err := db.bolt.Begin(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var leadErr, pollErr, stateErr error
-	wg.Go(func() { leadErr = db.SaveState(ctx, feed.SourceState{SourceID: "lead"}) })
-	waitFor(t, db, "the first write to lead", func() bool { return db.group.busy })
-	wg.Go(func() { _, pollErr = db.SavePoll(ctx, "a", big, feed.SourceState{}) })
-	waitFor(t, db, "the poll to queue", func() bool { return len(db.group.queue) == 1 })
-	wg.Go(func() { stateErr = db.SaveState(ctx, feed.SourceState{SourceID: "b", ETag: `"v2"`}) })
-	waitFor(t, db, "the state to queue", func() bool { return len(db.group.queue) == 2 })
-	if err := held.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
-	if !errors.Is(pollErr, store.ErrFull) {
-		t.Errorf("the big poll: %v, want store.ErrFull", pollErr)
-	}
-	if leadErr != nil || stateErr != nil {
-		t.Errorf("state writes: %v, %v", leadErr, stateErr)
-	}
-	if st, err := db.State(ctx, "b"); err != nil || st.ETag != `"v2"` {
-		t.Errorf("state b: %+v, %v", st, err)
-	}
-	if n, err := db.SourceItemCount(ctx, "a"); err != nil || n != 0 {
-		t.Errorf("count=%d, %v; want 0", n, err)
 	}
 	if err := db.Check(); err != nil {
 		t.Fatal(err)

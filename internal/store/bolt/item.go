@@ -27,8 +27,7 @@ var (
 
 // SavePoll stores the items of one successful parse of sourceID and the
 // source's new state, in one write transaction: either all of it is stored
-// or none. Polls saved at the same time share the transaction and its
-// commit, each returning once committed (see writeGroup). Each item is decided by the story package's rules
+// or none. Each item is decided by the story package's rules
 // ([story.Poll.Decide]: new, update, merge, rekey or skip), one at a time,
 // and the decision executed before the next item is decided.
 //
@@ -47,9 +46,8 @@ func (db *DB) SavePoll(ctx context.Context, sourceID string, items []feed.Item, 
 		TitleWindow: db.titleWindow, Now: jsonTime(db.now())}
 	id := []byte(sourceID)
 	pre := db.prepare(ctx, p, id, items)
-	err := db.grouped(ctx, &write{whole: true, apply: func(tx *bbolt.Tx) error {
-		counts = feed.PollCounts{} // run again when another poll of its transaction failed
-		db.soon.forget(sourceID)   // the poll's state replaces a queued one (soon.go)
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		db.soon.forget(sourceID) // the poll's state replaces a queued one (soon.go)
 		w := poll{tx: tx, src: sourceID}
 		var err error
 		if w.items, err = tx.Bucket(bucketItems).CreateBucketIfNotExists(id); err != nil {
@@ -90,7 +88,7 @@ func (db *DB) SavePoll(ctx context.Context, sourceID string, items []feed.Item, 
 		}
 		state.SourceID, state.Items = sourceID, int(n+w.aliases.Sequence())
 		return putState(tx, state)
-	}})
+	})
 	if err != nil {
 		return feed.PollCounts{}, fmt.Errorf("save poll %s: %w", sourceID, err)
 	}

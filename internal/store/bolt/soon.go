@@ -20,7 +20,7 @@ import (
 // source: State and States read them first. One flusher goroutine at a
 // time (started by the first queued state, ended when the queue is empty,
 // joined by Close) commits them through the group commit of states
-// (writeGroup), so they share transactions with the writes waiting
+// (stateWrites), so they share transactions with the SaveStates waiting
 // at the same time. A synchronous write of the source (SaveState,
 // SavePoll) forgets its queued state inside its own transaction, and
 // MarkParsing writes on top of it, so whichever commits last, the newer

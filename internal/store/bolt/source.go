@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -20,7 +19,7 @@ import (
 // source delivered (see SourceItemCount), whatever the caller passed. An
 // empty SourceID is a feed.EINVALID error. It returns once the state is
 // committed: calls made while another commit of states runs share the
-// next one (see writeGroup).
+// next one (see stateWrites).
 func (db *DB) SaveState(ctx context.Context, state feed.SourceState) error {
 	if err := store.CheckSourceID(state.SourceID, ""); err != nil {
 		return fmt.Errorf("save state: %w", err)
@@ -39,7 +38,7 @@ func (db *DB) SaveState(ctx context.Context, state feed.SourceState) error {
 // MarkParsing records on sourceID's saved state that a parse of a new body
 // began at at (feed.SourceState.Parsing), creating the state when there is
 // none. The marks of polls in flight at once share one commit with the
-// other writes (see writeGroup), so marking costs a fraction of a
+// other state writes (see stateWrites), so marking costs a fraction of a
 // commit per changed poll. An empty sourceID is a feed.EINVALID error.
 func (db *DB) MarkParsing(ctx context.Context, sourceID string, at time.Time) error {
 	if err := store.CheckSourceID(sourceID, ""); err != nil {
@@ -66,55 +65,41 @@ func (db *DB) MarkParsing(ctx context.Context, sourceID string, at time.Time) er
 	return nil
 }
 
-// writeGroup is the group commit of polls and source states (SavePoll,
-// SaveState, MarkParsing, SaveStateSoon's flusher). A write that finds no
-// commit running commits at once, alone; writes that arrive while one runs
-// wait for it and then share the next transaction, one commit and one fsync
-// for all of them, however many. No write waits for company (bbolt's Batch
-// waits up to 10 ms), and each caller returns only once its own write is
-// committed: nothing of a write's durability is given up. At the refresh of
-// 1,000 unchanged sources, one commit per 304 was a third of the time; at
-// a cold ingest of 1,000 sources, one per poll held the file's writer
-// through 1,000 fsyncs while other polls waited to write (issue 17).
-//
-// Each write's fate is its own. A state write that fails has written
-// nothing (each ends with its one Put), so the others of its transaction
-// go on; a poll that fails may have written part of itself, so the
-// transaction is rolled back and run again without it. When the commit
-// itself fails, each write of it is run again alone.
-type writeGroup struct {
+// stateWrites is the group commit of source states (SaveState,
+// MarkParsing). A write that finds no commit of states running commits at
+// once, alone; writes that arrive while one runs wait for it and then share
+// the next transaction, one commit and one fsync for all of them, however
+// many. No write waits for company (bbolt's Batch waits up to 10 ms), and
+// each caller returns only once its own state is committed: nothing of a
+// state's durability is given up. At the refresh of 1,000 unchanged
+// sources, one commit per 304 was a third of the time (issue 17).
+type stateWrites struct {
 	mu    sync.Mutex
-	busy  bool     // a transaction of the group is running or about to
-	queue []*write // waiting for the next one, in arrival order
+	busy  bool          // a transaction of states is running or about to
+	queue []*stateWrite // waiting for the next one, in arrival order
 }
 
-// write is one caller's write: apply writes it. whole says that an error
-// from apply may leave part of the write in the transaction.
-type write struct {
+// stateWrite is one caller's write: apply writes one state, and an error
+// from it leaves nothing of that state written (every one ends with its
+// one Put), so the others of its transaction go on.
+type stateWrite struct {
 	apply func(*bbolt.Tx) error
-	whole bool
 	done  chan error // its outcome, or errLead
 }
 
 // errLead tells a waiting write that it commits the next transaction.
-var errLead = errors.New("lead the next commit")
+var errLead = errors.New("lead the next commit of states")
 
-// writeState runs apply, which writes one state and nothing when it
-// fails, in a transaction of the group; see writeGroup.
+// writeState runs apply in a transaction of states, shared with the
+// writes that wait at the same time, and returns when it is committed;
+// see stateWrites. A ctx done before the call writes nothing; once queued,
+// a write is committed (each commit is short).
 func (db *DB) writeState(ctx context.Context, apply func(*bbolt.Tx) error) error {
-	return db.grouped(ctx, &write{apply: apply})
-}
-
-// grouped runs w in a transaction shared with the writes that wait at the
-// same time, and returns when it is committed; see writeGroup. A ctx done
-// before the call writes nothing; once queued, a write is committed or
-// fails on its own.
-func (db *DB) grouped(ctx context.Context, w *write) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	g := &db.group
-	w.done = make(chan error, 1)
+	g := &db.states
+	w := &stateWrite{apply: apply, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, w)
 	if g.busy {
@@ -129,9 +114,15 @@ func (db *DB) grouped(ctx context.Context, w *write) error {
 	g.queue = nil
 	g.mu.Unlock()
 
-	errs := db.commitGroup(context.WithoutCancel(ctx), batch)
+	errs := make([]error, len(batch))
+	err := db.update(context.WithoutCancel(ctx), func(tx *bbolt.Tx) error {
+		for i, w := range batch {
+			errs[i] = w.apply(tx)
+		}
+		return nil
+	})
 	for i, w := range batch[1:] {
-		w.done <- errs[i+1]
+		w.done <- cmp.Or(err, errs[i+1])
 	}
 
 	g.mu.Lock()
@@ -141,45 +132,7 @@ func (db *DB) grouped(ctx context.Context, w *write) error {
 		g.busy = false
 	}
 	g.mu.Unlock()
-	return errs[0]
-}
-
-// commitGroup writes batch in as few transactions as their fates allow
-// (see writeGroup) and returns the outcome of each.
-func (db *DB) commitGroup(ctx context.Context, batch []*write) []error {
-	errs := make([]error, len(batch))
-	run := make([]int, len(batch)) // the writes still to commit
-	for i := range run {
-		run[i] = i
-	}
-	for len(run) > 0 {
-		failed := -1
-		err := db.update(ctx, func(tx *bbolt.Tx) error {
-			for _, i := range run {
-				if errs[i] = batch[i].apply(tx); errs[i] != nil && batch[i].whole {
-					failed = i
-					return errs[i]
-				}
-			}
-			return nil
-		})
-		switch {
-		case failed >= 0: // rolled back: the others again, without it
-			errs[failed] = err
-			run = slices.DeleteFunc(run, func(i int) bool { return i == failed })
-		case err != nil && len(run) > 1: // the commit failed: each alone
-			for _, i := range run {
-				errs[i] = db.commitGroup(ctx, batch[i:i+1])[0]
-			}
-			return errs
-		default:
-			for _, i := range run {
-				errs[i] = cmp.Or(err, errs[i])
-			}
-			return errs
-		}
-	}
-	return errs
+	return cmp.Or(err, errs[0])
 }
 
 func putState(tx *bbolt.Tx, state feed.SourceState) error {

@@ -3,7 +3,6 @@ package bolt
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -161,12 +160,12 @@ func TestStateWritesShareACommit(t *testing.T) {
 	errs := make([]error, n+1)
 	var wg sync.WaitGroup
 	wg.Go(func() { errs[0] = db.SaveState(ctx, state("lead")) })
-	waitFor(t, db, "the first write to lead", func() bool { return db.group.busy })
+	waitFor(t, db, "the first write to lead", func() bool { return db.states.busy })
 	for i := 1; i < n; i++ {
 		wg.Go(func() { errs[i] = db.SaveState(ctx, state(fmt.Sprintf("s%02d", i))) })
 	}
 	wg.Go(func() { errs[n] = db.MarkParsing(ctx, "unreadable", day(0)) })
-	waitFor(t, db, "the other writes to queue", func() bool { return len(db.group.queue) == n })
+	waitFor(t, db, "the other writes to queue", func() bool { return len(db.states.queue) == n })
 	if err := held.Rollback(); err != nil {
 		t.Fatal(err)
 	}
@@ -191,98 +190,14 @@ func TestStateWritesShareACommit(t *testing.T) {
 	}
 }
 
-// TestPollsShareACommit: polls and states that arrive while a commit runs
-// share the next transaction; a poll that fails after writing part of
-// itself (an item it cannot read back) is rolled back and fails alone,
-// and the writes that shared its transaction are committed without it.
-func TestPollsShareACommit(t *testing.T) {
-	db := openTest(t, Options{})
-	if _, err := db.SavePoll(ctx, "bad", []feed.Item{newItem("k1", "One", day(1))}, state("bad")); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketItems).Bucket([]byte("bad")).Put([]byte("k1"), []byte{0xff, 0x01})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	held, err := db.bolt.Begin(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var leadErr, stateErr, badErr error
-	wg.Go(func() { leadErr = db.SaveState(ctx, state("lead")) })
-	waitFor(t, db, "the first write to lead", func() bool { return db.group.busy })
-	const n = 10
-	counts := make([]feed.PollCounts, n)
-	errs := make([]error, n)
-	poll := func(i int) {
-		id := fmt.Sprintf("s%02d", i)
-		items := []feed.Item{newItem(id+"a", "Story A of "+id, day(2)), newItem(id+"b", "Story B of "+id, day(3))}
-		wg.Go(func() { counts[i], errs[i] = db.SavePoll(ctx, id, items, state(id)) })
-	}
-	for i := range n / 2 {
-		poll(i)
-	}
-	waitFor(t, db, "the first polls to queue", func() bool { return len(db.group.queue) == n/2 })
-	wg.Go(func() {
-		_, badErr = db.SavePoll(ctx, "bad", []feed.Item{newItem("k0", "Zero", day(4)), newItem("k1", "One", day(1))}, state("bad"))
-	})
-	waitFor(t, db, "the failing poll to queue", func() bool { return len(db.group.queue) == n/2+1 })
-	for i := n / 2; i < n; i++ {
-		poll(i)
-	}
-	wg.Go(func() { stateErr = db.SaveState(ctx, state("st")) })
-	waitFor(t, db, "the rest to queue", func() bool { return len(db.group.queue) == n+2 })
-	before := db.writes.Load()
-	if err := held.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
-
-	// The lead's transaction, the shared one rolled back, and the shared
-	// one again without the failed poll: 3 transactions for 13 writes.
-	if got := db.writes.Load() - before; got != 3 {
-		t.Errorf("%d write transactions, want 3", got)
-	}
-	if leadErr != nil || stateErr != nil {
-		t.Errorf("state writes: %v, %v", leadErr, stateErr)
-	}
-	if badErr == nil {
-		t.Error("the poll of an unreadable item succeeded")
-	}
-	if _, err := db.Item(ctx, "bad", "k0"); feed.ErrorCode(err) != feed.ENOTFOUND {
-		t.Errorf("the failed poll's first item: %v, want it rolled back", err)
-	}
-	for i := range n {
-		id := fmt.Sprintf("s%02d", i)
-		if errs[i] != nil || counts[i].New != 2 {
-			t.Errorf("poll %s: %+v, %v", id, counts[i], errs[i])
-		}
-		for _, k := range []string{"a", "b"} {
-			if it, err := db.Item(ctx, id, id+k); err != nil || !strings.HasSuffix(it.Title, id) {
-				t.Errorf("%s %s: %q, %v", id, k, it.Title, err)
-			}
-		}
-		if st, err := db.State(ctx, id); err != nil || st.Items != 2 {
-			t.Errorf("state %s: %+v, %v", id, st, err)
-		}
-	}
-	for _, id := range []string{"lead", "st"} {
-		if _, err := db.State(ctx, id); err != nil {
-			t.Errorf("state %s: %v", id, err)
-		}
-	}
-}
-
 // waitFor waits until cond holds, checking it under db's lock of state
 // writes, and fails the test when it never does.
 func waitFor(t *testing.T, db *DB, what string, cond func() bool) {
 	t.Helper()
 	for range 10_000 {
-		db.group.mu.Lock()
+		db.states.mu.Lock()
 		ok := cond()
-		db.group.mu.Unlock()
+		db.states.mu.Unlock()
 		if ok {
 			return
 		}

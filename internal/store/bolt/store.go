@@ -127,7 +127,7 @@ type DB struct {
 	path        string
 	now         func() time.Time
 	titleWindow time.Duration
-	group       writeGroup    // the group commit of polls and states (source.go)
+	states      stateWrites   // the group commit of source states (source.go)
 	soon        soonStates    // SaveStateSoon's states until their commit (soon.go)
 	leases      *leases       // in memory: see lease.go
 	closed      atomic.Bool   // set by Close, for WatchChanges
