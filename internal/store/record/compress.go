@@ -66,11 +66,15 @@ var (
 	})
 )
 
+// minZstdHead is the least a formZstd record holds before its frame: the
+// form, one byte each for Seq and Rev, the flags.
+const minZstdHead = 4
+
 // compressItem returns j (an item's JSON) as a Zstandard frame, or nil
-// when that would not be smaller.
+// when a formZstd record of it would not be smaller than j.
 func compressItem(j []byte) []byte {
 	z := encoder().EncodeAll(j, make([]byte, 0, len(j)/2+16))
-	if len(z)+2 >= len(j) {
+	if len(z)+minZstdHead >= len(j) {
 		return nil
 	}
 	return z

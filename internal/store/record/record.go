@@ -104,11 +104,12 @@ func Prepare(it feed.Item) (Prepared, error) {
 }
 
 // Record is the record of it: made from p when p was prepared from it,
-// but for its Seq, Rev and IDShared, and encoded afresh otherwise.
+// but for its Seq, Rev and IDShared, and encoded afresh otherwise (the
+// zero Prepared was prepared from no item: an item has a key).
 func (p Prepared) Record(it feed.Item) ([]byte, error) {
 	bare := it
 	bare.Seq, bare.Rev, bare.IDShared = 0, 0, false
-	if p.body == nil || !reflect.DeepEqual(p.item, bare) {
+	if !reflect.DeepEqual(p.item, bare) {
 		return EncodeItem(it)
 	}
 	return p.record(it)
@@ -168,7 +169,7 @@ func Marshal(v any) ([]byte, error) {
 }
 
 // DecodeItem decodes a stored item, in any form (see compressItem).
-// Neither keeps data, so it may be a slice that dies with its transaction.
+// No form keeps data, so it may be a slice that dies with its transaction.
 func DecodeItem(sourceID, key string, data []byte) (feed.Item, error) {
 	j, head, err := decompressItem(data)
 	if err != nil {

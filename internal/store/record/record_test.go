@@ -198,9 +198,17 @@ func TestPrepared(t *testing.T) {
 		t.Errorf("changed: decoded %+v, %v\nwant %+v", got, err, changed)
 	}
 	small := feed.Item{SourceID: "s", Key: "k", Title: "t", Seq: 2}
-	if p, _ := Prepare(small); p.body != nil {
+	ps, _ := Prepare(small)
+	if ps.body != nil {
 		t.Error("a small item was compressed")
 	}
+	small.Seq = 3
+	if rec, err := ps.Record(small); err != nil || rec[0] != '{' {
+		t.Errorf("small item from its Prepared: %q, %v; want the JSON form", rec, err)
+	} else if got, _ := DecodeItem("s", "k", rec); got.Seq != 3 {
+		t.Errorf("small item from its Prepared: seq %d, want 3", got.Seq)
+	}
+	small.Seq = 2
 	if rec, err := EncodeItem(small); err != nil || rec[0] != '{' {
 		t.Errorf("small item: %q, %v; want the JSON form", rec, err)
 	} else if got, _ := DecodeItem("s", "k", rec); got.Seq != 2 {
