@@ -24,8 +24,5 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request, loc publi
 		s.Error(w, r, err)
 		return
 	}
-	if s.baseURL != "" {
-		w.Header().Add("Link", "<"+loc.URL(s.baseURL)+`>; rel="self"`)
-	}
-	s.serveDocument(w, r, doc)
+	s.serveDocument(w, r, loc, doc)
 }

@@ -40,26 +40,25 @@ func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request, loc publish.
 		s.Error(w, r, err)
 		return
 	}
-	for _, hub := range s.hubs {
-		w.Header().Add("Link", "<"+hub+`>; rel="hub"`)
-	}
-	if s.baseURL != "" {
-		w.Header().Add("Link", "<"+loc.URL(s.baseURL)+`>; rel="self"`)
-	}
-	s.serveDocument(w, r, doc)
+	s.serveDocument(w, r, loc, doc)
 }
 
-// serveDocument writes a rendered document: its identity or its gzip
-// representation (each with its own strong ETag), Last-Modified,
-// Cache-Control and Vary: Accept-Encoding, answering conditional requests
-// per RFC 9110 §13.2.2: If-None-Match, when present, decides alone, by weak
-// comparison against either representation's tag; else If-Modified-Since.
-// HEAD gets the headers of GET. Every document, archive pages included,
-// gets the same max-age and never immutable: curation can change any of
-// them, and what a reload hides must leave caches within max-age.
-func (s *Server) serveDocument(w http.ResponseWriter, r *http.Request, doc *publish.Document) {
+// serveDocument writes the rendered document at loc: its identity or its
+// gzip representation (each with its own strong ETag), Last-Modified,
+// Cache-Control, Vary: Accept-Encoding and the Links (the hubs of a
+// subscription document, rel="self" with a base URL), answering
+// conditional requests per RFC 9110 §13.2.2: If-None-Match, when present,
+// decides alone, by weak comparison against either representation's tag;
+// else If-Modified-Since. HEAD gets the headers of GET. Every document,
+// archive pages included, gets the same max-age and never immutable:
+// curation can change any of them, and what a reload hides must leave
+// caches within max-age.
+//
+// A matching If-None-Match is answered before anything else is set: the
+// 304 carries none of it, and building the Links alone was a seventh of a
+// 304's handling under load.
+func (s *Server) serveDocument(w http.ResponseWriter, r *http.Request, loc publish.Location, doc *publish.Document) {
 	h := w.Header()
-	h["Content-Type"] = contentType(doc.Format)
 	if h["Vary"] == nil {
 		h["Vary"] = varyEncoding
 	} else {
@@ -70,7 +69,6 @@ func (s *Server) serveDocument(w http.ResponseWriter, r *http.Request, doc *publ
 	tag := doc.ETag
 	if gz {
 		tag = doc.GzipETag
-		h["Content-Encoding"] = gzipEncoding
 	}
 	h["Etag"] = []string{tag}
 	if inm := first(r.Header, "If-None-Match"); inm != "" {
@@ -80,6 +78,18 @@ func (s *Server) serveDocument(w http.ResponseWriter, r *http.Request, doc *publ
 		}
 		// Not a match: If-Modified-Since must be ignored (RFC 9110 §13.1.3),
 		// and http.ServeContent, which sees the same tag, agrees.
+	}
+	h["Content-Type"] = contentType(doc.Format)
+	if gz {
+		h["Content-Encoding"] = gzipEncoding
+	}
+	if loc.Page == 0 {
+		for _, hub := range s.hubs {
+			h.Add("Link", "<"+hub+`>; rel="hub"`)
+		}
+	}
+	if s.baseURL != "" {
+		h.Add("Link", "<"+loc.URL(s.baseURL)+`>; rel="self"`)
 	}
 	body := doc.Body
 	if gz {
