@@ -17,6 +17,10 @@ import (
 	"github.com/kpolicy/aggregator/internal/feed"
 )
 
+// bodyTimeout is how long a notification's body may take to arrive, from
+// the handler's start.
+const bodyTimeout = 30 * time.Second
+
 // ServeHTTP answers the callback, CallbackPrefix + SOURCE + "/" + TOKEN:
 // GET is the hub's verification of intent (WebSub §5.3), POST a content
 // distribution (§7, §8). The token, random per subscription, tells the
@@ -143,6 +147,9 @@ func (s *Subscriber) deliver(w http.ResponseWriter, r *http.Request, sourceID, t
 		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
+	// A serve's read deadline is its 10 s for a whole request; a feed of
+	// up to MaxBody gets longer (an error here: a writer without deadlines).
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.MaxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError

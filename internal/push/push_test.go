@@ -1,13 +1,16 @@
 package push_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -317,5 +320,45 @@ func TestCallbackOnAnotherInstance(t *testing.T) {
 	}
 	if code := r.hub.Deliver(cb.URL+push.CallbackPrefix+r.src.ID+"/wrongtoken", r.topic, "application/atom+xml", signed, sig); code != http.StatusGone {
 		t.Errorf("delivery with another token answered %d, want 410", code)
+	}
+}
+
+// TestSlowDelivery: a serve gives a whole request a short read deadline
+// (10 s; here 200 ms); a delivery's body, up to MaxBody, gets longer from
+// the callback itself, and is stored rather than cut off.
+func TestSlowDelivery(t *testing.T) {
+	r := newRig(t, time.Hour)
+	r.subscribed(t)
+	sub := r.hub.Subs(r.topic)[0]
+	slow := httptest.NewUnstartedServer(r.sub)
+	slow.Config.ReadHeaderTimeout = 200 * time.Millisecond
+	slow.Config.ReadTimeout = 200 * time.Millisecond
+	slow.Start()
+	defer slow.Close()
+	u, err := url.Parse(sub.Callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := atom(r.hub.URL, r.topic, "1", "slow")
+	c, err := net.Dial("tcp", slow.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/atom+xml\r\nX-Hub-Signature: sha256=%s\r\nContent-Length: %d\r\n\r\n",
+		u.Path, pushtest.Sign(sub.Secret, body), len(body))
+	c.Write(body[:10])
+	time.Sleep(500 * time.Millisecond) // past the server's read deadline
+	if _, err := c.Write(body[10:]); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || r.sub.Counts()[push.Stored] != 1 {
+		t.Errorf("slow delivery: %d, counts %v; want 204 and it stored", resp.StatusCode, r.sub.Counts())
 	}
 }

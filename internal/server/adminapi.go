@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -35,6 +36,10 @@ type PreviewRequest struct {
 // maxAdminBody bounds a posted config: well over what config.Parse reads
 // (it reports a larger file as a problem).
 const maxAdminBody = 1 << 20
+
+// bodyTimeout is how long a large request body may take to arrive, from
+// the handler's start (the server gives a whole request 10 s).
+const bodyTimeout = 30 * time.Second
 
 // adminPollTime is how long a poll of every source may take to answer;
 // each poll is bounded by fetch.timeout, the whole by this.
@@ -76,9 +81,17 @@ func (s *Server) handleAdminPreview(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	// The server's read deadline is its 10 s for a whole request; a MiB
+	// from a slow link gets longer (an error here: a writer without deadlines).
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	if err != nil {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
 		http.Error(w, "the config must be at most 1 MiB", http.StatusRequestEntityTooLarge)
+		return
+	case err != nil: // cut short, or slower than bodyTimeout
+		http.Error(w, "the config did not arrive whole: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	q := r.URL.Query()

@@ -1,11 +1,16 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kpolicy/aggregator/internal/feed"
 )
@@ -117,4 +122,37 @@ func TestAdminRoutes(t *testing.T) {
 			t.Errorf("%d, want 404", code)
 		}
 	})
+}
+
+// TestAdminPreviewSlowBody: the server gives a whole request a short read
+// deadline (serve: 10 s, here 200 ms); the preview's body, which can be a
+// MiB from a slow link, gets bodyTimeout from the handler instead of
+// failing at the server's deadline.
+func TestAdminPreviewSlowBody(t *testing.T) {
+	a := &fakeAdmin{}
+	srv := httptest.NewUnstartedServer(adminServer(t, "s3cret", a))
+	srv.Config.ReadHeaderTimeout = 200 * time.Millisecond
+	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const config = "channels: []"
+	fmt.Fprintf(c, "POST /admin/preview?channel=news HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nContent-Length: %d\r\n\r\nchan", len(config))
+	time.Sleep(500 * time.Millisecond) // past the server's read deadline
+	if _, err := io.WriteString(c, config[4:]); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(a.asked) != 1 || a.asked[0] != "preview news  "+config {
+		t.Errorf("slow body: %d, asked %q; want 200 and the config previewed", resp.StatusCode, a.asked)
+	}
 }
