@@ -45,21 +45,12 @@ const (
 // that a damaged record cannot ask for a huge allocation.
 const maxItemJSON = 64 << 20
 
-// windowSize is how far back a match may reach. An item's JSON is a few
-// KB (the corpus's real feeds: 95% under 14 KB, the largest 105 KB, all
-// within the window); the library's default, 8 MiB, was a history buffer
-// of 8 MiB an encoder kept live, a quarter of the heap of a serve polling
-// 1,000 sources (bench/run's memory row). Encoding and decoding speed are
-// the same (BenchmarkItemRecord).
-const windowSize = 128 << 10
-
 // The coders are made on first use, as many as there are processors to run
 // them: each EncodeAll or DecodeAll takes one, and waits while all are busy.
 var (
 	encoder = sync.OnceValue(func() *zstd.Encoder {
 		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
-			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithLowerEncoderMem(true),
-			zstd.WithWindowSize(windowSize))
+			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithLowerEncoderMem(true))
 		if err != nil {
 			panic(err) // only for options out of range
 		}
