@@ -23,7 +23,7 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 func TestTable(t *testing.T) {
 	m := metrics{
 		"agg.get.rps": 900, "nginx.get.rps": 1000, "plain.get.rps": 450, "agg.get.p99_ms": 60, "agg.get.p50_ms": 2, "nginx.get.p99_ms": 30,
-		"serve.catch_up_s": 95, "agg.304.rps": 800, "plain.304.rps": 1000, "nginx.304.rps": 2000, "agg.304.status": 304,
+		"serve.catch_up_s": 95, "serve.idle_wait_s": 7, "agg.304.rps": 800, "plain.304.rps": 1000, "nginx.304.rps": 2000, "agg.304.status": 304,
 		"agg.gzip.rps": 950, "nginx.gzip.rps": 1000, "plain.gzip.rps": 1900, "agg.gzip.encoded": 1, "agg.gzip.bad": 3,
 		"search.connections": 16, "search.p99_ms": 40, "search.p50_ms": 9, "search.rps": 500, "search.bad": 2,
 		"ingest.polled": 1000, "ingest.new": 9000, "ingest.wall_s": 2, "ingest.cpu_s": 3, "ingest.failed": 13,
@@ -39,8 +39,8 @@ func TestTable(t *testing.T) {
 		if !near(r.Ratio, 0.9) || r.Met != "yes" || !near(r.AlsoRatio, 2) || r.AlsoValue != 450 {
 			t.Errorf("GET: ratio %v met %s, plain Go %v ratio %v; want 0.9 yes, 450 2", r.Ratio, r.Met, r.AlsoValue, r.AlsoRatio)
 		}
-		if !strings.Contains(r.Note, "95 s") {
-			t.Errorf("GET note %q does not say when serving caught up", r.Note)
+		if !strings.Contains(r.Note, "95 s") || !strings.Contains(r.Note, "idle, 7 s later") {
+			t.Errorf("GET note %q does not say when serving caught up and went idle", r.Note)
 		}
 	})
 	if r := find(t, rows, "feed GET latency, p99"); r.Value != 60 || r.Ratio != 2 || r.Met != "no" {

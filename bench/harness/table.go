@@ -60,6 +60,9 @@ func table(m metrics) []row {
 	info := ""
 	if s, ok := m.get("serve.catch_up_s"); ok {
 		info = fmt.Sprintf("measured once serve had indexed, %d s after start", int(s))
+		if w, ok := m.get("serve.idle_wait_s"); ok {
+			info += fmt.Sprintf(", and was idle, %d s later", int(w))
+		}
 	}
 	served("channel feed GET, 64 connections", "get", "nginx", "req/s nginx", "plain", "req/s plain Go server", bad("agg.get"), info)
 	// The latency goal of issue 7, once printed (never checked) by the e2e
