@@ -1,7 +1,8 @@
 // Package memlimit keeps the Go runtime's soft memory limit of a serve:
 // low enough that the heap does not grow to twice what the program holds
 // (the collector's default, GOGC=100), never so low that the collector runs
-// without end. It owns that one process-wide setting and nothing else.
+// without end, and the RSS of the program's own code (below). It owns
+// those process-wide concerns and nothing else.
 //
 // The limit is the larger of a floor derived from the config (Floor) and
 // half again the live heap plus the runtime's own (Next), read again every
@@ -14,6 +15,15 @@
 // 80 MiB with the poll as quick (81.7 s against 78-81 s), 77 MiB at 64 MiB
 // but the poll 27% slower (102.8 s): below the live heap's peaks the
 // collector takes the cores.
+//
+// It also gives back, at the same pace, the pages of the program's own
+// code and constant data that the kernel mapped (Linux only). The kernel
+// maps a file's cached pages 64 KB at a time around each one read
+// (fault-around) and leaves them mapped: the start-up's code, once run,
+// stays in the RSS. Unmapped every few seconds, only what runs again is
+// mapped again, from the page cache (bench/RESULTS.md, issue 17, round
+// 11: the binary's share of the peak 25 -> 19 MiB). This part runs also
+// with GOMEMLIMIT set.
 package memlimit
 
 import (
@@ -52,11 +62,17 @@ var (
 )
 
 // Run sets the limit for floor now and every few seconds until ctx ends,
-// then puts back what it was, and returns. With GOMEMLIMIT set (getenv)
-// it returns at once and changes nothing. Several Runs at once (tests that
-// start several servers) share the setting: the largest floor stands.
+// then puts back what it was, and returns; each time it also gives back
+// the program's code pages (ownCode). With GOMEMLIMIT set (getenv) it
+// leaves the limit alone. Several Runs at once (tests that start several
+// servers) share the setting: the largest floor stands.
 func Run(ctx context.Context, floor int64, getenv func(string) string) {
+	code, err := ownCode()
+	if err != nil {
+		code = nil // not Linux, or a build whose read-only pages may be its own: left mapped
+	}
 	if getenv("GOMEMLIMIT") != "" {
+		tick(ctx, func() { _ = drop(code) })
 		return
 	}
 	f := floor
@@ -74,22 +90,35 @@ func Run(ctx context.Context, floor int64, getenv func(string) string) {
 		}
 		mu.Unlock()
 	}()
-	t := time.NewTicker(every)
-	defer t.Stop()
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	for {
+	tick(ctx, func() {
 		metrics.Read(sample)
 		var live int64
 		if sample[0].Value.Kind() == metrics.KindUint64 {
 			live = int64(min(sample[0].Value.Uint64(), math.MaxInt64/2))
 		}
 		apply(live)
+		_ = drop(code)
+	})
+}
+
+// tick calls f now and every few seconds until ctx ends.
+func tick(ctx context.Context, f func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		f()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// span is a range of the process's address space.
+type span struct {
+	addr, len uintptr
 }
 
 // apply sets the limit for the largest floor of the runs in progress.

@@ -97,13 +97,15 @@ func TestRunFollowsTheLiveHeap(t *testing.T) {
 	runtime.KeepAlive(held)
 }
 
-// TestGOMEMLIMITWins: with GOMEMLIMIT in the environment Run returns at
-// once and leaves the limit alone.
+// TestGOMEMLIMITWins: with GOMEMLIMIT in the environment Run leaves the
+// limit alone while it runs (it only gives code back) and returns when ctx
+// ends.
 func TestGOMEMLIMITWins(t *testing.T) {
 	was := debug.SetMemoryLimit(-1)
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		Run(context.Background(), 1<<40, func(k string) string {
+		Run(ctx, 1<<40, func(k string) string {
 			if k == "GOMEMLIMIT" {
 				return "100MiB"
 			}
@@ -111,10 +113,15 @@ func TestGOMEMLIMITWins(t *testing.T) {
 		})
 		close(done)
 	}()
+	time.Sleep(100 * time.Millisecond) // a Run that set its floor would have by now (limitBecomes: within ms)
+	if l := debug.SetMemoryLimit(-1); l != was {
+		t.Errorf("limit %d while running, want %d untouched", l, was)
+	}
+	cancel()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return with GOMEMLIMIT set")
+		t.Fatal("Run did not return once its context ended")
 	}
 	if l := debug.SetMemoryLimit(-1); l != was {
 		t.Errorf("limit %d, want %d untouched", l, was)
