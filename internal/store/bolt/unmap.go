@@ -10,7 +10,7 @@ import (
 
 // unmapEvery is how often the store gives its mapped pages back (unmap),
 // when a write transaction began since it last did.
-const unmapEvery = time.Second
+const unmapEvery = 250 * time.Millisecond
 
 // The file-backed part of the process's memory is bbolt's read-only shared
 // map of the file. Once a page of the file is in the page cache (every page
@@ -28,9 +28,14 @@ const unmapEvery = time.Second
 // over the file, the map fills again within a second and the faults cost
 // about a tenth of the searches (bench/RESULTS.md, round 8: 394 against 434
 // searches a second, unmapped each second or never). So the store unmaps
-// only after writes, where the pages a poll touches once pile up (the
-// memory row: file-backed peak 225 MiB never, 102 MiB each second, 76 each
-// 250 ms at a quarter of the searches), at most once a second.
+// only after writes, where the pages a poll touches once pile up, at most
+// every 250 ms: a poll's write transaction alone maps tens of MB (each
+// random leaf it reads brings 64 KB around it), so a second was enough to
+// map much of the file again (bench/RESULTS.md, issue 17, round 11: the
+// file's mapped part in the memory row, sampled each second, median 26 MiB
+// and up to 51 unmapped each second; 13 and up to 39 each 250 ms, for the
+// same CPU, 87.7 against 89.2 s; 7 and up to 31 each 100 ms, but the
+// poll took 109 s against 64-76).
 //
 // On a shared file mapping this changes no byte anyone reads, also for a
 // transaction reading at that moment. The map cannot move meanwhile: bbolt
