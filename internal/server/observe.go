@@ -27,19 +27,26 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		channel, format := loc.Channel, string(loc.Format)
-		if err != nil {
-			format = "other" // the channel's name with an extension that is no format
-		}
-		if _, known := s.feeds.Channel(channel); !known {
-			channel, format = "", "" // keep unknown names out of the metrics' labels
-		} else {
-			s.Subscribers.Record(channel, sw.status, r)
-		}
-		if s.Feeds != nil {
-			s.Feeds.Output(channel, format, sw.status)
-		}
+		s.count(r, loc, err, sw.status)
 	})
+}
+
+// count records a response of status to a subscription document's path
+// (loc, err from publish.ParsePath): in the metrics by channel, format and
+// status, and per client in the subscriber statistics.
+func (s *Server) count(r *http.Request, loc publish.Location, err error, status int) {
+	channel, format := loc.Channel, string(loc.Format)
+	if err != nil {
+		format = "other" // the channel's name with an extension that is no format
+	}
+	if _, known := s.feeds.Channel(channel); !known {
+		channel, format = "", "" // keep unknown names out of the metrics' labels
+	} else {
+		s.Subscribers.Record(channel, status, r)
+	}
+	if s.Feeds != nil {
+		s.Feeds.Output(channel, format, status)
+	}
 }
 
 // statusWriter remembers the status written through it. Unwrap lets

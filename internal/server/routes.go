@@ -50,11 +50,17 @@ func (s *Server) routes() {
 // every request a site gets, and the mux's pattern matching was a quarter
 // of a 304's handling (BenchmarkFeedHandler).
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && len(p) > len(publish.FeedsPrefix) &&
-		strings.HasPrefix(p, publish.FeedsPrefix) && path.Clean(p) == p {
+	if isDocument(r) {
 		s.handleDocument(w, r)
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// isDocument reports whether r reads a path of the feed URL scheme
+// (handleDocument).
+func isDocument(r *http.Request) bool {
+	p := r.URL.Path
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && len(p) > len(publish.FeedsPrefix) &&
+		strings.HasPrefix(p, publish.FeedsPrefix) && path.Clean(p) == p
 }

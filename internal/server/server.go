@@ -134,6 +134,9 @@ func New(feeds Feeds, health Health, o Options) *Server {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.unchangedFeed(w, r) {
+		return
+	}
 	s.handler.ServeHTTP(w, r)
 }
 
