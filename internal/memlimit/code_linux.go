@@ -45,9 +45,13 @@ func readOnlyMappings(maps io.Reader, file string) ([]span, error) {
 	var out []span
 	sc := bufio.NewScanner(maps)
 	for sc.Scan() {
-		// start-end perms offset dev inode path
+		// start-end perms offset dev inode path; the path is the rest of
+		// the line, spaces and all
 		f := strings.Fields(sc.Text())
-		if len(f) != 6 || f[5] != file || len(f[1]) != 4 || f[1][0] != 'r' || f[1][1] != '-' || f[1][3] != 'p' {
+		if len(f) < 6 || len(f[1]) != 4 || f[1][0] != 'r' || f[1][1] != '-' || f[1][3] != 'p' {
+			continue
+		}
+		if pathOf(sc.Text()) != file {
 			continue
 		}
 		lo, hi, ok := strings.Cut(f[0], "-")
@@ -62,6 +66,20 @@ func readOnlyMappings(maps io.Reader, file string) ([]span, error) {
 		out = append(out, span{uintptr(a), uintptr(b - a)})
 	}
 	return out, sc.Err()
+}
+
+// pathOf is the path of a /proc/PID/maps line: what follows its first
+// five fields.
+func pathOf(line string) string {
+	for range 5 {
+		line = strings.TrimLeft(line, " ")
+		i := strings.IndexByte(line, ' ')
+		if i < 0 {
+			return ""
+		}
+		line = line[i:]
+	}
+	return strings.TrimLeft(line, " ")
 }
 
 // drop advises the kernel that the pages of ss are not needed

@@ -19,10 +19,16 @@ func TestReadOnlyMappingsKeepsOnlyTheFilesPrivateReadOnlyOnes(t *testing.T) {
 7f0000004000-7f0000005000 rw-p 00000000 00:00 0
 7f0000006000-7f0000005000 r--p 00000000 fe:00 9978207                    /srv/aggregator
 zzzz-7f0000007000 r--p 00000000 fe:00 9978207                            /srv/aggregator
+7f0000008000-7f0000009000 r--p 00000000 fe:00 9978207                    /srv/aggregator (deleted)
 `
 	got, err := readOnlyMappings(strings.NewReader(maps), "/srv/aggregator")
 	if err != nil {
 		t.Fatal(err)
+	}
+	spaced, err := readOnlyMappings(strings.NewReader("00400000-01144000 r-xp 00000000 fe:00 42      /opt/my apps/aggregator\n"+
+		"01144000-0201a000 r--p 00d44000 fe:00 42      /opt/my apps/aggregator-old\n"), "/opt/my apps/aggregator")
+	if err != nil || len(spaced) != 1 || spaced[0] != (span{0x400000, 0x1144000 - 0x400000}) {
+		t.Errorf("a path with a space: got %x, %v; want the one mapping of that file", spaced, err)
 	}
 	want := []span{{0x400000, 0x1144000 - 0x400000}, {0x1144000, 0x201a000 - 0x1144000}}
 	if len(got) != len(want) {
