@@ -23,7 +23,7 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 func TestTable(t *testing.T) {
 	m := metrics{
 		"agg.get.rps": 900, "nginx.get.rps": 1000, "plain.get.rps": 450, "agg.get.p99_ms": 60, "agg.get.p50_ms": 2, "nginx.get.p99_ms": 30,
-		"serve.catch_up_s": 95, "serve.idle_wait_s": 7, "agg.304.rps": 800, "plain.304.rps": 1000, "nginx.304.rps": 2000, "agg.304.status": 304,
+		"serve.catch_up_s": 95, "serve.idle_wait_s": 7, "agg.304.rps": 800, "agg.304.rounds": 3, "agg.304.rps_lo": 700, "agg.304.rps_hi": 850, "plain.304.rps": 1000, "plain.304.rps_lo": 990, "plain.304.rps_hi": 1100, "nginx.304.rps": 2000, "agg.304.status": 304,
 		"agg.gzip.rps": 950, "nginx.gzip.rps": 1000, "plain.gzip.rps": 1900, "agg.gzip.encoded": 1, "agg.gzip.bad": 3,
 		"search.connections": 16, "search.p99_ms": 40, "search.p50_ms": 9, "search.rps": 500, "search.bad": 2,
 		"ingest.polled": 1000, "ingest.new": 9000, "ingest.wall_s": 2, "ingest.cpu_s": 3, "ingest.failed": 13,
@@ -50,6 +50,9 @@ func TestTable(t *testing.T) {
 		r := find(t, rows, "conditional GET")
 		if !near(r.Ratio, 0.8) || r.Met != "no" || !near(r.AlsoRatio, 0.4) {
 			t.Errorf("304: ratio %v met %s, nginx ratio %v; want 0.8 no, 0.4", r.Ratio, r.Met, r.AlsoRatio)
+		}
+		if !strings.Contains(r.Note, "median of 3 rounds, 700-850 (plain 990-1100)") {
+			t.Errorf("304 note %q does not give the rounds' spread, ours and the anchor's", r.Note)
 		}
 	})
 	t.Run("a ratio met with bad responses is not met", func(t *testing.T) {

@@ -47,6 +47,13 @@ func table(m metrics) []row {
 		}
 		if ok && v > 0 {
 			r.Value = v
+			if n, lo, hi := m["agg."+kind+".rounds"], m["agg."+kind+".rps_lo"], m["agg."+kind+".rps_hi"]; n > 1 {
+				spread := fmt.Sprintf("median of %d rounds, %s-%s", int(n), num(lo), num(hi))
+				if a, alo, ahi := r.AnchorValue, m[anchor+"."+kind+".rps_lo"], m[anchor+"."+kind+".rps_hi"]; a > 0 && alo > 0 {
+					spread += fmt.Sprintf(" (%s %s-%s)", anchor, num(alo), num(ahi))
+				}
+				r.Note = join(r.Note, spread)
+			}
 			if r.AnchorValue > 0 {
 				r.Ratio = v / r.AnchorValue
 				r.Met = met(r.Ratio >= 0.9 && fault == "")
@@ -203,4 +210,12 @@ func table(m metrics) []row {
 	}
 	rows = append(rows, r)
 	return rows
+}
+
+// join is a and b as one note, either possibly empty.
+func join(a, b string) string {
+	if a == "" || b == "" {
+		return a + b
+	}
+	return a + "; " + b
 }
