@@ -388,6 +388,7 @@ func (a *App) serve(ctx context.Context) error {
 	// (http.ResponseController).
 	srv := &http.Server{
 		ConnState:         ln.ConnState,
+		ConnContext:       ln.ConnContext,
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Second,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -141,6 +142,29 @@ func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 	}
 }
 
+// ConnContext is the http.Server's ConnContext hook: it puts the
+// connection in its requests' context, for serveBytes to send a
+// response's head and body in one system call (conn.holdNext).
+func (l *Listener) ConnContext(ctx context.Context, nc net.Conn) context.Context {
+	if c, ok := nc.(*conn); ok {
+		return context.WithValue(ctx, connKey{}, c)
+	}
+	return ctx
+}
+
+// connKey is the context key of a request's connection.
+type connKey struct{}
+
+// connOf is the connection r came on, if a Listener accepted it and it
+// speaks HTTP/1 (whose writes are the handler's own, one goroutine).
+func connOf(r *http.Request) *conn {
+	if r.ProtoMajor != 1 {
+		return nil
+	}
+	c, _ := r.Context().Value(connKey{}).(*conn)
+	return c
+}
+
 // Open returns the number of connections open.
 func (l *Listener) Open() int {
 	l.mu.Lock()
@@ -155,6 +179,68 @@ type conn struct {
 	client    netip.Prefix
 	released  bool         // guarded by l.mu
 	idleSince atomic.Int64 // Unix nanoseconds since it is idle; 0 while not idle
+
+	// hold and held are the write coalescing of holdNext; only the
+	// goroutine serving the connection's requests touches them.
+	hold bool
+	held *[]byte
+}
+
+// maxHeld is the largest write held: net/http's buffer of a connection's
+// writes is 4 KB.
+const maxHeld = 4 << 10
+
+var heldBufs = sync.Pool{New: func() any { b := make([]byte, 0, maxHeld); return &b }}
+
+// holdNext keeps the connection's next Write, when it is at most maxHeld
+// bytes, to go out with the Write after it in one writev. net/http writes
+// a response larger than its 4 KB buffer as that buffer full (the head
+// and the body's start) and then the rest: two system calls where one
+// does (bench/RESULTS.md, issue 17, round 12). The caller ends with
+// sendHeld, which writes what is still held.
+func (c *conn) holdNext() { c.hold = true }
+
+// sendHeld writes what holdNext kept, if anything, and stops holding.
+func (c *conn) sendHeld() error {
+	c.hold = false
+	if c.held == nil {
+		return nil
+	}
+	b := c.held
+	c.held = nil
+	_, err := c.Conn.Write(*b)
+	putHeld(b)
+	return err
+}
+
+func putHeld(b *[]byte) {
+	*b = (*b)[:0]
+	heldBufs.Put(b)
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	switch {
+	case c.held != nil:
+		b := c.held
+		c.held = nil
+		bufs := net.Buffers{*b, p}
+		n, err := bufs.WriteTo(c.Conn)
+		held := int64(len(*b))
+		putHeld(b)
+		if n < held {
+			// The held bytes were reported written; the connection is
+			// broken either way, and net/http closes it on this error.
+			return 0, err
+		}
+		return int(n - held), err
+	case c.hold && len(p) <= maxHeld:
+		c.hold = false
+		b := heldBufs.Get().(*[]byte)
+		*b = append(*b, p...)
+		c.held = b
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
 }
 
 // release gives the connection's slot back. l.mu is held.
@@ -181,6 +267,9 @@ func (c *conn) Close() error {
 
 // ReadFrom keeps sendfile for responses copied from a file (the backup).
 func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	if err := c.sendHeld(); err != nil {
+		return 0, err
+	}
 	if rf, ok := c.Conn.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
 	}

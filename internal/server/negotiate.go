@@ -123,9 +123,18 @@ func serveBytes(w http.ResponseWriter, r *http.Request, modtime time.Time, body 
 	h["Accept-Ranges"] = acceptRanges
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(body)
+	if r.Method == http.MethodHead {
+		return
 	}
+	if c := connOf(r); c != nil && len(body) > 1<<10 {
+		// Past net/http's own buffers: the head and the body's start in
+		// one system call with the rest (conn.holdNext).
+		c.holdNext()
+		w.Write(body)
+		c.sendHeld()
+		return
+	}
+	w.Write(body)
 }
 
 // notModified answers 304 with what RFC 9110 §15.4.5 lists for it
