@@ -262,7 +262,9 @@ func TestThreeInstances(t *testing.T) {
 	for src, rs := range bySource {
 		for i := 1; i < len(rs); i++ {
 			if gap := rs[i].start.Sub(rs[i-1].start); gap < instInterval {
-				t.Errorf("%s polled twice within its interval: %s apart (by %s, then %s)", src, gap.Round(time.Millisecond), rs[i-1].agent, rs[i].agent)
+				t.Errorf("%s polled twice within its interval: %s apart (by %s from %s to %s, then %s at %s, from the kill)", src, gap.Round(time.Millisecond),
+					rs[i-1].agent, rs[i-1].start.Sub(killed).Round(time.Millisecond), rs[i-1].end.Sub(killed).Round(time.Millisecond),
+					rs[i].agent, rs[i].start.Sub(killed).Round(time.Millisecond))
 			}
 		}
 	}
