@@ -29,7 +29,8 @@ type ListenerOptions struct {
 // client, and closes idle keep-alives early under pressure, so that many
 // idle connections (from one client or many) cannot keep a new client out.
 // Give its ConnState to the http.Server, which tells it which connections
-// are idle. Safe for concurrent use.
+// are idle, and its ConnContext, through which a document's reply goes out
+// in one system call (conn.holdNext). Safe for concurrent use.
 type Listener struct {
 	net.Listener
 	o ListenerOptions
