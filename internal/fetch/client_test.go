@@ -26,7 +26,7 @@ type origin struct {
 	reqs []*http.Request
 }
 
-func newOrigin(t *testing.T, h http.HandlerFunc) *origin {
+func newOrigin(t testing.TB, h http.HandlerFunc) *origin {
 	t.Helper()
 	o := &origin{}
 	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,7 +45,7 @@ func (o *origin) requests() []*http.Request {
 	return append([]*http.Request(nil), o.reqs...)
 }
 
-func testClient(t *testing.T, o Options) *Client {
+func testClient(t testing.TB, o Options) *Client {
 	t.Helper()
 	o.AllowPrivate = true // httptest listens on loopback
 	c := NewClient(o)

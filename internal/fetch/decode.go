@@ -62,3 +62,34 @@ func (w *wireLimit) Read(p []byte) (int, error) {
 	w.left -= int64(n)
 	return n, err
 }
+
+// maxPresize caps readAll's first allocation: a server that says a large
+// Content-Length and sends nothing holds no more than this of a poll's.
+const maxPresize = 1 << 20
+
+// readAll is io.ReadAll for a body that says its size (size >= 0, at
+// most maxPresize of it allocated before it arrives): one allocation of
+// size+1 bytes, the one more to see the end without growing, where
+// io.ReadAll grows from 512 bytes by doubling, zeroing and copying as it
+// goes: BenchmarkGetBody, a 300 KB feed, 680 -> 312 KB and 680 -> 290 µs
+// a GET (bench/RESULTS.md, issue 17, round 12). A body longer than it
+// said still reads whole.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, min(size, maxPresize)+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // more than it said: grow as append does
+		}
+	}
+}

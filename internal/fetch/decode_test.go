@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/andybalholm/brotli"
@@ -167,5 +170,54 @@ func heapPeak() (stop func() float64) {
 		close(done)
 		wg.Wait()
 		return float64(peak) / (1 << 20)
+	}
+}
+
+// TestReadAll: the body whole, whatever the size it said, and the
+// reader's error when it fails.
+func TestReadAll(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789"), 30_000) // 300,000 bytes
+	for _, tt := range []struct {
+		name string
+		said int64
+		r    io.Reader
+	}{
+		{"its size", int64(len(body)), bytes.NewReader(body)},
+		{"its size, one byte a read", int64(len(body)), iotest.OneByteReader(bytes.NewReader(body))},
+		{"no size", -1, bytes.NewReader(body)},
+		{"less than it is", 1000, bytes.NewReader(body)},
+		{"more than maxPresize", 4 * maxPresize, bytes.NewReader(body)},
+		{"empty", 0, bytes.NewReader(nil)},
+	} {
+		got, err := readAll(tt.r, tt.said)
+		want := body
+		if tt.name == "empty" {
+			want = nil
+		}
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %d bytes, %v; want %d, nil", tt.name, len(got), err, len(want))
+		}
+	}
+	half := io.MultiReader(bytes.NewReader(body[:1000]), iotest.ErrReader(io.ErrUnexpectedEOF))
+	if got, err := readAll(half, int64(len(body))); !errors.Is(err, io.ErrUnexpectedEOF) || len(got) != 1000 {
+		t.Errorf("a body cut short: %d bytes, %v; want 1000 and io.ErrUnexpectedEOF", len(got), err)
+	}
+}
+
+// BenchmarkGetBody: one GET of a 300 KB feed that says its length, as
+// the bench's origin and most servers of an uncompressed feed send it.
+func BenchmarkGetBody(b *testing.B) {
+	body := bytes.Repeat([]byte("<item>0123456789</item>"), 13_000)
+	o := newOrigin(b, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	})
+	c := testClient(b, Options{})
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := c.Get(b.Context(), Request{URL: o.URL})
+		if err != nil || len(resp.Body) != len(body) {
+			b.Fatalf("%v, %d bytes", err, len(resp.Body))
+		}
 	}
 }
