@@ -233,11 +233,7 @@ func (c *Client) get(parent context.Context, r Request) (*Response, error) {
 	if err != nil {
 		return out, fmt.Errorf("read body: %w", err)
 	}
-	size := int64(-1)
-	if decoded == io.Reader(hresp.Body) {
-		size = hresp.ContentLength // not decoded: the length it said, when it did (else -1)
-	}
-	body, err := readAll(io.LimitReader(decoded, c.opts.MaxBody+1), size)
+	body, err := readAll(io.LimitReader(decoded, c.opts.MaxBody+1), hresp.ContentLength)
 	switch {
 	case errors.Is(err, ErrTooLarge):
 		return out, err

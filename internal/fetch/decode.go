@@ -34,6 +34,7 @@ func decoder(h *http.Response, max int64) (io.Reader, error) {
 	}
 	h.Header.Del("Content-Encoding")
 	h.Header.Del("Content-Length")
+	h.ContentLength = -1 // the length said is the encoded one's
 	return r, nil
 }
 

@@ -181,22 +181,30 @@ func TestReadAll(t *testing.T) {
 		name string
 		said int64
 		r    io.Reader
+		want []byte
 	}{
-		{"its size", int64(len(body)), bytes.NewReader(body)},
-		{"its size, one byte a read", int64(len(body)), iotest.OneByteReader(bytes.NewReader(body))},
-		{"no size", -1, bytes.NewReader(body)},
-		{"less than it is", 1000, bytes.NewReader(body)},
-		{"more than maxPresize", 4 * maxPresize, bytes.NewReader(body)},
-		{"empty", 0, bytes.NewReader(nil)},
+		{"its size", int64(len(body)), bytes.NewReader(body), body},
+		{"its size, one byte a read", int64(len(body)), iotest.OneByteReader(bytes.NewReader(body)), body},
+		{"no size", -1, bytes.NewReader(body), body},
+		{"less than it is", 1000, bytes.NewReader(body), body},
+		{"more than maxPresize", 4 * maxPresize, bytes.NewReader(body), body},
+		{"empty", 0, bytes.NewReader(nil), nil},
 	} {
 		got, err := readAll(tt.r, tt.said)
-		want := body
-		if tt.name == "empty" {
-			want = nil
+		if err != nil || !bytes.Equal(got, tt.want) {
+			t.Errorf("%s: %d bytes, %v; want %d, nil", tt.name, len(got), err, len(tt.want))
 		}
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s: %d bytes, %v; want %d, nil", tt.name, len(got), err, len(want))
+		if tt.said > maxPresize && cap(got) > maxPresize+1 {
+			t.Errorf("%s: %d bytes allocated for a %d-byte body, want at most maxPresize+1 before the bytes come", tt.name, cap(got), len(got))
 		}
+	}
+	// A body of the size it said is read into one allocation.
+	r := bytes.NewReader(body)
+	if n := testing.AllocsPerRun(10, func() {
+		r.Reset(body)
+		readAll(r, int64(len(body)))
+	}); n != 1 {
+		t.Errorf("a body of the size it said: %v allocations, want 1", n)
 	}
 	half := io.MultiReader(bytes.NewReader(body[:1000]), iotest.ErrReader(io.ErrUnexpectedEOF))
 	if got, err := readAll(half, int64(len(body))); !errors.Is(err, io.ErrUnexpectedEOF) || len(got) != 1000 {

@@ -126,9 +126,10 @@ func serveBytes(w http.ResponseWriter, r *http.Request, modtime time.Time, body 
 	if r.Method == http.MethodHead {
 		return
 	}
-	if c := connOf(r); c != nil && len(body) > 1<<10 {
-		// Past net/http's own buffers: the head and the body's start in
-		// one system call with the rest (conn.holdNext).
+	if c := connOf(r); c != nil {
+		// A reply past net/http's 4 KB buffer: its head and the body's
+		// start in one system call with the rest (conn.holdNext); a
+		// smaller one is written whole when the handler returns.
 		c.holdNext()
 		w.Write(body)
 		c.sendHeld()
