@@ -25,6 +25,57 @@ type Poll struct {
 	Now time.Time
 
 	info *pollInfo // built on the first item that is not found by key
+
+	// folded and linkKeys keep what canon.Title and feed.LinkKey made of
+	// the poll's titles and links: Decide needs each twice or more, and
+	// Warm makes them before the store's write transaction. Each holds at
+	// most as many entries as the poll has items (a Poll without Items, as
+	// a store's rebuild of its indexes uses, keeps none).
+	folded, linkKeys map[string]string
+}
+
+// Warm computes what Decide derives from it (an item of the poll, as AsNew
+// makes it) and from the poll as a whole without the store: the folded
+// title, the canonical link key, the poll's keys. A store calls it, before
+// its write transaction, for the items it is about to decide as new, which
+// Decide then finds done: the transaction holds the store's writer, which
+// every other poll waits for (bench/RESULTS.md, issue 17, round 13).
+func (p *Poll) Warm(it feed.Item) {
+	p.pollInfo()
+	p.title(it.Title)
+	if it.Link != "" {
+		p.linkKey(it.Link)
+	}
+}
+
+// title is canon.Title(s), computed once a poll.
+func (p *Poll) title(s string) string {
+	if f, ok := p.folded[s]; ok {
+		return f
+	}
+	f := canon.Title(s)
+	if len(p.folded) < len(p.Items) {
+		if p.folded == nil {
+			p.folded = make(map[string]string, len(p.Items))
+		}
+		p.folded[s] = f
+	}
+	return f
+}
+
+// linkKey is feed.LinkKey(link), computed once a poll.
+func (p *Poll) linkKey(link string) string {
+	if k, ok := p.linkKeys[link]; ok {
+		return k
+	}
+	k := feed.LinkKey(link)
+	if len(p.linkKeys) < len(p.Items) {
+		if p.linkKeys == nil {
+			p.linkKeys = make(map[string]string, len(p.Items))
+		}
+		p.linkKeys[link] = k
+	}
+	return k
 }
 
 // pollInfo is what the poll as a whole says about its items.
@@ -44,7 +95,7 @@ func (p *Poll) pollInfo() *pollInfo {
 		if it.Link == "" {
 			continue
 		}
-		lk := feed.LinkKey(it.Link)
+		lk := p.linkKey(it.Link)
 		if k, ok := first[lk]; ok && k != it.Key {
 			i.ambiguous[lk] = true
 		} else {
@@ -308,7 +359,7 @@ type match struct {
 func (p *Poll) findStory(it feed.Item, l Lookup) (*match, error) {
 	info := p.pollInfo()
 	if p.TrustLinks && it.Link != "" {
-		lk := feed.LinkKey(it.Link)
+		lk := p.linkKey(it.Link)
 		if !info.ambiguous[lk] {
 			r, ok, err := l.LinkOwner(lk)
 			if err != nil {
@@ -351,7 +402,7 @@ func (p *Poll) byLink(it, story feed.Item) *match {
 // byTitle looks for another source's story with it's folded title whose
 // sort time is within the window of it's, the nearest in time first.
 func (p *Poll) byTitle(it feed.Item, l Lookup) (*match, error) {
-	folded := canon.Title(it.Title)
+	folded := p.title(it.Title)
 	if p.TitleWindow <= 0 || folded == "" {
 		return nil, nil
 	}
@@ -395,7 +446,7 @@ func (p *Poll) byTitle(it feed.Item, l Lookup) (*match, error) {
 func (p *Poll) entries(it feed.Item, l Lookup) (Entries, error) {
 	var e Entries
 	if it.Link != "" && p.TrustLinks {
-		lk := feed.LinkKey(it.Link)
+		lk := p.linkKey(it.Link)
 		free, err := linkFree(lk, l)
 		if err != nil {
 			return Entries{}, err
@@ -404,7 +455,7 @@ func (p *Poll) entries(it feed.Item, l Lookup) (Entries, error) {
 			e.Link = lk
 		}
 	}
-	e.Title = canon.Title(it.Title)
+	e.Title = p.title(it.Title)
 	return e, nil
 }
 

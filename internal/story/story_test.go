@@ -2,6 +2,7 @@ package story
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -512,5 +513,66 @@ func TestRefBytes(t *testing.T) {
 	}
 	if CompareRefs(Ref{"b", "z"}, Ref{"aa", "a"}) >= 0 {
 		t.Error("refs of shorter source ids sort first")
+	}
+}
+
+// TestWarmDecidesAlike: a poll warmed (Warm on each item as AsNew makes
+// it, as a store does before its write transaction) decides every item as
+// the same poll unwarmed does, over each rule: a merge by link, one by
+// title, a story of its own and an item whose link another of the poll
+// shares. A Poll without Items keeps nothing of what it computes.
+func TestWarmDecidesAlike(t *testing.T) {
+	const title = "김하성 4경기 연속안타, 첫 월간타율 3할"
+	incoming := []feed.Item{
+		item("id:n-1", "https://www.donga.com/1", "다른 제목의 같은 기사", t0),
+		item("id:n-2", "https://newsis.com/2", title, t0.Add(time.Hour)),
+		item("id:n-3", "https://newsis.com/3", "원숭이두창 확진자 2만명 돌파", t0),
+		item("id:n-4", "https://newsis.com/3", "같은 링크의 다른 기사 제목", t0),
+	}
+	decide := func(warm bool) []Decision {
+		m := newMem()
+		m.poll(t, newPoll("donga", t0, item("id:d-1", "https://www.donga.com/1", "동아일보 첫 기사 제목", t0),
+			item("id:d-2", "https://www.donga.com/2", title, t0)))
+		p := newPoll("newsis", t0, incoming...)
+		if warm {
+			for _, it := range incoming {
+				p.Warm(p.AsNew(it))
+			}
+		}
+		var out []Decision
+		for _, it := range incoming {
+			d, err := p.Decide(it, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.execute(p.Source, d)
+			out = append(out, d)
+		}
+		return out
+	}
+	cold, warm := decide(false), decide(true)
+	var kinds []Kind
+	for _, d := range cold {
+		kinds = append(kinds, d.Kind)
+	}
+	if want := []Kind{Merge, Merge, New, New}; !slices.Equal(kinds, want) {
+		t.Fatalf("unwarmed decisions %v, want %v", kinds, want)
+	}
+	if cold[0].Alias.Rule != RuleLink || cold[1].Alias.Rule != RuleTitle || cold[2].Index.Link != "" {
+		t.Fatalf("unwarmed: rules %q, %q; the shared link indexed as %q", cold[0].Alias.Rule, cold[1].Alias.Rule, cold[2].Index.Link)
+	}
+	if !reflect.DeepEqual(cold, warm) {
+		t.Errorf("warmed decisions differ:\n got %+v\nwant %+v", warm, cold)
+	}
+
+	bare := &Poll{Source: "donga", TrustLinks: true}
+	m := newMem()
+	for _, it := range incoming {
+		if _, err := bare.Entries(it, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(bare.folded) != 0 || len(bare.linkKeys) != 0 {
+		t.Errorf("a Poll without Items kept %d titles and %d links", len(bare.folded), len(bare.linkKeys))
 	}
 }

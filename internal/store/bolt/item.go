@@ -116,7 +116,9 @@ func (db *DB) prepare(ctx context.Context, p *story.Poll, id []byte, items []fee
 	}
 	for i, it := range items {
 		if unknown[i] {
-			pre[i], _ = record.Prepare(p.AsNew(it)) // on an error, encoded in the transaction
+			n := p.AsNew(it)
+			p.Warm(n)
+			pre[i], _ = record.Prepare(n) // on an error, encoded in the transaction
 		}
 	}
 	return pre
