@@ -9,7 +9,8 @@ import (
 	"github.com/kpolicy/aggregator/internal/feed"
 )
 
-// Poll is one successful poll of one source, as the rules see it.
+// Poll is one successful poll of one source, as the rules see it. It is
+// for one goroutine: Decide and Warm keep what they derive in it.
 type Poll struct {
 	// Source is the polled source's id.
 	Source string
