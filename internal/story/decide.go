@@ -50,33 +50,26 @@ func (p *Poll) Warm(it feed.Item) {
 }
 
 // title is canon.Title(s), computed once a poll.
-func (p *Poll) title(s string) string {
-	if f, ok := p.folded[s]; ok {
-		return f
-	}
-	f := canon.Title(s)
-	if len(p.folded) < len(p.Items) {
-		if p.folded == nil {
-			p.folded = make(map[string]string, len(p.Items))
-		}
-		p.folded[s] = f
-	}
-	return f
-}
+func (p *Poll) title(s string) string { return once(&p.folded, len(p.Items), s, canon.Title) }
 
 // linkKey is feed.LinkKey(link), computed once a poll.
 func (p *Poll) linkKey(link string) string {
-	if k, ok := p.linkKeys[link]; ok {
-		return k
+	return once(&p.linkKeys, len(p.Items), link, feed.LinkKey)
+}
+
+// once returns f(s), kept in *m, which holds at most max entries.
+func once(m *map[string]string, max int, s string, f func(string) string) string {
+	if v, ok := (*m)[s]; ok {
+		return v
 	}
-	k := feed.LinkKey(link)
-	if len(p.linkKeys) < len(p.Items) {
-		if p.linkKeys == nil {
-			p.linkKeys = make(map[string]string, len(p.Items))
+	v := f(s)
+	if len(*m) < max {
+		if *m == nil {
+			*m = make(map[string]string, max)
 		}
-		p.linkKeys[link] = k
+		(*m)[s] = v
 	}
-	return k
+	return v
 }
 
 // pollInfo is what the poll as a whole says about its items.
